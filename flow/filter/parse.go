@@ -285,7 +285,7 @@ func (p *parser) parseID(q qual) (node, error) {
 		}
 		return p.genValue(q, t.op, true, v)
 	case tWord, tString:
-		if k := keyword(t); k != kwNone {
+		if k := keyword(t); k != kwNone && !(q.attr == kwProto && isPname(k)) {
 			return nil, p.unexpected(t)
 		}
 		p.next()
