@@ -492,6 +492,15 @@ type ArgusLayout struct {
 	Aux     [MaxArgusDSRs]uint16 // per-DSR offset into Residue +1 (0 = none)
 	AuxLen  [MaxArgusDSRs]uint16
 	Trail   uint16 // record bytes after the last DSR (padding)
+	// Verbatim has bit i set when Residue piece i is the whole of DSR i
+	// (header included): bytes the model could not reproduce from the
+	// fields. Bit N (the trail) is never set.
+	Verbatim uint64
+	// Units has bit 0 (src) / bit 1 (dst) set when the TCP_PERF lasttime
+	// fraction was nanoseconds on the wire.
+	Units uint8
+	// Lead counts zero words (stream padding) that preceded the record.
+	Lead uint16
 }
 
 // Reset clears r for reuse, keeping slice capacity.
