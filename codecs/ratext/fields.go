@@ -242,15 +242,22 @@ func init() {
 
 		"icmpid": fICMPID,
 		"etype":  fEtype,
-		"type":   func(p *Printer, r *flow.Record, b []byte) []byte { return append(b, typeName(r.Type)...) },
-		"label":  func(p *Printer, r *flow.Record, b []byte) []byte { return append(b, r.Label...) },
-		"sco":    func(p *Printer, r *flow.Record, b []byte) []byte { return fCountry(r, b, 0) },
-		"dco":    func(p *Printer, r *flow.Record, b []byte) []byte { return fCountry(r, b, 1) },
-		"sas":    func(p *Printer, r *flow.Record, b []byte) []byte { return fASN(r, b, 0) },
-		"das":    func(p *Printer, r *flow.Record, b []byte) []byte { return fASN(r, b, 1) },
-		"ias":    func(p *Printer, r *flow.Record, b []byte) []byte { return fASN(r, b, 2) },
-		"svnid":  func(p *Printer, r *flow.Record, b []byte) []byte { return fVNI(r, b, 0) },
-		"dvnid":  func(p *Printer, r *flow.Record, b []byte) []byte { return fVNI(r, b, 1) },
+		"type": func(p *Printer, r *flow.Record, b []byte) []byte {
+			// ra prints the name into a buffer of the column width (4).
+			n := typeName(r.Type)
+			if w := p.cols[p.curCol].width - 1; len(n) > w && w >= 0 {
+				n = n[:w]
+			}
+			return append(b, n...)
+		},
+		"label": func(p *Printer, r *flow.Record, b []byte) []byte { return append(b, r.Label...) },
+		"sco":   func(p *Printer, r *flow.Record, b []byte) []byte { return fCountry(r, b, 0) },
+		"dco":   func(p *Printer, r *flow.Record, b []byte) []byte { return fCountry(r, b, 1) },
+		"sas":   func(p *Printer, r *flow.Record, b []byte) []byte { return fASN(r, b, 0) },
+		"das":   func(p *Printer, r *flow.Record, b []byte) []byte { return fASN(r, b, 1) },
+		"ias":   func(p *Printer, r *flow.Record, b []byte) []byte { return fASN(r, b, 2) },
+		"svnid": func(p *Printer, r *flow.Record, b []byte) []byte { return fVNI(r, b, 0) },
+		"dvnid": func(p *Printer, r *flow.Record, b []byte) []byte { return fVNI(r, b, 1) },
 
 		"sintpkt":       func(p *Printer, r *flow.Record, b []byte) []byte { return fIntPkt(p, r, b, 0, 'a') },
 		"dintpkt":       func(p *Printer, r *flow.Record, b []byte) []byte { return fIntPkt(p, r, b, 1, 'a') },
@@ -282,7 +289,7 @@ func init() {
 		"offset":    func(p *Printer, r *flow.Record, b []byte) []byte { return appendInt(b, p.offset) },
 		"rank":      func(p *Printer, r *flow.Record, b []byte) []byte { return appendInt(b, int64(p.n)) },
 		"abr":       fABR,
-		"pcr":       fPCR,
+		"pcr":       fABR,
 		"hash":      fHash,
 		"score":     fScore,
 		"smacclass": func(p *Printer, r *flow.Record, b []byte) []byte { return fMACClass(r, b, 0) },
@@ -528,7 +535,7 @@ func fPort(p *Printer, r *flow.Record, b []byte, d int) []byte {
 				if d == 0 {
 					port = uint32(k.ICMPType) | uint32(k.ICMPCode)<<8
 				} else {
-					port = uint32(k.ICMPID)
+					port = uint32(raICMPID(r))
 				}
 			} else {
 				port = uint32(k.ICMPType)
@@ -643,18 +650,14 @@ func fHops(r *flow.Record, b []byte, d int) []byte {
 		return b
 	}
 	ttl := int(r.IPAttr.TTL[d])
-	var hops int
-	switch {
-	case ttl <= 32:
-		hops = 32 - ttl
-	case ttl <= 64:
-		hops = 64 - ttl
-	case ttl <= 128:
-		hops = 128 - ttl
-	default:
-		hops = 255 - ttl
+	est := 1
+	if ttl == 255 {
+		est = 255
 	}
-	return appendInt(b, int64(hops))
+	for est < ttl {
+		est *= 2
+	}
+	return appendInt(b, int64(est-ttl))
 }
 
 func fAppBytes(r *flow.Record, b []byte, which int) []byte {
@@ -955,16 +958,29 @@ func fFlags(p *Printer, r *flow.Record, b []byte) []byte {
 	return b
 }
 
-// gap is ArgusFetchSrcGap: bytes the sensor saw missing in a direction.
+// gap is ArgusFetchSrcGap: -1 when not TCP.
 func gap(r *flow.Record, d int) int64 {
-	if !isTCP(r) || !hasNet(r) || r.TCP.Object != flow.TCPPerf {
+	if !isTCP(r) || !hasNet(r) {
+		return -1
+	}
+	if r.TCP.Object != flow.TCPPerf {
 		return 0
 	}
 	s := &r.TCP.Side[d]
-	if s.Seq == 0 && s.SeqBase == 0 {
+	if s.SeqBase == s.AckBytes || s.Seq == 0 || s.Retrans != 0 {
 		return 0
 	}
-	return 0
+	g := int64(s.Seq - s.SeqBase)
+	if g == int64(s.Bytes) || g == int64(s.Bytes-s.WinBytes) {
+		return 0
+	}
+	if g -= int64(s.Bytes); g < 0 {
+		g = 0
+	}
+	if g > 0 {
+		g--
+	}
+	return g
 }
 
 func fMAC(r *flow.Record, b []byte, d int) []byte {
@@ -1018,9 +1034,9 @@ func fDir(p *Printer, r *flow.Record, b []byte) []byte {
 		st := r.TCP.Status
 		if st&(tcpSawSyn|tcpSawSynSent) == 0 {
 			d[1] = '?'
-		} else if r.Key.RevBit {
-			d[0], d[2] = '<', ' '
 		} else {
+			// ra tests the REVERSE bit of its in-memory flow, which the
+			// reader has already applied: the result is always "->".
 			d[0], d[2] = ' ', '>'
 		}
 	}
@@ -1410,7 +1426,7 @@ func fMeanSz(p *Printer, b []byte, d int) []byte {
 	}
 	v := float32(0)
 	if pk > 0 {
-		v = float32(by) / float32(pk)
+		v = float32(float64(by) / float64(pk))
 	}
 	return p.appendF(b, float64(v))
 }
@@ -1419,7 +1435,16 @@ func fICMPID(p *Printer, r *flow.Record, b []byte) []byte {
 	if !((isIPv4(r) && r.Key.Proto == 1) || (isIPv6(r) && r.Key.Proto == 58)) {
 		return b
 	}
-	return appendUint(b, uint64(r.Key.ICMPID))
+	return appendUint(b, uint64(raICMPID(r)))
+}
+
+// raICMPID is the ICMP id as ra prints it: the IPv4 key holds it in x86
+// host order, which ra does not swap.
+func raICMPID(r *flow.Record) uint16 {
+	if isIPv4(r) {
+		return r.Key.ICMPID>>8 | r.Key.ICMPID<<8
+	}
+	return r.Key.ICMPID
 }
 
 func fEtype(p *Printer, r *flow.Record, b []byte) []byte {
@@ -1511,6 +1536,9 @@ func fNet(r *flow.Record, b []byte, d int) []byte {
 	if d == 1 {
 		a = r.Key.Dst
 	}
+	if isARP(r) {
+		return append(b, "0.0.0.0"...)
+	}
 	if a.Is4() {
 		v := a.As4()
 		switch {
@@ -1520,24 +1548,22 @@ func fNet(r *flow.Record, b []byte, d int) []byte {
 			v[2], v[3] = 0, 0
 		case v[0] < 224:
 			v[3] = 0
+		case v[0] < 240:
+		default:
+			v = [4]byte{}
 		}
 		return netip.AddrFrom4(v).AppendTo(b)
 	}
 	return fAddr(r, b, d)
 }
 
+// fABR is ArgusFetchAppByteRatio (abr and pcr print the same value).
 func fABR(p *Printer, r *flow.Record, b []byte) []byte {
-	s, d := float64(r.AppBytes[0]), float64(r.AppBytes[1])
-	v := 0.0
-	if s+d > 0 {
-		v = (s - d) / (s + d)
+	if r.Type != flow.TypeFlow {
+		return b
 	}
-	return p.appendF(b, v)
-}
-
-func fPCR(p *Printer, r *flow.Record, b []byte) []byte {
 	s, d := float64(r.AppBytes[0]), float64(r.AppBytes[1])
-	v := 0.0
+	v := math.Copysign(0, -1)
 	if s+d > 0 {
 		v = (s - d) / (s + d)
 	}
@@ -1630,4 +1656,172 @@ func fJit(p *Printer, r *flow.Record, b []byte, d int) []byte {
 		stdev = 0
 	}
 	return p.appendF(b, stdev)
+}
+
+func init() {
+	zero := func(p *Printer, r *flow.Record, b []byte) []byte {
+		if isMAR(r) {
+			return b
+		}
+		return append(b, '0')
+	}
+	zeroF := func(p *Printer, r *flow.Record, b []byte) []byte {
+		if isMAR(r) {
+			return b
+		}
+		return p.appendF(b, 0)
+	}
+	// UDT/RTP counters and retransmission counts: ra 5 only fills them
+	// from UDT objects (of management records), so flows print zero.
+	for _, n := range []string{"autoid", "nacks", "snacks", "dnacks", "solo", "ssolo", "dsolo", "first", "sfirst", "dfirst", "retrans", "sretrans", "dretrans"} {
+		fieldFuncs[n] = zero
+	}
+	for _, n := range []string{"pnacks", "spnacks", "dpnacks", "psolo", "spsolo", "dpsolo", "pfirst", "spfirst", "dpfirst", "pretrans", "spretrans", "dpretrans"} {
+		fieldFuncs[n] = zeroF
+	}
+	fieldFuncs["node"] = fSid
+	fieldFuncs["status"] = func(p *Printer, r *flow.Record, b []byte) []byte {
+		if isMAR(r) {
+			switch r.Cause & 0xF0 {
+			case flow.CauseStart, flow.CauseStatus:
+				return append(b, "up"...)
+			case flow.CauseStop, flow.CauseShutdown:
+				return append(b, "down"...)
+			case flow.CauseError:
+				return append(b, "fault"...)
+			}
+			return b
+		}
+		return append(b, "up"...)
+	}
+	// The AGR ra synthesises for a single record has idle.minval 1e10.
+	fieldFuncs["idlemean"] = zeroF
+	fieldFuncs["idlemax"] = zeroF
+	fieldFuncs["idlestddev"] = zeroF
+	fieldFuncs["idlemin"] = func(p *Printer, r *flow.Record, b []byte) []byte {
+		if isMAR(r) {
+			return b
+		}
+		if r.Has&flow.HasAgr != 0 {
+			return p.appendF(b, float64(r.Agr.Idle.Min))
+		}
+		return p.appendF(b, 1e10)
+	}
+	fieldFuncs["intflow"] = zeroF
+	fieldFuncs["intflowmax"] = zeroF
+	fieldFuncs["intflowsdev"] = zeroF
+	fieldFuncs["intflowmin"] = func(p *Printer, r *flow.Record, b []byte) []byte {
+		if isMAR(r) {
+			return b
+		}
+		m := float32(1e10)
+		if r.Has&flow.HasAgr != 0 {
+			m = r.Agr.Idle.Min
+		}
+		return p.appendF(b, float64(m)/1000.0)
+	}
+	for _, n := range []string{"slat", "slon", "dlat", "dlon", "ilat", "ilon"} {
+		f := fieldFuncs[n]
+		fieldFuncs[n] = func(p *Printer, r *flow.Record, b []byte) []byte {
+			if isMAR(r) {
+				return b
+			}
+			if r.Has&flow.HasGeo == 0 {
+				return p.appendF(b, 0)
+			}
+			return f(p, r, b)
+		}
+	}
+	fieldFuncs["svpri"] = printNothing // ra 5's printer prints blanks
+	fieldFuncs["dvpri"] = printNothing
+	fieldFuncs["tf"] = func(p *Printer, r *flow.Record, b []byte) []byte { return fTF(p, r, b, 3) }
+	fieldFuncs["stf"] = func(p *Printer, r *flow.Record, b []byte) []byte { return fTF(p, r, b, 1) }
+	fieldFuncs["dtf"] = func(p *Printer, r *flow.Record, b []byte) []byte { return fTF(p, r, b, 2) }
+	fieldFuncs["stcpmax"] = func(p *Printer, r *flow.Record, b []byte) []byte { return p.appendF(b, tcpMax(r, 0)) }
+	fieldFuncs["dtcpmax"] = func(p *Printer, r *flow.Record, b []byte) []byte { return p.appendF(b, tcpMax(r, 1)) }
+	fieldFuncs["laddr"] = func(p *Printer, r *flow.Record, b []byte) []byte { return fLocal(p, r, b, false, false) }
+	fieldFuncs["raddr"] = func(p *Printer, r *flow.Record, b []byte) []byte { return fLocal(p, r, b, true, false) }
+	fieldFuncs["lnet"] = func(p *Printer, r *flow.Record, b []byte) []byte { return fLocal(p, r, b, false, true) }
+	fieldFuncs["rnet"] = func(p *Printer, r *flow.Record, b []byte) []byte { return fLocal(p, r, b, true, true) }
+	fieldFuncs["sgap"] = func(p *Printer, r *flow.Record, b []byte) []byte { return fGap(r, b, 0) }
+	fieldFuncs["dgap"] = func(p *Printer, r *flow.Record, b []byte) []byte { return fGap(r, b, 1) }
+	fieldFuncs["abr"] = fABR
+	fieldFuncs["pcr"] = fABR
+}
+
+// fTF is ArgusPrintTransEfficiency: app bytes / bytes as a C float
+// (-0.0 when there are no bytes).
+func fTF(p *Printer, r *flow.Record, b []byte, which int) []byte {
+	if r.Type != flow.TypeFlow {
+		return b
+	}
+	var a, t uint64
+	if which&1 != 0 {
+		a += r.AppBytes[0]
+		t += r.Bytes[0]
+	}
+	if which&2 != 0 {
+		a += r.AppBytes[1]
+		t += r.Bytes[1]
+	}
+	v := float32(math.Copysign(0, -1))
+	if t > 0 {
+		v = float32(float64(a) / float64(t))
+	}
+	return p.appendF(b, float64(v))
+}
+
+// tcpMax is ArgusFetchSrcTcpMax / ArgusFetchDstTcpMax.
+func tcpMax(r *flow.Record, d int) float64 {
+	if !isTCP(r) || !hasNet(r) {
+		return 0
+	}
+	rtt := tcpUsec(r, 3)
+	if !(rtt > 0) {
+		return 0
+	}
+	synack, ackdat := tcpUsec(r, 1), tcpUsec(r, 2)
+	if ackdat < 0.000100 && synack > 0.000100 {
+		rtt = synack
+	} else if synack < 0.000100 && ackdat > 0.000100 {
+		rtt = ackdat
+	}
+	other := 1 - d
+	if r.Pkts[other] == 0 {
+		return 0
+	}
+	s := &r.TCP.Side[other]
+	win := uint32(s.Win) << s.WinShift
+	if d == 0 {
+		return float64(win) * 8.0 / (rtt * 1000)
+	}
+	return float64(win) * 8.0 / rtt
+}
+
+func fLocal(p *Printer, r *flow.Record, b []byte, remote, network bool) []byte {
+	dst := remote
+	if r.Has&flow.HasLocal != 0 && r.Local.SLoc < r.Local.DLoc {
+		dst = !remote
+	}
+	d := 0
+	if dst {
+		d = 1
+	}
+	if network {
+		return fNet(r, b, d)
+	}
+	if d == 0 {
+		return fSaddr(p, r, b)
+	}
+	return fDaddr(p, r, b)
+}
+
+// fGap is ArgusFetchSrcGap: bytes missing from a direction of a TCP_PERF
+// record ("" for non-TCP flows).
+func fGap(r *flow.Record, b []byte, d int) []byte {
+	g := gap(r, d)
+	if g < 0 {
+		return b
+	}
+	return appendInt(b, g)
 }
