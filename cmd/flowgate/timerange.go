@@ -69,7 +69,8 @@ func parseTimeRange(s string, now time.Time) (*timeRange, error) {
 	to := gran(from)
 	switch sep {
 	case '-':
-		b, g2, err := parseTimeSpec(rest, now)
+		// Fields the end leaves out are the start's ("23.11:10-14").
+		b, g2, err := parseTimeSpec(rest, from)
 		if err != nil {
 			return nil, bad(err.Error())
 		}
