@@ -423,7 +423,7 @@ func convHdr(h [4]byte, tv int, r *flow.Record) (out [4]byte, drop bool) {
 	case 0, dsrFlowHash, dsrGRE, dsrVXLAN, dsrGeneve, dsrScore, dsrGeo, dsrLocal:
 		return h, true
 	case dsrTransport:
-		h = [4]byte{dsrTransport, 0x03, h[2] &^ 0x10, 3}
+		h = [4]byte{dsrTransport, 0x03, byte(r.SrcID.Type), 3} // fitV3 narrowed the id
 	case dsrTime:
 		if q := h[2] & 0x1F; q == 0x19 || q == 0x1B {
 			h[2]--
@@ -466,6 +466,5 @@ func convHdr(h [4]byte, tv int, r *flow.Record) (out [4]byte, drop bool) {
 	case dsrCor:
 		h[3] = byte(1 + (n-1)/10*6)
 	}
-	_ = r
 	return h, false
 }
