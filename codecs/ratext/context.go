@@ -33,6 +33,8 @@ type rctx struct {
 	srate, drate   float32
 	spkts, dpkts   int64
 	sbytes, dbytes int64
+	jitOK          bool
+	jit            [2][2]jstat // [dir][active, idle], µs
 }
 
 // floatDur is RaGetFloatSrcDuration: (sec*1.0)+usec/1e6 as a C float.

@@ -250,7 +250,7 @@ func init() {
 			}
 			return append(b, n...)
 		},
-		"label": func(p *Printer, r *flow.Record, b []byte) []byte { return append(b, r.Label...) },
+		"label": fLabel,
 		"sco":   func(p *Printer, r *flow.Record, b []byte) []byte { return fCountry(r, b, 0) },
 		"dco":   func(p *Printer, r *flow.Record, b []byte) []byte { return fCountry(r, b, 1) },
 		"sas":   func(p *Printer, r *flow.Record, b []byte) []byte { return fASN(r, b, 0) },
@@ -994,23 +994,35 @@ func fMAC(r *flow.Record, b []byte, d int) []byte {
 	return appendMAC(b, m)
 }
 
+// fMACClass is ra 5.0.3's MAC class: UAA for universal (and for records
+// without a MAC DSR), the SLAP quadrant name (ELI, SAI, AAI) for local
+// addresses, LM for other local multicast and LAA for other local unicast.
 func fMACClass(r *flow.Record, b []byte, d int) []byte {
-	if r.Has&flow.HasMAC == 0 {
+	if r.Type != flow.TypeFlow && r.Type != flow.TypeNetFlow && r.Type != flow.TypeAFlow {
 		return b
+	}
+	if r.Has&flow.HasMAC == 0 {
+		return append(b, "UAA"...)
 	}
 	m := r.MAC.Src
 	if d == 1 {
 		m = r.MAC.Dst
 	}
-	switch {
-	case m[0]&0x02 != 0 && m[0]&0x01 != 0:
-		return append(b, "LAI"...)
-	case m[0]&0x02 != 0:
-		return append(b, "LAA"...)
-	case m[0]&0x01 != 0:
-		return append(b, "UAI"...)
+	if m[0]&0x02 == 0 {
+		return append(b, "UAA"...)
 	}
-	return append(b, "UAA"...)
+	switch m[0] & 0x0f {
+	case 0x0a:
+		return append(b, "ELI"...)
+	case 0x0e:
+		return append(b, "SAI"...)
+	case 0x02, 0x06:
+		return append(b, "AAI"...)
+	}
+	if m[0]&0x01 != 0 {
+		return append(b, "LM"...)
+	}
+	return append(b, "LAA"...)
 }
 
 func fDir(p *Printer, r *flow.Record, b []byte) []byte {
@@ -1078,6 +1090,18 @@ func fState(p *Printer, r *flow.Record, b []byte) []byte {
 	case isIPv4(r) && r.Key.Proto == 1:
 		return icmpState(r, b)
 	case isIPv6(r) && r.Key.Proto == 58:
+		if p.o.Compat3 {
+			switch r.Key.ICMPType { // ra 3.0.8 names neighbour discovery
+			case 133:
+				return append(b, "NRS"...)
+			case 134:
+				return append(b, "NRA"...)
+			case 135:
+				return append(b, "NNS"...)
+			case 136:
+				return append(b, "NNA"...)
+			}
+		}
 		return append(b, icmp6State(r)...)
 	case isIP(r):
 		return append(b, ipState(r)...)
@@ -1447,17 +1471,54 @@ func raICMPID(r *flow.Record) uint16 {
 	return r.Key.ICMPID
 }
 
+// fEtype is ArgusPrintEtherType: the MAC DSR's type, else one implied by
+// the flow key; names unless -nn.
 func fEtype(p *Printer, r *flow.Record, b []byte) []byte {
-	if r.Has&flow.HasMAC == 0 {
+	if r.Type != flow.TypeFlow {
 		return b
 	}
-	t := r.MAC.EtherType
+	et := -1
+	if r.Has&flow.HasMAC != 0 {
+		et = int(r.MAC.EtherType)
+		if et < 1500 {
+			et = 0
+		} else if et == 0x8100 {
+			et = -1
+		}
+	}
+	if et == -1 && r.Has&flow.HasKey != 0 {
+		switch r.Key.AddrType {
+		case flow.AddrIPv4:
+			et = 0x0800
+		case flow.AddrIPv6:
+			et = 0x86DD
+		case flow.AddrRARP:
+			et = 32821
+		case flow.AddrARP:
+			et = 0x0806
+		case flow.AddrISIS:
+			return append(b, "isis"...)
+		case flow.AddrWLAN:
+			return append(b, "wlan"...)
+		case flow.AddrEther:
+			et = int(r.Key.EtherType)
+			if et < 1500 {
+				et = 0
+			}
+		}
+		if r.Key.Kind == flow.KindARP {
+			et = 0x0806
+		}
+	}
+	if et < 0 {
+		return b
+	}
 	if p.o.NFlag < 2 {
-		if s := etherNameOf(t); s != "" {
+		if s := etherNameOf(uint16(et)); s != "" {
 			return append(b, s...)
 		}
 	}
-	return appendUint(b, uint64(t))
+	return appendUint(b, uint64(et))
 }
 
 func fCountry(r *flow.Record, b []byte, d int) []byte {
@@ -1570,44 +1631,125 @@ func fABR(p *Printer, r *flow.Record, b []byte) []byte {
 	return p.appendF(b, v)
 }
 
-// Inter-packet statistics. The record keeps them in nanoseconds; ra
-// prints milliseconds.
-func jitterSide(r *flow.Record, d int) (act, idle *flow.Stat, ok bool) {
+// Inter-packet statistics. ra holds them as C floats in µs (ns from the
+// 5.0.3 sensor) and prints value/1000. The record keeps ns floats; for 3.x
+// input the exact µs wire floats are recovered from the Argus layout when
+// the µs→ns conversion was not invertible.
+type jstat struct {
+	n                      uint32
+	min, mean, stdev, maxv float32
+}
+
+func jitterSide(p *Printer, r *flow.Record, d int) (act, idle *jstat, ok bool) {
 	if r.Has&flow.HasJitter == 0 {
 		return nil, nil, false
 	}
-	return &r.Jitter.Act[d], &r.Jitter.Idle[d], true
+	if !p.c.jitOK {
+		p.c.jitOK = true
+		p.c.loadJitter(r)
+	}
+	return &p.c.jit[d][0], &p.c.jit[d][1], true
+}
+
+func (c *rctx) loadJitter(r *flow.Record) {
+	stats := [4]*flow.Stat{&r.Jitter.Act[0], &r.Jitter.Idle[0], &r.Jitter.Act[1], &r.Jitter.Idle[1]}
+	var wire []byte
+	L := &r.Argus
+	for i := 0; i < int(L.N) && i < flow.MaxArgusDSRs; i++ {
+		if L.Hdr[i][0] == 0x46 && L.Aux[i] != 0 {
+			off, n := int(L.Aux[i])-1, int(L.AuxLen[i])
+			if off+n <= len(L.Residue) {
+				wire = L.Residue[off : off+n]
+			}
+		}
+	}
+	blocks := 0
+	for bit := 0; bit < 4; bit++ {
+		if r.Jitter.Present&(1<<bit) != 0 {
+			blocks++
+		}
+	}
+	if len(wire) != 16*blocks {
+		wire = nil
+	}
+	k := 0
+	for bit := 0; bit < 4; bit++ {
+		s := stats[bit]
+		j := &c.jit[bit/2][bit%2]
+		j.n = s.N
+		j.min, j.mean, j.stdev, j.maxv = us(s.Min), us(s.Mean), us(s.StdDev), us(s.Max)
+		if r.Jitter.Present&(1<<bit) == 0 {
+			continue
+		}
+		if wire != nil {
+			w := wire[16*k:]
+			j.min, j.mean, j.stdev, j.maxv = f32be(w), f32be(w[4:]), f32be(w[8:]), f32be(w[12:])
+		}
+		k++
+	}
+}
+
+func f32be(b []byte) float32 {
+	return math.Float32frombits(uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]))
+}
+
+// us converts the record's ns float to the µs float ra holds.
+func us(v float32) float32 { return float32(float64(v) / 1000) }
+
+func (p *Printer) appendMS(b []byte, v float32) []byte {
+	return p.appendCFloat(b, float64(v)/1000.0)
+}
+
+// appendCFloat formats like printf("%.*f"), including -nan / nan / inf.
+func (p *Printer) appendCFloat(b []byte, v float64) []byte {
+	switch {
+	case math.IsNaN(v):
+		if math.Signbit(v) {
+			return append(b, "-nan"...)
+		}
+		return append(b, "nan"...)
+	case math.IsInf(v, 1):
+		return append(b, "inf"...)
+	case math.IsInf(v, -1):
+		return append(b, "-inf"...)
+	}
+	return p.appendF(b, v)
 }
 
 func fIntPkt(p *Printer, r *flow.Record, b []byte, d int, what byte) []byte {
-	act, idle, ok := jitterSide(r, d)
+	act, idle, ok := jitterSide(p, r, d)
 	if !ok {
 		return b
 	}
 	switch what {
 	case 'A':
-		return p.appendF(b, float64(act.Mean)/1e6)
+		return p.appendMS(b, act.mean)
 	case 'I':
-		return p.appendF(b, float64(idle.Mean)/1e6)
+		return p.appendMS(b, idle.mean)
 	case 'M':
-		return p.appendF(b, float64(max(act.Max, idle.Max))/1e6)
-	case 'm':
-		m := act.Min
-		if act.N == 0 || (idle.N > 0 && idle.Min < m) {
-			m = idle.Min
+		if p.o.Compat3 && d == 1 {
+			return p.appendMS(b, act.maxv) // ra 3.0.8 uses dst active only
 		}
-		return p.appendF(b, float64(m)/1e6)
+		return p.appendMS(b, max(act.maxv, idle.maxv))
+	case 'm':
+		if p.o.Compat3 && d == 1 {
+			return p.appendMS(b, act.min)
+		}
+		// ra prints the larger of the two minima
+		return p.appendMS(b, max(act.min, idle.min))
 	}
-	n := act.N + idle.N
-	if n == 0 {
+	var mean float32
+	if act.n+idle.n == 0 && p.o.Compat3 {
 		return b
 	}
-	mean := (act.Mean*float32(act.N) + idle.Mean*float32(idle.N)) / float32(n)
-	return p.appendF(b, float64(mean)/1e6)
+	if n := act.n + idle.n; n > 0 {
+		mean = (act.mean*float32(act.n) + idle.mean*float32(idle.n)) / float32(n)
+	}
+	return p.appendMS(b, mean)
 }
 
 func fStat(p *Printer, r *flow.Record, b []byte, d int, active bool, what byte) []byte {
-	act, idle, ok := jitterSide(r, d)
+	act, idle, ok := jitterSide(p, r, d)
 	if !ok {
 		return b
 	}
@@ -1615,47 +1757,48 @@ func fStat(p *Printer, r *flow.Record, b []byte, d int, active bool, what byte) 
 	if active {
 		s = act
 	}
-	var v float32
 	switch what {
 	case 'M':
-		v = s.Max
+		return p.appendMS(b, s.maxv)
 	case 'm':
-		v = s.Min
-	case 's':
-		if s.N == 0 {
-			return b
-		}
-		v = s.StdDev
+		return p.appendMS(b, s.min)
 	}
-	return p.appendF(b, float64(v)/1e6)
+	if s.n == 0 {
+		return b
+	}
+	return p.appendMS(b, s.stdev)
 }
 
 func fJit(p *Printer, r *flow.Record, b []byte, d int) []byte {
-	act, idle, ok := jitterSide(r, d)
+	act, idle, ok := jitterSide(p, r, d)
 	if !ok {
 		return b
 	}
-	n := act.N + idle.N
+	n := act.n + idle.n
 	if n == 0 {
 		return b
 	}
 	var stdev float64
-	if act.N > 0 && idle.N > 0 {
-		meanval := (act.Mean*float32(act.N) + idle.Mean*float32(idle.N)) / float32(n)
-		s1 := float64(act.N)*math.Pow(float64(act.StdDev), 2) + math.Pow(float64(act.Mean)*float64(act.N), 2)/float64(act.N)
-		s2 := float64(idle.N)*math.Pow(float64(idle.StdDev), 2) + math.Pow(float64(idle.Mean)*float64(idle.N), 2)/float64(idle.N)
-		sum := (s1 + s2) / 1e6 / 1e6
-		m := float64(meanval) / 1e6
-		stdev = math.Sqrt(sum/float64(n) - m*m)
-	} else if act.N > 0 {
-		stdev = float64(act.StdDev) / 1e6
+	if act.n > 0 && idle.n > 0 {
+		meanval := (act.mean*float32(act.n) + idle.mean*float32(idle.n)) / float32(n)
+		s1 := float64(act.n)*math.Pow(float64(act.stdev), 2) + math.Pow(float64(act.mean*float32(act.n)), 2)/float64(act.n)
+		s2 := float64(idle.n)*math.Pow(float64(idle.stdev), 2) + math.Pow(float64(idle.mean*float32(idle.n)), 2)/float64(idle.n)
+		sum := (s1 + s2) / 1000
+		m := float32(float64(meanval) / 1000.0)
+		stdev = math.Sqrt(sum/float64(n) - math.Pow(float64(m), 2))
+	} else if act.n > 0 {
+		stdev = float64(act.stdev) / 1000
 	} else {
-		stdev = float64(idle.StdDev) / 1e6
+		stdev = float64(idle.stdev) / 1000
 	}
 	if stdev != stdev {
-		stdev = 0
+		if !p.o.Compat3 {
+			stdev = 0 // ra 5 prints 0
+		} else {
+			return append(b, "-nan"...) // ra 3.0.8: sqrt of a negative
+		}
 	}
-	return p.appendF(b, stdev)
+	return p.appendCFloat(b, stdev)
 }
 
 func init() {
@@ -1747,6 +1890,32 @@ func init() {
 	fieldFuncs["dgap"] = func(p *Printer, r *flow.Record, b []byte) []byte { return fGap(r, b, 1) }
 	fieldFuncs["abr"] = fABR
 	fieldFuncs["pcr"] = fABR
+	fieldFuncs["lnet"] = printNothing // ra 5 prints blanks without a local DSR
+	fieldFuncs["rnet"] = printNothing
+	fieldFuncs["dlstime"] = fDeltaStart
+	fieldFuncs["resp"] = func(p *Printer, r *flow.Record, b []byte) []byte {
+		if r.Has&flow.HasARP == 0 || r.Key.Kind != flow.KindARP {
+			return b
+		}
+		return appendMAC(b, r.ARPResp)
+	}
+}
+
+// fDeltaStart is ArgusPrintDeltaStartTime without a COR DSR: the start
+// time minus the previous record's, printed with "%f" (blank at first).
+func fDeltaStart(p *Printer, r *flow.Record, b []byte) []byte {
+	if isMAR(r) || p.o.Compat3 { // ra 3.0.8.2 prints it blank
+		return b
+	}
+	st := float64(p.c.stime/1e6) + float64(p.c.stime%1e6)/1e6
+	if !(st > 0) {
+		return b
+	}
+	if p.lastStart != 0 {
+		b = strconv.AppendFloat(b, st-p.lastStart, 'f', 6, 64)
+	}
+	p.lastStart = st
+	return b
 }
 
 // fTF is ArgusPrintTransEfficiency: app bytes / bytes as a C float
@@ -1799,6 +1968,9 @@ func tcpMax(r *flow.Record, d int) float64 {
 }
 
 func fLocal(p *Printer, r *flow.Record, b []byte, remote, network bool) []byte {
+	if p.o.Compat3 {
+		return b // ra 3.0.8.2 prints nothing without a local DSR
+	}
 	dst := remote
 	if r.Has&flow.HasLocal != 0 && r.Local.SLoc < r.Local.DLoc {
 		dst = !remote
@@ -1824,4 +1996,78 @@ func fGap(r *flow.Record, b []byte, d int) []byte {
 		return b
 	}
 	return appendInt(b, g)
+}
+
+// fLabel prints the label; in JSON mode ra 5 turns "k=v:k2=v2" into an
+// object text ({} when empty), which ends up quoted as a string.
+func fLabel(p *Printer, r *flow.Record, b []byte) []byte {
+	if isMAR(r) {
+		return b
+	}
+	l := r.Label
+	if r.Has&flow.HasLabel == 0 {
+		l = nil
+	}
+	if !p.o.JSON {
+		return append(b, l...)
+	}
+	if len(l) == 0 {
+		return append(b, "{}"...)
+	}
+	if l[0] == '{' {
+		return append(b, l...)
+	}
+	start := len(b)
+	b = append(b, '{')
+	for len(l) > 0 {
+		pair := l
+		if i := indexByte(l, ':'); i >= 0 {
+			pair, l = l[:i], l[i+1:]
+		} else {
+			l = nil
+		}
+		eq := indexByte(pair, '=')
+		if eq < 0 {
+			continue
+		}
+		k, v := pair[:eq], pair[eq+1:]
+		digits, periods, commas := 0, 0, 0
+		for _, c := range v {
+			switch {
+			case c >= '0' && c <= '9':
+				digits++
+			case c == '.':
+				periods++
+			case c == ',':
+				commas++
+			}
+		}
+		b = append(b, '"')
+		b = append(b, k...)
+		b = append(b, `":`...)
+		if digits > 0 && digits+periods+commas >= len(v) && periods <= 1 {
+			if i := indexByte(v, ','); i >= 0 {
+				v = v[:i]
+			}
+			b = append(b, v...)
+		} else {
+			b = append(b, '"')
+			b = append(b, v...)
+			b = append(b, '"')
+		}
+		b = append(b, ", "...)
+	}
+	if len(b)-start > 2 && b[len(b)-2] == ',' {
+		b = b[:len(b)-2]
+	}
+	return append(b, " }"...)
+}
+
+func indexByte(b []byte, c byte) int {
+	for i, x := range b {
+		if x == c {
+			return i
+		}
+	}
+	return -1
 }

@@ -48,6 +48,11 @@ func (p *Printer) jsonLine(r *flow.Record, b []byte) []byte {
 		b = append(b, c.def.Ra...)
 		b = append(b, `":`...)
 		numeric := c.def.RaType != flow.RaString || cNumeric(v)
+		if numeric {
+			for len(v) > 0 && v[0] == ' ' {
+				v = v[1:]
+			}
+		}
 		if numeric && jsonNumber(v) {
 			b = append(b, v...)
 		} else {

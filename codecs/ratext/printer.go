@@ -40,6 +40,8 @@ type Printer struct {
 	curCol int
 	// offset is what the offset field prints (see SetOffset).
 	offset int64
+	// lastStart is the previous record's start time (dlstime).
+	lastStart float64
 }
 
 // NewPrinter returns a Printer writing to w. Unknown field names are an
@@ -214,6 +216,9 @@ func (p *Printer) textLine(r *flow.Record, b []byte) []byte {
 			b = p.appendFixed(b, c, v)
 			b = append(b, ' ')
 			continue
+		}
+		if p.o.Compat3 && len(v) == 0 && c.def.Ra == "resp" {
+			continue // ra 3.0.8.2 prints no delimiter for an empty resp
 		}
 		if c.dir && p.o.Compat3 {
 			b = appendPadded(b, v, c.width, false)
