@@ -11,14 +11,17 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,8 +37,10 @@ var (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
+	for _, d := range []string{binDir, benchDir} {
+		if d != "" {
+			os.RemoveAll(d)
+		}
 	}
 	os.Exit(code)
 }
@@ -99,9 +104,13 @@ func goTool() string {
 }
 
 // flowgateBin builds ./cmd/flowgate once per test process into a temporary
-// directory and returns the binary's path.
+// directory and returns the binary's path. FLOWGATE_BIN names a prebuilt
+// binary to test instead.
 func flowgateBin(tb testing.TB) string {
 	tb.Helper()
+	if p := os.Getenv("FLOWGATE_BIN"); p != "" {
+		return p
+	}
 	buildOnce.Do(func() {
 		binDir, buildErr = os.MkdirTemp("", "flowgate-conformance-")
 		if buildErr != nil {
@@ -208,9 +217,11 @@ func parseRaCSV(b []byte) csvTable {
 
 // compareOpts says what a CSV comparison ignores.
 type compareOpts struct {
-	// ignore names header labels (e.g. "SrcJitter") left out, with the reason
-	// logged once per test.
+	// ignore names header labels (e.g. "SrcJitter") left out, with the reason.
 	ignore map[string]string
+	// known reports whether a difference in the labelled column is listed
+	// in known-differences.tsv (and counts the hit).
+	known func(label string) bool
 	// mgmtProto is the Proto value of management records ("man"); their
 	// time columns carry the sensor's wall clock and are masked.
 	maskMgmt bool
@@ -269,6 +280,9 @@ func compareRaCSV(want, got []byte, o compareOpts) (string, []fieldDiff) {
 			if _, ok := o.ignore[label]; ok {
 				continue
 			}
+			if o.known != nil && o.known(label) {
+				continue
+			}
 			if mgmt && timeLabels[label] {
 				continue
 			}
@@ -288,67 +302,77 @@ func compareRaCSV(want, got []byte, o compareOpts) (string, []fieldDiff) {
 	return sb.String(), diffs
 }
 
-// knownDiff is one row of known-differences.tsv as far as the CSV
-// comparisons here need it: a case pattern, a column, a reason.
+// knownDiff is one row of known-differences.tsv as the tests in this file
+// family use it. The file (shared with ra_golden_test.go) has four
+// tab-separated columns: kind, field (ra -s name or *), scope (a path.Match
+// glob over case names, or *), reason. The kinds used here are "sensor"
+// (scope <variant>/<capture>, e.g. full/generated_arp) and "v3write" (scope
+// <oracle dir>/<v5|v5full>).
 type knownDiff struct {
-	pattern string // path.Match pattern over case names ("sensor/full/*")
-	label   string // ra header label of the column
-	reason  string
+	kind, field, scope, reason string
+	label                      string // ra header label of field
+	line                       int
+	hits                       atomic.Int64
 }
 
-func (k knownDiff) matches(caseName string) bool {
-	if k.pattern == "*" || k.pattern == caseName {
+func (k *knownDiff) matches(kind, scope, label string) bool {
+	if k.kind != kind || (k.field != "*" && k.label != label) {
+		return false
+	}
+	if k.scope == "*" || k.scope == scope {
 		return true
 	}
-	ok, _ := path.Match(k.pattern, caseName)
+	ok, _ := path.Match(k.scope, scope)
 	return ok
 }
 
-// loadKnownDiffs reads conformance/known-differences.tsv: tab-separated,
-// '#' comments, a header row naming at least the columns "case", "field"
-// and "reason" (field is an ra -s name or header label). Rows for other
-// test suites use the same file; rows whose field is not an ra column are
-// ignored here. A missing file means no known differences.
-func loadKnownDiffs(tb testing.TB) []knownDiff {
-	tb.Helper()
+// loadKnownDiffs reads the rows of conformance/known-differences.tsv whose
+// kind is one of kinds. When the calling test ends, rows of the first kind
+// (the test's own) that matched no difference fail it as stale, unless the
+// run was narrowed with -run. Rows of the other kinds are borrowed: the same
+// upstream difference seen by another test (e.g. an ra3 printer quirk found
+// by ra_golden_test.go), checked for staleness there.
+func loadKnownDiffs(t *testing.T, kinds ...string) []*knownDiff {
+	t.Helper()
 	b, err := os.ReadFile(filepath.Join(repoRoot(), "conformance", "known-differences.tsv"))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
-		tb.Fatal(err)
+		t.Fatal(err)
 	}
-	var out []knownDiff
-	col := map[string]int{}
-	for ln, line := range strings.Split(string(b), "\n") {
-		if strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#") {
+	var out, own []*knownDiff
+	for i, line := range strings.Split(string(b), "\n") {
+		if line == "" || line[0] == '#' {
 			continue
 		}
 		f := strings.Split(line, "\t")
-		if len(col) == 0 {
-			for i, h := range f {
-				col[strings.ToLower(strings.TrimSpace(h))] = i
-			}
+		if len(f) != 4 || strings.TrimSpace(f[3]) == "" {
+			t.Fatalf("known-differences.tsv:%d: want 4 tab-separated columns (kind, field, scope, reason)", i+1)
+		}
+		if !slices.Contains(kinds, f[0]) {
 			continue
 		}
-		get := func(name string) string {
-			if i, ok := col[name]; ok && i < len(f) {
-				return strings.TrimSpace(f[i])
+		if _, err := path.Match(f[2], ""); err != nil {
+			t.Fatalf("known-differences.tsv:%d: bad glob %q", i+1, f[2])
+		}
+		k := &knownDiff{kind: f[0], field: f[1], scope: f[2], reason: f[3], label: f[1], line: i + 1}
+		if def, ok := flow.FieldByRaName(f[1]); ok && def.RaLabel != "" {
+			k.label = def.RaLabel
+		}
+		out = append(out, k)
+		if f[0] == kinds[0] {
+			own = append(own, k)
+		}
+	}
+	if flag.Lookup("test.run").Value.String() == "" {
+		t.Cleanup(func() {
+			for _, k := range own {
+				if k.hits.Load() == 0 {
+					t.Errorf("known-differences.tsv:%d: stale entry (%s %s %s): the difference no longer occurs", k.line, k.kind, k.field, k.scope)
+				}
 			}
-			return ""
-		}
-		c, field, reason := get("case"), get("field"), get("reason")
-		if c == "" || field == "" {
-			continue
-		}
-		if reason == "" {
-			tb.Errorf("known-differences.tsv line %d: no reason given", ln+1)
-		}
-		label := field
-		if def, ok := flow.FieldByRaName(field); ok && def.RaLabel != "" {
-			label = def.RaLabel
-		}
-		out = append(out, knownDiff{pattern: c, label: label, reason: reason})
+		})
 	}
 	return out
 }

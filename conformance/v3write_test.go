@@ -116,7 +116,7 @@ func TestV3WriteReadByDebianRa(t *testing.T) {
 	oracle := corpusDir(t, "argus", "oracle")
 	ra := needTool(t, "ra")
 	fg := flowgateBin(t)
-	known := loadKnownDiffs(t)
+	known := loadKnownDiffs(t, "v3write")
 
 	var inputs []string
 	for _, pat := range []string{"v5.argus", "v5full.argus"} {
@@ -149,7 +149,7 @@ func TestV3WriteReadByDebianRa(t *testing.T) {
 			if len(labels) != len(v3Fields) {
 				t.Fatalf("ra printed %d columns for %d fields", len(labels), len(v3Fields))
 			}
-			checkRaCSV(t, "v3write/"+dir+"/"+variant,
+			checkRaCSV(t, []scopeRef{{"v3write", dir + "/" + variant}},
 				selectColumns(t, want, labels), selectColumns(t, got, labels),
 				known, compareOpts{maskMgmt: true})
 		})
