@@ -205,14 +205,86 @@ func parseRaCSV(b []byte) csvTable {
 		if l == "" && i == len(lines)-1 {
 			break
 		}
-		f := strings.Split(l, ",")
 		if i == 0 {
-			t.header = f
+			t.header = strings.Split(l, ",")
 			continue
 		}
+		f := splitRaRow(l, t.header)
 		t.rows = append(t.rows, f)
 	}
 	return t
+}
+
+// splitRaRow splits one data line of ra -c , output. ra does not quote,
+// so a comma inside captured user data ("s[16]=PORT 210,54,213") adds
+// columns. The row's expected width is known (the header's, and for ra 5's
+// last column "dsrs", a comma-separated list of DSR names, as many more as
+// it holds); the surplus commas are given back to the user-data values,
+// which say their length ("s[N]=" then at most N characters: ra trims
+// trailing spaces).
+func splitRaRow(l string, header []string) []string {
+	f := strings.Split(l, ",")
+	want := len(header)
+	if len(header) > 0 && header[len(header)-1] == "Dsrs" {
+		d := 0
+		for k := len(f) - 1; k >= 0 && isDsrName(f[k]); k-- {
+			d++
+		}
+		if d > 0 {
+			want += d - 1
+		}
+	}
+	budget := len(f) - want
+	if budget <= 0 {
+		return f
+	}
+	out := f[:0:0]
+	for i := 0; i < len(f); i++ {
+		v := f[i]
+		if n, rest, ok := udataLen(v); ok {
+			for budget > 0 && len(rest) < n && i+1 < len(f) {
+				i++
+				budget--
+				v += "," + f[i]
+				rest += "," + f[i]
+			}
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// isDsrName reports whether v looks like an entry of ra 5's dsrs column
+// ("flow", "ipattr*").
+func isDsrName(v string) bool {
+	v = strings.TrimSuffix(v, "*")
+	if v == "" {
+		return false
+	}
+	for _, c := range v {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// udataLen parses the "s[N]=" or "d[N]=" prefix of a user-data value.
+func udataLen(v string) (n int, rest string, ok bool) {
+	if len(v) < 5 || (v[0] != 's' && v[0] != 'd') || v[1] != '[' {
+		return 0, "", false
+	}
+	j := strings.Index(v, "]=")
+	if j < 3 {
+		return 0, "", false
+	}
+	for _, c := range v[2:j] {
+		if c < '0' || c > '9' {
+			return 0, "", false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, v[j+2:], true
 }
 
 // compareOpts says what a CSV comparison ignores.

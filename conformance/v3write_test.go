@@ -42,7 +42,9 @@ var v3Fields = strings.Fields(`
 // with ra 5.0.3's rendering of the same value. These are printer
 // differences, not data differences (oracles.md, argus-clients.md §1.5):
 //   - Dir is padded to 5 characters by ra 3 ("   ->", "  who").
-//   - ra 3 prints a broadcast MAC as "Broadcast" when smac/dmac are printed.
+//   - ra 3 prints a broadcast MAC as "Broadcast" when smac/dmac are printed
+//     (also in the address columns of layer-2 flows).
+//   - ra 3 prints a zero port as "0", ra 5 prints nothing.
 //   - ICMP flows print type/code/id in the port columns with different
 //     layouts (3.x 0x0303/0x0f27 vs 5.x 0x0003/0x0003; echo 0x0800/0x4242
 //     vs 0x0008/blank): compared through icmpid and state instead.
@@ -61,13 +63,15 @@ func v3PrinterNormalize(header []string, row []string) {
 		switch h {
 		case "Dir":
 			row[i] = strings.TrimSpace(row[i])
-		case "SrcMac", "DstMac":
+		case "SrcMac", "DstMac", "SrcAddr", "DstAddr":
 			if row[i] == "Broadcast" {
 				row[i] = "ff:ff:ff:ff:ff:ff"
 			}
 		case "Sport", "Dport":
 			if icmp {
 				row[i] = "(icmp)"
+			} else if row[i] == "0" {
+				row[i] = ""
 			}
 		}
 	}
