@@ -34,6 +34,7 @@ type rctx struct {
 	spkts, dpkts   int64
 	sbytes, dbytes int64
 	jitOK          bool
+	rev3           bool        // ra 3.0.8.2 reversed the record: swap the jitter sides
 	jit            [2][2]jstat // [dir][active, idle], µs
 }
 

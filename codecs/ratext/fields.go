@@ -123,8 +123,8 @@ func init() {
 		"ddsb":    func(p *Printer, r *flow.Record, b []byte) []byte { return fDSB(p, r, b, 1) },
 		"sipid":   func(p *Printer, r *flow.Record, b []byte) []byte { return fIPID(r, b, 0) },
 		"dipid":   func(p *Printer, r *flow.Record, b []byte) []byte { return fIPID(r, b, 1) },
-		"shops":   func(p *Printer, r *flow.Record, b []byte) []byte { return fHops(r, b, 0) },
-		"dhops":   func(p *Printer, r *flow.Record, b []byte) []byte { return fHops(r, b, 1) },
+		"shops":   func(p *Printer, r *flow.Record, b []byte) []byte { return fHops(p, r, b, 0) },
+		"dhops":   func(p *Printer, r *flow.Record, b []byte) []byte { return fHops(p, r, b, 1) },
 
 		"bytes": func(p *Printer, r *flow.Record, b []byte) []byte {
 			if isMAR(r) {
@@ -578,11 +578,14 @@ func fPort(p *Printer, r *flow.Record, b []byte, d int) []byte {
 	}
 	if k.AddrType == flow.AddrEther {
 		sap := k.SSAP & 0xfe
+		if p.o.Compat3 {
+			sap = k.SSAP // 3.x does not mask the command/response bit
+		}
 		if d == 1 {
 			sap = k.DSAP
 		}
 		if p.o.NFlag >= 1 {
-			if sap == 0 {
+			if sap == 0 && !p.o.Compat3 {
 				return b
 			}
 			return appendUint(b, uint64(sap))
@@ -645,13 +648,18 @@ func fIPID(r *flow.Record, b []byte, d int) []byte {
 }
 
 // fHops estimates the hop count from the TTL the way ra does.
-func fHops(r *flow.Record, b []byte, d int) []byte {
-	if isMAR(r) || !attrPresent(r, d) {
+func fHops(p *Printer, r *flow.Record, b []byte, d int) []byte {
+	if isMAR(r) {
 		return b
 	}
+	if !attrPresent(r, d) {
+		return b
+	}
+	// the estimate is the next power of two >= ttl, minus ttl; ra 5
+	// takes 255 for 255 (0 hops), ra 3.0.8.2 256 (1 hop)
 	ttl := int(r.IPAttr.TTL[d])
 	est := 1
-	if ttl == 255 {
+	if ttl == 255 && !p.o.Compat3 {
 		est = 255
 	}
 	for est < ttl {
@@ -1686,6 +1694,9 @@ func (c *rctx) loadJitter(r *flow.Record) {
 			j.min, j.mean, j.stdev, j.maxv = f32be(w), f32be(w[4:]), f32be(w[8:]), f32be(w[12:])
 		}
 		k++
+	}
+	if c.rev3 {
+		c.jit[0], c.jit[1] = c.jit[1], c.jit[0]
 	}
 }
 

@@ -42,6 +42,9 @@ type Printer struct {
 	offset int64
 	// lastStart is the previous record's start time (dlstime).
 	lastStart float64
+	// rec3 is the scratch copy of a record ra 3.0.8.2 prints changed
+	// (Compat3, see prepare3).
+	rec3 *flow.Record
 }
 
 // NewPrinter returns a Printer writing to w. Unknown field names are an
@@ -118,6 +121,9 @@ func NewPrinter(w io.Writer, o Options) (*Printer, error) {
 	}
 	p.line = make([]byte, 0, 4096)
 	p.val = make([]byte, 0, 512)
+	if o.Compat3 {
+		p.rec3 = new(flow.Record)
+	}
 	return p, nil
 }
 
@@ -135,6 +141,12 @@ func (p *Printer) Print(r *flow.Record) error {
 	}
 	p.n++
 	p.c.init(p, r)
+	if p.o.Compat3 {
+		var rev bool
+		if r, rev = p.prepare3(r); rev {
+			p.c.reverse3()
+		}
+	}
 	if p.o.JSON {
 		p.line = p.jsonLine(r, p.line[:0])
 	} else {
@@ -221,7 +233,9 @@ func (p *Printer) textLine(r *flow.Record, b []byte) []byte {
 			continue // ra 3.0.8.2 prints no delimiter for an empty resp
 		}
 		if c.dir && p.o.Compat3 {
-			b = appendPadded(b, v, c.width, false)
+			// ra 3.0.8.2 right-aligns Dir in 5 columns and trims the
+			// trailing space ("   ->", "  <-")
+			b = trimRightSpace(appendPadded(b, v, c.width, false))
 		} else if c.flags {
 			// ra keeps the flags' trailing separator space
 			b = append(b, v...)
