@@ -56,6 +56,8 @@ type raJob struct {
 	n        int64 // records read
 	matched  int64
 	done     bool
+	json     bool
+	dialect  int // 3 or 5 from -M ra3/ra5; 0 follows the input's version
 	rec      flow.Record
 }
 
@@ -69,11 +71,14 @@ func runRa(a *raArgs, stdin io.Reader, stdout io.Writer) error {
 		j.filt = f
 		j.printMan = filterNamesMan(a.filter)
 	}
-	json := false
 	for _, m := range a.modes {
 		switch m {
 		case "json":
-			json = true
+			j.json = true
+		case "ra3":
+			j.dialect = 3
+		case "ra5":
+			j.dialect = 5
 		case "man":
 			j.printMan = true
 		case "noman":
@@ -118,34 +123,6 @@ func runRa(a *raArgs, stdin io.Reader, stdout io.Writer) error {
 				bw.Flush()
 			}
 		}()
-	} else {
-		fields := ratext.DefaultFields
-		if len(a.fields) > 0 {
-			var err error
-			fields, err = ratext.EditFields(ratext.DefaultFields, strings.Join(a.fields, " "))
-			if err != nil {
-				return exitStatus{code: 2, err: err}
-			}
-		}
-		o := ratext.Options{
-			Fields:    fields,
-			Delim:     a.delim,
-			NFlag:     a.nflag,
-			UnixTime:  a.unix,
-			Precision: 6,
-			JSON:      json,
-		}
-		if a.prec >= 0 {
-			o.Precision = a.prec
-		}
-		if a.hasLabels {
-			o.Labels = a.labels
-		}
-		p, err := ratext.NewPrinter(j.out, o)
-		if err != nil {
-			return exitStatus{code: 2, err: err}
-		}
-		j.printer = p
 	}
 
 	inputs, err := a.inputs()
@@ -167,6 +144,12 @@ func runRa(a *raArgs, stdin io.Reader, stdout io.Writer) error {
 			}
 		}
 	}
+	if j.printer == nil && j.writer == nil {
+		// No readable input: still print the header line, as ra does.
+		if err := j.newPrinter(5); err != nil {
+			return err
+		}
+	}
 	if j.printer != nil {
 		if err := j.printer.Flush(); err != nil {
 			return exitStatus{code: 2, err: err}
@@ -186,6 +169,50 @@ func runRa(a *raArgs, stdin io.Reader, stdout io.Writer) error {
 	if j.matched == 0 {
 		return exitStatus{code: 1}
 	}
+	return nil
+}
+
+// newPrinter builds the printer once the first input's version is known:
+// ra 3.0.8.2 and ra 5 print some columns differently, and users reading a
+// 3.x archive expect what their ra 3 shows. -M ra3 / -M ra5 override it.
+func (j *raJob) newPrinter(version int) error {
+	a := j.a
+	fields := ratext.DefaultFields
+	if len(a.fields) > 0 {
+		var err error
+		fields, err = ratext.EditFields(ratext.DefaultFields, strings.Join(a.fields, " "))
+		if err != nil {
+			return exitStatus{code: 2, err: err}
+		}
+	}
+	o := ratext.Options{
+		Fields:    fields,
+		Delim:     a.delim,
+		NFlag:     a.nflag,
+		UnixTime:  a.unix,
+		Precision: 6,
+		JSON:      j.json,
+		Compat3:   version == 3,
+	}
+	switch j.dialect {
+	case 3:
+		o.Compat3 = true
+	case 5:
+		o.Compat3 = false
+	}
+	if a.prec == 0 {
+		o.Precision = -1 // ratext: negative means no fraction digits
+	} else if a.prec > 0 {
+		o.Precision = a.prec
+	}
+	if a.hasLabels {
+		o.Labels = a.labels
+	}
+	p, err := ratext.NewPrinter(j.out, o)
+	if err != nil {
+		return exitStatus{code: 2, err: err}
+	}
+	j.printer = p
 	return nil
 }
 
@@ -245,8 +272,17 @@ func (j *raJob) readFile(name string, stdin io.Reader) error {
 	if err != nil {
 		return err
 	}
+	if j.printer == nil && j.writer == nil {
+		if err := j.newPrinter(rd.Version()); err != nil {
+			return err
+		}
+	}
 	for !j.done {
+		off := rd.Offset()
 		err := rd.Decode(&j.rec)
+		if j.printer != nil {
+			j.printer.SetOffset(off)
+		}
 		if err == io.EOF {
 			return nil
 		}
