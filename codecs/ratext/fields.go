@@ -42,7 +42,27 @@ var encapsLetters = [...]struct {
 	{0x20, 'i', "i"}, {0x40, 'G', "G"}, {0x80, 'a', "a"}, {0x100, '4', "4"}, {0x200, '6', "6"},
 	{0x400, 'H', "H"}, {0x800, 'C', "C"}, {0x1000, 'A', "A"}, {0x2000, 'S', "S"}, {0x4000, 'F', "F"},
 	{0x8000, 's', "s"}, {0x10000, 'R', "R"}, {0x20000, 'w', "w"}, {0x40000, 'z', "z"}, {0x80000, 'a', "a"},
-	{0x400000, 'T', "T"}, {0x4000000, 'x', "x"},
+	{0x400000, 'T', "T"}, {0x2000000, 0, ""}, {0x4000000, 'x', "x"}, {0x10000000, 'g', "g"},
+}
+
+// encLetter is the letter ra prints in sEnc/dEnc for one encapsulation
+// bit: ra 3.0.8.2 prints P (IP), J (Juniper), E (0x4000000) and nothing
+// for Geneve, ra 5 prints 4, nothing, x (VXLAN) and g.
+func encLetter(bit uint32, c byte, compat3 bool) byte {
+	if !compat3 {
+		return c
+	}
+	switch bit {
+	case 0x100:
+		return 'P'
+	case 0x2000000:
+		return 'J'
+	case 0x4000000:
+		return 'E'
+	case 0x10000000:
+		return 0
+	}
+	return c
 }
 
 func isMAR(r *flow.Record) bool { return r.Type == flow.TypeMgmt }
@@ -230,8 +250,8 @@ func init() {
 		"dstime": func(p *Printer, r *flow.Record, b []byte) []byte { return p.appendTime(b, p.c.dst.start.us()) },
 		"dltime": func(p *Printer, r *flow.Record, b []byte) []byte { return p.appendTime(b, p.c.dst.end.us()) },
 
-		"senc": func(p *Printer, r *flow.Record, b []byte) []byte { return fEnc(r, b, 0) },
-		"denc": func(p *Printer, r *flow.Record, b []byte) []byte { return fEnc(r, b, 1) },
+		"senc": func(p *Printer, r *flow.Record, b []byte) []byte { return fEnc(p, r, b, 0) },
+		"denc": func(p *Printer, r *flow.Record, b []byte) []byte { return fEnc(p, r, b, 1) },
 
 		"smaxsz":  func(p *Printer, r *flow.Record, b []byte) []byte { return fPsize(r, b, 0, true) },
 		"sminsz":  func(p *Printer, r *flow.Record, b []byte) []byte { return fPsize(r, b, 0, false) },
@@ -442,9 +462,17 @@ func fProto(p *Printer, r *flow.Record, b []byte) []byte {
 			return appendUint(b, uint64(k.Proto))
 		}
 		if k.Proto == 17 {
-			switch k.TpProto {
-			// Argus transport sub-protocol tags are not decoded into a
-			// separate network object here; see doc.go.
+			// the network DSR's subtype names RTP, RTCP and UDT flows
+			// (ra 5 and 3.0.8.2 print "udt" for IPv4 only)
+			switch netSubtype(r) {
+			case netRTP:
+				return append(b, "rtp"...)
+			case netRTCP:
+				return append(b, "rtcp"...)
+			case netUDT:
+				if isIPv4(r) {
+					return append(b, "udt"...)
+				}
 			}
 		}
 		if s := protoNames[k.Proto]; s != "" {
@@ -470,6 +498,19 @@ func fProto(p *Printer, r *flow.Record, b []byte) []byte {
 	case flow.AddrEther:
 		if numeric {
 			return appendUint(b, uint64(k.EtherType))
+		}
+		if p.o.Compat3 {
+			// ra 3.0.8.2's ether-type table differs in four entries
+			switch k.EtherType {
+			case 2048:
+				return append(b, "ip"...)
+			case 2114:
+				return appendUint(b, 2114)
+			case 25944:
+				return append(b, "trans"...)
+			case 33024:
+				return append(b, "well"...)
+			}
 		}
 		if s := etherNameOf(k.EtherType); s != "" {
 			return append(b, s...)
@@ -829,7 +870,8 @@ func fFlags(p *Printer, r *flow.Record, b []byte) []byte {
 			}
 			n++
 			for _, e := range encapsLetters {
-				if e.bit == 1<<i {
+				// the Flgs switch has no Juniper or Geneve case
+				if e.bit == 1<<i && e.c != 0 && e.bit != 0x10000000 {
 					f[1] = e.c
 				}
 			}
@@ -851,7 +893,23 @@ func fFlags(p *Printer, r *flow.Record, b []byte) []byte {
 	if r.Has&flow.HasMAC != 0 && r.MAC.Flags&0x03 != 0 {
 		f[1] = 'M'
 	}
-	if isIP(r) {
+	if netSubtype(r) == netUDT {
+		// ra takes positions 3 to 5 from the UDT object's status word
+		// and skips the per-protocol indicators (fragments included)
+		st := udtStatus(r)
+		if st&tcpOOO != 0 {
+			f[3] = 'i'
+		}
+		if st&(tcpRetrans|udtPktsDrop) != 0 {
+			f[3] = 's'
+		}
+		if st&tcpWinShut != 0 {
+			f[4] = 'S'
+		}
+		if st&tcpCongested != 0 {
+			f[5] = 'E'
+		}
+	} else if isIP(r) {
 		if (r.Has&flow.HasIPAttr != 0 && r.IPAttr.Present&0x30 != 0) || r.Has&flow.HasFragKey != 0 {
 			f[6] = 'F'
 		}
@@ -922,6 +980,35 @@ func fFlags(p *Printer, r *flow.Record, b []byte) []byte {
 			}
 		}
 	}
+	if isIP(r) && r.Key.Proto == 17 && netSubtype(r) == netRTP {
+		switch sd, dd := rtpDrops(r); {
+		case sd != 0 && dd != 0:
+			f[3] = '*'
+		case sd != 0:
+			f[3] = 's'
+		case dd != 0:
+			f[3] = 'd'
+		}
+	}
+	switch netSubtype(r) {
+	case netFrag:
+		f[6] = 'f'
+		if netQual(r)&0x02 != 0 { // ARGUS_FRAGOVERLAP
+			f[6] = 'V'
+		}
+	case netRTP:
+		// silence suppression (qual 1 src, 2 dst). ra 5.0.3 tests the
+		// dst bit twice and never prints 's'; we print the documented
+		// letters.
+		switch q := netQual(r) & 0x03; q {
+		case 0x03:
+			f[4] = '*'
+		case 0x01:
+			f[4] = 's'
+		case 0x02:
+			f[4] = 'd'
+		}
+	}
 	if r.Has&flow.HasICMPMap != 0 && r.ICMPMap.Qual&0x07 != 0 {
 		f[2] = 'I'
 		switch r.ICMPMap.Type {
@@ -935,22 +1022,22 @@ func fFlags(p *Printer, r *flow.Record, b []byte) []byte {
 	}
 	if r.Has&flow.HasIPAttr != 0 {
 		opts := uint8(r.IPAttr.Options[0] | r.IPAttr.Options[1])
-		switch opts {
+		switch opts { // Argus option bits (argus_def.h ARGUS_RECORDROUTE ...)
 		case 0:
 		case 0x01:
-			f[7] = 'A'
+			f[7] = 'R' // record route
 		case 0x02:
-			f[7] = 'T'
+			f[7] = 'T' // timestamp
 		case 0x04:
-			f[7] = 'R'
+			f[7] = '+' // security
 		case 0x08:
-			f[7] = '+'
+			f[7] = 'L' // loose source route
 		case 0x10:
-			f[7] = 'L'
+			f[7] = 'D' // SATID
 		case 0x20:
-			f[7] = 'S'
+			f[7] = 'S' // strict source route
 		case 0x40:
-			f[7] = 'D'
+			f[7] = 'A' // router alert
 		default:
 			c := 0
 			for v := opts; v != 0; v &= v - 1 {
@@ -1428,14 +1515,16 @@ func fVLAN(r *flow.Record, b []byte, d int, what int) []byte {
 	return appendUint(b, uint64(t>>13))
 }
 
-func fEnc(r *flow.Record, b []byte, d int) []byte {
+func fEnc(p *Printer, r *flow.Record, b []byte, d int) []byte {
 	if r.Has&flow.HasEncaps == 0 {
 		return b
 	}
 	m := r.Encaps.Mask[d]
 	for _, e := range encapsLetters {
 		if m&e.bit != 0 {
-			b = append(b, e.c)
+			if c := encLetter(e.bit, e.c, p.o.Compat3); c != 0 {
+				b = append(b, c)
+			}
 		}
 	}
 	return b
@@ -1891,8 +1980,8 @@ func init() {
 	fieldFuncs["tf"] = func(p *Printer, r *flow.Record, b []byte) []byte { return fTF(p, r, b, 3) }
 	fieldFuncs["stf"] = func(p *Printer, r *flow.Record, b []byte) []byte { return fTF(p, r, b, 1) }
 	fieldFuncs["dtf"] = func(p *Printer, r *flow.Record, b []byte) []byte { return fTF(p, r, b, 2) }
-	fieldFuncs["stcpmax"] = func(p *Printer, r *flow.Record, b []byte) []byte { return p.appendF(b, tcpMax(r, 0)) }
-	fieldFuncs["dtcpmax"] = func(p *Printer, r *flow.Record, b []byte) []byte { return p.appendF(b, tcpMax(r, 1)) }
+	fieldFuncs["stcpmax"] = func(p *Printer, r *flow.Record, b []byte) []byte { return p.appendF(b, tcpMax(r, 0, p.o.Compat3)) }
+	fieldFuncs["dtcpmax"] = func(p *Printer, r *flow.Record, b []byte) []byte { return p.appendF(b, tcpMax(r, 1, p.o.Compat3)) }
 	fieldFuncs["laddr"] = func(p *Printer, r *flow.Record, b []byte) []byte { return fLocal(p, r, b, false, false) }
 	fieldFuncs["raddr"] = func(p *Printer, r *flow.Record, b []byte) []byte { return fLocal(p, r, b, true, false) }
 	fieldFuncs["lnet"] = func(p *Printer, r *flow.Record, b []byte) []byte { return fLocal(p, r, b, false, true) }
@@ -1952,7 +2041,7 @@ func fTF(p *Printer, r *flow.Record, b []byte, which int) []byte {
 }
 
 // tcpMax is ArgusFetchSrcTcpMax / ArgusFetchDstTcpMax.
-func tcpMax(r *flow.Record, d int) float64 {
+func tcpMax(r *flow.Record, d int, compat3 bool) float64 {
 	if !isTCP(r) || !hasNet(r) {
 		return 0
 	}
@@ -1961,7 +2050,15 @@ func tcpMax(r *flow.Record, d int) float64 {
 		return 0
 	}
 	synack, ackdat := tcpUsec(r, 1), tcpUsec(r, 2)
-	if ackdat < 0.000100 && synack > 0.000100 {
+	if compat3 {
+		// ra 3.0.8.2 takes synack whenever ackdat < 100 µs, else ackdat
+		// when synack < 100 µs
+		if ackdat < 0.000100 {
+			rtt = synack
+		} else if synack < 0.000100 {
+			rtt = ackdat
+		}
+	} else if ackdat < 0.000100 && synack > 0.000100 {
 		rtt = synack
 	} else if synack < 0.000100 && ackdat > 0.000100 {
 		rtt = ackdat
