@@ -501,6 +501,9 @@ type ArgusLayout struct {
 	Units uint8
 	// Lead counts zero words (stream padding) that preceded the record.
 	Lead uint16
+	// Major is the Argus major version (3 or 5) the record was read as;
+	// 0 means the record did not come from the Argus reader.
+	Major uint8
 }
 
 // Reset clears r for reuse, keeping slice capacity.

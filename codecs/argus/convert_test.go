@@ -144,7 +144,7 @@ func TestConvert5to3(t *testing.T) {
 }
 
 // spec124 is the §5.4 5.x MAR plus the §12.4 record (UUID + interface).
-func spec124(t *testing.T) []byte {
+func spec124(t testing.TB) []byte {
 	mar := hx(t, `85 10 00 20 00 b0 00 00 e5 71 50 cb 00 00 00 00 00 00 00 00 00 00 00 01
 6b 08 56 66 00 04 24 48 6b 08 56 66 00 04 28 98 05 00 00 00 00 05 00 3c`)
 	mar = append(mar, make([]byte, 0x6c-len(mar))...)
@@ -225,7 +225,7 @@ func TestConvert5to3Corpus(t *testing.T) {
 // decoder would build them) and reads them back.
 func TestCanonical(t *testing.T) {
 	rec := flow.Record{Type: flow.TypeFlow, Cause: flow.CauseStart,
-		Has: flow.HasKey | flow.HasTime | flow.HasMetrics | flow.HasTCP | flow.HasIPAttr | flow.HasSrcID | flow.HasSeq | flow.HasLabel | flow.HasSrcUser,
+		Has:   flow.HasKey | flow.HasTime | flow.HasMetrics | flow.HasTCP | flow.HasIPAttr | flow.HasSrcID | flow.HasSeq | flow.HasLabel | flow.HasSrcUser,
 		Key:   flow.Key{Src: ip("192.0.2.1"), Dst: ip("2001:db8::1"), SrcPort: 1, DstPort: 2, Proto: 6},
 		Start: t0 + 5, Last: t0 + 2_000_000_123, Pkts: [2]uint64{300, 2}, Bytes: [2]uint64{70000, 100},
 		TCP:    flow.TCP{Object: flow.TCPPerf, HasDst: true, Status: 0x1f, Side: [2]flow.TCPSide{{SeqBase: 7, MSS: 1460, LastTime: t0 + 123}, {SeqBase: 9}}},

@@ -1348,30 +1348,34 @@ func (e *enc) network(rec *flow.Record, h [4]byte, bodyLen int) {
 // (0x34, network order): [type][code][iseq u16] + five IPv4 addresses.
 func decICMPInfo(c *flow.ICMPInfo, a []byte, hostOrder bool) {
 	c.Type, c.Code = a[0], a[1]
-	addr := addr4
+	rd := func(b []byte) netip.Addr {
+		if hostOrder {
+			return addr4LE(b)
+		}
+		return addr4(b)
+	}
 	if hostOrder {
 		c.Seq = le.Uint16(a[2:])
-		addr = addr4LE
 	} else {
 		c.Seq = be.Uint16(a[2:])
 	}
-	c.OSrc, c.ODst, c.ISrc, c.IDst, c.Gateway = addr(a[4:]), addr(a[8:]), addr(a[12:]), addr(a[16:]), addr(a[20:])
+	c.OSrc, c.ODst, c.ISrc, c.IDst, c.Gateway = rd(a[4:]), rd(a[8:]), rd(a[12:]), rd(a[16:]), rd(a[20:])
 }
 
 func encICMPInfo(c *flow.ICMPInfo, a []byte, hostOrder bool) {
 	a[0], a[1] = c.Type, c.Code
-	put := put4
 	if hostOrder {
 		le.PutUint16(a[2:], c.Seq)
-		put = put4LE
 	} else {
 		be.PutUint16(a[2:], c.Seq)
 	}
-	put(a[4:], c.OSrc)
-	put(a[8:], c.ODst)
-	put(a[12:], c.ISrc)
-	put(a[16:], c.IDst)
-	put(a[20:], c.Gateway)
+	for i, x := range [5]netip.Addr{c.OSrc, c.ODst, c.ISrc, c.IDst, c.Gateway} {
+		if hostOrder {
+			put4LE(a[4+4*i:], x)
+		} else {
+			put4(a[4+4*i:], x)
+		}
+	}
 }
 
 // ---- IP attributes (§7.8) ----

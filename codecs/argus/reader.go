@@ -168,6 +168,12 @@ func (r *Reader) Decode(rec *flow.Record) error {
 		}
 		n := int(be.Uint16(h[2:])) * 4
 		if n == 0 { // zero words between records are padding (§3)
+			if h[0] != 0 || h[1] != 0 {
+				if err := r.broken(r.errAt(r.off, "record header", 0, codecs.ErrCorrupt)); err != nil {
+					return err
+				}
+				continue
+			}
 			r.br.Discard(4)
 			r.off += 4
 			lead++

@@ -33,6 +33,14 @@ func (d *decoder) record(rec *flow.Record, b []byte) *partErr {
 	rec.Type = flow.RecordType(b[0] & 0xF0)
 	rec.Cause = flow.Cause(b[1] & 0xF0)
 	L.Version, L.Opt = b[0]&0x0F, b[1]&0x0F
+	switch {
+	case L.Version == 3:
+		L.Major = 3
+	case L.Version >= 5:
+		L.Major = 5
+	default: // a nibble no writer uses: the stream's version
+		L.Major = uint8(d.major)
+	}
 	d.ver = L.Version
 	if b[0]&0x80 != 0 {
 		d.mar(rec, b)
@@ -66,6 +74,18 @@ func (d *decoder) record(rec *flow.Record, b []byte) *partErr {
 			}
 			dup := seen[w]&bit != 0
 			seen[w] |= bit
+			// set even when the body is opaque or kept verbatim, so that
+			// the writer keeps the DSR
+			if h[0] != dsrTransport {
+				rec.Has |= groupOf(h)
+			} else if hasID, _, hasSeq, _ := transportShape(d.ver, h, len(body)); hasID || hasSeq {
+				if hasID {
+					rec.Has |= flow.HasSrcID
+				}
+				if hasSeq {
+					rec.Has |= flow.HasSeq
+				}
+			}
 			if overflow {
 				d.decodeDSR(rec, h, body)
 				break

@@ -16,10 +16,17 @@ import (
 // from argus 3.0.8.2 and 5.0.3 and cross-checked with ra and tshark. The
 // test builds the bytes shown there and asserts the values the spec gives.
 
-// hx decodes spaced hex with "…"-style comments removed; quoted strings
-// are taken literally.
+// hx decodes spaced hex; quoted strings are taken literally.
 func hx(t testing.TB, s string) []byte {
 	t.Helper()
+	b, err := parseHex(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func parseHex(s string) ([]byte, error) {
 	var out []byte
 	for len(s) > 0 {
 		if s[0] == '"' {
@@ -28,19 +35,18 @@ func hx(t testing.TB, s string) []byte {
 			s = s[j+2:]
 			continue
 		}
-		i := strings.IndexAny(s, "\"")
+		i := strings.IndexByte(s, '"')
 		if i < 0 {
 			i = len(s)
 		}
-		h := strings.Join(strings.Fields(s[:i]), "")
-		b, err := hex.DecodeString(h)
+		b, err := hex.DecodeString(strings.Join(strings.Fields(s[:i]), ""))
 		if err != nil {
-			t.Fatalf("bad hex %q: %v", h, err)
+			return nil, err
 		}
 		out = append(out, b...)
 		s = s[i:]
 	}
-	return out
+	return out, nil
 }
 
 // marBytes builds a 128-byte initial MAR of the given version.

@@ -172,25 +172,13 @@ func synthMar(m, rec *flow.Record) {
 	}
 }
 
-// layoutVersion returns the major version a remembered layout is in (0 if
-// the record has none).
-func layoutVersion(v uint8) int {
-	switch {
-	case v == 0:
-		return 0
-	case v < 5:
-		return 3
-	}
-	return 5
-}
-
 func residue(L *flow.ArgusLayout, i int) (piece []byte, verbatim bool) {
 	if i >= flow.MaxArgusDSRs || L.Aux[i] == 0 {
 		return nil, false
 	}
 	s := int(L.Aux[i]) - 1
 	e := s + int(L.AuxLen[i])
-	if e > len(L.Residue) || e <= s {
+	if e > len(L.Residue) || e < s || e == s && L.Verbatim&(1<<i) == 0 {
 		return nil, false
 	}
 	return L.Residue[s:e:e], L.Verbatim&(1<<i) != 0
@@ -198,7 +186,7 @@ func residue(L *flow.ArgusLayout, i int) (piece []byte, verbatim bool) {
 
 func (w *Writer) encodeMar(rec *flow.Record) ([]byte, error) {
 	L := &rec.Argus
-	sv := layoutVersion(L.Version)
+	sv := int(L.Major)
 	same := sv == w.ver
 	ver := byte(w.ver)
 	if same {
@@ -311,8 +299,8 @@ func (w *Writer) encodeFlow(rec *flow.Record) ([]byte, error) {
 	}
 	L := &rec.Argus
 	tv := w.ver
-	sv := layoutVersion(L.Version)
-	valid := L.N > 0 && sv != 0
+	sv := int(L.Major)
+	valid := sv != 0
 	conv := valid && sv != tv
 	r := rec
 	if tv == 3 && (!valid || conv) {
@@ -366,7 +354,12 @@ func (w *Writer) encodeFlow(rec *flow.Record) ([]byte, error) {
 			}
 			g := groupOf(h[:])
 			if g != 0 && r.Has&g == 0 {
-				continue
+				if h[0] != dsrTransport {
+					continue // the group was removed from the record
+				}
+				if hasID, _, hasSeq, _ := transportShape(L.Version, h[:], dsrLen(h[:])-4); hasID || hasSeq {
+					continue
+				}
 			}
 			piece, verb := residue(L, i)
 			h2 := h
@@ -412,7 +405,7 @@ func (w *Writer) encodeFlow(rec *flow.Record) ([]byte, error) {
 		return nil, &codecs.NotRepresentableError{Format: fmt.Sprintf("argus%d", tv), Field: "record", Reason: "longer than 65535 words"}
 	}
 	typ, cause, opt := byte(r.Type)&0xF0, byte(r.Cause)&0xF0, byte(0)
-	if typ == 0 {
+	if typ == 0 && !valid {
 		typ = byte(flow.TypeFlow)
 	}
 	if valid {
