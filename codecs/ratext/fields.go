@@ -1,6 +1,7 @@
 package ratext
 
 import (
+	"encoding/binary"
 	"math"
 	"net/netip"
 	"strconv"
@@ -276,6 +277,7 @@ func init() {
 		"sas":   func(p *Printer, r *flow.Record, b []byte) []byte { return fASN(r, b, 0) },
 		"das":   func(p *Printer, r *flow.Record, b []byte) []byte { return fASN(r, b, 1) },
 		"ias":   func(p *Printer, r *flow.Record, b []byte) []byte { return fASN(r, b, 2) },
+		"inode": fInode,
 		"svnid": func(p *Printer, r *flow.Record, b []byte) []byte { return fVNI(r, b, 0) },
 		"dvnid": func(p *Printer, r *flow.Record, b []byte) []byte { return fVNI(r, b, 1) },
 
@@ -441,6 +443,25 @@ func fAddr(r *flow.Record, b []byte, d int) []byte {
 	}
 	if k.Kind == flow.KindL2Matrix || k.Kind == flow.KindVLAN || k.Kind == flow.KindMPLS {
 		return appendMAC(b, m)
+	}
+	return b
+}
+
+// fInode is ArgusPrintInode: the source of the ICMP error mapped onto an
+// IPv4 or IPv6 flow (the ICMP-mapped DSR's osrcaddr).
+func fInode(p *Printer, r *flow.Record, b []byte) []byte {
+	if isMAR(r) || r.Has&flow.HasICMPMap == 0 || r.ICMPMap.Qual&0x07 == 0 {
+		return b
+	}
+	k := &r.Key
+	if k.Kind != flow.Kind5Tuple && k.Kind != flow.KindL3Matrix {
+		return b
+	}
+	if k.AddrType != flow.AddrIPv4 && k.AddrType != flow.AddrIPv6 {
+		return b
+	}
+	if a := r.ICMPMap.OSrc; a.IsValid() {
+		return appendAddr(b, a)
 	}
 	return b
 }
@@ -1421,7 +1442,19 @@ func fUser(p *Printer, r *flow.Record, b []byte, d int) []byte {
 }
 
 func fWin(p *Printer, r *flow.Record, b []byte, d int) []byte {
-	if !isTCP(r) || !hasNet(r) || r.Has&flow.HasMetrics == 0 || r.Pkts[d] == 0 {
+	if isIP(r) && netSubtype(r) == netUDT {
+		// ra prints the UDT object's src buffer size as SrcWin
+		if d == 1 {
+			return b
+		}
+		var v uint32
+		if body := dsrBody(r, 0x30); len(body) >= 68 {
+			v = binary.BigEndian.Uint32(body[64:])
+		}
+		return appendUint(b, uint64(v))
+	}
+	// DstWin needs packets in both directions, SrcWin src packets
+	if !isTCP(r) || !hasNet(r) || r.Has&flow.HasMetrics == 0 || r.Pkts[0] == 0 || r.Pkts[d] == 0 {
 		return b
 	}
 	s := &r.TCP.Side[d]
@@ -1433,7 +1466,9 @@ func fTCPBase(r *flow.Record, b []byte, d int) []byte {
 		return b
 	}
 	v := r.TCP.Side[d].SeqBase
-	if v == 0 {
+	if v == 0 && (d == 0 || !isIPv6(r)) {
+		// ra (3.0.8.2 and 5.0.3) blanks a zero base except the dst base
+		// of IPv6 flows, which it prints unconditionally
 		return b
 	}
 	return appendUint(b, uint64(v))
