@@ -268,7 +268,11 @@ func (j *raJob) readFile(name string, stdin io.Reader) error {
 		defer f.Close()
 		in = f
 	}
-	rd, err := argus.NewReader(in, argus.WithFileName(name))
+	opts := []argus.Option{argus.WithFileName(name)}
+	if j.writer == nil {
+		opts = append(opts, argus.WithoutRewriteCheck())
+	}
+	rd, err := argus.NewReader(in, opts...)
 	if err != nil {
 		return err
 	}

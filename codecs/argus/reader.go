@@ -27,6 +27,7 @@ type Option func(*options)
 type options struct {
 	file   string
 	resync bool
+	trust  bool
 	lossy  bool
 	lossFn func(field, reason string)
 }
@@ -38,6 +39,12 @@ func WithFileName(name string) Option { return func(o *options) { o.file = name 
 // failing: it resumes at the next plausible record header and counts what
 // it skipped (see Reader.Skipped).
 func WithResync() Option { return func(o *options) { o.resync = true } }
+
+// WithoutRewriteCheck makes the Reader skip the check that each DSR
+// re-encodes to its input bytes (and the verbatim copy kept when it does
+// not). Records still decode fully; only a byte-exact Argus rewrite of odd
+// input is no longer guaranteed. For readers that print or filter.
+func WithoutRewriteCheck() Option { return func(o *options) { o.trust = true } }
 
 // WithLossy lets a Writer drop or convert values the target version cannot
 // hold instead of refusing the record; fn (may be nil) is called for each
@@ -125,6 +132,7 @@ func NewReader(r io.Reader, opts ...Option) (*Reader, error) {
 		return nil, rd.errAt(0, "MAR", 8, codecs.ErrUnknownFormat)
 	}
 	rd.d.major = rd.version
+	rd.d.trust = o.trust
 	return rd, nil
 }
 
