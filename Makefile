@@ -4,8 +4,6 @@
 GO        ?= go
 BIN       ?= bin/flowgate
 PKGS      ?= ./...
-# Programs under testdata/ are invisible to ./... patterns; vet them by name.
-TOOLPKGS  := ./testdata/genpcap ./testdata/gensample
 TESTFLAGS ?= -timeout 20m
 FUZZTIME  ?= 5s
 SAMPLE    ?= testdata/sample.argus
@@ -24,7 +22,7 @@ run:
 test: vet unit bench-smoke
 
 vet:
-	$(GO) vet $(PKGS) $(wildcard $(TOOLPKGS))
+	$(GO) vet $(PKGS)
 
 unit:
 	$(GO) test $(TESTFLAGS) $(PKGS)
@@ -42,7 +40,7 @@ fuzz:
 
 # Regenerate testdata/sample.argus with our own writer.
 sample:
-	$(GO) run ./testdata/gensample -o $(SAMPLE)
+	$(GO) run ./conformance/tools/gensample -o $(SAMPLE)
 
 # Side-by-side timing against Debian's ra on a 1M-packet capture.
 speed:

@@ -2,7 +2,7 @@ package conformance
 
 // The ra pipeline (decode an Argus file, print each record) over a file the
 // benchmark makes itself: Debian's argus sensor on a capture from
-// testdata/genpcap when argus is installed, else records written by our own
+// conformance/tools/genpcap when argus is installed, else records written by our own
 // Argus writer. scripts/bench-ra.sh times the same work end to end against
 // Debian's ra.
 
@@ -44,7 +44,7 @@ func benchArgusFile(tb testing.TB) ([]byte, string) {
 		}
 		if a := lookTool("argus"); a != "" {
 			benchData, benchErr = debianArgusFile(a, benchDir)
-			benchSrc = "Debian argus 3.0.8.2 on testdata/genpcap"
+			benchSrc = "Debian argus 3.0.8.2 on conformance/tools/genpcap"
 			return
 		}
 		benchData, benchErr = ourArgusFile(benchPackets / 5)
@@ -56,11 +56,11 @@ func benchArgusFile(tb testing.TB) ([]byte, string) {
 	return benchData, benchSrc
 }
 
-// debianArgusFile builds testdata/genpcap, generates a capture and runs
+// debianArgusFile builds conformance/tools/genpcap, generates a capture and runs
 // Debian's argus on it.
 func debianArgusFile(argusPath, dir string) ([]byte, error) {
 	gen := filepath.Join(dir, "genpcap")
-	if _, _, err := runCmd(repoRoot(), goTool(), "build", "-o", gen, "./testdata/genpcap"); err != nil {
+	if _, _, err := runCmd(repoRoot(), goTool(), "build", "-o", gen, "./conformance/tools/genpcap"); err != nil {
 		return nil, err
 	}
 	pcap := filepath.Join(dir, "gen.pcap")

@@ -3,7 +3,7 @@
 // values and written by our own Argus writer (no capture, no third-party
 // data). Regenerate with
 //
-//	go run ./testdata/gensample -o testdata/sample.argus
+//	go run ./conformance/tools/gensample -o testdata/sample.argus
 //
 // (-v 3 writes the same records as Argus 3, which Debian's ra can read.)
 // The output is deterministic.

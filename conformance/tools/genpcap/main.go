@@ -5,7 +5,7 @@
 // million packets; timestamps start at 1700000000 (2023-11-14 22:13:20 UTC)
 // and advance 10-90 µs per packet. The same flags always give the same bytes.
 //
-//	go run ./testdata/genpcap -n 1000000 -o gen.pcap
+//	go run ./conformance/tools/genpcap -n 1000000 -o gen.pcap
 //
 // It streams: memory stays constant whatever -n is.
 package main
