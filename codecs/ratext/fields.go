@@ -195,7 +195,7 @@ func init() {
 		"drate": func(p *Printer, r *flow.Record, b []byte) []byte { return p.appendF(b, float64(p.c.drate)) },
 
 		"loss": func(p *Printer, r *flow.Record, b []byte) []byte {
-			return appendInt(b, int64(lossOf(r, 0)+lossOf(r, 1)))
+			return appendInt(b, int64(totalLoss(r)))
 		},
 		"sloss":  func(p *Printer, r *flow.Record, b []byte) []byte { return appendInt(b, int64(lossOf(r, 0))) },
 		"dloss":  func(p *Printer, r *flow.Record, b []byte) []byte { return appendInt(b, int64(lossOf(r, 1))) },
@@ -204,7 +204,7 @@ func init() {
 		"dploss": func(p *Printer, r *flow.Record, b []byte) []byte { return p.appendF(b, pctLoss(p, r, 1)) },
 
 		"retrans": func(p *Printer, r *flow.Record, b []byte) []byte {
-			return appendInt(b, int64(lossOf(r, 0)+lossOf(r, 1)))
+			return appendInt(b, int64(totalLoss(r)))
 		},
 		"sretrans":  func(p *Printer, r *flow.Record, b []byte) []byte { return appendInt(b, int64(lossOf(r, 0))) },
 		"dretrans":  func(p *Printer, r *flow.Record, b []byte) []byte { return appendInt(b, int64(lossOf(r, 1))) },
@@ -586,6 +586,13 @@ func fPort(p *Printer, r *flow.Record, b []byte, d int) []byte {
 		var port uint32
 		icmp := (isIPv4(r) && proto == 1) || (isIPv6(r) && proto == 58)
 		switch {
+		case (proto == 6 || proto == 17) && isIPv6(r) && r.Has&flow.HasFragKey != 0:
+			// ra reads an IPv6 fragment key as a 5-tuple: its ports are
+			// the two halves of the fragment id word
+			port = k.FragID >> 16
+			if d == 1 {
+				port = k.FragID & 0xffff
+			}
 		case proto == 6 || proto == 17:
 			port = uint32(k.SrcPort)
 			if d == 1 {
@@ -773,14 +780,58 @@ func fRate(p *Printer, r *flow.Record, b []byte) []byte {
 }
 
 // lossOf is ArgusFetchSrcLoss/ArgusFetchDstLoss: TCP retransmissions.
+// lossOf is ArgusFetchSrcLoss / ArgusFetchDstLoss: TCP retransmissions
+// (when the sensor's TCP state is set), RTP and UDT drops, ESP lost
+// sequence numbers, each counted only when the direction has packets.
 func lossOf(r *flow.Record, d int) uint32 {
-	if !isTCP(r) || !hasNet(r) || r.Has&flow.HasMetrics == 0 || r.TCP.State == 0 || r.Pkts[d] == 0 {
-		if isIPv4(r) && r.Key.Proto == 50 && r.Has&flow.HasESP != 0 && r.Pkts[d] != 0 && d == 0 {
-			return r.ESP.LostSeq
-		}
+	if !isIP(r) || r.Has&flow.HasMetrics == 0 {
 		return 0
 	}
-	return r.TCP.Side[d].Retrans
+	switch r.Key.Proto {
+	case 17:
+		switch netSubtype(r) {
+		case netRTP:
+			sd, dd := rtpDrops(r)
+			if d == 0 {
+				return uint32(sd)
+			}
+			return uint32(dd)
+		case netUDT:
+			if d == 0 {
+				return udtDrops(r)
+			}
+		}
+	case 6:
+		if hasNet(r) && r.TCP.State != 0 && r.Pkts[d] != 0 {
+			return r.TCP.Side[d].Retrans
+		}
+	case 50:
+		if isIPv4(r) && r.Has&flow.HasESP != 0 && r.Pkts[d] != 0 {
+			return r.ESP.LostSeq
+		}
+	}
+	return 0
+}
+
+// totalLoss is ArgusFetchLoss: for TCP and ESP it needs source packets
+// (and then counts both sides' retransmissions), for RTP both drops.
+func totalLoss(r *flow.Record) uint32 {
+	if !isIP(r) || r.Has&flow.HasMetrics == 0 {
+		return 0
+	}
+	switch r.Key.Proto {
+	case 17:
+		return lossOf(r, 0) + lossOf(r, 1)
+	case 6:
+		if hasNet(r) && r.TCP.State != 0 && r.Pkts[0] != 0 {
+			return r.TCP.Side[0].Retrans + r.TCP.Side[1].Retrans
+		}
+	case 50:
+		if isIPv4(r) && r.Has&flow.HasESP != 0 && r.Pkts[0] != 0 {
+			return r.ESP.LostSeq
+		}
+	}
+	return 0
 }
 
 func pctLoss(p *Printer, r *flow.Record, d int) float64 {
@@ -793,7 +844,7 @@ func pctLoss(p *Printer, r *flow.Record, d int) float64 {
 }
 
 func fPLoss(p *Printer, r *flow.Record, b []byte) []byte {
-	loss := float64(lossOf(r, 0) + lossOf(r, 1))
+	loss := float64(totalLoss(r))
 	pkts := float64(r.Pkts[0] + r.Pkts[1])
 	v := 0.0
 	if pkts > 0 {

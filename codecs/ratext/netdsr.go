@@ -86,3 +86,13 @@ func udtStatus(r *flow.Record) uint32 {
 	}
 	return binary.BigEndian.Uint32(b[4:])
 }
+
+// udtDrops is the src drops counter of a UDT object (client layout:
+// state, status, 28-byte handshake, then the src metrics).
+func udtDrops(r *flow.Record) uint32 {
+	b := dsrBody(r, 0x30)
+	if len(b) < 96 {
+		return 0
+	}
+	return binary.BigEndian.Uint32(b[92:])
+}
