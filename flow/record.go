@@ -513,34 +513,50 @@ func (r *Record) Reset() {
 	r.Extra = extra
 }
 
+// aliases calls f on every byte slice of r that may alias a decoder's buffer.
+func (r *Record) aliases(f func(*[]byte)) {
+	f(&r.Label)
+	f(&r.SrcUser.Data)
+	f(&r.DstUser.Data)
+	f(&r.Encaps.Buf[0])
+	f(&r.Encaps.Buf[1])
+	f(&r.CommunityID)
+	f(&r.Zeek.UID)
+	f(&r.Zeek.Service)
+	f(&r.Zeek.History)
+	f(&r.Zeek.State)
+	f(&r.Argus.Residue)
+	for i := range r.Extra {
+		f(&r.Extra[i].Value)
+	}
+}
+
 // Detach copies every slice that aliases a decoder's buffer, so the record
 // stays valid after the next Decode call.
 func (r *Record) Detach() {
-	clone := func(b []byte) []byte {
-		if b == nil {
-			return nil
-		}
-		return append([]byte(nil), b...)
-	}
-	r.Label = clone(r.Label)
-	r.SrcUser.Data = clone(r.SrcUser.Data)
-	r.DstUser.Data = clone(r.DstUser.Data)
-	r.Encaps.Buf[0] = clone(r.Encaps.Buf[0])
-	r.Encaps.Buf[1] = clone(r.Encaps.Buf[1])
-	r.CommunityID = clone(r.CommunityID)
-	r.Zeek.UID = clone(r.Zeek.UID)
-	r.Zeek.Service = clone(r.Zeek.Service)
-	r.Zeek.History = clone(r.Zeek.History)
-	r.Zeek.State = clone(r.Zeek.State)
-	r.Argus.Residue = clone(r.Argus.Residue)
 	if r.Extra != nil {
-		ex := make([]Field, len(r.Extra))
-		for i, f := range r.Extra {
-			f.Value = clone(f.Value)
-			ex[i] = f
-		}
-		r.Extra = ex
+		r.Extra = append([]Field(nil), r.Extra...)
 	}
+	r.aliases(func(b *[]byte) {
+		if *b != nil {
+			*b = append([]byte(nil), *b...)
+		}
+	})
+}
+
+// DetachInto is Detach without allocation: it copies the aliased bytes to
+// the end of arena and returns the grown arena. Extra stays r's own slice.
+// The record stays valid as long as arena's storage is not overwritten.
+func (r *Record) DetachInto(arena []byte) []byte {
+	r.aliases(func(b *[]byte) {
+		if *b == nil {
+			return
+		}
+		n := len(arena)
+		arena = append(arena, *b...)
+		*b = arena[n:len(arena):len(arena)]
+	})
+	return arena
 }
 
 // Duration returns Last - Start in nanoseconds.

@@ -57,7 +57,9 @@ type raJob struct {
 	matched  int64
 	done     bool
 	json     bool
-	dialect  int // 3 or 5 from -M ra3/ra5; 0 follows the input's version
+	pool     *raPool // parallel printing, when it applies
+	header   string  // header line for the pool's writer
+	dialect  int     // 3 or 5 from -M ra3/ra5; 0 follows the input's version
 	rec      flow.Record
 }
 
@@ -150,6 +152,11 @@ func runRa(a *raArgs, stdin io.Reader, stdout io.Writer) error {
 			return err
 		}
 	}
+	if j.pool != nil {
+		if err := j.pool.close(); err != nil {
+			return exitStatus{code: 2, err: err}
+		}
+	}
 	if j.printer != nil {
 		if err := j.printer.Flush(); err != nil {
 			return exitStatus{code: 2, err: err}
@@ -213,6 +220,12 @@ func (j *raJob) newPrinter(version int) error {
 		return exitStatus{code: 2, err: err}
 	}
 	j.printer = p
+	if parallelOK(o) {
+		j.header = p.Header()
+		if j.pool, err = newRaPool(j, o); err != nil {
+			return exitStatus{code: 2, err: err}
+		}
+	}
 	return nil
 }
 
@@ -283,24 +296,39 @@ func (j *raJob) readFile(name string, stdin io.Reader) error {
 	}
 	for !j.done {
 		off := rd.Offset()
-		err := rd.Decode(&j.rec)
-		if j.printer != nil {
-			j.printer.SetOffset(off)
+		rec := &j.rec
+		if j.pool != nil {
+			rec = j.pool.slot()
 		}
+		err := rd.Decode(rec)
 		if err == io.EOF {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		if err := j.handle(&j.rec); err != nil {
+		print, err := j.handle(rec)
+		if err != nil || !print {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		if j.pool != nil {
+			j.pool.keep(off)
+			continue
+		}
+		j.printer.SetOffset(off)
+		if err := j.printer.Print(rec); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (j *raJob) handle(r *flow.Record) error {
+// handle applies -N, -t and the filter to r, writes it when -w is given,
+// and reports whether it is to be printed.
+func (j *raJob) handle(r *flow.Record) (print bool, err error) {
 	mgmt := r.Type == flow.TypeMgmt
 	if !mgmt {
 		j.n++
@@ -309,26 +337,23 @@ func (j *raJob) handle(r *flow.Record) error {
 			j.done = true
 		}
 		if !ok {
-			return nil
+			return false, nil
 		}
 		if j.tr != nil && !j.tr.match(r.Start, r.Last) {
-			return nil
+			return false, nil
 		}
 	}
 	if mgmt && j.writer != nil {
 		// A written file keeps its management records whatever the filter,
 		// so that readers find the MAR they expect first.
-		return j.writer.Encode(r)
+		return false, j.writer.Encode(r)
 	}
 	if j.filt != nil && !j.filt.Match(r) {
-		return nil
+		return false, nil
 	}
 	j.matched++
 	if j.writer != nil {
-		return j.writer.Encode(r)
+		return false, j.writer.Encode(r)
 	}
-	if mgmt && !j.printMan {
-		return nil
-	}
-	return j.printer.Print(r)
+	return !mgmt || j.printMan, nil
 }
