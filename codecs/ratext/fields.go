@@ -324,6 +324,12 @@ func init() {
 		"dgreaddr": func(p *Printer, r *flow.Record, b []byte) []byte {
 			return fTunnelAddr(&r.GRE, r.Has&flow.HasGRE != 0, b, 1)
 		},
+		"greproto": func(p *Printer, r *flow.Record, b []byte) []byte {
+			return fTunnelProto(p, r.GRE.Proto, r.Has&flow.HasGRE != 0, b)
+		},
+		"genproto": func(p *Printer, r *flow.Record, b []byte) []byte {
+			return fTunnelProto(p, r.Geneve.Proto, r.Has&flow.HasGeneve != 0, b)
+		},
 		"sgenaddr": func(p *Printer, r *flow.Record, b []byte) []byte {
 			return fTunnelAddr(&r.Geneve, r.Has&flow.HasGeneve != 0, b, 0)
 		},
@@ -464,6 +470,22 @@ func fInode(p *Printer, r *flow.Record, b []byte) []byte {
 		return appendAddr(b, a)
 	}
 	return b
+}
+
+// fTunnelProto prints a GRE or Geneve protocol type, an ether type, by
+// the ether-type names proto uses (numeric with -nn). ra 5.0.3 truncates
+// it to one byte and names that from the IP protocol table instead
+// (known-differences.tsv).
+func fTunnelProto(p *Printer, t uint16, has bool, b []byte) []byte {
+	if !has {
+		return b
+	}
+	if p.o.NFlag < 2 {
+		if s := etherNameOf(t); s != "" {
+			return append(b, s...)
+		}
+	}
+	return appendUint(b, uint64(t))
 }
 
 func fProto(p *Printer, r *flow.Record, b []byte) []byte {
@@ -1925,7 +1947,9 @@ func fIntPkt(p *Printer, r *flow.Record, b []byte, d int, what byte) []byte {
 		return p.appendMS(b, max(act.min, idle.min))
 	}
 	var mean float32
-	if act.n+idle.n == 0 && p.o.Compat3 {
+	if act.n+idle.n == 0 && p.o.Compat3 && d == 1 {
+		// ra 3.0.8.2 prints 0 for a src side without samples but
+		// blanks the dst side
 		return b
 	}
 	if n := act.n + idle.n; n > 0 {
