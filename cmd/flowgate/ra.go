@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flowgate/flowgate/codecs"
 	"github.com/flowgate/flowgate/codecs/argus"
 	"github.com/flowgate/flowgate/codecs/ratext"
 	"github.com/flowgate/flowgate/flow"
@@ -294,6 +295,7 @@ func (j *raJob) readFile(name string, stdin io.Reader) error {
 			return err
 		}
 	}
+	bad := 0
 	for !j.done {
 		off := rd.Offset()
 		rec := &j.rec
@@ -302,10 +304,23 @@ func (j *raJob) readFile(name string, stdin io.Reader) error {
 		}
 		err := rd.Decode(rec)
 		if err == io.EOF {
-			return nil
+			break
 		}
 		if err != nil {
-			return err
+			// Report where, skip to the next good record, keep going: the
+			// records around a bad one are not lost.
+			var de *codecs.DecodeError
+			if !errors.As(err, &de) {
+				return err
+			}
+			bad++
+			if bad <= maxReported {
+				fmt.Fprintln(os.Stderr, "flowgate ra:", err)
+			}
+			if rd.Resync() == io.EOF {
+				break
+			}
+			continue
 		}
 		print, err := j.handle(rec)
 		if err != nil || !print {
@@ -323,8 +338,16 @@ func (j *raJob) readFile(name string, stdin io.Reader) error {
 			return err
 		}
 	}
+	if bad > 0 {
+		sb, sr := rd.Skipped()
+		return fmt.Errorf("%s: %d corrupt or truncated place(s), %d bytes skipped in %d region(s)", name, bad, sb, sr)
+	}
 	return nil
 }
+
+// maxReported bounds the decode errors printed per input; the rest are
+// only counted.
+const maxReported = 10
 
 // handle applies -N, -t and the filter to r, writes it when -w is given,
 // and reports whether it is to be printed.

@@ -46,3 +46,42 @@ func TestParallelPrintSameAsSequential(t *testing.T) {
 		}
 	}
 }
+
+// TestRaSkipsCorruptData checks that garbage in the middle of a stream is
+// reported with its offset and costs only the records it overwrites.
+func TestRaSkipsCorruptData(t *testing.T) {
+	good, err := os.ReadFile(filepath.Join("..", "..", "testdata", "sample.argus"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	print := func(data []byte) ([]byte, error) {
+		f := filepath.Join(t.TempDir(), "x.argus")
+		if err := os.WriteFile(f, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		a, _ := parseRaArgs([]string{"-n", "-L", "-1", "-s", "saddr", "daddr", "-r", f})
+		var out bytes.Buffer
+		err := runRa(a, nil, &out)
+		return out.Bytes(), err
+	}
+	all, err := print(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Overwrite the header of the second flow record (byte 372, after
+	// the 128-byte MAR and a 244-byte record) with a pattern no record
+	// header has.
+	bad := append([]byte(nil), good...)
+	for i := 0; i < 8; i++ {
+		bad[372+i] = 0xEE
+	}
+	got, err := print(bad)
+	if st, ok := err.(exitStatus); !ok || st.code != 2 {
+		t.Fatalf("want exit status 2 for corrupt input, got %v", err)
+	}
+	lines := bytes.Split(bytes.TrimSpace(got), []byte("\n"))
+	want := bytes.Split(bytes.TrimSpace(all), []byte("\n"))
+	if len(lines) < len(want)-1 || !bytes.Equal(lines[0], want[0]) || !bytes.Equal(lines[len(lines)-1], want[len(want)-1]) {
+		t.Fatalf("good records lost around the corruption:\n%s\nwant (all but one of):\n%s", got, all)
+	}
+}

@@ -192,7 +192,7 @@ func (r *Reader) Decode(rec *flow.Record) error {
 			if err == nil || err == io.EOF || errors.Is(err, bufio.ErrBufferFull) {
 				err = codecs.ErrTruncated
 			}
-			if err := r.broken(r.errAt(r.off, "record", int64(len(b)), err)); err != nil {
+			if err := r.broken(r.errAt(r.off, "end of data", int64(len(b)), err)); err != nil {
 				return err
 			}
 			continue
