@@ -1924,6 +1924,11 @@ func (p *Printer) appendCFloat(b []byte, v float64) []byte {
 	return p.appendF(b, v)
 }
 
+// fIntPkt prints the inter-packet time fields as ra's ArgusPrint*IntPkt*
+// (ra 3.0.8.2 and 5.0.3 agree): the mean of both series, weighted by
+// their counts when both have samples (blank on the dst side without
+// samples, 0 on the src side), the active or idle mean, and the max/min
+// (src: the larger of active and idle, dst: active only).
 func fIntPkt(p *Printer, r *flow.Record, b []byte, d int, what byte) []byte {
 	act, idle, ok := jitterSide(p, r, d)
 	if !ok {
@@ -1935,24 +1940,28 @@ func fIntPkt(p *Printer, r *flow.Record, b []byte, d int, what byte) []byte {
 	case 'I':
 		return p.appendMS(b, idle.mean)
 	case 'M':
-		if p.o.Compat3 && d == 1 {
-			return p.appendMS(b, act.maxv) // ra 3.0.8 uses dst active only
+		if d == 1 {
+			return p.appendMS(b, act.maxv)
 		}
 		return p.appendMS(b, max(act.maxv, idle.maxv))
 	case 'm':
-		if p.o.Compat3 && d == 1 {
+		if d == 1 {
 			return p.appendMS(b, act.min)
 		}
-		// ra prints the larger of the two minima
 		return p.appendMS(b, max(act.min, idle.min))
 	}
+	n := act.n + idle.n
 	var mean float32
-	if act.n+idle.n == 0 && p.o.Compat3 && d == 1 {
-		// ra 3.0.8.2 prints 0 for a src side without samples but
-		// blanks the dst side
+	switch {
+	case n == 0 && d == 1:
 		return b
-	}
-	if n := act.n + idle.n; n > 0 {
+	case n == 0:
+	case d == 1 && (act.n == 0 || idle.n == 0):
+		mean = idle.mean
+		if act.n != 0 {
+			mean = act.mean
+		}
+	default:
 		mean = (act.mean*float32(act.n) + idle.mean*float32(idle.n)) / float32(n)
 	}
 	return p.appendMS(b, mean)
@@ -1979,6 +1988,10 @@ func fStat(p *Printer, r *flow.Record, b []byte, d int, active bool, what byte) 
 	return p.appendMS(b, s.stdev)
 }
 
+// fJit is ArgusPrintSrcJitter / ArgusPrintDstJitter: the pooled
+// standard deviation of the active and idle series. ra 5 prints 0 for a
+// NaN on the src side and the NaN itself (glibc "-nan") on the dst side;
+// ra 3.0.8.2 prints the NaN on both.
 func fJit(p *Printer, r *flow.Record, b []byte, d int) []byte {
 	act, idle, ok := jitterSide(p, r, d)
 	if !ok {
@@ -1996,17 +2009,17 @@ func fJit(p *Printer, r *flow.Record, b []byte, d int) []byte {
 		sum := (s1 + s2) / 1000
 		m := float32(float64(meanval) / 1000.0)
 		stdev = math.Sqrt(sum/float64(n) - math.Pow(float64(m), 2))
+		if stdev != stdev {
+			// x86 sqrt of a negative gives the default NaN, sign set
+			stdev = math.Copysign(math.NaN(), -1)
+		}
 	} else if act.n > 0 {
 		stdev = float64(act.stdev) / 1000
 	} else {
 		stdev = float64(idle.stdev) / 1000
 	}
-	if stdev != stdev {
-		if !p.o.Compat3 {
-			stdev = 0 // ra 5 prints 0
-		} else {
-			return append(b, "-nan"...) // ra 3.0.8: sqrt of a negative
-		}
+	if stdev != stdev && d == 0 && !p.o.Compat3 {
+		stdev = 0
 	}
 	return p.appendCFloat(b, stdev)
 }
