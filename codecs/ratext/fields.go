@@ -1901,8 +1901,11 @@ func f32be(b []byte) float32 {
 	return math.Float32frombits(uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]))
 }
 
-// us converts the record's ns float to the µs float ra holds.
-func us(v float32) float32 { return float32(float64(v) / 1000) }
+// us converts the record's ns value to the µs float32 ra holds. It takes
+// float32 (flow.Stat today) or float64: a float64 ns value made from a
+// 3.x µs float32 converts back exactly, which would make the Residue
+// lookup in loadJitter unnecessary.
+func us[T float32 | float64](v T) float32 { return float32(float64(v) / 1000) }
 
 func (p *Printer) appendMS(b []byte, v float32) []byte {
 	return p.appendCFloat(b, float64(v)/1000.0)
