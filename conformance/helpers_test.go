@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -293,7 +294,7 @@ type compareOpts struct {
 	ignore map[string]string
 	// known reports whether a difference in the labelled column is listed
 	// in known-differences.tsv (and counts the hit).
-	known func(label string) bool
+	known func(label string, row int) bool
 	// mgmtProto is the Proto value of management records ("man"); their
 	// time columns carry the sensor's wall clock and are masked.
 	maskMgmt bool
@@ -352,7 +353,7 @@ func compareRaCSV(want, got []byte, o compareOpts) (string, []fieldDiff) {
 			if _, ok := o.ignore[label]; ok {
 				continue
 			}
-			if o.known != nil && o.known(label) {
+			if o.known != nil && o.known(label, r+1) {
 				continue
 			}
 			if mgmt && timeLabels[label] {
@@ -379,16 +380,17 @@ func compareRaCSV(want, got []byte, o compareOpts) (string, []fieldDiff) {
 // tab-separated columns: kind, field (ra -s name or *), scope (a path.Match
 // glob over case names, or *), reason. The kinds used here are "sensor"
 // (scope <variant>/<capture>, e.g. full/generated_arp) and "v3write" (scope
-// <oracle dir>/<v5|v5full>).
+// <oracle dir>/<v5|v5full>). A scope ending in "#N" covers data row N only.
 type knownDiff struct {
 	kind, field, scope, reason string
+	row                        int    // with a "#N" scope suffix: only data row N (1-based)
 	label                      string // ra header label of field
 	line                       int
 	hits                       atomic.Int64
 }
 
-func (k *knownDiff) matches(kind, scope, label string) bool {
-	if k.kind != kind || (k.field != "*" && k.label != label) {
+func (k *knownDiff) matches(kind, scope, label string, row int) bool {
+	if k.kind != kind || (k.field != "*" && k.label != label) || (k.row != 0 && k.row != row) {
 		return false
 	}
 	if k.scope == "*" || k.scope == scope {
@@ -425,10 +427,18 @@ func loadKnownDiffs(t *testing.T, kinds ...string) []*knownDiff {
 		if !slices.Contains(kinds, f[0]) {
 			continue
 		}
-		if _, err := path.Match(f[2], ""); err != nil {
+		scope, row := f[2], 0
+		if j := strings.LastIndexByte(scope, '#'); j >= 0 {
+			n, err := strconv.Atoi(scope[j+1:])
+			if err != nil || n < 1 {
+				t.Fatalf("known-differences.tsv:%d: bad row suffix in %q", i+1, f[2])
+			}
+			scope, row = scope[:j], n
+		}
+		if _, err := path.Match(scope, ""); err != nil {
 			t.Fatalf("known-differences.tsv:%d: bad glob %q", i+1, f[2])
 		}
-		k := &knownDiff{kind: f[0], field: f[1], scope: f[2], reason: f[3], label: f[1], line: i + 1}
+		k := &knownDiff{kind: f[0], field: f[1], scope: scope, row: row, reason: f[3], label: f[1], line: i + 1}
 		if def, ok := flow.FieldByRaName(f[1]); ok && def.RaLabel != "" {
 			k.label = def.RaLabel
 		}

@@ -94,6 +94,9 @@ func loadRaKnownDiffs(t *testing.T) []*raKnownDiff {
 		if len(f) != 4 || f[3] == "" {
 			t.Fatalf("known-differences.tsv:%d: want 4 tab-separated columns (kind, field, scope, reason)", i+1)
 		}
+		if f[0] != "ra3" && f[0] != "ra5" && f[0] != "json" {
+			continue // rows of the sensor and v3write tests (helpers_test.go)
+		}
 		if _, err := path.Match(f[2], ""); err != nil {
 			t.Fatalf("known-differences.tsv:%d: bad glob %q", i+1, f[2])
 		}

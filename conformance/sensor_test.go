@@ -155,11 +155,11 @@ type scopeRef struct{ kind, scope string }
 // first is the test's own and names the case in messages).
 func checkRaCSV(t *testing.T, refs []scopeRef, want, got []byte, known []*knownDiff, o compareOpts) {
 	t.Helper()
-	o.known = func(label string) bool {
+	o.known = func(label string, row int) bool {
 		hit := false
 		for _, k := range known {
 			for _, r := range refs {
-				if k.matches(r.kind, r.scope, label) {
+				if k.matches(r.kind, r.scope, label, row) {
 					k.hits.Add(1)
 					hit = true
 				}
