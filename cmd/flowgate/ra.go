@@ -154,8 +154,17 @@ func runRa(a *raArgs, stdin io.Reader, stdout io.Writer) error {
 		}
 	}
 	if j.pool != nil {
-		if err := j.pool.close(); err != nil {
+		bad, err := j.pool.close()
+		if err != nil {
 			return exitStatus{code: 2, err: err}
+		}
+		for _, name := range inputs {
+			if n := bad[name]; n > 0 {
+				fmt.Fprintf(os.Stderr, "flowgate ra: %s: %d corrupt or truncated place(s)\n", name, n)
+				if firstErr == nil {
+					firstErr = fmt.Errorf("%s: corrupt input", name)
+				}
+			}
 		}
 	}
 	if j.printer != nil {
@@ -295,13 +304,13 @@ func (j *raJob) readFile(name string, stdin io.Reader) error {
 			return err
 		}
 	}
+	if j.pool != nil {
+		return j.frameFile(name, rd)
+	}
 	bad := 0
 	for !j.done {
 		off := rd.Offset()
 		rec := &j.rec
-		if j.pool != nil {
-			rec = j.pool.slot()
-		}
 		err := rd.Decode(rec)
 		if err == io.EOF {
 			break
@@ -329,10 +338,6 @@ func (j *raJob) readFile(name string, stdin io.Reader) error {
 			}
 			continue
 		}
-		if j.pool != nil {
-			j.pool.keep(off)
-			continue
-		}
 		j.printer.SetOffset(off)
 		if err := j.printer.Print(rec); err != nil {
 			return err
@@ -345,33 +350,77 @@ func (j *raJob) readFile(name string, stdin io.Reader) error {
 	return nil
 }
 
+// frameFile feeds the records of rd to the printing pool: -N is applied
+// here, in input order; decoding, -t and the filter run in the workers.
+func (j *raJob) frameFile(name string, rd *argus.Reader) error {
+	bad := 0
+	for !j.done {
+		raw, off, err := rd.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			var de *codecs.DecodeError
+			if !errors.As(err, &de) {
+				return err
+			}
+			bad++
+			if bad <= maxReported {
+				fmt.Fprintln(os.Stderr, "flowgate ra:", err)
+			}
+			if rd.Resync() == io.EOF {
+				break
+			}
+			continue
+		}
+		if flow.RecordType(raw[0]&0xF0) != flow.TypeMgmt && !j.counted() {
+			continue
+		}
+		j.pool.add(name, rd, raw, off)
+	}
+	if bad > 0 {
+		sb, sr := rd.Skipped()
+		return fmt.Errorf("%s: %d corrupt or truncated place(s), %d bytes skipped in %d region(s)", name, bad, sb, sr)
+	}
+	return nil
+}
+
 // maxReported bounds the decode errors printed per input; the rest are
 // only counted.
 const maxReported = 10
+
+// counted applies -N to the next flow record: whether it is in range.
+// It ends the job after the last one.
+func (j *raJob) counted() bool {
+	j.n++
+	ok, more := j.a.count.in(j.n)
+	if !more {
+		j.done = true
+	}
+	return ok
+}
+
+// selected applies -t and the filter. It is safe for concurrent use.
+func (j *raJob) selected(r *flow.Record) bool {
+	if r.Type != flow.TypeMgmt && j.tr != nil && !j.tr.match(r.Start, r.Last) {
+		return false
+	}
+	return j.filt == nil || j.filt.Match(r)
+}
 
 // handle applies -N, -t and the filter to r, writes it when -w is given,
 // and reports whether it is to be printed.
 func (j *raJob) handle(r *flow.Record) (print bool, err error) {
 	mgmt := r.Type == flow.TypeMgmt
-	if !mgmt {
-		j.n++
-		ok, more := j.a.count.in(j.n)
-		if !more {
-			j.done = true
-		}
-		if !ok {
-			return false, nil
-		}
-		if j.tr != nil && !j.tr.match(r.Start, r.Last) {
-			return false, nil
-		}
+	if !mgmt && !j.counted() {
+		return false, nil
 	}
 	if mgmt && j.writer != nil {
 		// A written file keeps its management records whatever the filter,
 		// so that readers find the MAR they expect first.
 		return false, j.writer.Encode(r)
 	}
-	if j.filt != nil && !j.filt.Match(r) {
+	if !j.selected(r) {
 		return false, nil
 	}
 	j.matched++

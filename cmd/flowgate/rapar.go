@@ -1,29 +1,39 @@
 package main
 
 import (
+	"fmt"
+	"os"
 	"runtime"
 	"slices"
 
+	"github.com/flowgate/flowgate/codecs/argus"
 	"github.com/flowgate/flowgate/codecs/ratext"
 	"github.com/flowgate/flowgate/flow"
 )
 
 // Printing costs several times decoding, so with more than one CPU ra
-// decodes and filters on one goroutine and formats batches of records on
-// the others, writing the batches back in input order.
+// only frames records on the reading goroutine and decodes, filters and
+// formats them in batches on the others; a writer goroutine puts the
+// batches back in input order. Each worker keeps one record and one
+// printer, so nothing is allocated per record.
 
 const (
-	batchSize = 512
-	batchRing = 8 // batches in flight
+	batchSize  = 1024
+	batchRing  = 8 // batches in flight
+	batchBytes = 256 << 10
 )
 
 type raBatch struct {
-	recs  []flow.Record
-	offs  []int64
-	n     int
-	arena []byte
-	out   appendWriter
-	done  chan struct{}
+	raw  []byte        // the records' bytes, back to back
+	ends []int32       // end of each record in raw
+	offs []int64       // stream offset of each record
+	rd   *argus.Reader // the input; each worker decodes with its own RecordDecoder
+	out  []byte
+	hits int64    // records that passed -t and the filter
+	bad  int      // records that failed to decode
+	errs []string // the first decode errors, for stderr
+	done chan struct{}
+	name string
 }
 
 // appendWriter collects a worker printer's output for one batch.
@@ -42,6 +52,7 @@ type raPool struct {
 	done   chan error
 	cur    *raBatch
 	header bool // header line still due
+	bad    map[string]int
 }
 
 // orderSensitive lists fields whose value depends on the previous record.
@@ -68,17 +79,19 @@ func newRaPool(j *raJob, o ratext.Options) (*raPool, error) {
 		order:  make(chan *raBatch, batchRing),
 		done:   make(chan error, 1),
 		header: !o.JSON && o.Labels == 0,
+		bad:    map[string]int{},
 	}
 	for i := 0; i < batchRing; i++ {
-		p.free <- &raBatch{recs: make([]flow.Record, batchSize), offs: make([]int64, batchSize), done: make(chan struct{}, 1)}
+		p.free <- &raBatch{
+			raw:  make([]byte, 0, batchBytes),
+			ends: make([]int32, 0, batchSize),
+			offs: make([]int64, 0, batchSize),
+			done: make(chan struct{}, 1),
+		}
 	}
 	wo := o
 	wo.Labels = -1 // the header is written once, by the writer goroutine
-	workers := max(1, runtime.GOMAXPROCS(0)-1)
-	if workers < 2 {
-		workers = 2 // decoding is light; let the scheduler share the CPUs
-	}
-	for i := 0; i < workers; i++ {
+	for i := 0; i < max(2, runtime.GOMAXPROCS(0)); i++ {
 		w := &appendWriter{}
 		pr, err := ratext.NewPrinter(w, wo)
 		if err != nil {
@@ -90,63 +103,94 @@ func newRaPool(j *raJob, o ratext.Options) (*raPool, error) {
 	return p, nil
 }
 
-// worker formats batches; its printer writes through w, which is pointed
-// at each batch's own buffer in turn.
+// worker decodes, filters and formats batches.
 func (p *raPool) worker(pr *ratext.Printer, w *appendWriter) {
+	j := p.j
+	var rec flow.Record
+	decs := map[*argus.Reader]*argus.RecordDecoder{}
 	for b := range p.work {
-		w.b = b.out.b[:0]
-		for i := 0; i < b.n; i++ {
+		dec := decs[b.rd]
+		if dec == nil {
+			clear(decs) // inputs are read one after another
+			dec = b.rd.NewRecordDecoder()
+			decs[b.rd] = dec
+		}
+		w.b = b.out[:0]
+		start := 0
+		for i, end := range b.ends {
+			raw := b.raw[start:end]
+			start = int(end)
+			if err := dec.Decode(&rec, raw, b.offs[i]); err != nil {
+				b.bad++
+				if len(b.errs) < maxReported {
+					b.errs = append(b.errs, err.Error())
+				}
+				continue
+			}
+			if !j.selected(&rec) {
+				continue
+			}
+			b.hits++
+			if rec.Type == flow.TypeMgmt && !j.printMan {
+				continue
+			}
 			pr.SetOffset(b.offs[i])
-			pr.Print(&b.recs[i])
+			pr.Print(&rec)
 		}
 		pr.Flush()
-		b.out.b = w.b
+		b.out = w.b
 		b.done <- struct{}{}
 	}
 }
 
-// writer writes finished batches in input order.
+// writer writes finished batches in input order and adds up the counts.
 func (p *raPool) writer() {
 	var err error
 	for b := range p.order {
 		<-b.done
-		if err == nil && len(b.out.b) > 0 {
+		p.j.matched += b.hits
+		for _, e := range b.errs {
+			fmt.Fprintln(os.Stderr, "flowgate ra:", e)
+		}
+		p.bad[b.name] += b.bad
+		if err == nil && len(b.out) > 0 {
 			if p.header {
 				p.header = false
 				_, err = p.j.out.WriteString(p.j.header + "\n")
 			}
 			if err == nil {
-				_, err = p.j.out.Write(b.out.b)
+				_, err = p.j.out.Write(b.out)
 			}
 		}
-		b.n = 0
-		b.arena = b.arena[:0]
+		b.raw, b.ends, b.offs = b.raw[:0], b.ends[:0], b.offs[:0]
+		b.hits, b.bad, b.errs = 0, 0, b.errs[:0]
 		p.free <- b
 	}
 	p.done <- err
 }
 
-// slot returns the record the decoder fills next.
-func (p *raPool) slot() *flow.Record {
-	if p.cur == nil {
-		p.cur = <-p.free
-	}
-	return &p.cur.recs[p.cur.n]
-}
-
-// keep keeps the record just decoded into slot for printing.
-func (p *raPool) keep(off int64) {
+// add queues one framed record of input rd.
+func (p *raPool) add(name string, rd *argus.Reader, raw []byte, off int64) {
 	b := p.cur
-	b.arena = b.recs[b.n].DetachInto(b.arena)
-	b.offs[b.n] = off
-	b.n++
-	if b.n == batchSize {
+	if b != nil && (b.rd != rd || len(b.raw)+len(raw) > cap(b.raw) && len(b.ends) > 0) {
+		p.send()
+		b = nil
+	}
+	if b == nil {
+		b = <-p.free
+		b.rd, b.name = rd, name
+		p.cur = b
+	}
+	b.raw = append(b.raw, raw...)
+	b.ends = append(b.ends, int32(len(b.raw)))
+	b.offs = append(b.offs, off)
+	if len(b.ends) == batchSize {
 		p.send()
 	}
 }
 
 func (p *raPool) send() {
-	if p.cur == nil || p.cur.n == 0 {
+	if p.cur == nil {
 		return
 	}
 	p.order <- p.cur
@@ -154,14 +198,12 @@ func (p *raPool) send() {
 	p.cur = nil
 }
 
-// close prints what is left and waits for the writer.
-func (p *raPool) close() error {
+// close prints what is left, waits for the writer and returns the decode
+// errors counted per input.
+func (p *raPool) close() (map[string]int, error) {
 	p.send()
-	if p.cur != nil {
-		p.free <- p.cur
-		p.cur = nil
-	}
 	close(p.work)
 	close(p.order)
-	return <-p.done
+	err := <-p.done
+	return p.bad, err
 }
