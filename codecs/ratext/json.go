@@ -141,6 +141,14 @@ func appendIPv4(b []byte, v uint32) []byte {
 // cNumeric reports whether C's sscanf("%d %n") or sscanf("%f %n") would
 // consume all of s, which is ra's test for printing a STRING unquoted.
 func cNumeric(s []byte) bool {
+	// Fast refusal: text starting with a letter other than the first of
+	// inf/infinity/nan is never numeric (names, addresses, states).
+	if len(s) > 0 {
+		c := s[0] | 0x20
+		if c >= 'a' && c <= 'z' && c != 'i' && c != 'n' {
+			return false
+		}
+	}
 	i := 0
 	for i < len(s) && isSpace(s[i]) {
 		i++
@@ -211,6 +219,14 @@ func cNumeric(s []byte) bool {
 	return allSpace(rest[j:])
 }
 
+// jsonEscape marks the bytes appendJSONString must escape.
+var jsonEscape = func() (t [256]bool) {
+	for c := 0; c < 256; c++ {
+		t[c] = c == '"' || c == '\\' || c < 0x20 || c >= 0x7f
+	}
+	return t
+}()
+
 func allSpace(b []byte) bool {
 	for _, c := range b {
 		if !isSpace(c) {
@@ -270,6 +286,18 @@ const hexDigits = "0123456789abcdef"
 
 func appendJSONString(b, s []byte) []byte {
 	b = append(b, '"')
+	// Most values need no escaping: copy them whole.
+	clean := true
+	for _, c := range s {
+		if jsonEscape[c] {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		b = append(b, s...)
+		return append(b, '"')
+	}
 	for _, c := range s {
 		switch {
 		case c == '"' || c == '\\':
