@@ -25,17 +25,18 @@ type column struct {
 
 // Printer prints records the way ra does. It is not safe for concurrent use.
 type Printer struct {
-	w    *bufio.Writer
-	o    Options
-	prec int
-	loc  *time.Location
-	tfmt string
-	cols []column
-	line []byte
-	val  []byte
-	n    int
-	err  error
-	c    rctx
+	w     *bufio.Writer
+	o     Options
+	prec  int // -p: fraction digits of floats
+	tprec int // fraction digits of times
+	loc   *time.Location
+	tfmt  string
+	cols  []column
+	line  []byte
+	val   []byte
+	n     int
+	err   error
+	c     rctx
 	// curCol is the index of the column being printed.
 	curCol int
 	// offset is what the offset field prints (see SetOffset).
@@ -59,9 +60,12 @@ func NewPrinter(w io.Writer, o Options) (*Printer, error) {
 	default:
 		p.prec = o.Precision
 	}
-	if p.prec > 6 {
-		p.prec = 6
+	if p.prec > 9 {
+		p.prec = 9
 	}
+	// ra keeps µs: times print at most 6 fraction digits, though their
+	// column is widened for the requested precision and floats use it all.
+	p.tprec = min(p.prec, 6)
 	p.loc = o.Location
 	if p.loc == nil {
 		p.loc = time.Local
@@ -93,9 +97,7 @@ func NewPrinter(w io.Writer, o Options) (*Printer, error) {
 		}
 		switch def.Ra {
 		case "stime", "ltime", "sstime", "sltime", "dstime", "dltime":
-			if w == 0 {
-				c.width += p.prec
-			}
+			c.width += p.prec // also with name:len, as ra does
 		case "sport", "dport":
 			c.left = true
 			c.trunc = 1
@@ -200,6 +202,9 @@ func (p *Printer) headerLine(b []byte) []byte {
 					b = append(b, ' ')
 				}
 			} else {
+				if len(label) > c.width {
+					label = label[:c.width] // ra cuts labels to the column
+				}
 				b = appendPadded(b, []byte(label), c.width, false)
 			}
 			b = append(b, ' ')

@@ -21,9 +21,9 @@ func (p *Printer) appendTime(b []byte, usec int64) []byte {
 	f := p.tfmt
 	if p.o.UnixTime || f == "%d" || f == "%u" || f == "%f" {
 		b = strconv.AppendUint(b, uint64(uint32(sec)), 10)
-		if p.prec > 0 && f != "%d" {
+		if p.tprec > 0 && f != "%d" {
 			b = append(b, '.')
-			b = appendFrac(b, frac, p.prec)
+			b = appendFrac(b, frac, p.tprec)
 		}
 		return b
 	}
@@ -36,11 +36,11 @@ func (p *Printer) appendTime(b []byte, usec int64) []byte {
 		i++
 		switch f[i] {
 		case 'f':
-			if p.prec > 0 {
+			if p.tprec > 0 {
 				for len(b) > 0 && isSpace(b[len(b)-1]) {
 					b = b[:len(b)-1]
 				}
-				b = appendFrac(b, frac, p.prec)
+				b = appendFrac(b, frac, p.tprec)
 			} else if len(b) > 0 && b[len(b)-1] == '.' {
 				b = b[:len(b)-1]
 			}
