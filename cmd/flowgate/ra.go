@@ -72,7 +72,6 @@ func runRa(a *raArgs, stdin io.Reader, stdout io.Writer) error {
 			return exitStatus{code: 2, err: err}
 		}
 		j.filt = f
-		j.printMan = filterNamesMan(a.filter)
 	}
 	for _, m := range a.modes {
 		switch m {
@@ -237,19 +236,6 @@ func (j *raJob) newPrinter(version int) error {
 		}
 	}
 	return nil
-}
-
-// filterNamesMan reports whether a filter asks for management records, the
-// way ra prints MARs only when the filter names them.
-func filterNamesMan(expr string) bool {
-	for _, w := range strings.FieldsFunc(expr, func(r rune) bool {
-		return r == ' ' || r == '(' || r == ')' || r == '\t' || r == '!'
-	}) {
-		if w == "man" || w == "mar" {
-			return true
-		}
-	}
-	return false
 }
 
 // inputs lists -r files then the files under -R directories, in order.
