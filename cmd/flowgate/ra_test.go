@@ -18,7 +18,7 @@ func TestParallelPrintSameAsSequential(t *testing.T) {
 		files = append(files, m...)
 		files = append(files, filepath.Join(c, "argus", "openargus-clients", "baseline.2024.01.25.out"))
 	}
-	for _, mode := range [][]string{nil, {"-M", "json"}, {"-N", "3", "-", "tcp", "or", "man"}, {"-M", "man", "-", "not", "udp"}, {"-c", ",", "-s", "stime", "saddr", "suser", "duser", "offset", "label", "srcid"}} {
+	for _, mode := range [][]string{nil, {"-M", "json"}, {"-N", "3", "-M", "man", "-", "tcp", "or", "man"}, {"-M", "man", "-", "not", "udp"}, {"-c", ",", "-s", "stime", "saddr", "suser", "duser", "offset", "label", "srcid"}} {
 		for _, f := range files {
 			args := append([]string{"-n", "-u", "-r", f}, mode...)
 			run := func(procs int) []byte {
