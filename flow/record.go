@@ -347,15 +347,22 @@ type MPLS struct {
 	Subtype uint8
 }
 
-// Stat is a summary of a series (inter-packet times, durations).
+// Stat is a summary of a series (inter-packet times, durations). The
+// values are float64 so that every wire form converts in and out exactly:
+// Argus carries float32 (µs in 3.x sensor output, ns in 5.0.3), and a
+// float32 widened to float64 and scaled by 1000 is exact and scales back
+// to the same float32. The unit is the container's: nanoseconds in
+// Jitter, the aggregator's units in Agr. The Argus codec converts NaNs by
+// bits: a float32 NaN becomes the float64 NaN with its sign and its 23
+// payload bits on top, and is written back with the same bits.
 type Stat struct {
 	N                      uint32
-	Min, Mean, StdDev, Max float32
+	Min, Mean, StdDev, Max float64
 	Fdist                  [8]byte
 	Histo                  uint32
 }
 
-// Jitter holds inter-packet time statistics, in nanoseconds.
+// Jitter holds inter-packet time statistics; Stat values in nanoseconds.
 type Jitter struct {
 	Present uint8   // Argus qualifier: 1 src active, 2 src idle, 4 dst active, 8 dst idle
 	Act     [2]Stat // src, dst active
@@ -369,7 +376,11 @@ type UserData struct {
 	Flags uint8
 }
 
-// Agr holds aggregation statistics (racluster).
+// Agr holds aggregation statistics (racluster). Act and Idle are the
+// aggregator's floats, unscaled, in its units: what the AGR subtype and
+// qualifier select, by default the merged records' durations (Act, in
+// seconds) and the gaps between them (Idle: µs in 3.0.8.2 racluster
+// output, seconds in the 5.x sample).
 type Agr struct {
 	Count         uint32
 	LastStartTime int64 // Unix ns

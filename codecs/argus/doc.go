@@ -51,22 +51,25 @@
 // x86 sensor), and the IPv4 key mask bytes stay raw (the DNS transaction id
 // quirk) unless Key.MaskLen. TCP_PERF lasttime fractions are ns when
 // larger than 999999 or when the record is 5.x, µs otherwise (§7.7).
-// Jitter statistics are converted to ns (µs in 3.x and 5-word blocks).
+// Jitter statistics are converted to ns (µs in 3.x and 5-word blocks);
+// as float64 (flow.Stat) the conversion is exact both ways, and NaNs keep
+// their bits (ffc00000, the sensors' single-sample stdev, is written back
+// as ffc00000). AGR statistics are widened unscaled.
 //
 // # Byte-exact round trip
 //
 // Reading remembers the encoding in Record.Argus (flow.ArgusLayout): the
 // DSR headers in order, the version nibble, and Residue: per DSR, the
 // bytes the model gives no meaning to (pads, stale words, opaque objects,
-// a user-data count larger than the bytes present, jitter floats whose
-// µs->ns conversion does not invert), kept only when they differ from what
-// the writer would put there. Every DSR is re-encoded while it is read;
-// one the fields cannot reproduce is kept whole (Verbatim; none in the
-// corpus). The Writer encodes from the record fields, following the layout
-// when it is present, so reading and writing a stream gives the same
-// bytes. A record without a layout (from another decoder) gets the
-// canonical encodings of §13; groups added to or removed from a decoded
-// record are added (canonically) or dropped.
+// a user-data count larger than the bytes present), kept only when they
+// differ from what the writer would put there (never jitter or AGR
+// statistics: edited ones are written as edited). Every DSR is re-encoded
+// while it is read; one the fields cannot reproduce is kept whole
+// (Verbatim; none in the corpus). The Writer encodes from the record
+// fields, following the layout when it is present, so reading and writing
+// a stream gives the same bytes. A record without a layout (from another
+// decoder) gets the canonical encodings of §13; groups added to or removed
+// from a decoded record are added (canonically) or dropped.
 //
 // # Versions
 //

@@ -1487,6 +1487,22 @@ func jitterStat(j *flow.Jitter, bit int) *flow.Stat {
 	return &j.Idle[1]
 }
 
+// jitIn and jitOut convert one jitter value between the wire float32 bits
+// (µs when us, else ns) and the record's ns, exactly (see widen).
+func jitIn(u uint32, us bool) float64 {
+	if us {
+		return usToNs(u)
+	}
+	return widen(u)
+}
+
+func jitOut(v float64, us bool) uint32 {
+	if us {
+		return nsToUs(v)
+	}
+	return narrow(v)
+}
+
 func (d *dec) jitter(rec *flow.Record, h, body []byte) {
 	bw, fdist, histo := jitterShape(h)
 	if bw == 0 || len(body) != bw*4*popcount4(h[2]) {
@@ -1504,17 +1520,8 @@ func (d *dec) jitter(rec *flow.Record, h, body []byte) {
 		s := jitterStat(j, bit)
 		b := body[p : p+bw*4]
 		s.N = be.Uint32(b)
-		s.Min, s.Mean, s.StdDev, s.Max = f32(b[4:]), f32(b[8:]), f32(b[12:]), f32(b[16:])
-		if us {
-			// µs -> ns is not invertible in float32: the wire bits are
-			// stray, defaulting to the conversion of the ns value back.
-			s.Min, s.Mean, s.StdDev, s.Max = usToNs(s.Min), usToNs(s.Mean), usToNs(s.StdDev), usToNs(s.Max)
-			var def [16]byte
-			for i, f := range [4]float32{s.Min, s.Mean, s.StdDev, s.Max} {
-				putF32(def[4*i:], nsToUs(f))
-			}
-			d.stray(b[4:20], def[:])
-		}
+		s.Min, s.Mean = jitIn(be.Uint32(b[4:]), us), jitIn(be.Uint32(b[8:]), us)
+		s.StdDev, s.Max = jitIn(be.Uint32(b[12:]), us), jitIn(be.Uint32(b[16:]), us)
 		q := 20
 		if fdist {
 			s.Fdist = [8]byte(b[20:28])
@@ -1547,18 +1554,10 @@ func (e *enc) jitter(rec *flow.Record, h [4]byte, bodyLen int) {
 		s := jitterStat(j, bit)
 		var b [32]byte
 		be.PutUint32(b[0:], s.N)
-		v := [4]float32{s.Min, s.Mean, s.StdDev, s.Max}
-		for i, f := range v {
-			if us {
-				f = nsToUs(f)
-			}
-			putF32(b[4+4*i:], f)
-		}
-		if us {
-			var def [16]byte
-			copy(def[:], b[4:20])
-			e.fill(b[4:20], def[:])
-		}
+		be.PutUint32(b[4:], jitOut(s.Min, us))
+		be.PutUint32(b[8:], jitOut(s.Mean, us))
+		be.PutUint32(b[12:], jitOut(s.StdDev, us))
+		be.PutUint32(b[16:], jitOut(s.Max, us))
 		q := 20
 		if fdist {
 			copy(b[20:], s.Fdist[:])
@@ -1630,16 +1629,17 @@ func (e *enc) userData(rec *flow.Record, h [4]byte, bodyLen int) {
 
 func statLE(s *flow.Stat, a []byte) {
 	s.N = le.Uint32(a)
-	s.Min, s.Mean, s.StdDev, s.Max = f32LE(a[4:]), f32LE(a[8:]), f32LE(a[12:]), f32LE(a[16:])
+	s.Min, s.Mean = widen(le.Uint32(a[4:])), widen(le.Uint32(a[8:]))
+	s.StdDev, s.Max = widen(le.Uint32(a[12:])), widen(le.Uint32(a[16:]))
 	s.Fdist = [8]byte(a[20:28])
 }
 
 func putStatLE(a []byte, s *flow.Stat) {
 	le.PutUint32(a, s.N)
-	putF32LE(a[4:], s.Min)
-	putF32LE(a[8:], s.Mean)
-	putF32LE(a[12:], s.StdDev)
-	putF32LE(a[16:], s.Max)
+	le.PutUint32(a[4:], narrow(s.Min))
+	le.PutUint32(a[8:], narrow(s.Mean))
+	le.PutUint32(a[12:], narrow(s.StdDev))
+	le.PutUint32(a[16:], narrow(s.Max))
 	copy(a[20:], s.Fdist[:])
 }
 

@@ -206,10 +206,6 @@ func put16(b []byte, a netip.Addr) {
 
 func f32(b []byte) float32            { return math.Float32frombits(be.Uint32(b)) }
 func putF32(b []byte, f float32)      { be.PutUint32(b, math.Float32bits(f)) }
-func f32LE(b []byte) float32          { return math.Float32frombits(le.Uint32(b)) }
-func putF32LE(b []byte, f float32)    { le.PutUint32(b, math.Float32bits(f)) }
-func usToNs(f float32) float32        { return float32(float64(f) * 1000) }
-func nsToUs(f float32) float32        { return float32(float64(f) / 1000) }
 func popcount4(q byte) int            { return int((q&1)+(q>>1&1)) + int((q>>2&1)+(q>>3&1)) }
 func isZero(b []byte) bool            { return allEq(b, 0) }
 func minInt(a, b int) int             { return min(a, b) }
@@ -241,4 +237,51 @@ func metricShape(code byte) (width int, dirs int) {
 	default:
 		return w, 2
 	}
+}
+
+// Stat values (§7.11, §7.14) are float32 on the wire and float64 in the
+// record. widen and narrow convert between the two exactly: every float32
+// is a float64, and a µs float32 times 1000 has at most 34 significant
+// bits, so the ns value is exact and dividing by 1000 gives the float32
+// back. NaNs are converted by bits, not by the FPU, so the sign and the
+// payload survive whatever the architecture does to signalling NaNs.
+
+// widen returns the float32 with bits u as a float64; a NaN keeps its sign
+// and its 23 payload bits, at the top of the float64 payload.
+func widen(u uint32) float64 {
+	if u&0x7f800000 == 0x7f800000 && u&0x007fffff != 0 {
+		return math.Float64frombits(uint64(u>>31)<<63 | 0x7ff<<52 | uint64(u&0x007fffff)<<29)
+	}
+	return float64(math.Float32frombits(u))
+}
+
+// narrow returns the bits of the float32 nearest v (round to nearest
+// even, overflow to infinity); a NaN keeps its sign and the top 23 bits
+// of its payload (the quiet NaN when those are all zero).
+func narrow(v float64) uint32 {
+	if v != v {
+		b := math.Float64bits(v)
+		m := uint32(b>>29) & 0x007fffff
+		if m == 0 {
+			m = 0x00400000
+		}
+		return uint32(b>>63)<<31 | 0x7f800000 | m
+	}
+	return math.Float32bits(float32(v))
+}
+
+// usToNs reads a µs float32 (bits u) as ns; nsToUs is its inverse.
+func usToNs(u uint32) float64 {
+	v := widen(u)
+	if v == v {
+		v *= 1000
+	}
+	return v
+}
+
+func nsToUs(v float64) uint32 {
+	if v == v {
+		v /= 1000
+	}
+	return narrow(v)
 }

@@ -61,7 +61,9 @@ func TestIndicatorsAndNaN(t *testing.T) {
 	r := tcpRecord()
 	r.Has |= flow.HasIPAttr | flow.HasJitter
 	r.IPAttr = flow.IPAttr{Present: 0x05, TTL: [2]uint8{64, 0}, Options: [2]uint32{0x40, 0}}
-	nan := math.Float32frombits(0xffc00000) // a single-sample stdev as the sensors write it
+	// a single-sample stdev as the sensors write it (ffc00000), as the
+	// Argus decoder widens it
+	nan := math.Float64frombits(0xfff8000000000000)
 	r.Jitter.Present = 0x04
 	r.Jitter.Act[1] = flow.Stat{N: 1, Min: 1e6, Mean: 1e6, Max: 1e6, StdDev: nan}
 	o := ratext.Options{NFlag: 1, Delim: ",", Labels: -1, Fields: []string{"flgs", "djit", "dintpktmax"}}
@@ -98,3 +100,20 @@ func TestCompat3Allocs(t *testing.T) {
 type discard struct{}
 
 func (discard) Write(b []byte) (int, error) { return len(b), nil }
+
+// TestJitterFromValues: the inter-packet fields come from the record's
+// values alone (no Argus layout). A 3.x µs float32 times 1000 is exact in
+// float64, so the printer computes with the float32 ra holds: 1434.02344
+// µs (44b340c0) prints 1.434023 ms, where a float32 ns round trip would
+// give 1434.02356 and print 1.434024.
+func TestJitterFromValues(t *testing.T) {
+	r := tcpRecord()
+	r.Has |= flow.HasJitter
+	v := float64(math.Float32frombits(0x44b340c0)) * 1000
+	r.Jitter.Present = 0x01
+	r.Jitter.Act[0] = flow.Stat{N: 2, Min: v, Mean: v, Max: v}
+	o := ratext.Options{NFlag: 1, Delim: ",", Labels: -1, Fields: []string{"sintpktact", "sintpktmax", "sintpkt", "sjitact"}}
+	if got, want := printOne(t, o, r), "1.434023,1.434023,1.434023,0.000000\n"; got != want {
+		t.Errorf("got %q want %q", got, want)
+	}
+}

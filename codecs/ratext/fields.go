@@ -360,7 +360,7 @@ func (p *Printer) agr(r *flow.Record) (count uint32, act flow.Stat) {
 		return r.Agr.Count, r.Agr.Act
 	}
 	d := p.c.dur
-	return 1, flow.Stat{N: 1, Min: d, Mean: d, Max: d}
+	return 1, flow.Stat{N: 1, Min: float64(d), Mean: float64(d), Max: float64(d)}
 }
 
 func fTrans(p *Printer, r *flow.Record, b []byte) []byte {
@@ -1837,9 +1837,9 @@ func fABR(p *Printer, r *flow.Record, b []byte) []byte {
 }
 
 // Inter-packet statistics. ra holds them as C floats in µs (ns from the
-// 5.0.3 sensor) and prints value/1000. The record keeps ns floats; for 3.x
-// input the exact µs wire floats are recovered from the Argus layout when
-// the µs→ns conversion was not invertible.
+// 5.0.3 sensor) and prints value/1000, computing in float32. The record
+// keeps ns as float64, which for 3.x input is the µs wire float times
+// 1000 exactly, so us gives back the float32 ra holds.
 type jstat struct {
 	n                      uint32
 	min, mean, stdev, maxv float32
@@ -1858,54 +1858,25 @@ func jitterSide(p *Printer, r *flow.Record, d int) (act, idle *jstat, ok bool) {
 
 func (c *rctx) loadJitter(r *flow.Record) {
 	stats := [4]*flow.Stat{&r.Jitter.Act[0], &r.Jitter.Idle[0], &r.Jitter.Act[1], &r.Jitter.Idle[1]}
-	var wire []byte
-	L := &r.Argus
-	for i := 0; i < int(L.N) && i < flow.MaxArgusDSRs; i++ {
-		if L.Hdr[i][0] == 0x46 && L.Aux[i] != 0 {
-			off, n := int(L.Aux[i])-1, int(L.AuxLen[i])
-			if off+n <= len(L.Residue) {
-				wire = L.Residue[off : off+n]
-			}
-		}
-	}
-	blocks := 0
-	for bit := 0; bit < 4; bit++ {
-		if r.Jitter.Present&(1<<bit) != 0 {
-			blocks++
-		}
-	}
-	if len(wire) != 16*blocks {
-		wire = nil
-	}
-	k := 0
-	for bit := 0; bit < 4; bit++ {
-		s := stats[bit]
+	for bit, s := range stats {
 		j := &c.jit[bit/2][bit%2]
 		j.n = s.N
 		j.min, j.mean, j.stdev, j.maxv = us(s.Min), us(s.Mean), us(s.StdDev), us(s.Max)
-		if r.Jitter.Present&(1<<bit) == 0 {
-			continue
-		}
-		if wire != nil {
-			w := wire[16*k:]
-			j.min, j.mean, j.stdev, j.maxv = f32be(w), f32be(w[4:]), f32be(w[8:]), f32be(w[12:])
-		}
-		k++
 	}
 	if c.rev3 {
 		c.jit[0], c.jit[1] = c.jit[1], c.jit[0]
 	}
 }
 
-func f32be(b []byte) float32 {
-	return math.Float32frombits(uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]))
+// us converts the record's ns value to the µs float32 ra holds. A NaN
+// becomes the float32 quiet NaN of the same sign, by bits (ra prints
+// "-nan" for the sensors' ffc00000), whatever the FPU does with NaNs.
+func us(v float64) float32 {
+	if v != v {
+		return math.Float32frombits(uint32(math.Float64bits(v)>>63)<<31 | 0x7fc00000)
+	}
+	return float32(v / 1000)
 }
-
-// us converts the record's ns value to the µs float32 ra holds. It takes
-// float32 (flow.Stat today) or float64: a float64 ns value made from a
-// 3.x µs float32 converts back exactly, which would make the Residue
-// lookup in loadJitter unnecessary.
-func us[T float32 | float64](v T) float32 { return float32(float64(v) / 1000) }
 
 func (p *Printer) appendMS(b []byte, v float32) []byte {
 	return p.appendCFloat(b, float64(v)/1000.0)
@@ -2083,11 +2054,11 @@ func init() {
 		if isMAR(r) {
 			return b
 		}
-		m := float32(1e10)
+		m := 1e10
 		if r.Has&flow.HasAgr != 0 {
 			m = r.Agr.Idle.Min
 		}
-		return p.appendF(b, float64(m)/1000.0)
+		return p.appendF(b, m/1000.0)
 	}
 	for _, n := range []string{"slat", "slon", "dlat", "dlon", "ilat", "ilon"} {
 		f := fieldFuncs[n]
