@@ -33,6 +33,13 @@ func testRecords() map[string]*flow.Record {
 	tcp.TCP.Side[1] = flow.TCPSide{Flags: 0x1b, SeqBase: 5000, MSS: 1400}
 	tcp.IPAttr = flow.IPAttr{Present: 3, TTL: [2]uint8{64, 57}, TOS: [2]uint8{0, 0x28}, IPID: [2]uint16{8, 9}}
 	tcp.MAC = flow.MAC{Src: [6]byte{2, 0, 0, 0, 0, 1}, Dst: [6]byte{2, 0, 0, 0, 0, 2}, EtherType: 0x0800}
+	// inter-packet times (ns): src active mean 125 ms, stdev 1.5 ms; dst
+	// active mean 2.5 ms, stdev 0.25 ms; a src idle series the filter
+	// does not read
+	tcp.Has |= flow.HasJitter
+	tcp.Jitter.Present = 0x01 | 0x02 | 0x04
+	tcp.Jitter.Act = [2]flow.Stat{{N: 4, Min: 100e6, Mean: 125e6, StdDev: 1.5e6, Max: 150e6}, {N: 3, Min: 2e6, Mean: 2.5e6, StdDev: 0.25e6, Max: 3e6}}
+	tcp.Jitter.Idle[0] = flow.Stat{N: 1, Mean: 900e6, StdDev: 400e6}
 	m["tcp"] = tcp
 
 	// A lone SYN that was reset: 10.0.0.3:40001 -> 10.0.0.2:22.
@@ -211,6 +218,15 @@ var semanticCases = []struct {
 	{"dst rate gt 10", "v6"},
 	{"load gt 100000", "v6"},
 	{"tcprtt gt 0.01", "tcp"},
+	{"intpkt gt 100", "tcp"},
+	{"src intpkt lt 200", "tcp"},
+	{"dst intpkt gt 2", "tcp"},
+	{"dst intpkt gt 3", ""},
+	{"intpkt gt 500", ""},
+	{"jitter gt 1", "tcp"},
+	{"src jitter lt 1.6", "tcp"},
+	{"dst jitter gt 1", ""},
+	{"dst jit lt 0.3", "tcp"},
 	{"tcprtt gte 0.02", "tcp"},
 	{"syn", "tcp rst v6"},
 	{"src syn", "tcp rst v6"},

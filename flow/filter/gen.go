@@ -998,10 +998,10 @@ func genFloat(k kw, d dir, op relop, v float32) node {
 			if r.Has&flow.HasJitter == 0 || r.Jitter.Present&(1<<uint(2*i)) == 0 {
 				return false
 			}
-			s := r.Jitter.Act[i]
-			x := float64(s.Mean)
+			s := &r.Jitter.Act[i]
+			x := s.Mean // ns
 			if k == kwJitter {
-				x = float64(s.StdDev)
+				x = s.StdDev
 			}
 			return cmpF(op, x/1e6, v)
 		})
