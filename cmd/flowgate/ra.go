@@ -293,7 +293,7 @@ func (j *raJob) readFile(name string, stdin io.Reader) error {
 	if j.pool != nil {
 		return j.frameFile(name, rd)
 	}
-	bad := 0
+	var bad badInput
 	for !j.done {
 		off := rd.Offset()
 		rec := &j.rec
@@ -302,18 +302,8 @@ func (j *raJob) readFile(name string, stdin io.Reader) error {
 			break
 		}
 		if err != nil {
-			// Report where, skip to the next good record, keep going: the
-			// records around a bad one are not lost.
-			var de *codecs.DecodeError
-			if !errors.As(err, &de) {
-				return err
-			}
-			bad++
-			if bad <= maxReported {
-				fmt.Fprintln(os.Stderr, "flowgate ra:", err)
-			}
-			if rd.Resync() == io.EOF {
-				break
+			if stop, err := bad.skip(rd, err); stop || err != nil {
+				return bad.result(name, rd, err)
 			}
 			continue
 		}
@@ -329,33 +319,21 @@ func (j *raJob) readFile(name string, stdin io.Reader) error {
 			return err
 		}
 	}
-	if bad > 0 {
-		sb, sr := rd.Skipped()
-		return fmt.Errorf("%s: %d corrupt or truncated place(s), %d bytes skipped in %d region(s)", name, bad, sb, sr)
-	}
-	return nil
+	return bad.result(name, rd, nil)
 }
 
 // frameFile feeds the records of rd to the printing pool: -N is applied
 // here, in input order; decoding, -t and the filter run in the workers.
 func (j *raJob) frameFile(name string, rd *argus.Reader) error {
-	bad := 0
+	var bad badInput
 	for !j.done {
 		raw, off, err := rd.Next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			var de *codecs.DecodeError
-			if !errors.As(err, &de) {
-				return err
-			}
-			bad++
-			if bad <= maxReported {
-				fmt.Fprintln(os.Stderr, "flowgate ra:", err)
-			}
-			if rd.Resync() == io.EOF {
-				break
+			if stop, err := bad.skip(rd, err); stop || err != nil {
+				return bad.result(name, rd, err)
 			}
 			continue
 		}
@@ -364,11 +342,35 @@ func (j *raJob) frameFile(name string, rd *argus.Reader) error {
 		}
 		j.pool.add(name, rd, raw, off)
 	}
-	if bad > 0 {
-		sb, sr := rd.Skipped()
-		return fmt.Errorf("%s: %d corrupt or truncated place(s), %d bytes skipped in %d region(s)", name, bad, sb, sr)
+	return bad.result(name, rd, nil)
+}
+
+// badInput counts the corrupt or truncated places of one input.
+type badInput int
+
+// skip reports a decode error with its location, skips to the next good
+// record and keeps going, so the records around a bad one are not lost.
+// It says stop at the end of the input; other errors (I/O) are returned.
+func (b *badInput) skip(rd *argus.Reader, err error) (stop bool, _ error) {
+	var de *codecs.DecodeError
+	if !errors.As(err, &de) {
+		return true, err
 	}
-	return nil
+	*b++
+	if *b <= maxReported {
+		fmt.Fprintln(os.Stderr, "flowgate ra:", err)
+	}
+	return rd.Resync() == io.EOF, nil
+}
+
+// result is what reading the input gives: err, or a summary of the bad
+// places, or nil.
+func (b badInput) result(name string, rd *argus.Reader, err error) error {
+	if err != nil || b == 0 {
+		return err
+	}
+	sb, sr := rd.Skipped()
+	return fmt.Errorf("%s: %d corrupt or truncated place(s), %d bytes skipped in %d region(s)", name, int(b), sb, sr)
 }
 
 // maxReported bounds the decode errors printed per input; the rest are
