@@ -14,6 +14,17 @@
 // the previous primitive ("tcp dst port ftp or ftp-data or domain",
 // "not host a and b" = "not host a and host b").
 //
+// TCP option keywords ("mss", "tcpopt", ...) test the options seen at SYN
+// and match TCP flows only; "gap" compares the bytes missing from a
+// direction, "co"/"cocode" the country codes, "as" the AS numbers ("inode
+// as" the intermediate node's), "avgdur" the duration divided by the
+// number of aggregated records, and "inode [host|net] ADDR" the sender of
+// an ICMP error mapped onto the flow. Valid ra constructs that need what a
+// record does not carry are refused with ErrUnsupported and a reason:
+// "gateway" (an ethers database), "lcl"/"rem"/"inbound"/"outbound" and
+// the other locality keywords (ra's RA_LOCAL configuration), and
+// arithmetic ("len", "proto[x:y]").
+//
 // Compile parses an expression once into a tree of closures; Match
 // evaluates it without allocating. Where ra 3.0.8.2 or 5.0.3 behave
 // differently from the documented meaning (argus-clients.md §2.5), this

@@ -30,7 +30,12 @@ func testRecords() map[string]*flow.Record {
 	tcp.TCP = flow.TCP{Object: flow.TCPPerf, Status: stSawSyn | stSynSent | stEstab | stFin | stNormal | stSrcRetrans,
 		SynAck: 10000, AckDat: 10000, HasDst: true}
 	tcp.TCP.Side[0] = flow.TCPSide{Flags: 0x1b, SeqBase: 1000, MSS: 1460, Retrans: 1}
-	tcp.TCP.Side[1] = flow.TCPSide{Flags: 0x1b, SeqBase: 5000, MSS: 1400}
+	tcp.TCP.Side[1] = flow.TCPSide{Flags: 0x1b, SeqBase: 5000, MSS: 1400, Bytes: 2500, Seq: 5000 + 2500 + 101} // 100 bytes missing
+	tcp.TCP.Options = 0x00100000 | 0x00200000 | 0x00400000 | 0x04000000 // MSS, wscale, SACK-OK, timestamp
+	tcp.Has |= flow.HasCountry | flow.HasASN | flow.HasBehavior
+	tcp.Country = [2][2]byte{{'U', 'S'}, {'D', 'E'}}
+	tcp.ASN = flow.ASN{Src: 64500, Dst: 15169, Present: 3}
+	tcp.Behavior = [2]uint32{12, 0}
 	tcp.IPAttr = flow.IPAttr{Present: 3, TTL: [2]uint8{64, 57}, TOS: [2]uint8{0, 0x28}, IPID: [2]uint16{8, 9}}
 	tcp.MAC = flow.MAC{Src: [6]byte{2, 0, 0, 0, 0, 1}, Dst: [6]byte{2, 0, 0, 0, 0, 2}, EtherType: 0x0800}
 	// inter-packet times (ns): src active mean 125 ms, stdev 1.5 ms; dst
@@ -63,6 +68,9 @@ func testRecords() map[string]*flow.Record {
 	dns.Bytes = [2]uint64{80, 120}
 	dns.IPAttr = flow.IPAttr{Present: 3, TTL: [2]uint8{64, 64}}
 	dns.VLAN = flow.VLAN{TCI: [2]uint16{3<<13 | 100, 3<<13 | 100}, Present: 3}
+	// a stray TCP object on a UDP flow: option keywords must not match it
+	dns.Has |= flow.HasTCP
+	dns.TCP.Options = 0xfff00000
 	m["dns"] = dns
 
 	// One-way UDP to a multicast group, with an MPLS label.
@@ -74,6 +82,8 @@ func testRecords() map[string]*flow.Record {
 	mc.Bytes = [2]uint64{1000, 0}
 	mc.MPLS = flow.MPLS{Label: [2]uint32{1000<<12 | 0x140, 0}, Count: [2]uint8{1, 0}}
 	mc.IPAttr = flow.IPAttr{Present: 0x11, TTL: [2]uint8{1, 0}}
+	mc.Has |= flow.HasCountry
+	mc.Country[0] = [2]byte{'f', 'r'} // lower case, src only
 	m["mcast"] = mc
 
 	// ICMP echo request/reply.
@@ -94,6 +104,8 @@ func testRecords() map[string]*flow.Record {
 	unr.Start, unr.Last = t0, t0
 	unr.Pkts = [2]uint64{1, 0}
 	unr.Bytes = [2]uint64{60, 0}
+	unr.Has |= flow.HasASN
+	unr.ASN = flow.ASN{Inode: 3320, Present: 4}
 	m["unr"] = unr
 
 	// IPv6 TCP, UUID source id with an interface name.
@@ -105,7 +117,11 @@ func testRecords() map[string]*flow.Record {
 	v6.Start, v6.Last = t0, t0+2e9
 	v6.Pkts = [2]uint64{20, 30}
 	v6.Bytes = [2]uint64{2000, 30000}
-	v6.TCP = flow.TCP{Object: flow.TCPPerf, Status: stSawSyn | stSynSent | stEstab | stSrcOOO<<1, HasDst: true}
+	// a TCP status object (no counters) with a dst gap, aggregated from 4 records
+	v6.TCP = flow.TCP{Object: flow.TCPStatus, Status: stSawSyn | stSynSent | stEstab | stSrcOOO<<1 | stSrcGap<<1,
+		Options: 0x00800000 | 0x04000000 | 0x80000000} // SACK, timestamp, dst ECN
+	v6.Has |= flow.HasAgr
+	v6.Agr.Count = 4
 	v6.TCP.Side[0].Flags = 0x1a
 	v6.TCP.Side[1].Flags = 0x12
 	m["v6"] = v6
@@ -210,7 +226,47 @@ var semanticCases = []struct {
 	{"loss gt 0", "tcp"},
 	{"seq 7", "tcp"},
 	{"seq gt 7", ""},
-	{"trans 1", "tcp rst dns mcast echo unr v6 arp lldp mar"},
+	{"trans 1", "tcp rst dns mcast echo unr arp lldp mar"},
+	{"trans 4", "v6"},
+	{"count gt 1", "v6"},
+	{"avgdur gt 0.4", "tcp mcast v6"},
+	{"avgdur gt 0.6", "mcast"},
+	{"dur gt 1.5 and avgdur lt 1", "v6"},
+	{"avgdur eq 0", "unr arp"},
+	{"tcpopt", "tcp v6"},
+	{"mss", "tcp"},
+	{"wscale and selackok", "tcp"},
+	{"selack", "v6"},
+	{"tcptimestamp", "tcp v6"},
+	{"decn", "v6"},
+	{"secn", ""},
+	{"tcpecho or tcpechoreply or tcpcc or tcpccnew or tcpccecho", ""},
+	{"tcp and not tcpopt", "rst"},
+	{"udp and tcpopt", ""},
+	{"gap gt 0", "tcp"},
+	{"dst gap 100", "tcp"},
+	{"src gap gt 0", ""},
+	{"gap eq 0", "tcp rst v6"},
+	{"src and dst gap eq 0", "rst"},
+	{"co us", "tcp"},
+	{"co FR", "mcast"},
+	{"dst co de", "tcp"},
+	{"src co de", ""},
+	{"co neq us", "tcp mcast"},
+	{"co us or fr", "tcp mcast"},
+	{"cocode", "tcp mcast"},
+	{"dst cocode", "tcp"},
+	{"cocode de", "tcp"},
+	{"ip and not cocode", "rst dns echo unr v6"},
+	{"as 64500", "tcp"},
+	{"dst asn gt 15000", "tcp"},
+	{"src and dst as gt 0", "tcp"},
+	{"asn eq 0", "unr"},
+	{"inode as 3320", "unr"},
+	{"inode asn gt 0 and udp", "unr"},
+	{"nstroke gt 10", "tcp"},
+	{"dst nstrokes gt 0", ""},
+	{"src nstroke 12", "tcp"},
 	{"dur gt 0.3", "tcp mcast v6"},
 	{"dur gt 2", "mcast"},
 	{"dur lt .001", "unr arp"},
@@ -262,6 +318,14 @@ var semanticCases = []struct {
 	{"icmpmap", "unr"},
 	{"redirect or timexed", ""},
 	{"inode 10.0.0.2", "unr"},
+	{"inode host 10.0.0.2", "unr"},
+	{"inode net 10.0.0.0/24", "unr"},
+	{"inode 10.0.0.0 mask 255.0.0.0", "unr"},
+	{"inode 10.0.0.9 or 10.0.0.2", "unr"},
+	{"inode net 192.168.0.0/16", ""},
+	{"inode 10.0.0.1", ""},
+	{"ip inode 10.0.0.2", "unr"},
+	{"not inode 10.0.0.2", "tcp rst dns mcast echo v6 arp lldp mar"},
 	{"vlan", "dns"},
 	{"mpls", "mcast"},
 	{"vlan or mpls", "dns mcast"},
@@ -392,7 +456,16 @@ func TestErrors(t *testing.T) {
 		{"proto nosuch", 6, "nosuch", `unknown protocol "nosuch"`, ErrUnknownName},
 		{"src proto 6", 4, "proto", `direction applied to "proto"`, nil},
 		{"tcp # x", 4, "#", `illegal character "#"`, nil},
-		{"len > 5", 0, "len", `"len" is not supported`, ErrUnsupported},
+		{"len > 5", 0, "len", `"len" is not supported: arithmetic (len, proto[x:y]) is not supported`, ErrUnsupported},
+		{"ip proto[9:1] = 6", 8, "[", `unsupported operator "[" (arithmetic is not supported)`, ErrUnsupported},
+		{"gateway 10.0.0.1", 0, "gateway", `"gateway" is not supported: gateway needs the gateway's hardware address from an ethers database, which flowgate does not read`, ErrUnsupported},
+		{"lcl", 0, "lcl", `"lcl" is not supported: locality needs ra's RA_LOCAL configuration, which flowgate does not have`, ErrUnsupported},
+		{"tcp and outbound", 8, "outbound", `"outbound" is not supported: direction of traffic needs ra's RA_LOCAL configuration, which flowgate does not have`, ErrUnsupported},
+		{"src inode 10.0.0.2", 4, "inode", `direction applied to "inode"`, nil},
+		{"inode 02:00:00:00:00:01", 6, "02:00:00:00:00:01", `inode needs an IP address, not "02:00:00:00:00:01"`, nil},
+		{"co usa", 3, "usa", `"usa" is not a two-letter country code`, nil},
+		{"co gt us", 6, "us", "a country code compares with eq or neq only", nil},
+		{"as gt x", 6, "x", `"x" is not an integer`, nil},
 		{"pkts gt 1 & 2", 10, "&", `unsupported operator "&" (arithmetic is not supported)`, ErrUnsupported},
 		{"net 10.0.0.0/33", 13, "33", `bad prefix length "33"`, nil},
 		{"gt 5", 0, "gt", `"gt" needs an attribute (e.g. "pkts gt 10")`, nil},

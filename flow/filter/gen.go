@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -288,6 +289,7 @@ const (
 	stSrcCong    = 0x4000
 	stSrcOOO     = 0x10000
 	stSrcDup     = 0x40000
+	stSrcGap     = 0x400000
 )
 
 func tcpStatus(r *flow.Record, bit uint32) bool {
@@ -297,6 +299,66 @@ func tcpStatus(r *flow.Record, bit uint32) bool {
 // tcpSide reports whether the TCP object carries side i.
 func tcpSide(r *flow.Record, i int) bool {
 	return isTCP(r) && r.Has&flow.HasTCP != 0 && (i == 0 || r.TCP.HasDst || r.TCP.Object == flow.TCPStatus)
+}
+
+// tcpOptions returns the TCP option bits seen at SYN (argus-format.md
+// §7.7); 0 for flows that are not TCP, whatever the record holds.
+func tcpOptions(r *flow.Record) uint32 {
+	if !isTCP(r) || r.Has&flow.HasTCP == 0 {
+		return 0
+	}
+	return r.TCP.Options
+}
+
+// gapBytes returns the bytes missing from direction i of a TCP flow (ra's
+// sgap/dgap, ArgusFetchSrcGap): computed from the TCP_PERF sequence
+// counters. Records with only a TCP init or status object carry no
+// counters: their gap is 0 unless the status has the direction's GAP bit,
+// in which case the amount is unknown (ok false).
+func gapBytes(r *flow.Record, i int) (g uint64, ok bool) {
+	if !tcpSide(r, i) {
+		return 0, false
+	}
+	if r.TCP.Object != flow.TCPPerf {
+		return 0, r.TCP.Status&(stSrcGap<<uint(i)) == 0
+	}
+	s := &r.TCP.Side[i]
+	if s.SeqBase == s.AckBytes || s.Seq == 0 || s.Retrans != 0 {
+		return 0, true
+	}
+	d := int64(s.Seq - s.SeqBase)
+	if d == int64(s.Bytes) || d == int64(s.Bytes-s.WinBytes) {
+		return 0, true
+	}
+	if d -= int64(s.Bytes); d <= 0 {
+		return 0, true
+	}
+	return uint64(d - 1), true
+}
+
+// inodeAddr returns the ICMP intermediate node of a flow: the sender of an
+// ICMP error mapped onto an IPv4 or IPv6 flow (the ICMP-mapped DSR's
+// osrcaddr, argus-format.md §7.13; what ra prints as inode).
+func inodeAddr(r *flow.Record) (netip.Addr, bool) {
+	if r.Has&flow.HasICMPMap == 0 || r.ICMPMap.Qual&7 == 0 || !isIP(r) {
+		return netip.Addr{}, false
+	}
+	return r.ICMPMap.OSrc, r.ICMPMap.OSrc.IsValid()
+}
+
+// cocodeNode is "cocode" alone: the record carries a country code (for
+// the direction d).
+func cocodeNode(d dir) node {
+	return sides(d, func(r *flow.Record, i int) bool {
+		return r.Has&flow.HasCountry != 0 && r.Country[i] != [2]byte{}
+	})
+}
+
+func upper(c byte) byte {
+	if c >= 'a' && c <= 'z' {
+		return c - 'a' + 'A'
+	}
+	return c
 }
 
 // ---- primitive nodes ----
@@ -438,6 +500,10 @@ func snameNode(k kw) node {
 			return t != 0x11
 		}
 	}
+	if k >= kwTCPOpt && k <= kwDECN {
+		bit := tcpOptBits[k-kwTCPOpt]
+		return func(r *flow.Record) bool { return tcpOptions(r)&bit != 0 }
+	}
 	if k >= kwUnrNet && k <= kwUnrNetPre {
 		code := uint8(k - kwUnrNet)
 		return func(r *flow.Record) bool {
@@ -578,12 +644,23 @@ func (p *parser) genValue(q qual, op relop, rel bool, t token) (node, error) {
 			return nil, p.errAt(t, nil, "relational operator applied to %s", map[kw]string{kwSrcID: "srcid", kwInf: "inf"}[q.attr])
 		}
 		return p.genSrcID(q, cls, t)
-	case kwInode:
-		a, err := netip.ParseAddr(t.text)
-		if err != nil || rel {
-			return nil, p.errAt(t, nil, "inode needs an address, not %q", t.text)
+	case kwCo:
+		if rel && op != opEQ && op != opNE {
+			return nil, p.errAt(t, nil, "a country code compares with eq or neq only")
 		}
-		return func(r *flow.Record) bool { return r.Has&flow.HasICMPMap != 0 && r.ICMPMap.OSrc == a }, nil
+		if len(t.text) != 2 || cls != clName && cls != clString {
+			return nil, p.errAt(t, nil, "%q is not a two-letter country code", t.text)
+		}
+		// ISO 3166 codes: compared without regard to case
+		cc := [2]byte{upper(t.text[0]), upper(t.text[1])}
+		ne := op == opNE
+		return andProto(q.proto, sides(q.dir, func(r *flow.Record, i int) bool {
+			if r.Has&flow.HasCountry == 0 || r.Country[i] == [2]byte{} {
+				return false
+			}
+			c := r.Country[i]
+			return ([2]byte{upper(c[0]), upper(c[1])} == cc) != ne
+		})), nil
 	}
 	if isFqual(q.attr) {
 		if cls != clNum && cls != clFloat {
@@ -599,6 +676,11 @@ func (p *parser) genValue(q qual, op relop, rel bool, t token) (node, error) {
 		return nil, p.errAt(t, nil, "%q is not an integer", t.text)
 	}
 	v, _ := parseNum(t.text)
+	if q.inode { // inode as N
+		return andProto(q.proto, func(r *flow.Record) bool {
+			return r.Has&flow.HasASN != 0 && (r.ASN.Present&4 != 0 || r.ASN.Inode != 0) && cmpU(op, uint64(r.ASN.Inode), v)
+		}), nil
+	}
 	return andProto(q.proto, genInt(q.attr, q.dir, op, v)), nil
 }
 
@@ -652,8 +734,14 @@ func (p *parser) genAddr(q qual, cls class, t token) (node, error) {
 		default:
 			test = func(x netip.Addr) bool { return x == a }
 		}
+		if q.inode {
+			return andProto(q.proto, func(r *flow.Record) bool { a, ok := inodeAddr(r); return ok && test(a) }), nil
+		}
 		return andProto(q.proto, sides(q.dir, func(r *flow.Record, i int) bool { return test(addrOf(r, i)) })), nil
 	case clMAC:
+		if q.inode {
+			return nil, p.errAt(t, nil, "inode needs an IP address, not %q", t.text)
+		}
 		if q.proto != kwNone && q.proto != kwLink || q.attr == kwNet {
 			return nil, p.errAt(t, nil, "a MAC address needs \"ether host\"")
 		}
@@ -681,6 +769,12 @@ func (p *parser) genAddr(q qual, cls class, t token) (node, error) {
 			return nil, p.errAt(t, ErrUnknownName, "unknown host %q", t.text)
 		}
 		addrs = append([]netip.Addr(nil), addrs...)
+		if q.inode {
+			return andProto(q.proto, func(r *flow.Record) bool {
+				x, ok := inodeAddr(r)
+				return ok && slices.Contains(addrs, x)
+			}), nil
+		}
 		return andProto(q.proto, sides(q.dir, func(r *flow.Record, i int) bool {
 			x := addrOf(r, i)
 			for _, a := range addrs {
@@ -920,6 +1014,17 @@ func genInt(k kw, d dir, op relop, v int64) node {
 			}
 			return 0, false
 		}
+	case kwGap:
+		get = gapBytes
+	case kwASN:
+		get = func(r *flow.Record, i int) (uint64, bool) {
+			if i == 0 {
+				return uint64(r.ASN.Src), r.Has&flow.HasASN != 0
+			}
+			return uint64(r.ASN.Dst), r.Has&flow.HasASN != 0
+		}
+	case kwNStroke:
+		get = func(r *flow.Record, i int) (uint64, bool) { return uint64(r.Behavior[i]), r.Has&flow.HasBehavior != 0 }
 	case kwSeq:
 		return func(r *flow.Record) bool { return r.Has&flow.HasSeq != 0 && cmpU(op, uint64(r.Seq), v) }
 	case kwSPI:
@@ -972,6 +1077,17 @@ func genFloat(k kw, d dir, op relop, v float32) node {
 	case kwDur:
 		return func(r *flow.Record) bool {
 			return r.Has&flow.HasTime != 0 && cmpF(op, float64(r.Last-r.Start)/1e9, v)
+		}
+	case kwAvgDur:
+		return func(r *flow.Record) bool {
+			if r.Has&flow.HasTime == 0 {
+				return false
+			}
+			n := uint32(1)
+			if r.Has&flow.HasAgr != 0 && r.Agr.Count > 0 {
+				n = r.Agr.Count
+			}
+			return cmpF(op, float64(r.Last-r.Start)/1e9/float64(n), v)
 		}
 	case kwTCPRTT:
 		return func(r *flow.Record) bool {

@@ -171,6 +171,10 @@ func lex(expr string) ([]token, error) {
 			}
 			toks = append(toks, t)
 			i = j
+		case c == '[' || c == ']' || c == '+' || c == '*':
+			// ra's pcap heritage: proto[x:y], len + 4, ...
+			return nil, &SyntaxError{Offset: i, Token: expr[i : i+1],
+				Msg: fmt.Sprintf("unsupported operator %q (arithmetic is not supported)", expr[i:i+1]), Err: ErrUnsupported}
 		default:
 			return nil, &SyntaxError{Offset: start, Token: expr[i : i+1], Msg: fmt.Sprintf("illegal character %q", expr[i:i+1])}
 		}

@@ -72,6 +72,10 @@ const (
 	kwSeq
 	kwMaxSeg
 	kwSPI
+	kwGap
+	kwASN
+	kwNStroke
+	kwCo // country code: takes a two-letter code, eq/neq only
 	iqualEnd
 
 	// float attributes (fqual)
@@ -81,6 +85,7 @@ const (
 	kwJitter
 	kwIntPkt
 	kwTCPRTT
+	kwAvgDur
 	fqualEnd
 
 	// TCP/IP indicators that take a direction (tname)
@@ -143,6 +148,20 @@ const (
 	kwRtr
 	kwMbr
 	kwLvg
+	kwTCPOpt // first TCP option keyword (ocode); see tcpOptBits
+	kwMSS
+	kwWScale
+	kwSAckOK
+	kwSAck
+	kwTCPEcho
+	kwTCPEchoReply
+	kwTCPTimestamp
+	kwTCPCC
+	kwTCPCCNew
+	kwTCPCCEcho
+	kwSECN
+	kwDECN
+	kwCocode // alone: the record has country codes; with a value: co
 	snameEnd
 
 	// other
@@ -169,9 +188,10 @@ var keywords = map[string]kw{
 	"bytes": kwBytes, "byte": kwBytes, "appbytes": kwAppBytes, "appbyte": kwAppBytes, "data": kwAppBytes,
 	"pkts": kwPkts, "pkt": kwPkts, "trans": kwTrans, "count": kwTrans,
 	"tcpb": kwTCPBase, "base": kwTCPBase, "loss": kwLoss, "seq": kwSeq, "maxseg": kwMaxSeg, "spi": kwSPI,
+	"gap": kwGap, "as": kwASN, "asn": kwASN, "nstroke": kwNStroke, "nstrokes": kwNStroke, "co": kwCo,
 
 	"dur": kwDur, "rate": kwRate, "load": kwLoad, "jitter": kwJitter, "jit": kwJitter,
-	"intpkt": kwIntPkt, "inter": kwIntPkt, "tcprtt": kwTCPRTT,
+	"intpkt": kwIntPkt, "inter": kwIntPkt, "tcprtt": kwTCPRTT, "avgdur": kwAvgDur,
 
 	"syn": kwSyn, "ack": kwAck, "push": kwPush, "urg": kwUrg, "fin": kwFin, "rst": kwRst, "reset": kwRst,
 	"ece": kwEce, "cwr": kwCwr, "retrans": kwRetrans, "drop": kwRetrans, "outoforder": kwOOO, "ooo": kwOOO,
@@ -188,15 +208,17 @@ var keywords = map[string]kw{
 	"unriso": kwUnrISO, "unrnetpro": kwUnrNetPro, "unrhostpro": kwUnrHostPro, "unrnettos": kwUnrNetTOS,
 	"unrhosttos": kwUnrHostTOS, "unrfilter": kwUnrFilter, "unrhostpre": kwUnrHostPre, "unrnetpre": kwUnrNetPre,
 	"rtr": kwRtr, "mbr": kwMbr, "lvg": kwLvg,
+	"tcpopt": kwTCPOpt, "mss": kwMSS, "wscale": kwWScale, "selackok": kwSAckOK, "selack": kwSAck,
+	"tcpecho": kwTCPEcho, "tcpechoreply": kwTCPEchoReply, "tcptimestamp": kwTCPTimestamp, "tcpcc": kwTCPCC,
+	"tcpccnew": kwTCPCCNew, "tcpccecho": kwTCPCCEcho, "secn": kwSECN, "decn": kwDECN, "cocode": kwCocode,
 
 	"broadcast": kwBroadcast, "multicast": kwMulticast,
 
-	// ra keywords recognised so that they are not taken for host names.
+	// ra keywords recognised so that they are not taken for host names;
+	// unsupportedWhy says why each is refused.
 	"lcl": kwUnsupported, "rem": kwUnsupported, "rmt": kwUnsupported, "class": kwUnsupported,
-	"co": kwUnsupported, "cocode": kwUnsupported, "as": kwUnsupported, "asn": kwUnsupported,
-	"cor": kwUnsupported, "gap": kwUnsupported, "deldur": kwUnsupported, "delstime": kwUnsupported,
-	"delltime": kwUnsupported, "nstroke": kwUnsupported, "nstrokes": kwUnsupported,
-	"masklen": kwUnsupported, "mlen": kwUnsupported, "avgdur": kwUnsupported, "intflow": kwUnsupported,
+	"cor": kwUnsupported, "deldur": kwUnsupported, "delstime": kwUnsupported,
+	"delltime": kwUnsupported, "masklen": kwUnsupported, "mlen": kwUnsupported, "intflow": kwUnsupported,
 	"intflowsdev": kwUnsupported, "intpktact": kwUnsupported, "intpktidle": kwUnsupported,
 	"jitact": kwUnsupported, "jitidle": kwUnsupported, "ploss": kwUnsupported, "pcr": kwUnsupported,
 	"pcratio": kwUnsupported, "abr": kwUnsupported, "abratio": kwUnsupported, "loc": kwUnsupported,
@@ -204,11 +226,43 @@ var keywords = map[string]kw{
 	"csnp": kwUnsupported, "psnp": kwUnsupported, "local": kwUnsupported, "intranet": kwUnsupported,
 	"remote": kwUnsupported, "internet": kwUnsupported, "inbound": kwUnsupported, "outbound": kwUnsupported,
 	"svc": kwUnsupported, "baseline": kwUnsupported, "match": kwUnsupported, "len": kwUnsupported,
-	"length": kwUnsupported, "encaps": kwUnsupported, "tcpopt": kwUnsupported, "mss": kwUnsupported,
-	"wscale": kwUnsupported, "selackok": kwUnsupported, "selack": kwUnsupported, "tcpecho": kwUnsupported,
-	"tcpechoreply": kwUnsupported, "tcptimestamp": kwUnsupported, "tcpcc": kwUnsupported,
-	"tcpccnew": kwUnsupported, "tcpccecho": kwUnsupported, "secn": kwUnsupported, "decn": kwUnsupported,
+	"length": kwUnsupported, "encaps": kwUnsupported,
 	"req": kwUnsupported, "rsp": kwUnsupported, "auth": kwUnsupported, "recurs": kwUnsupported,
+}
+
+// unsupportedWhy explains, for some refused keywords, why they are refused
+// (the error message); the others get a plain "is not supported".
+var unsupportedWhy = map[string]string{
+	"len":      "arithmetic (len, proto[x:y]) is not supported",
+	"length":   "arithmetic (len, proto[x:y]) is not supported",
+	"gateway":  "gateway needs the gateway's hardware address from an ethers database, which flowgate does not read",
+	"lcl":      "locality needs ra's RA_LOCAL configuration, which flowgate does not have",
+	"rem":      "locality needs ra's RA_LOCAL configuration, which flowgate does not have",
+	"rmt":      "locality needs ra's RA_LOCAL configuration, which flowgate does not have",
+	"local":    "locality needs ra's RA_LOCAL configuration, which flowgate does not have",
+	"intranet": "locality needs ra's RA_LOCAL configuration, which flowgate does not have",
+	"remote":   "locality needs ra's RA_LOCAL configuration, which flowgate does not have",
+	"internet": "locality needs ra's RA_LOCAL configuration, which flowgate does not have",
+	"inbound":  "direction of traffic needs ra's RA_LOCAL configuration, which flowgate does not have",
+	"outbound": "direction of traffic needs ra's RA_LOCAL configuration, which flowgate does not have",
+}
+
+// tcpOptBits are the Argus TCP option bits (argus-format.md §7.7) of the
+// option keywords, indexed from kwTCPOpt; "tcpopt" is any of them.
+var tcpOptBits = [...]uint32{
+	kwTCPOpt - kwTCPOpt:       0xfff00000,
+	kwMSS - kwTCPOpt:          0x00100000,
+	kwWScale - kwTCPOpt:       0x00200000,
+	kwSAckOK - kwTCPOpt:       0x00400000,
+	kwSAck - kwTCPOpt:         0x00800000,
+	kwTCPEcho - kwTCPOpt:      0x01000000,
+	kwTCPEchoReply - kwTCPOpt: 0x02000000,
+	kwTCPTimestamp - kwTCPOpt: 0x04000000,
+	kwTCPCC - kwTCPOpt:        0x08000000,
+	kwTCPCCNew - kwTCPOpt:     0x10000000,
+	kwTCPCCEcho - kwTCPOpt:    0x20000000,
+	kwSECN - kwTCPOpt:         0x40000000,
+	kwDECN - kwTCPOpt:         0x80000000,
 }
 
 func isPname(k kw) bool { return k > kwNone && k < pnameEnd }

@@ -22,6 +22,7 @@ type qual struct {
 	proto kw   // protocol qualifier (pname) or kwNone
 	dir   dir
 	attr  kw // kwHost, kwNet, kwPort, kwProto, an iqual/fqual, ... or kwNone (= host)
+	inode bool // "inode": attr (host, net or as) applies to the ICMP intermediate node
 }
 
 type parser struct {
@@ -58,6 +59,15 @@ func (p *parser) unexpected(t token) error {
 		return &SyntaxError{Offset: t.off, Msg: "unexpected end of expression"}
 	}
 	return &SyntaxError{Offset: t.off, Token: t.text, Msg: fmt.Sprintf("unexpected %q", t.text)}
+}
+
+// unsupported is the error for a recognised ra keyword this package does
+// not evaluate.
+func (p *parser) unsupported(t token) error {
+	if why, ok := unsupportedWhy[t.text]; ok {
+		return p.errAt(t, ErrUnsupported, "%q is not supported: %s", t.text, why)
+	}
+	return p.errAt(t, ErrUnsupported, "%q is not supported", t.text)
 }
 
 func (p *parser) errAt(t token, cause error, format string, args ...any) error {
@@ -147,10 +157,10 @@ func (p *parser) parseRTerm() (node, qual, error) {
 	var q qual
 	first := p.peek()
 	k := keyword(first)
-	if k == kwUnsupported {
-		return nil, q, p.errAt(first, ErrUnsupported, "%q is not supported", first.text)
+	if k == kwUnsupported || k == kwGateway {
+		return nil, q, p.unsupported(first)
 	}
-	if isSname(k) {
+	if isSname(k) && k != kwCocode {
 		p.next()
 		return snameNode(k), qual{}, nil
 	}
@@ -180,8 +190,33 @@ func (p *parser) parseRTerm() (node, qual, error) {
 	k = keyword(t)
 	switch {
 	case k == kwUnsupported || k == kwGateway:
-		return nil, q, p.errAt(t, ErrUnsupported, "%q is not supported", t.text)
-	case k == kwHost || k == kwNet || k == kwSrcID || k == kwInode || k == kwInf || k == kwProto ||
+		return nil, q, p.unsupported(t)
+	case k == kwCocode:
+		// "cocode" alone: the record carries country codes; "cocode us"
+		// is "co us".
+		p.next()
+		if n := p.peek(); (n.kind == tWord || n.kind == tString || n.kind == tRel) && keyword(n) == kwNone {
+			q.attr, q.valid = kwCo, true
+			nd, err := p.parseID(q)
+			return nd, q, err
+		}
+		return andProto(q.proto, cocodeNode(q.dir)), qual{}, nil
+	case k == kwInode:
+		// inode [host|net|as] value: the ICMP intermediate node (the
+		// sender of an ICMP error mapped onto the flow) has no direction.
+		p.next()
+		if q.dir != dirDefault {
+			return nil, q, p.errAt(t, nil, "direction applied to %q", t.text)
+		}
+		q.attr, q.inode, q.valid = kwHost, true, true
+		switch a := keyword(p.peek()); a {
+		case kwHost, kwNet, kwASN:
+			p.next()
+			q.attr = a
+		}
+		n, err := p.parseID(q)
+		return n, q, err
+	case k == kwHost || k == kwNet || k == kwSrcID || k == kwInf || k == kwProto ||
 		isIqual(k) || isFqual(k):
 		p.next()
 		if k == kwProto && q.dir != dirDefault {
