@@ -31,7 +31,7 @@ func testRecords() map[string]*flow.Record {
 		SynAck: 10000, AckDat: 10000, HasDst: true}
 	tcp.TCP.Side[0] = flow.TCPSide{Flags: 0x1b, SeqBase: 1000, MSS: 1460, Retrans: 1}
 	tcp.TCP.Side[1] = flow.TCPSide{Flags: 0x1b, SeqBase: 5000, MSS: 1400, Bytes: 2500, Seq: 5000 + 2500 + 101} // 100 bytes missing
-	tcp.TCP.Options = 0x00100000 | 0x00200000 | 0x00400000 | 0x04000000 // MSS, wscale, SACK-OK, timestamp
+	tcp.TCP.Options = 0x00100000 | 0x00200000 | 0x00400000 | 0x04000000                                        // MSS, wscale, SACK-OK, timestamp
 	tcp.Has |= flow.HasCountry | flow.HasASN | flow.HasBehavior
 	tcp.Country = [2][2]byte{{'U', 'S'}, {'D', 'E'}}
 	tcp.ASN = flow.ASN{Src: 64500, Dst: 15169, Present: 3}

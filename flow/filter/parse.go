@@ -21,7 +21,7 @@ type qual struct {
 	valid bool // a bare value may inherit these qualifiers
 	proto kw   // protocol qualifier (pname) or kwNone
 	dir   dir
-	attr  kw // kwHost, kwNet, kwPort, kwProto, an iqual/fqual, ... or kwNone (= host)
+	attr  kw   // kwHost, kwNet, kwPort, kwProto, an iqual/fqual, ... or kwNone (= host)
 	inode bool // "inode": attr (host, net or as) applies to the ICMP intermediate node
 }
 
