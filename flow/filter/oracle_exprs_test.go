@@ -64,6 +64,7 @@ var oracleExprs = []string{
 	"ttl gt 60",
 	"tos gt 0",
 	"ipid gt 0",
+	"tcp and ipid gt 0",
 	"vlan",
 	"mpls",
 	"vid gt 0",
