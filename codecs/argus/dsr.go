@@ -954,17 +954,7 @@ func (d *dec) metric(rec *flow.Record, h, body []byte) {
 	copy(a[:], body)
 	p := 0
 	get := func() uint64 {
-		var v uint64
-		switch w {
-		case 1:
-			v = uint64(a[p])
-		case 2:
-			v = uint64(be.Uint16(a[p:]))
-		case 4:
-			v = uint64(be.Uint32(a[p:]))
-		default:
-			v = be.Uint64(a[p:])
-		}
+		v := getUint(a[p:], w)
 		p += w
 		return v
 	}
@@ -1011,16 +1001,7 @@ func (e *enc) metric(rec *flow.Record, h [4]byte, bodyLen int) {
 	var a [48]byte
 	p := 0
 	put := func(v uint64) {
-		switch w {
-		case 1:
-			a[p] = byte(v)
-		case 2:
-			be.PutUint16(a[p:], uint16(v))
-		case 4:
-			be.PutUint32(a[p:], uint32(v))
-		default:
-			be.PutUint64(a[p:], v)
-		}
+		putUint(a[p:], w, v)
 		p += w
 	}
 	for i := range 2 {
@@ -1049,17 +1030,7 @@ func (d *dec) psize(rec *flow.Record, h, body []byte) {
 	ps := &rec.PktSize
 	p := 0
 	get := func() uint16 {
-		var v uint64
-		switch w {
-		case 1:
-			v = uint64(a[p])
-		case 2:
-			v = uint64(be.Uint16(a[p:]))
-		case 4:
-			v = uint64(be.Uint32(a[p:]))
-		default:
-			v = be.Uint64(a[p:])
-		}
+		v := getUint(a[p:], w)
 		p += w
 		return uint16(v) // wider values do not round-trip; the verifier keeps them verbatim
 	}
@@ -1095,16 +1066,7 @@ func (e *enc) psize(rec *flow.Record, h [4]byte, bodyLen int) {
 	ps := &rec.PktSize
 	p := 0
 	put := func(v uint16) {
-		switch w {
-		case 1:
-			a[p] = byte(v)
-		case 2:
-			be.PutUint16(a[p:], v)
-		case 4:
-			be.PutUint32(a[p:], uint32(v))
-		default:
-			be.PutUint64(a[p:], uint64(v))
-		}
+		putUint(a[p:], w, uint64(v))
 		p += w
 	}
 	for i := range 2 {
@@ -1684,4 +1646,33 @@ func (e *enc) agr(rec *flow.Record, h [4]byte, bodyLen int) {
 	putStatLE(a[20:], &g.Act)
 	putStatLE(a[48:], &g.Idle)
 	e.fixed(a[:], bodyLen)
+}
+
+// getUint reads a big-endian unsigned integer of w bytes (1, 2, 4 or 8):
+// the widths of the metric and packet-size encodings.
+func getUint(b []byte, w int) uint64 {
+	switch w {
+	case 1:
+		return uint64(b[0])
+	case 2:
+		return uint64(be.Uint16(b))
+	case 4:
+		return uint64(be.Uint32(b))
+	default:
+		return be.Uint64(b)
+	}
+}
+
+// putUint writes v as a big-endian unsigned integer of w bytes.
+func putUint(b []byte, w int, v uint64) {
+	switch w {
+	case 1:
+		b[0] = byte(v)
+	case 2:
+		be.PutUint16(b, uint16(v))
+	case 4:
+		be.PutUint32(b, uint32(v))
+	default:
+		be.PutUint64(b, v)
+	}
 }
