@@ -192,10 +192,14 @@ func samplePcapng() ([]byte, []wantFrame) {
 	w.section(binary.BigEndian)
 	w.idb(LinkRawIPv6, 16, 6, 0)
 	d4, d5 := payload(4, 30), payload(5, 10)
-	w.spb(d4, 30) // snaplen 16 cuts it
+	w.spb(d4[:16], 30) // cut to the snaplen, as the spec requires
 	want = append(want, wantFrame{0, d4[:16], 30, LinkRawIPv6, 0})
 	w.epb(0, 5, d5, 10)
 	want = append(want, wantFrame{5000, d5, 10, LinkRawIPv6, 0})
+	w.idb(LinkRawIPv4, 0, 0x80|3, 0) // 1/8 s
+	d6 := payload(6, 20)
+	w.epb(1, 17, d6, 20)
+	want = append(want, wantFrame{2_125_000_000, d6, 20, LinkRawIPv4, 1})
 	return w.b, want
 }
 

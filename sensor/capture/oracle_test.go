@@ -20,11 +20,13 @@ import (
 // as frame.encap_type (wiretap's WTAP_ENCAP_*, stable across 4.x) to pcap
 // LINKTYPE_* values, for the encapsulations the corpus holds.
 var wiretapToLinkType = map[int]uint16{
-	1:  LinkEthernet, // WTAP_ENCAP_ETHERNET
-	4:  9,            // WTAP_ENCAP_PPP = LINKTYPE_PPP
-	7:  LinkRaw,      // WTAP_ENCAP_RAW_IP
-	15: LinkNull,     // WTAP_ENCAP_NULL
-	25: LinkSLL,      // WTAP_ENCAP_SLL
+	1:   LinkEthernet, // WTAP_ENCAP_ETHERNET
+	4:   9,            // WTAP_ENCAP_PPP = LINKTYPE_PPP
+	7:   LinkRaw,      // WTAP_ENCAP_RAW_IP
+	15:  LinkNull,     // WTAP_ENCAP_NULL
+	25:  LinkSLL,      // WTAP_ENCAP_SLL
+	129: LinkRawIPv4,  // WTAP_ENCAP_RAW_IP4
+	130: LinkRawIPv6,  // WTAP_ENCAP_RAW_IP6
 }
 
 // corpusCaptures lists every capture (by magic, not by name) under the
@@ -207,4 +209,38 @@ func TestTsharkOracle(t *testing.T) {
 	})
 	t.Logf("%d of %d captures agree with tshark frame by frame (%d frames; %d files end in an error, as in tshark)",
 		nFiles.Load(), len(files), nFrames.Load(), nErrFiles.Load())
+}
+
+// TestTsharkOnSamples checks our own small captures (power-of-2 and
+// millisecond resolutions, negative if_tsoffset, simple and obsolete packet
+// blocks, two sections of different byte order, gzip) against tshark; it
+// needs no corpus.
+func TestTsharkOnSamples(t *testing.T) {
+	tshark, err := exec.LookPath("tshark")
+	if err != nil {
+		t.Skip("tshark not installed: skipping the tshark comparison")
+	}
+	for _, s := range samples() {
+		t.Run(s.name, func(t *testing.T) {
+			p := writeTemp(t, "sample", s.data)
+			want, failed := tsharkRead(t, tshark, p)
+			if failed {
+				t.Fatal("tshark failed on the sample")
+			}
+			if len(want) != len(s.want) {
+				t.Fatalf("tshark reads %d frames, we expect %d", len(want), len(s.want))
+			}
+			for i, w := range want {
+				g := s.want[i]
+				wt := w.time
+				if wt == "" {
+					wt = epoch(0)
+				}
+				if wt != epoch(g.ts) || w.length != g.length || w.caplen != len(g.data) || wiretapToLinkType[w.encap] != g.linkType {
+					t.Errorf("frame %d: tshark time %s len %d caplen %d encap %d; we expect %s len %d caplen %d link %d",
+						i+1, w.time, w.length, w.caplen, w.encap, epoch(g.ts), g.length, len(g.data), g.linkType)
+				}
+			}
+		})
+	}
 }

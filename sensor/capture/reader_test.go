@@ -392,3 +392,36 @@ func BenchmarkReadFrame(b *testing.B) {
 		}
 	}
 }
+
+func TestStdin(t *testing.T) {
+	b, want := samplePcapng()
+	p := writeTemp(t, "in.pcapng", b)
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	old := os.Stdin
+	os.Stdin = f
+	defer func() { os.Stdin = old }()
+	src, err := OpenFile("-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []wantFrame
+	for {
+		var fr Frame
+		if err := src.ReadFrame(&fr); err != nil {
+			if err != io.EOF {
+				t.Fatal(err)
+			}
+			break
+		}
+		got = append(got, wantFrame{fr.TS, bytes.Clone(fr.Data), fr.Len, fr.LinkType, fr.IfIndex})
+	}
+	src.Close()
+	checkFrames(t, got, want)
+	if _, err := f.Stat(); err != nil {
+		t.Fatalf("Close closed standard input: %v", err)
+	}
+}
