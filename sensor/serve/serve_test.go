@@ -21,12 +21,12 @@ const ioTimeout = 10 * time.Second
 
 // startServer serves on 127.0.0.1 (port 0) and closes the server at the
 // end of the test.
-func startServer(t *testing.T, opts Options) (*Server, string) {
+func startServer(t testing.TB, opts Options) (*Server, string) {
 	t.Helper()
 	return startServerOn(t, opts, nil)
 }
 
-func startServerOn(t *testing.T, opts Options, wrap func(net.Listener) net.Listener) (*Server, string) {
+func startServerOn(t testing.TB, opts Options, wrap func(net.Listener) net.Listener) (*Server, string) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -54,18 +54,18 @@ func startServerOn(t *testing.T, opts Options, wrap func(net.Listener) net.Liste
 }
 
 type testClient struct {
-	t    *testing.T
+	t    testing.TB
 	conn net.Conn
 	mar  []byte
 }
 
 // dial connects and reads the initial MAR.
-func dial(t *testing.T, addr string) *testClient {
+func dial(t testing.TB, addr string) *testClient {
 	t.Helper()
 	return dialWith(t, addr, net.Dialer{Timeout: ioTimeout})
 }
 
-func dialWith(t *testing.T, addr string, d net.Dialer) *testClient {
+func dialWith(t testing.TB, addr string, d net.Dialer) *testClient {
 	t.Helper()
 	conn, err := d.Dial("tcp", addr)
 	if err != nil {
@@ -141,7 +141,7 @@ func (c *testClient) expectEOF() {
 }
 
 // waitFor polls cond until it holds, at most ioTimeout.
-func waitFor(t *testing.T, what string, cond func(Stats) bool, s *Server) Stats {
+func waitFor(t testing.TB, what string, cond func(Stats) bool, s *Server) Stats {
 	t.Helper()
 	deadline := time.Now().Add(ioTimeout)
 	for {
@@ -327,9 +327,7 @@ func TestFilter(t *testing.T) {
 func TestSlowClient(t *testing.T) {
 	small := func(ln net.Listener) net.Listener { return smallBufListener{ln} }
 	s, addr := startServerOn(t, Options{Version: 5, QueueRecords: 64, QueueBytes: 1 << 20}, small)
-	slow := dialWith(t, addr, net.Dialer{Timeout: ioTimeout, Control: func(_, _ string, rc syscall.RawConn) error {
-		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
-	}})
+	slow := dialWith(t, addr, smallDialer)
 	slow.send("START: ")
 	fast := dial(t, addr)
 	fast.send("START: ")
@@ -395,6 +393,11 @@ func TestSlowClient(t *testing.T) {
 	}
 	t.Logf("published %d; slow: sent %d dropped %d; fast: sent %d dropped %d", n, sc.Sent, sc.Dropped, fc.Sent, fc.Dropped)
 }
+
+// smallDialer's connections have a small receive buffer.
+var smallDialer = net.Dialer{Timeout: ioTimeout, Control: func(_, _ string, rc syscall.RawConn) error {
+	return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+}}
 
 // smallBufListener shrinks the send buffer of accepted connections, so
 // that a client that does not read fills it quickly.
@@ -524,5 +527,54 @@ func TestPublishAllocs(t *testing.T) {
 	r := flowRec(6, 1)
 	if n := testing.AllocsPerRun(100, func() { s.Publish(&r) }); n != 0 {
 		t.Errorf("Publish with no client: %v allocations, want 0", n)
+	}
+}
+
+// A FILTER after START replaces the filter without a reply (a reply would
+// break the record framing); FILE: is refused with ER.
+func TestCommandsAfterStart(t *testing.T) {
+	s, addr := startServer(t, Options{Version: 5})
+	c := dial(t, addr)
+	c.send("FILE: /tmp/x")
+	if r := c.reply(); r != "ER" {
+		t.Fatalf("FILE: reply %q, want ER", r)
+	}
+	c.send("MODEL: x")
+	c.send("START: ")
+	waitFor(t, "START", startedN(1), s)
+	c.send("FILTER: udp")
+	waitFor(t, "the new filter", func(st Stats) bool { return st.Clients[0].Filter == "udp" }, s)
+	recs := []flow.Record{flowRec(6, 1), flowRec(17, 2)}
+	for i := range recs {
+		s.Publish(&recs[i])
+	}
+	got := c.records(1)
+	if got[0].Key.Proto != 17 {
+		t.Errorf("got proto %d, want 17", got[0].Key.Proto)
+	}
+}
+
+// With WriteTimeout, a started client that stops reading is disconnected
+// and what was queued for it is counted as discarded.
+func TestWriteTimeout(t *testing.T) {
+	small := func(ln net.Listener) net.Listener { return smallBufListener{ln} }
+	s, addr := startServerOn(t, Options{Version: 3, WriteTimeout: 100 * time.Millisecond}, small)
+	c := dialWith(t, addr, smallDialer)
+	c.send("START: ")
+	waitFor(t, "START", startedN(1), s)
+	deadline := time.Now().Add(ioTimeout)
+	for i := 0; len(s.Stats().Clients) > 0; i++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("stalled client still connected: %+v", s.Stats())
+		}
+		r := flowRec(17, i)
+		s.Publish(&r)
+		if i%100 == 0 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	st := s.Stats()
+	if st.Discarded == 0 || st.Offered != st.Sent+st.Dropped+st.Discarded {
+		t.Errorf("stats %+v", st)
 	}
 }
