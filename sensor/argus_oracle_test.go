@@ -1,0 +1,399 @@
+package sensor
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/flowgate/flowgate/codecs/argus"
+	"github.com/flowgate/flowgate/flow"
+	"github.com/flowgate/flowgate/sensor/capture"
+)
+
+// readPcap calls fn for every frame of a pcap or pcapng file: a small
+// local reader, until sensor/capture's lands.
+func readPcap(path string, fn func(*capture.Frame)) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if len(b) < 24 {
+		return errors.New("short file")
+	}
+	var f capture.Frame
+	if bytes.Equal(b[:4], []byte{0x0a, 0x0d, 0x0d, 0x0a}) {
+		return readPcapNG(b, fn)
+	}
+	var bo binary.ByteOrder = binary.LittleEndian
+	scale := int64(1000)
+	switch binary.LittleEndian.Uint32(b) {
+	case 0xa1b2c3d4:
+	case 0xa1b23c4d:
+		scale = 1
+	case 0xd4c3b2a1:
+		bo = binary.BigEndian
+	case 0x4d3cb2a1:
+		bo, scale = binary.BigEndian, 1
+	default:
+		return errors.New("not a pcap file")
+	}
+	lt := uint16(bo.Uint32(b[20:]))
+	for off := 24; off+16 <= len(b); {
+		h := b[off:]
+		cl, ol := int(bo.Uint32(h[8:])), int(bo.Uint32(h[12:]))
+		if off+16+cl > len(b) {
+			return io.ErrUnexpectedEOF
+		}
+		f = capture.Frame{TS: int64(bo.Uint32(h))*1e9 + int64(bo.Uint32(h[4:]))*scale, Data: h[16 : 16+cl], Len: ol, LinkType: lt}
+		fn(&f)
+		off += 16 + cl
+	}
+	return nil
+}
+
+func readPcapNG(b []byte, fn func(*capture.Frame)) error {
+	var bo binary.ByteOrder = binary.LittleEndian
+	type iface struct {
+		lt  uint16
+		div int64 // ticks per second
+	}
+	var ifs []iface
+	var f capture.Frame
+	for off := 0; off+12 <= len(b); {
+		if binary.LittleEndian.Uint32(b[off:]) == 0x0a0d0d0a {
+			if binary.LittleEndian.Uint32(b[off+8:]) == 0x1a2b3c4d {
+				bo = binary.LittleEndian
+			} else {
+				bo = binary.BigEndian
+			}
+			ifs = ifs[:0]
+		}
+		typ, n := bo.Uint32(b[off:]), int(bo.Uint32(b[off+4:]))
+		if n < 12 || off+n > len(b) {
+			return io.ErrUnexpectedEOF
+		}
+		blk := b[off+8 : off+n-4]
+		switch typ {
+		case 1:
+			if len(blk) < 8 {
+				break
+			}
+			in := iface{lt: bo.Uint16(blk), div: 1e6}
+			for o := blk[8:]; len(o) >= 4; {
+				code, l := bo.Uint16(o), int(bo.Uint16(o[2:]))
+				if code == 0 || 4+l > len(o) {
+					break
+				}
+				if code == 9 && l >= 1 {
+					r := o[4]
+					if r&0x80 == 0 {
+						in.div = 1
+						for range r {
+							in.div *= 10
+						}
+					} else {
+						in.div = 1 << (r & 0x7f)
+					}
+				}
+				o = o[4+(l+3)&^3:]
+			}
+			ifs = append(ifs, in)
+		case 6:
+			if len(blk) < 20 {
+				break
+			}
+			id := int(bo.Uint32(blk))
+			if id >= len(ifs) {
+				break
+			}
+			ts := int64(bo.Uint32(blk[4:]))<<32 | int64(bo.Uint32(blk[8:]))
+			cl, ol := int(bo.Uint32(blk[12:])), int(bo.Uint32(blk[16:]))
+			if 20+cl > len(blk) {
+				break
+			}
+			in := ifs[id]
+			f = capture.Frame{TS: ts/in.div*1e9 + ts%in.div*1e9/in.div, Data: blk[20 : 20+cl], Len: ol, LinkType: in.lt, IfIndex: id}
+			fn(&f)
+		case 3:
+			if len(blk) < 4 || len(ifs) == 0 {
+				break
+			}
+			ol := int(bo.Uint32(blk))
+			f = capture.Frame{Data: blk[4:min(4+ol, len(blk))], Len: ol, LinkType: ifs[0].lt}
+			fn(&f)
+		}
+		off += n
+	}
+	return nil
+}
+
+// oracleFields are printed for both outputs; the first 5 plus stime make
+// the match key, the next 4 the counters.
+var oracleFields = []string{"stime", "proto", "saddr", "sport", "daddr", "dport",
+	"spkts", "dpkts", "sbytes", "dbytes",
+	"ltime", "flgs", "dir", "state", "sttl", "dttl", "stos", "dtos", "sipid", "dipid", "smac", "dmac", "svlan", "dvlan", "synack", "ackdat", "sappbytes", "dappbytes"}
+
+const nKey, nCnt = 6, 4
+
+func raRows(t *testing.T, file string) [][]string {
+	t.Helper()
+	cmd := exec.Command("ra", append([]string{"-X", "-n", "-u", "-c", ",", "-r", file, "-s"}, oracleFields...)...)
+	cmd.Env = append(os.Environ(), "TZ=UTC")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("ra %s: %v", file, err)
+	}
+	rd := csv.NewReader(bytes.NewReader(out))
+	rd.FieldsPerRecord = -1
+	rows, err := rd.ReadAll()
+	if err != nil {
+		t.Fatalf("ra csv: %v", err)
+	}
+	var res [][]string
+	for i, r := range rows {
+		if i == 0 || len(r) < len(oracleFields) || r[1] == "man" {
+			continue
+		}
+		for j := range r {
+			r[j] = strings.TrimSpace(r[j])
+		}
+		res = append(res, r)
+	}
+	return res
+}
+
+func ourArgus(t *testing.T, pcap, out string, opt Options) {
+	t.Helper()
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	bw := bufio.NewWriter(f)
+	w, err := argus.NewWriter(bw, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var werr error
+	s := New(opt, func(r *flow.Record) {
+		if err := w.Encode(r); err != nil && werr == nil {
+			werr = err
+		}
+	})
+	if err := readPcap(pcap, s.Frame); err != nil {
+		t.Logf("%s: %v", pcap, err)
+	}
+	s.Close()
+	if err := w.Close(); err != nil && werr == nil {
+		werr = err
+	}
+	if err := bw.Flush(); err != nil && werr == nil {
+		werr = err
+	}
+	if werr != nil {
+		t.Logf("writing %s: %v", pcap, werr)
+	}
+}
+
+type oracleResult struct {
+	total, ours, matched int
+	fieldMiss            map[string]int
+	samples              []string
+}
+
+func compareRows(want, got [][]string) oracleResult {
+	res := oracleResult{total: len(want), ours: len(got), fieldMiss: map[string]int{}}
+	key := func(r []string) string { return strings.Join(r[:nKey], ",") }
+	kc := func(r []string) string { return strings.Join(r[:nKey+nCnt], ",") }
+	byKC := map[string]int{}
+	for _, r := range got {
+		byKC[kc(r)]++
+	}
+	byKey := map[string][][]string{}
+	for _, r := range got {
+		byKey[key(r)] = append(byKey[key(r)], r)
+	}
+	for _, w := range want {
+		if byKC[kc(w)] > 0 {
+			byKC[kc(w)]--
+			res.matched++
+		} else if len(res.samples) < 6 {
+			res.samples = append(res.samples, "argus: "+strings.Join(w, ","))
+			if g := byKey[key(w)]; len(g) > 0 {
+				res.samples = append(res.samples, "ours:  "+strings.Join(g[0], ","))
+			}
+		}
+		g := byKey[key(w)]
+		if len(g) == 0 {
+			res.fieldMiss["(no record with this key)"]++
+			continue
+		}
+		o := g[0]
+		byKey[key(w)] = g[1:]
+		diff := false
+		for i := nKey; i < len(oracleFields) && i < len(w) && i < len(o); i++ {
+			if w[i] != o[i] {
+				res.fieldMiss[oracleFields[i]]++
+				diff = true
+			}
+		}
+		if diff && len(res.samples) < 12 {
+			res.samples = append(res.samples, "argus: "+strings.Join(w, ","), "ours:  "+strings.Join(o, ","))
+		}
+	}
+	return res
+}
+
+// minMatched is the ratchet: records matched on key and counters per
+// capture must not fall below these figures.
+var minMatched = map[string]int{
+	"generated/pcaps/arp.pcap":                        1,    // of 1
+	"generated/pcaps/icmp_echo.pcap":                  3,    // of 3
+	"generated/pcaps/icmp_unreach.pcap":               2,    // of 2
+	"generated/pcaps/ipv4_frag.pcap":                  1,    // of 2
+	"generated/pcaps/ipv6_icmp.pcap":                  3,    // of 3
+	"generated/pcaps/ipv6_tcp.pcap":                   1,    // of 1
+	"generated/pcaps/long_flow.pcap":                  18,   // of 18
+	"generated/pcaps/mpls.pcap":                       2,    // of 2
+	"generated/pcaps/tcp_handshake.pcap":              1,    // of 1
+	"generated/pcaps/tcp_midstream.pcap":              1,    // of 1
+	"generated/pcaps/tcp_rst.pcap":                    2,    // of 2
+	"generated/pcaps/udp_dns.pcap":                    3,    // of 3
+	"generated/pcaps/vlan.pcap":                       2,    // of 2
+	"traffic/gopacket/pcapng-tests/be/test007.pcapng": 1,    // of 1
+	"traffic/gopacket/pcapng-tests/be/test009.pcapng": 2,    // of 2
+	"traffic/gopacket/pcapng-tests/be/test011.pcapng": 1,    // of 3
+	"traffic/gopacket/pcapng-tests/be/test016.pcapng": 1,    // of 3
+	"traffic/gopacket/pcapng-tests/be/test018.pcapng": 1,    // of 3
+	"traffic/gopacket/pcapng-tests/be/test902.pcapng": 1,    // of 1
+	"traffic/gopacket/pcapng-tests/le/test007.pcapng": 1,    // of 1
+	"traffic/gopacket/pcapng-tests/le/test009.pcapng": 2,    // of 2
+	"traffic/gopacket/pcapng-tests/le/test011.pcapng": 1,    // of 3
+	"traffic/gopacket/pcapng-tests/le/test016.pcapng": 1,    // of 3
+	"traffic/gopacket/pcapng-tests/le/test018.pcapng": 1,    // of 3
+	"traffic/gopacket/pcapng-tests/le/test902.pcapng": 1,    // of 1
+	"traffic/gopacket/test_dns.pcap":                  10,   // of 10
+	"traffic/gopacket/test_ethernet.pcap":             1,    // of 1
+	"traffic/slips/malicious-ssh-bruteforce.pcap":     67,   // of 67
+	"traffic/slips/test-cc-capture-1.pcap":            299,  // of 299
+	"traffic/slips/test-cc-capture-2.pcap":            270,  // of 270
+	"traffic/slips/test12-icmp-portscan.pcap":         25,   // of 26
+	"traffic/slips/test7-malicious.pcap":              745,  // of 755
+	"traffic/slips/test8-malicious.pcap":              262,  // of 262
+	"traffic/tcpdump/LLDP_and_CDP.pcap":               8,    // of 12
+	"traffic/tcpdump/dns_tcp.pcap":                    1,    // of 1
+	"traffic/tcpdump/dns_udp.pcap":                    1,    // of 1
+	"traffic/tcpdump/gquic.pcap":                      1,    // of 1
+	"traffic/tcpdump/icmpv6.pcap":                     4,    // of 5
+	"traffic/tcpdump/ipv4_tcp_http_xml.pcap":          1,    // of 1
+	"traffic/tcpdump/ipv6-routing-header.pcap":        4,    // of 4
+	"traffic/tcpdump/pim-packet-assortment.pcap":      90,   // of 98
+	"traffic/zeek-docs/quickstart.pcap":               2,    // of 2
+	"traffic/zeek-traces/communityid/arp.pcap":        4,    // of 4
+	"traffic/zeek-traces/communityid/icmp.pcap":       4,    // of 4
+	"traffic/zeek-traces/communityid/icmp6.pcap":      11,   // of 18
+	"traffic/zeek-traces/communityid/ipv6.pcap":       2,    // of 2
+	"traffic/zeek-traces/communityid/tcp.pcap":        1,    // of 1
+	"traffic/zeek-traces/communityid/udp.pcap":        1,    // of 1
+	"traffic/zeek-traces/http/get.pcap":               1,    // of 1
+	"traffic/zeek-traces/ipv4/fragmented-1.pcap":      1,    // of 1
+	"traffic/zeek-traces/ipv4/fragmented-3.pcap":      1,    // of 1
+	"traffic/zeek-traces/ipv6-fragmented-dns.pcap":    2,    // of 5
+	"traffic/zeek-traces/smb/smb3_multichannel.pcap":  43,   // of 43
+	"traffic/zeek-traces/tls/chrome-34-google.pcap":   1,    // of 1
+	"traffic/zeek-traces/tls/tls1.2.pcap":             1,    // of 1
+	"TOTAL":                                           1918, // of 2011
+}
+
+func TestArgusOracle(t *testing.T) {
+	corpus := os.Getenv("FLOWGATE_CORPUS")
+	if corpus == "" {
+		t.Skip("FLOWGATE_CORPUS not set")
+	}
+	for _, tool := range []string{"argus", "ra"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed (Debian argus 3.0.8.2 / argus-client is the oracle)", tool)
+		}
+	}
+	var pcaps []string
+	for _, dir := range []string{"generated/pcaps", "traffic"} {
+		filepath.WalkDir(filepath.Join(corpus, dir), func(p string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return nil
+			}
+			if ext := filepath.Ext(p); ext == ".pcap" || ext == ".pcapng" || ext == ".cap" {
+				if fi, err := d.Info(); err == nil && fi.Size() < 20<<20 {
+					pcaps = append(pcaps, p)
+				}
+			}
+			return nil
+		})
+	}
+	sort.Strings(pcaps)
+	tmp := t.TempDir()
+	var sumT, sumM int
+	failed := []string{}
+	// argus takes about a second per file whatever its size: run them in parallel.
+	refs := make([]string, len(pcaps))
+	refErr := make([]string, len(pcaps))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 16)
+	for i, p := range pcaps {
+		refs[i] = filepath.Join(tmp, fmt.Sprintf("ref%d.argus", i))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if out, err := exec.Command("argus", "-X", "-r", p, "-w", refs[i]).CombinedOutput(); err != nil {
+				refErr[i] = fmt.Sprintf("%v: %s", err, bytes.TrimSpace(out))
+			}
+		}()
+	}
+	wg.Wait()
+	for i, p := range pcaps {
+		name, _ := filepath.Rel(corpus, p)
+		ref := refs[i]
+		ours := filepath.Join(tmp, "ours.argus")
+		if refErr[i] != "" {
+			t.Logf("%s: argus failed: %s", name, refErr[i])
+			continue
+		}
+		if _, err := os.Stat(ref); err != nil {
+			continue
+		}
+		ourArgus(t, p, ours, Options{Argus3: true})
+		res := compareRows(raRows(t, ref), raRows(t, ours))
+		sumT += res.total
+		sumM += res.matched
+		var miss []string
+		for f, n := range res.fieldMiss {
+			miss = append(miss, fmt.Sprintf("%s=%d", f, n))
+		}
+		sort.Strings(miss)
+		t.Logf("%-60s matched %d/%d (ours %d) %s", name, res.matched, res.total, res.ours, strings.Join(miss, " "))
+		if testing.Verbose() {
+			for _, s := range res.samples {
+				t.Logf("    %s", s)
+			}
+		}
+		if min, ok := minMatched[name]; ok && res.matched < min {
+			failed = append(failed, fmt.Sprintf("%s: matched %d < floor %d", name, res.matched, min))
+		}
+	}
+	t.Logf("TOTAL matched %d/%d records on key+counters", sumM, sumT)
+	for _, f := range failed {
+		t.Error(f)
+	}
+}

@@ -1,0 +1,942 @@
+// Package track keeps the sensor's flow table: packets (decode.Packet) are
+// folded into bidirectional flows keyed as argus keys them, and flows are
+// reported as flow.Record values: a status record every StatusInterval
+// while a flow is active (per-interval deltas), and a final record when it
+// closes, idles out or the table is flushed (argus-clients.md §5.2).
+//
+// Time comes only from packet timestamps. The table has no fixed size: it
+// grows with the active flows (Active reports them).
+package track
+
+import (
+	"bytes"
+	"math"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/flowgate/flowgate/flow"
+	"github.com/flowgate/flowgate/sensor/decode"
+)
+
+// Options mirror the argus sensor's settings (argus-clients.md §5.1); the
+// zero value takes argus's code defaults.
+type Options struct {
+	StatusInterval time.Duration // ARGUS_FLOW_STATUS_INTERVAL (-S), default 5 s
+	// Idle timeouts per protocol; zero takes argus's default.
+	IPTimeout, TCPTimeout, ICMPTimeout, IGMPTimeout, FragTimeout, ARPTimeout, OtherTimeout time.Duration
+
+	MAC       bool // -m: MAC addresses
+	AppBytes  bool // -A: application byte counts
+	Jitter    bool // -J: inter-packet time statistics
+	Response  bool // -R: response time data (TCP synack/ackdat are always kept)
+	PktSize   bool // -Z: packet size bounds
+	UserData  int  // -U n: first n payload bytes per direction
+	NoMSS     bool // leave the TCP MSS out (Argus 3 records have no place for it)
+	MonitorID flow.SrcID
+	HasID     bool // MonitorID is set (-e)
+}
+
+func (o *Options) defaults() {
+	def := func(d *time.Duration, s int) {
+		if *d <= 0 {
+			*d = time.Duration(s) * time.Second
+		}
+	}
+	def(&o.StatusInterval, 5)
+	def(&o.IPTimeout, 30)
+	def(&o.TCPTimeout, 60)
+	def(&o.ICMPTimeout, 5)
+	def(&o.IGMPTimeout, 30)
+	def(&o.FragTimeout, 5)
+	def(&o.ARPTimeout, 5)
+	def(&o.OtherTimeout, 30)
+}
+
+// flow classes, for the idle timeouts.
+const (
+	clIP uint8 = iota
+	clTCP
+	clICMP
+	clIGMP
+	clFrag
+	clARP
+	clOther
+	numClasses
+)
+
+// key kinds.
+const (
+	kIP uint8 = iota + 1
+	kFrag
+	kARP
+	kL2
+)
+
+// fkey is the flow-table key: canonical orientation (a is the lower
+// address, or the requester for ICMP echo and ARP).
+type fkey struct {
+	a, b   [16]byte
+	pa, pb uint16
+	proto  uint8
+	kind   uint8
+	v6     bool
+	x, y   uint32 // DNS txid; ICMP type/code/id, seq; fragment id; L2 type/SAPs
+}
+
+// Tracker is the flow table. It is not safe for concurrent use; shard
+// flows by key across Trackers to use several cores.
+type Tracker struct {
+	opt     Options
+	emit    func(*flow.Record)
+	flows   map[fkey]*entry
+	frags   map[fkey]*entry // non-first fragments -> parent flow
+	now     int64
+	nextScn int64
+	seq     uint32
+	rec     flow.Record
+	status  int64
+	tmo     [numClasses]int64
+	free    []*entry
+	// Counters.
+	Records uint64 // records emitted
+	Created uint64 // flows created
+}
+
+// New returns a Tracker that calls emit for every record. The record
+// passed to emit is reused after emit returns (Detach or copy to keep it).
+func New(opt Options, emit func(*flow.Record)) *Tracker {
+	opt.defaults()
+	t := &Tracker{opt: opt, emit: emit, flows: make(map[fkey]*entry, 1024), frags: make(map[fkey]*entry)}
+	t.status = int64(opt.StatusInterval)
+	t.tmo = [numClasses]int64{int64(opt.IPTimeout), int64(opt.TCPTimeout), int64(opt.ICMPTimeout), int64(opt.IGMPTimeout),
+		int64(opt.FragTimeout), int64(opt.ARPTimeout), int64(opt.OtherTimeout)}
+	return t
+}
+
+// Active returns the number of flows in the table.
+func (t *Tracker) Active() int { return len(t.flows) }
+
+// side is one direction of a flow.
+type side struct {
+	pkts, bytes, app uint64
+	first, last      int64
+	ttl, tos         uint8
+	ipid             uint16
+	ipopts           uint32
+	frag             bool
+	mac, dmac        [6]byte // sender and receiver MAC of the first packet
+	macN             uint8   // 0 none, 1 one, 2 several
+	vlan             uint16
+	vlanSeen         bool
+	mpls             uint32
+	mplsSeen         bool
+	encaps           uint32
+	psMin, psMax     uint16
+	// jitter (active inter-packet times, ns)
+	jn               uint32
+	jmin, jmax, jsum float64
+	jsq              float64
+	user             []byte
+	// TCP
+	tflags  uint8
+	seqBase uint32
+	seqSet  bool
+	nextSeq uint32 // highest seq+len seen
+	ack     uint32
+	win     uint16
+	wscale  uint8
+	mss     uint16
+	tbytes  uint32
+	retrans uint32
+	finSeq  uint32
+	finSeen bool
+	tlast   int64
+	tstatus uint32
+}
+
+type entry struct {
+	key     fkey
+	fromA   bool // first packet travelled a -> b
+	class   uint8
+	seq     uint32
+	rkey    flow.Key // record key, first-seen orientation
+	hasICMP bool
+	icmp    flow.ICMPInfo
+	icmpMap flow.ICMPInfo
+	hasMap  bool
+	arpResp [6]byte
+	hasARP  bool
+	started bool // a record was emitted already
+	dirty   bool // packets since the last record
+	start   int64
+	lastPkt int64
+	s       [2]side
+	// TCP (whole flow).
+	tcp      bool
+	tstatus  uint32
+	topts    uint32
+	synT     int64
+	synAckT  int64
+	synAck   uint32
+	ackDat   uint32
+	closed   bool
+	fragSeen bool
+}
+
+const (
+	stSawSyn     = 0x1
+	stSynSent    = 0x2
+	stEst        = 0x4
+	stFin        = 0x8
+	stFinAck     = 0x10
+	stClose      = 0x20
+	stSrcRetrans = 0x100
+	stSrcReset   = 0x1000
+	stSrcOOO     = 0x10000
+)
+
+func addr16(a netip.Addr) [16]byte {
+	if a.Is4() {
+		var b [16]byte
+		v := a.As4()
+		copy(b[:], v[:])
+		return b
+	}
+	return a.As16()
+}
+
+// keyOf builds the table key of p and says whether p travels a -> b.
+func (t *Tracker) keyOf(p *decode.Packet) (k fkey, fwd bool, class uint8) {
+	switch p.Net {
+	case decode.NetIPv4, decode.NetIPv6:
+	case decode.NetARP:
+		k.kind, class = kARP, clARP
+		k.x = uint32(p.ARPHrd)<<16 | uint32(p.ARPPro)
+		src, dst := addr16(p.Src), addr16(p.Dst)
+		if p.ARPOp == 2 || p.ARPOp == 4 { // reply: requester is the target
+			k.a, k.b = dst, src
+			return k, false, class
+		}
+		k.a, k.b = src, dst
+		return k, true, class
+	default:
+		k.kind, class = kL2, clOther
+		copy(k.a[:], p.SrcMAC[:])
+		copy(k.b[:], p.DstMAC[:])
+		k.x = uint32(p.EtherType)<<16 | uint32(p.DSAP)<<8 | uint32(p.SSAP)
+		fwd = true
+		if bytes.Compare(k.a[:6], k.b[:6]) > 0 {
+			k.a, k.b = k.b, k.a
+			fwd = false
+		}
+		return k, fwd, class
+	}
+	k.kind = kIP
+	k.v6 = p.Net == decode.NetIPv6
+	k.proto = p.Proto
+	k.a, k.b = addr16(p.Src), addr16(p.Dst)
+	class = clIP
+	if p.Frag && !p.FirstFrag {
+		k.kind, class = kFrag, clFrag
+		k.x = p.IPID
+		fwd = true
+		if bytes.Compare(k.a[:], k.b[:]) > 0 {
+			k.a, k.b = k.b, k.a
+			fwd = false
+		}
+		return k, fwd, class
+	}
+	switch p.Proto {
+	case 6:
+		class = clTCP
+	case 2:
+		class = clIGMP
+	case 1, 58:
+		class = clICMP
+		if p.Proto == 58 && (p.ICMPType == 136 || p.ICMPType == 135) {
+			// argus 3.0.8.2 keys neighbour advertisements as solicitations.
+			k.x = 135 << 24
+			break
+		}
+		if decode.IsICMPEcho(p.Proto, p.ICMPType) {
+			rt, reply := echoRequest(p.Proto, p.ICMPType)
+			k.x = uint32(rt) << 24
+			if p.Proto == 1 { // argus 3.0.8.2 keys ICMPv6 echo without id/seq
+				k.x |= uint32(p.ICMPID)
+				k.y = uint32(p.ICMPSeq)
+			}
+			if reply {
+				k.a, k.b = k.b, k.a
+				return k, false, class
+			}
+			return k, true, class
+		}
+		k.x = uint32(p.ICMPType)<<24 | uint32(p.ICMPCode)<<16
+		if p.HasQuote {
+			k.x |= uint32(p.QDstPort)
+			k.y = uint32(p.QProto)
+		}
+	}
+	if p.HasL4 && p.Proto != 1 && p.Proto != 58 {
+		k.pa, k.pb = p.SrcPort, p.DstPort
+		if p.Proto == 17 && (p.SrcPort == 53 || p.DstPort == 53) && len(p.Payload) >= 2 {
+			k.x = uint32(p.Payload[0])<<8 | uint32(p.Payload[1]) | 1<<16
+		}
+	}
+	fwd = true
+	c := bytes.Compare(k.a[:], k.b[:])
+	if c > 0 || c == 0 && k.pa < k.pb {
+		k.a, k.b = k.b, k.a
+		k.pa, k.pb = k.pb, k.pa
+		fwd = false
+	}
+	return k, fwd, class
+}
+
+// echoRequest maps an ICMP id/seq type to its request type.
+func echoRequest(proto, t uint8) (req uint8, reply bool) {
+	if proto == 58 {
+		if t == 129 {
+			return 128, true
+		}
+		return t, false
+	}
+	switch t {
+	case 0:
+		return 8, true
+	case 14, 16, 18:
+		return t - 1, true
+	}
+	return t, false
+}
+
+// Packet folds one decoded packet into the table.
+func (t *Tracker) Packet(p *decode.Packet) {
+	t.Advance(p.TS)
+	k, fwd, class := t.keyOf(p)
+	if k.kind == kFrag {
+		if e := t.frags[k]; e != nil {
+			t.account(e, p, e.fromA == fwd)
+			e.fragSeen = true
+			return
+		}
+	}
+	e := t.flows[k]
+	if e != nil && e.tcp && p.Proto == 6 && p.TCPFlags&(decode.TCPSyn|decode.TCPAck) == decode.TCPSyn &&
+		(e.closed || e.tstatus&(stSrcReset|stSrcReset<<1) != 0) {
+		t.finish(e, flow.CauseStop)
+		t.remove(e)
+		e = nil
+	}
+	if e == nil {
+		e = t.create(k, fwd, class, p)
+	} else if e.dirty && p.TS-e.start >= t.status {
+		t.report(e, flow.CauseStatus)
+	}
+	dir := e.fromA != fwd
+	t.account(e, p, !dir)
+	if p.Frag && p.FirstFrag {
+		fk := k
+		fk.kind = kFrag
+		fk.a, fk.b = addr16(p.Src), addr16(p.Dst)
+		fk.pa, fk.pb, fk.y = 0, 0, 0
+		fk.x = p.IPID
+		if bytes.Compare(fk.a[:], fk.b[:]) > 0 {
+			fk.a, fk.b = fk.b, fk.a
+		}
+		if _, ok := t.frags[fk]; !ok {
+			t.frags[fk] = e
+		}
+	}
+	if p.Net == decode.NetIPv4 && p.Proto == 1 && p.HasQuote || p.Net == decode.NetIPv6 && p.Proto == 58 && p.HasQuote {
+		t.mapICMP(p)
+	}
+}
+
+func (t *Tracker) create(k fkey, fwd bool, class uint8, p *decode.Packet) *entry {
+	var e *entry
+	if n := len(t.free); n > 0 {
+		e = t.free[n-1]
+		t.free = t.free[:n-1]
+		u0, u1 := e.s[0].user[:0], e.s[1].user[:0]
+		*e = entry{}
+		e.s[0].user, e.s[1].user = u0, u1
+	} else {
+		e = &entry{}
+	}
+	t.seq++
+	t.Created++
+	e.key, e.fromA, e.class, e.seq = k, fwd, class, t.seq
+	e.start = p.TS
+	e.tcp = k.kind == kIP && k.proto == 6
+	t.buildKey(e, p)
+	t.flows[k] = e
+	return e
+}
+
+// buildKey fills the record key in first-seen orientation.
+func (t *Tracker) buildKey(e *entry, p *decode.Packet) {
+	r := &e.rkey
+	r.RevBit = !e.fromA
+	switch e.key.kind {
+	case kL2:
+		r.Kind, r.AddrType = flow.Kind5Tuple, flow.AddrEther
+		r.SrcMAC, r.DstMAC = p.SrcMAC, p.DstMAC
+		r.EtherType, r.DSAP, r.SSAP = p.EtherType, p.DSAP, p.SSAP
+		return
+	case kARP:
+		r.Kind, r.AddrType = flow.KindARP, flow.AddrARP
+		r.ARPHrd, r.ARPPro, r.ARPHln, r.ARPPln, r.ARPOp = p.ARPHrd, p.ARPPro, p.ARPHln, p.ARPPln, 1
+		// Wire order is requester first; the record is first-seen first.
+		req, tgt := p.Src, p.Dst
+		reqMAC := p.ARPSha
+		if p.ARPOp == 2 || p.ARPOp == 4 {
+			req, tgt = p.Dst, p.Src
+			reqMAC = p.ARPTha
+		}
+		r.Src, r.Dst, r.SrcMAC = req, tgt, reqMAC
+		if r.RevBit {
+			*r = r.Reverse()
+		}
+		return
+	}
+	r.Kind = flow.Kind5Tuple
+	r.AddrType = flow.AddrIPv4
+	if e.key.v6 {
+		r.AddrType = flow.AddrIPv6
+	}
+	r.Src, r.Dst, r.Proto = p.Src, p.Dst, p.Proto
+	if e.key.kind == kFrag {
+		r.FragID = p.IPID
+		return
+	}
+	switch p.Proto {
+	case 1, 58:
+		if decode.IsICMPEcho(p.Proto, p.ICMPType) {
+			rt, _ := echoRequest(p.Proto, p.ICMPType)
+			r.ICMPType = rt
+			if p.Proto == 1 {
+				r.ICMPID, r.ICMPSeq = p.ICMPID, p.ICMPSeq
+			}
+		} else {
+			r.ICMPType, r.ICMPCode = p.ICMPType, p.ICMPCode
+			if p.Proto == 58 && p.ICMPType == 136 {
+				r.ICMPType = 135
+			}
+			if p.HasQuote {
+				r.TpProto = p.QProto
+				if p.Proto == 1 {
+					r.ICMPID = p.QDstPort
+				}
+			}
+		}
+		e.hasICMP = true
+		e.icmp.Type, e.icmp.Code = r.ICMPType, r.ICMPCode
+		if p.Proto == 1 {
+			e.icmp.Seq = p.ICMPSeq
+			e.icmp.OSrc, e.icmp.ODst = p.Src, p.Dst
+			if p.HasQuote {
+				e.icmp.Seq = 0
+				e.icmp.ISrc, e.icmp.IDst = p.QSrc, p.QDst
+			}
+			e.icmp.Gateway = netip.AddrFrom4([4]byte{})
+			if !p.HasQuote {
+				e.icmp.ISrc, e.icmp.IDst = e.icmp.Gateway, e.icmp.Gateway
+			}
+		}
+		return
+	}
+	r.SrcPort, r.DstPort = p.SrcPort, p.DstPort
+	if e.key.x&(1<<16) != 0 && !e.key.v6 {
+		// DNS txid in the mask bytes, little-endian, in wire (canonical) order.
+		lo, hi := uint8(e.key.x), uint8(e.key.x>>8)
+		if r.RevBit {
+			lo, hi = hi, lo
+		}
+		r.SrcMask, r.DstMask = lo, hi
+	}
+}
+
+// account adds p to direction s2d (true: source to destination).
+func (t *Tracker) account(e *entry, p *decode.Packet, s2d bool) {
+	d := 0
+	if !s2d {
+		d = 1
+	}
+	s := &e.s[d]
+	if s.pkts == 0 {
+		s.first = p.TS
+	}
+	if t.opt.Jitter && s.pkts > 0 {
+		v := float64(p.TS - s.last)
+		if s.jn == 0 || v < s.jmin {
+			s.jmin = v
+		}
+		s.jmax = max(s.jmax, v)
+		s.jsum += v
+		s.jsq += v * v
+		s.jn++
+	}
+	if !e.dirty {
+		e.start = p.TS
+		e.dirty = true
+	}
+	s.pkts++
+	s.bytes += uint64(p.WireLen)
+	s.last = p.TS
+	e.lastPkt = p.TS
+	if p.Net == decode.NetIPv4 || p.Net == decode.NetIPv6 {
+		s.ttl, s.tos = p.TTL, p.TOS
+		s.ipid = uint16(p.IPID)
+		s.ipopts |= p.IPOpts
+		if p.Frag {
+			s.frag = true
+			e.fragSeen = true
+		}
+		if p.HasL4 || p.Frag && !p.FirstFrag {
+			if p.Frag && !p.FirstFrag {
+				s.app += uint64(max(p.IPLen-p.IPHdrLen, 0))
+			} else {
+				s.app += uint64(p.AppLen)
+			}
+		}
+	}
+	if p.HasMAC {
+		switch {
+		case s.macN == 0:
+			s.mac, s.dmac, s.macN = p.SrcMAC, p.DstMAC, 1
+		case s.mac != p.SrcMAC:
+			s.macN = 2
+		}
+	}
+	if p.NVLAN > 0 {
+		s.vlan, s.vlanSeen = p.VLAN, true
+	}
+	if p.NMPLS > 0 {
+		s.mpls, s.mplsSeen = p.MPLS, true
+	}
+	s.encaps |= p.Encaps
+	if t.opt.PktSize {
+		l := uint16(min(p.WireLen, 65535))
+		if s.psMin == 0 || l < s.psMin {
+			s.psMin = l
+		}
+		s.psMax = max(s.psMax, l)
+	}
+	if n := t.opt.UserData; n > 0 && len(s.user) < n && len(p.Payload) > 0 {
+		if s.user == nil {
+			s.user = make([]byte, 0, n)
+		}
+		m := min(n-len(s.user), len(p.Payload))
+		s.user = append(s.user, p.Payload[:m]...)
+	}
+	if e.key.kind == kARP {
+		e.hasARP = true
+		if p.ARPOp == 2 {
+			e.arpResp = p.ARPSha
+		}
+	}
+	if e.tcp && p.HasL4 {
+		t.tcp(e, p, d)
+	}
+}
+
+func (t *Tracker) tcp(e *entry, p *decode.Packet, d int) {
+	s, o := &e.s[d], &e.s[1-d]
+	f := p.TCPFlags
+	s.tflags |= f
+	s.win = p.Win
+	s.tlast = p.TS
+	e.topts |= p.TCPOpts
+	if p.TCPOpts&decode.TCPOptWScale != 0 {
+		s.wscale = p.WScale
+	}
+	if p.TCPOpts&decode.TCPOptMSS != 0 && !t.opt.NoMSS {
+		s.mss = p.MSS
+	}
+	seg := uint32(p.AppLen)
+	if f&decode.TCPSyn != 0 {
+		seg++
+	}
+	if f&decode.TCPFin != 0 {
+		seg++
+	}
+	retrans := false
+	switch {
+	case f&(decode.TCPSyn|decode.TCPAck) == decode.TCPSyn:
+		if e.tstatus&stSawSyn != 0 && s.seqSet && p.Seq == s.seqBase {
+			retrans = true
+		} else {
+			s.seqBase, s.seqSet = p.Seq, true
+			s.nextSeq = p.Seq
+		}
+		e.tstatus |= stSawSyn
+		if e.synT == 0 {
+			e.synT = p.TS
+		}
+	case f&(decode.TCPSyn|decode.TCPAck) == decode.TCPSyn|decode.TCPAck:
+		if e.tstatus&stSynSent != 0 && s.seqSet && p.Seq == s.seqBase {
+			retrans = true
+		} else {
+			s.seqBase, s.seqSet = p.Seq, true
+			s.nextSeq = p.Seq
+		}
+		e.tstatus |= stSynSent
+		if e.synT != 0 && e.synAckT == 0 {
+			e.synAck = uint32((p.TS - e.synT) / 1000)
+		}
+		if e.synAckT == 0 {
+			e.synAckT = p.TS
+		}
+	default:
+		if !s.seqSet {
+			s.seqBase, s.seqSet = p.Seq-1, true
+			s.nextSeq = p.Seq
+		}
+		if e.tstatus&stEst == 0 && f&decode.TCPRst == 0 {
+			e.tstatus |= stEst
+			if e.synAckT != 0 && f&decode.TCPAck != 0 && e.ackDat == 0 {
+				e.ackDat = uint32((p.TS - e.synAckT) / 1000)
+			}
+		}
+		if seg > 0 && int32(p.Seq+seg-s.nextSeq) <= 0 && s.pkts > 1 {
+			retrans = true
+		}
+	}
+	if retrans {
+		s.retrans++
+		e.tstatus |= stSrcRetrans << d
+	}
+	if end := p.Seq + seg; int32(end-s.nextSeq) > 0 {
+		s.nextSeq = end
+	}
+	if f&decode.TCPAck != 0 {
+		s.ack = p.Ack
+		if o.finSeen && int32(p.Ack-o.finSeq) > 0 {
+			e.tstatus |= stFinAck
+			if s.finSeen {
+				e.closed = true
+			}
+		}
+	}
+	if !retrans && f&(decode.TCPSyn) == 0 {
+		s.tbytes += uint32(p.AppLen)
+	}
+	if f&decode.TCPFin != 0 {
+		e.tstatus |= stFin
+		s.finSeen = true
+		s.finSeq = p.Seq + uint32(p.AppLen)
+	}
+	if f&decode.TCPRst != 0 {
+		e.tstatus |= stSrcReset << d
+		e.closed = true
+	}
+}
+
+// mapICMP attaches an ICMP error to the flow it quotes (flag U/R/T).
+func (t *Tracker) mapICMP(p *decode.Packet) {
+	var k fkey
+	k.kind, k.proto, k.v6 = kIP, p.QProto, p.Net == decode.NetIPv6
+	k.a, k.b = addr16(p.QSrc), addr16(p.QDst)
+	k.pa, k.pb = p.QSrcPort, p.QDstPort
+	c := bytes.Compare(k.a[:], k.b[:])
+	if c > 0 || c == 0 && k.pa < k.pb {
+		k.a, k.b, k.pa, k.pb = k.b, k.a, k.pb, k.pa
+	}
+	e := t.flows[k]
+	if e == nil {
+		return
+	}
+	var q uint8
+	if p.Proto == 1 {
+		switch p.ICMPType {
+		case 3:
+			q = 1
+		case 5:
+			q = 2
+		case 11:
+			q = 4
+		}
+	} else {
+		switch p.ICMPType {
+		case 1:
+			q = 1
+		case 3:
+			q = 4
+		}
+	}
+	if q == 0 {
+		return
+	}
+	e.hasMap = true
+	e.icmpMap = flow.ICMPInfo{Qual: q, Type: p.ICMPType, Code: p.ICMPCode, OSrc: p.Src, ODst: p.Dst, ISrc: p.QSrc, IDst: p.QDst}
+	if p.Net == decode.NetIPv4 {
+		e.icmpMap.Gateway = netip.AddrFrom4([4]byte{})
+	}
+	if !e.dirty {
+		e.start = p.TS
+		e.dirty = true
+	}
+	if p.TS > e.lastPkt {
+		e.lastPkt = p.TS
+	}
+	e.s[0].last = max(e.s[0].last, p.TS)
+}
+
+// Advance moves the table's clock to now (packet time): it emits status
+// records and removes idle flows. Packet calls it; call it directly when
+// time passes without packets.
+func (t *Tracker) Advance(now int64) {
+	if now <= t.now {
+		return
+	}
+	t.now = now
+	if now < t.nextScn {
+		return
+	}
+	if t.nextScn == 0 {
+		t.nextScn = now + int64(time.Second)
+		return
+	}
+	t.nextScn = now + int64(time.Second)
+	for k, e := range t.flows {
+		idle := now - e.lastPkt
+		tmo := t.tmo[e.class]
+		if e.closed && tmo > int64(10*time.Second) {
+			tmo = int64(10 * time.Second)
+		}
+		if idle >= tmo {
+			if e.dirty {
+				t.report(e, flow.CauseTimeout)
+			}
+			delete(t.flows, k)
+			t.release(e)
+			continue
+		}
+		if e.dirty && now-e.start >= t.status {
+			t.report(e, flow.CauseStatus)
+		}
+	}
+	for k, e := range t.frags {
+		if now-e.lastPkt >= t.tmo[clFrag] {
+			delete(t.frags, k)
+		}
+	}
+}
+
+func (t *Tracker) remove(e *entry) {
+	delete(t.flows, e.key)
+	t.release(e)
+}
+
+func (t *Tracker) release(e *entry) {
+	if len(t.frags) > 0 {
+		for k, v := range t.frags {
+			if v == e {
+				delete(t.frags, k)
+			}
+		}
+	}
+	t.free = append(t.free, e)
+}
+
+func (t *Tracker) finish(e *entry, cause flow.Cause) {
+	if e.dirty {
+		t.report(e, cause)
+	}
+}
+
+// Flush emits a final record for every flow with unreported packets, in
+// flow creation order, and empties the table.
+func (t *Tracker) Flush() {
+	es := make([]*entry, 0, len(t.flows))
+	for _, e := range t.flows {
+		es = append(es, e)
+	}
+	slices.SortFunc(es, func(a, b *entry) int { return int(int64(a.seq) - int64(b.seq)) })
+	for _, e := range es {
+		t.finish(e, flow.CauseStop)
+	}
+	clear(t.flows)
+	clear(t.frags)
+}
+
+// report emits e's record for the current interval and starts the next.
+func (t *Tracker) report(e *entry, cause flow.Cause) {
+	r := &t.rec
+	ud0, ud1 := r.SrcUser.Data[:0], r.DstUser.Data[:0]
+	*r = flow.Record{}
+	r.Type = flow.TypeFlow
+	// argus 3.0.8.2 labels a flow's first record START and later ones STATUS.
+	r.Cause = flow.CauseStatus
+	if !e.started {
+		r.Cause = flow.CauseStart
+	}
+	if cause == flow.CauseTimeout && e.started {
+		r.Cause = flow.CauseStatus
+	}
+	r.Has = flow.HasKey | flow.HasTime | flow.HasMetrics | flow.HasSeq
+	if t.opt.HasID {
+		r.Has |= flow.HasSrcID
+		r.SrcID = t.opt.MonitorID
+	}
+	r.Seq = e.seq
+	r.Key = e.rkey
+	if e.key.kind == kFrag {
+		r.Has |= flow.HasFragKey
+	}
+	if r.Key.Proto == 1 && e.key.kind == kIP || r.Key.Proto == 58 && e.key.kind == kIP {
+		r.Has |= flow.HasICMPKey
+	}
+	s0, s1 := &e.s[0], &e.s[1]
+	r.Start, r.Last = e.start, e.lastPkt
+	for i, s := range []*side{s0, s1} {
+		r.Pkts[i], r.Bytes[i], r.AppBytes[i] = s.pkts, s.bytes, s.app
+	}
+	if t.opt.AppBytes {
+		r.Has |= flow.HasAppBytes
+	}
+	ip := e.key.kind == kIP || e.key.kind == kFrag
+	if ip {
+		r.Has |= flow.HasIPAttr
+		a := &r.IPAttr
+		for i, s := range []*side{s0, s1} {
+			if s.pkts == 0 {
+				continue
+			}
+			a.Present |= 1 << i
+			a.TTL[i], a.TOS[i] = s.ttl, s.tos
+			a.IPID[i] = s.ipid>>8 | s.ipid<<8 // ra's reading of argus's host-order bytes
+			if s.ipopts != 0 {
+				a.Present |= 4 << i
+				a.Options[i] = s.ipopts
+			}
+			if s.frag {
+				a.Present |= 0x10 << i
+			}
+		}
+		if e.key.v6 {
+			a.IPID = [2]uint16{}
+		}
+	}
+	if s0.encaps|s1.encaps != 0 {
+		r.Has |= flow.HasEncaps
+		r.Encaps.Mask = [2]uint32{s0.encaps, s1.encaps}
+	}
+	if s0.vlanSeen || s1.vlanSeen {
+		r.Has |= flow.HasVLAN
+		for i, s := range []*side{s0, s1} {
+			if s.vlanSeen {
+				r.VLAN.Present |= 1 << i
+				r.VLAN.TCI[i] = s.vlan
+			}
+		}
+	}
+	if s0.mplsSeen || s1.mplsSeen {
+		r.Has |= flow.HasMPLS
+		for i, s := range []*side{s0, s1} {
+			if s.mplsSeen {
+				r.MPLS.Subtype |= 1 << i
+				r.MPLS.Count[i] = 1
+				r.MPLS.Label[i] = s.mpls
+			}
+		}
+	}
+	if t.opt.MAC && (s0.macN > 0 || s1.macN > 0) {
+		r.Has |= flow.HasMAC
+		if s0.macN > 0 {
+			r.MAC.Src, r.MAC.Dst = s0.mac, s0.dmac
+		} else {
+			r.MAC.Src, r.MAC.Dst = s1.dmac, s1.mac
+		}
+		if s0.macN > 1 {
+			r.MAC.Flags |= 1
+		}
+		if s1.macN > 1 {
+			r.MAC.Flags |= 2
+		}
+	}
+	if t.opt.PktSize {
+		r.Has |= flow.HasPktSize
+		for i, s := range []*side{s0, s1} {
+			if s.pkts > 0 {
+				r.PktSize.Dirs |= 1 << i
+				r.PktSize.Min[i], r.PktSize.Max[i] = s.psMin, s.psMax
+			}
+		}
+	}
+	if t.opt.Jitter {
+		for i, s := range []*side{s0, s1} {
+			if s.pkts == 0 {
+				continue
+			}
+			st := &r.Jitter.Act[i]
+			r.Jitter.Present |= 1 << (2 * i)
+			st.N = s.jn
+			if s.jn > 0 {
+				n := float64(s.jn)
+				st.Min, st.Max, st.Mean = s.jmin, s.jmax, s.jsum/n
+				st.StdDev = math.Sqrt(max(s.jsq/n-st.Mean*st.Mean, 0))
+			} else {
+				st.N = 1
+				st.StdDev = math.NaN()
+			}
+		}
+		if r.Jitter.Present != 0 {
+			r.Has |= flow.HasJitter
+		}
+	}
+	if t.opt.UserData > 0 {
+		r.SrcUser.Data, r.DstUser.Data = ud0, ud1
+		for i, s := range []*side{s0, s1} {
+			if s.pkts == 0 {
+				continue
+			}
+			u := &r.SrcUser
+			g := flow.HasSrcUser
+			if i == 1 {
+				u, g = &r.DstUser, flow.HasDstUser
+			}
+			r.Has |= g
+			u.Limit = uint16(t.opt.UserData)
+			u.Data = append(u.Data, s.user...)
+		}
+	}
+	switch {
+	case e.tcp:
+		r.Has |= flow.HasTCP
+		tc := &r.TCP
+		tc.Object, tc.HasDst = flow.TCPPerf, true
+		tc.Status, tc.Options = e.tstatus, e.topts
+		tc.SynAck, tc.AckDat = e.synAck, e.ackDat
+		for i, s := range []*side{s0, s1} {
+			ts := &tc.Side[i]
+			ts.LastTime, ts.SeqBase, ts.Seq, ts.Ack = s.tlast, s.seqBase, s.nextSeq, s.ack
+			ts.Bytes, ts.Retrans, ts.Win, ts.Flags, ts.WinShift, ts.MSS = s.tbytes, s.retrans, s.win, s.tflags, s.wscale, s.mss
+		}
+	case e.hasICMP:
+		r.Has |= flow.HasICMP
+		r.ICMP = e.icmp
+	case e.hasARP:
+		r.Has |= flow.HasARP
+		r.ARPResp = e.arpResp
+	}
+	if e.hasMap {
+		r.Has |= flow.HasICMPMap
+		r.ICMPMap = e.icmpMap
+	}
+	t.Records++
+	t.emit(r)
+	// Next interval: counters restart, cumulative TCP state stays.
+	e.started, e.dirty, e.hasMap = true, false, false
+	for i := range e.s {
+		s := &e.s[i]
+		s.pkts, s.bytes, s.app, s.jn, s.jmin, s.jmax, s.jsum, s.jsq = 0, 0, 0, 0, 0, 0, 0, 0
+		s.psMin, s.psMax, s.tbytes, s.retrans, s.tflags = 0, 0, 0, 0, 0
+		if s.seqSet {
+			s.seqBase = s.nextSeq // argus restarts the sequence base every report
+		}
+		s.ipopts, s.frag, s.vlanSeen, s.mplsSeen, s.encaps, s.macN = 0, false, false, false, 0, 0
+	}
+}

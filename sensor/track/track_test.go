@@ -1,0 +1,105 @@
+package track
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/flowgate/flowgate/flow"
+	"github.com/flowgate/flowgate/sensor/decode"
+)
+
+func tcpPkt(ts int64, fwd bool, flags uint8, seq, ack uint32, app int) decode.Packet {
+	p := decode.Packet{TS: ts, WireLen: 54 + app, Net: decode.NetIPv4, Proto: 6, TTL: 64, HasL4: true,
+		Src: netip.MustParseAddr("10.0.0.9"), Dst: netip.MustParseAddr("10.0.0.2"), SrcPort: 40000, DstPort: 80,
+		TCPFlags: flags, Seq: seq, Ack: ack, Win: 8192, AppLen: app, Encaps: decode.EncEther}
+	if !fwd {
+		p.Src, p.Dst, p.SrcPort, p.DstPort = p.Dst, p.Src, p.DstPort, p.SrcPort
+	}
+	return p
+}
+
+func TestTCPHandshakeAndStatus(t *testing.T) {
+	var recs []flow.Record
+	tr := New(Options{}, func(r *flow.Record) { recs = append(recs, *r) })
+	ms := int64(time.Millisecond)
+	t0 := int64(1700000000) * int64(time.Second)
+	pk := []decode.Packet{
+		tcpPkt(t0, true, decode.TCPSyn, 1000, 0, 0),
+		tcpPkt(t0+1*ms, false, decode.TCPSyn|decode.TCPAck, 5000, 1001, 0),
+		tcpPkt(t0+2*ms, true, decode.TCPAck, 1001, 5001, 0),
+		tcpPkt(t0+3*ms, true, decode.TCPAck|decode.TCPPsh, 1001, 5001, 100),
+		tcpPkt(t0+6000*ms, false, decode.TCPAck|decode.TCPPsh, 5001, 1101, 50), // next interval
+		tcpPkt(t0+6001*ms, true, decode.TCPAck|decode.TCPFin, 1101, 5051, 0),
+	}
+	for i := range pk {
+		tr.Packet(&pk[i])
+	}
+	tr.Flush()
+	if len(recs) != 2 {
+		t.Fatalf("%d records, want 2", len(recs))
+	}
+	r := recs[0]
+	if r.Cause != flow.CauseStart || r.Pkts != [2]uint64{3, 1} || r.Key.Src != netip.MustParseAddr("10.0.0.9") || !r.Key.RevBit {
+		t.Errorf("first record: cause %x pkts %v key %+v", r.Cause, r.Pkts, r.Key)
+	}
+	if r.TCP.Status&0x7 != 0x7 || r.TCP.SynAck != 1000 || r.TCP.AckDat != 1000 {
+		t.Errorf("tcp %+v", r.TCP)
+	}
+	r = recs[1]
+	if r.Cause != flow.CauseStatus || r.Pkts != [2]uint64{1, 1} || r.TCP.Status&0x8 == 0 || r.TCP.Side[0].SeqBase != 1101 {
+		t.Errorf("second record: cause %x pkts %v tcp %+v", r.Cause, r.Pkts, r.TCP)
+	}
+}
+
+func TestIdleTimeout(t *testing.T) {
+	n := 0
+	tr := New(Options{}, func(r *flow.Record) { n++ })
+	p := decode.Packet{TS: 1e18, WireLen: 60, Net: decode.NetIPv4, Proto: 17, HasL4: true,
+		Src: netip.MustParseAddr("10.0.0.1"), Dst: netip.MustParseAddr("10.0.0.2"), SrcPort: 1, DstPort: 2}
+	tr.Packet(&p)
+	tr.Advance(1e18 + int64(2*time.Second))
+	tr.Advance(1e18 + int64(31*time.Second))
+	tr.Advance(1e18 + int64(33*time.Second))
+	if n != 1 || tr.Active() != 0 {
+		t.Fatalf("records %d active %d", n, tr.Active())
+	}
+}
+
+// TestNoAllocSteadyState: a packet of an existing flow costs no allocation.
+func TestNoAllocSteadyState(t *testing.T) {
+	tr := New(Options{MAC: true, AppBytes: true, Jitter: true, PktSize: true}, func(r *flow.Record) {})
+	ts := int64(1700000000) * int64(time.Second)
+	p := tcpPkt(ts, true, decode.TCPSyn, 1000, 0, 0)
+	tr.Packet(&p)
+	seq := uint32(1001)
+	allocs := testing.AllocsPerRun(1000, func() {
+		ts += int64(time.Millisecond)
+		q := tcpPkt(ts, true, decode.TCPAck, seq, 1, 100)
+		seq += 100
+		tr.Packet(&q)
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations per packet", allocs)
+	}
+}
+
+func BenchmarkTrack(b *testing.B) {
+	tr := New(Options{}, func(r *flow.Record) {})
+	ts := int64(1700000000) * int64(time.Second)
+	pk := make([]decode.Packet, 1024)
+	for i := range pk {
+		pk[i] = tcpPkt(ts, i%2 == 0, decode.TCPAck, uint32(i*100), 1, 100)
+		pk[i].SrcPort = uint16(1000 + i/2)
+		if i%2 == 1 {
+			pk[i].DstPort = uint16(1000 + i/2)
+		}
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		p := &pk[i&1023]
+		ts += 1000
+		p.TS = ts
+		tr.Packet(p)
+	}
+}
