@@ -126,7 +126,9 @@ func TestDecodeSeeds(t *testing.T) {
 	check(1, func(p *Packet) bool {
 		return p.VLAN == 0x6064 && p.NVLAN == 1 && p.DstPort == 53 && p.AppLen == 4 && p.Payload[0] == 0x10 && p.Encaps == EncEther|Enc8021Q
 	})
-	check(2, func(p *Packet) bool { return p.NVLAN == 2 && p.VLAN == 20 && p.Net == NetIPv6 && p.Proto == 6 && p.TTL == 57 })
+	check(2, func(p *Packet) bool {
+		return p.NVLAN == 2 && p.VLAN == 20 && p.Net == NetIPv6 && p.Proto == 6 && p.TTL == 57
+	})
 	check(3, func(p *Packet) bool {
 		return p.NMPLS == 1 && p.MPLS == 0x003e8140 && p.ICMPType == 8 && p.ICMPID == 0x4242 && p.ICMPSeq == 1 && p.Encaps == EncEther|EncMPLS
 	})
@@ -136,7 +138,9 @@ func TestDecodeSeeds(t *testing.T) {
 	check(5, func(p *Packet) bool { return p.Frag && p.FirstFrag && p.MoreFrags && p.HasL4 })
 	check(6, func(p *Packet) bool { return p.Frag && !p.FirstFrag && p.FragOff == 16 && !p.HasL4 })
 	check(7, func(p *Packet) bool { return p.Net == NetARP && p.ARPOp == 1 && p.Src == a1 && p.Dst == a2 })
-	check(8, func(p *Packet) bool { return p.Encaps&EncVXLAN != 0 && p.TunnelVNI == 42 && p.SrcPort == 1 && p.DstPort == 2 })
+	check(8, func(p *Packet) bool {
+		return p.Encaps&EncVXLAN != 0 && p.TunnelVNI == 42 && p.SrcPort == 1 && p.DstPort == 2
+	})
 	check(9, func(p *Packet) bool { return p.Encaps&EncGRE != 0 && p.Proto == 6 && p.TCPFlags == TCPAck })
 	check(10, func(p *Packet) bool { return p.Encaps&EncPPP != 0 && p.SrcPort == 5 })
 	check(11, func(p *Packet) bool { return p.Frag && p.FirstFrag && p.IPID == 9 && p.Proto == 17 && p.SrcPort == 7 })
