@@ -559,10 +559,7 @@ func (t *Tracker) tcp(e *entry, p *decode.Packet, d int) {
 	if f&decode.TCPSyn != 0 {
 		seg++
 	}
-	if f&decode.TCPFin != 0 {
-		seg++
-	}
-	retrans := false
+	retrans := false // argus does not count the FIN in the sequence space
 	switch {
 	case f&(decode.TCPSyn|decode.TCPAck) == decode.TCPSyn:
 		if e.tstatus&stSawSyn != 0 && s.seqSet && p.Seq == s.seqBase {
@@ -608,7 +605,7 @@ func (t *Tracker) tcp(e *entry, p *decode.Packet, d int) {
 		s.retrans++
 		e.tstatus |= stSrcRetrans << d
 	}
-	if end := p.Seq + seg; int32(end-s.nextSeq) > 0 {
+	if end := p.Seq + seg; seg > 0 && int32(end-s.nextSeq) > 0 {
 		s.nextSeq = end
 	}
 	if f&decode.TCPAck != 0 {
