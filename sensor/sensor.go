@@ -83,6 +83,14 @@ func (s *Sensor) Frame(f *capture.Frame) {
 	s.tr.Packet(&s.pkt)
 }
 
+// Tick advances the sensor's clock without a packet (an idle live link),
+// so that flows still report and time out. now is Unix ns.
+func (s *Sensor) Tick(now int64) {
+	if s.begun && now > s.last {
+		s.tr.Advance(now)
+	}
+}
+
 // Close flushes every flow (final records) and emits the closing MAR.
 func (s *Sensor) Close() {
 	if !s.begun {

@@ -1,0 +1,452 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/flowgate/flowgate/codecs/argus"
+	"github.com/flowgate/flowgate/flow"
+	"github.com/flowgate/flowgate/sensor"
+	"github.com/flowgate/flowgate/sensor/argusconf"
+	"github.com/flowgate/flowgate/sensor/capture"
+	"github.com/flowgate/flowgate/sensor/decode"
+	"github.com/flowgate/flowgate/sensor/serve"
+	"github.com/flowgate/flowgate/sensor/track"
+	"github.com/spf13/cobra"
+)
+
+func newSensorCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "sensor [argus options]",
+		Short: "Turn packets into Argus flow records, with argus's flags",
+		Long: `flowgate sensor reads packets (pcap/pcapng files with -r, a live
+interface with -i) and writes Argus flow records, as the argus daemon does,
+with argus's flags: -r file... -i iface -N range -w file (- for stdout)
+-3 -P port -S secs -m -A -J -R -Z -U bytes -e monitor-id -F argus.conf -X.
+No configuration file is read unless -F names one.`,
+		DisableFlagParsing: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			for _, a := range args {
+				if a == "-h" || a == "--help" {
+					return cmd.Help()
+				}
+			}
+			a, err := parseSensorArgs(args)
+			if err != nil {
+				return exitStatus{code: 2, err: err}
+			}
+			return runSensor(a, os.Stdin, os.Stdout, os.Stderr)
+		},
+	}
+}
+
+// sensorArgs is an argus command line.
+type sensorArgs struct {
+	conf   argusconf.Config
+	files  []string
+	iface  string
+	rng    string
+	write  string
+	v3     bool
+	port   int
+	noConf bool
+}
+
+func parseSensorArgs(args []string) (*sensorArgs, error) {
+	a := &sensorArgs{conf: argusconf.Default()}
+	// -F files are applied first, then the other options override them,
+	// as argus does.
+	for i := 0; i < len(args); i++ {
+		if args[i] == "-F" && i+1 < len(args) {
+			if err := a.conf.ReadFile(args[i+1]); err != nil {
+				return nil, err
+			}
+		}
+	}
+	const withArg = "rFiNwPSUeMBs"
+	for i := 0; i < len(args); i++ {
+		arg := args[i]
+		if len(arg) < 2 || arg[0] != '-' {
+			return nil, fmt.Errorf("sensor: unexpected argument %q (packet filters are not supported yet)", arg)
+		}
+		for k := 1; k < len(arg); k++ {
+			c := arg[k]
+			if !strings.ContainsRune(withArg, rune(c)) {
+				if err := a.flag(c); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			var w string
+			if k+1 < len(arg) {
+				w = arg[k+1:]
+			} else {
+				i++
+				if i >= len(args) {
+					return nil, fmt.Errorf("sensor: option -%c needs an argument", c)
+				}
+				w = args[i]
+			}
+			if c == 'r' {
+				a.files = append(a.files, w)
+				for i+1 < len(args) && (args[i+1] == "-" && len(a.files) == 0 || !strings.HasPrefix(args[i+1], "-")) {
+					i++
+					a.files = append(a.files, args[i])
+				}
+			} else if err := a.option(c, w); err != nil {
+				return nil, err
+			}
+			break
+		}
+	}
+	if len(a.files) > 0 && a.iface != "" {
+		return nil, errors.New("sensor: -r and -i exclude each other")
+	}
+	return a, nil
+}
+
+func (a *sensorArgs) flag(c byte) error {
+	switch c {
+	case '3':
+		a.v3 = true
+	case 'm':
+		a.conf.MAC = true
+	case 'A':
+		a.conf.AppBytes = true
+	case 'J':
+		a.conf.Jitter = true
+	case 'R':
+		a.conf.ResponseTime = true
+	case 'Z':
+		a.conf.PacketSize = true
+	case 'X':
+		a.noConf = true
+	case 'p':
+		a.conf.Promiscuous = false
+	default:
+		return fmt.Errorf("sensor: unknown option -%c", c)
+	}
+	return nil
+}
+
+func (a *sensorArgs) option(c byte, w string) error {
+	num := func() (int, error) {
+		n, err := strconv.Atoi(w)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("sensor: -%c %q: want a number", c, w)
+		}
+		return n, nil
+	}
+	switch c {
+	case 'F':
+		// applied before the other options
+	case 'i':
+		a.iface = w
+	case 'N':
+		a.rng = w
+	case 'w':
+		a.write = w
+	case 'P':
+		n, err := num()
+		if err != nil {
+			return err
+		}
+		a.port = n
+	case 'S':
+		f, err := strconv.ParseFloat(w, 64)
+		if err != nil || f <= 0 {
+			return fmt.Errorf("sensor: -S %q: want seconds", w)
+		}
+		a.conf.FlowStatus = time.Duration(f * float64(time.Second))
+	case 'M':
+		f, err := strconv.ParseFloat(w, 64)
+		if err != nil || f <= 0 {
+			return fmt.Errorf("sensor: -M %q: want seconds", w)
+		}
+		a.conf.MarStatus = time.Duration(f * float64(time.Second))
+	case 'U':
+		n, err := num()
+		if err != nil {
+			return err
+		}
+		a.conf.CaptureDataLen = n
+	case 'e':
+		a.conf.MonitorID = w
+	case 'B':
+		a.conf.BindIP = strings.Split(w, ",")
+	default:
+		return fmt.Errorf("sensor: option -%c is not supported by flowgate sensor", c)
+	}
+	return nil
+}
+
+// parseMonitorID parses argus's -e value: [type:/]id[/inf] with type int,
+// str, ipv4, ipv6 or uuid; without a type, the value's form decides
+// (number, IPv4, IPv6, UUID, "quoted" 4-character string).
+func parseMonitorID(s string) (flow.SrcID, error) {
+	var id flow.SrcID
+	typ := ""
+	if i := strings.Index(s, ":/"); i > 0 {
+		typ, s = s[:i], s[i+2:]
+	}
+	if i := strings.LastIndexByte(s, '/'); i > 0 && !strings.Contains(s[i:], ":") {
+		inf := s[i+1:]
+		if inf == "" || len(inf) > 4 {
+			return id, fmt.Errorf("sensor: -e %q: the interface name has 1 to 4 characters", s)
+		}
+		copy(id.Inf[:], inf)
+		id.HasInf = true
+		s = s[:i]
+	}
+	bad := fmt.Errorf("sensor: -e %q: want a number, an IPv4 or IPv6 address, a UUID or a \"quoted\" string", s)
+	uuid := func(u string) bool {
+		u = strings.TrimPrefix(u, "uuid://")
+		b, err := hex.DecodeString(strings.ReplaceAll(u, "-", ""))
+		if err != nil || len(b) != 16 {
+			return false
+		}
+		id.Type = flow.SrcIDUUID
+		copy(id.ID[:], b)
+		return true
+	}
+	switch {
+	case typ == "str" || len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"':
+		s = strings.Trim(s, `"`)
+		if s == "" || len(s) > 4 {
+			return id, fmt.Errorf("sensor: -e %q: a string id has 1 to 4 characters", s)
+		}
+		id.Type = flow.SrcIDString
+		copy(id.ID[:], s)
+	case typ == "uuid":
+		if !uuid(s) {
+			return id, bad
+		}
+	default:
+		if n, err := strconv.ParseUint(s, 10, 32); err == nil && (typ == "" || typ == "int") {
+			id.Type = flow.SrcIDInt
+			id.ID[0], id.ID[1], id.ID[2], id.ID[3] = byte(n>>24), byte(n>>16), byte(n>>8), byte(n)
+			return id, nil
+		}
+		if ip, err := netip.ParseAddr(s); err == nil && typ != "int" {
+			if ip.Is4() {
+				id.Type = flow.SrcIDIPv4
+				b := ip.As4()
+				copy(id.ID[:], b[:])
+			} else {
+				id.Type = flow.SrcIDIPv6
+				b := ip.As16()
+				copy(id.ID[:], b[:])
+			}
+			return id, nil
+		}
+		if !uuid(s) {
+			return id, bad
+		}
+	}
+	return id, nil
+}
+
+func runSensor(a *sensorArgs, stdin io.Reader, stdout, stderr io.Writer) error {
+	c := a.conf
+	opt := sensor.Options{
+		Track: trackOptions(c),
+		// Argus 3 keeps µs; the v5 writer keeps ns.
+		Argus3:         a.v3,
+		NoTunnels:      !c.TunnelParsing,
+		MarInterval:    uint16(c.MarStatus / time.Second),
+		ReportInterval: uint16(max(c.FlowStatus/time.Second, 1)),
+	}
+	if c.MonitorID != "" {
+		id, err := parseMonitorID(c.MonitorID)
+		if err != nil {
+			return exitStatus{code: 2, err: err}
+		}
+		opt.Track.MonitorID, opt.Track.HasID = id, true
+	}
+
+	// Sinks: the -w file and the -P server.
+	var sinks []func(*flow.Record) error
+	version := 5
+	if a.v3 {
+		version = 3
+	}
+	var bw *bufio.Writer
+	var wr *argus.Writer
+	if a.write != "" {
+		var w io.Writer = stdout
+		if a.write != "-" {
+			f, err := os.Create(a.write) // argus appends; we replace
+			if err != nil {
+				return exitStatus{code: 2, err: err}
+			}
+			defer f.Close()
+			w = f
+		}
+		bw = bufio.NewWriterSize(w, 256<<10)
+		var err error
+		if wr, err = argus.NewWriter(bw, version); err != nil {
+			return exitStatus{code: 2, err: err}
+		}
+		sinks = append(sinks, wr.Encode)
+	}
+	var srv *serve.Server
+	if a.port > 0 {
+		srv = serve.New(serve.Options{Version: version})
+		host := "0.0.0.0"
+		if len(c.BindIP) > 0 {
+			host = c.BindIP[0]
+		}
+		ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(a.port)))
+		if err != nil {
+			return exitStatus{code: 2, err: err}
+		}
+		go srv.Serve(ln)
+		sinks = append(sinks, func(r *flow.Record) error { srv.Publish(r); return nil })
+	}
+	if len(sinks) == 0 {
+		return exitStatus{code: 2, err: errors.New("sensor: no output: give -w file (or -w -) or -P port")}
+	}
+	var emitErr error
+	s := sensor.New(opt, func(r *flow.Record) {
+		for _, sink := range sinks {
+			if err := sink(r); err != nil && emitErr == nil {
+				emitErr = err
+			}
+		}
+	})
+
+	src, err := openPackets(a, stdin)
+	if err != nil {
+		return exitStatus{code: 2, err: err}
+	}
+	defer src.Close()
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(stop)
+
+	var f capture.Frame
+	var readErr, lastErr error
+loop:
+	for emitErr == nil {
+		select {
+		case <-stop:
+			break loop
+		default:
+		}
+		err := src.ReadFrame(&f)
+		switch {
+		case err == nil:
+			lastErr = nil
+			s.Frame(&f)
+		case errors.Is(err, capture.ErrTimeout):
+			s.Tick(time.Now().UnixNano()) // idle link: flows still time out
+		case err == io.EOF:
+			break loop
+		case lastErr != nil:
+			break loop // the error is sticky: nothing more to read
+		default:
+			// A bad file: report it; OpenFiles goes on with the next one.
+			fmt.Fprintln(stderr, "flowgate sensor:", err)
+			readErr, lastErr = err, err
+		}
+	}
+	s.Close()
+	if wr != nil {
+		if err := wr.Close(); err != nil && emitErr == nil {
+			emitErr = err
+		}
+		if err := bw.Flush(); err != nil && emitErr == nil {
+			emitErr = err
+		}
+	}
+	if srv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		srv.Shutdown(ctx)
+		cancel()
+	}
+	cn := s.Counters()
+	var bad uint64
+	for _, n := range cn.Bad {
+		bad += n
+	}
+	if bad > 0 {
+		fmt.Fprintf(stderr, "flowgate sensor: %d of %d packets not decoded (%v)\n", bad, cn.Packets, badReasons(cn))
+	}
+	if emitErr != nil {
+		return exitStatus{code: 2, err: emitErr}
+	}
+	if readErr != nil {
+		return exitStatus{code: 2}
+	}
+	return nil
+}
+
+// trackOptions maps argus.conf variables to the tracker's options.
+func trackOptions(c argusconf.Config) track.Options {
+	return track.Options{
+		StatusInterval: c.FlowStatus,
+		IPTimeout:      c.IPTimeout,
+		TCPTimeout:     c.TCPTimeout,
+		ICMPTimeout:    c.ICMPTimeout,
+		IGMPTimeout:    c.IGMPTimeout,
+		FragTimeout:    c.FragTimeout,
+		ARPTimeout:     c.ARPTimeout,
+		OtherTimeout:   c.OtherTimeout,
+		MAC:            c.MAC,
+		AppBytes:       c.AppBytes,
+		Jitter:         c.Jitter,
+		Response:       c.ResponseTime,
+		PktSize:        c.PacketSize,
+		UserData:       c.CaptureDataLen,
+	}
+}
+
+// badReasons lists the non-zero per-reason counts of undecoded packets.
+func badReasons(c sensor.Counters) string {
+	var parts []string
+	for r, n := range c.Bad {
+		if n > 0 {
+			parts = append(parts, fmt.Sprintf("%s: %d", decode.Reason(r), n))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+func openPackets(a *sensorArgs, stdin io.Reader) (capture.Source, error) {
+	var src capture.Source
+	var err error
+	switch {
+	case a.iface != "":
+		src, err = capture.OpenLive(a.iface, capture.LiveOptions{Promisc: a.conf.Promiscuous, ReadTimeout: time.Second})
+	case len(a.files) == 1 && a.files[0] == "-":
+		src, err = capture.NewReader(stdin, "-")
+	case len(a.files) > 0:
+		src, err = capture.OpenFiles(a.files)
+	default:
+		return nil, errors.New("sensor: give -r file... or -i interface")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if a.rng != "" {
+		r, err := capture.ParseRange(a.rng)
+		if err != nil {
+			src.Close()
+			return nil, err
+		}
+		src = capture.WithRange(src, r)
+	}
+	return src, nil
+}
