@@ -3,9 +3,7 @@ package sensor
 import (
 	"bufio"
 	"bytes"
-	"encoding/binary"
 	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -21,121 +19,24 @@ import (
 	"github.com/flowgate/flowgate/sensor/capture"
 )
 
-// readPcap calls fn for every frame of a pcap or pcapng file: a small
-// local reader, until sensor/capture's lands.
+// readPcap calls fn for every frame of a pcap or pcapng file, read with
+// sensor/capture as the sensor's -r does.
 func readPcap(path string, fn func(*capture.Frame)) error {
-	b, err := os.ReadFile(path)
+	src, err := capture.OpenFile(path)
 	if err != nil {
 		return err
 	}
-	if len(b) < 24 {
-		return errors.New("short file")
-	}
+	defer src.Close()
 	var f capture.Frame
-	if bytes.Equal(b[:4], []byte{0x0a, 0x0d, 0x0d, 0x0a}) {
-		return readPcapNG(b, fn)
-	}
-	var bo binary.ByteOrder = binary.LittleEndian
-	scale := int64(1000)
-	switch binary.LittleEndian.Uint32(b) {
-	case 0xa1b2c3d4:
-	case 0xa1b23c4d:
-		scale = 1
-	case 0xd4c3b2a1:
-		bo = binary.BigEndian
-	case 0x4d3cb2a1:
-		bo, scale = binary.BigEndian, 1
-	default:
-		return errors.New("not a pcap file")
-	}
-	lt := uint16(bo.Uint32(b[20:]))
-	for off := 24; off+16 <= len(b); {
-		h := b[off:]
-		cl, ol := int(bo.Uint32(h[8:])), int(bo.Uint32(h[12:]))
-		if off+16+cl > len(b) {
-			return io.ErrUnexpectedEOF
+	for {
+		if err := src.ReadFrame(&f); err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return err
 		}
-		f = capture.Frame{TS: int64(bo.Uint32(h))*1e9 + int64(bo.Uint32(h[4:]))*scale, Data: h[16 : 16+cl], Len: ol, LinkType: lt}
 		fn(&f)
-		off += 16 + cl
 	}
-	return nil
-}
-
-func readPcapNG(b []byte, fn func(*capture.Frame)) error {
-	var bo binary.ByteOrder = binary.LittleEndian
-	type iface struct {
-		lt  uint16
-		div int64 // ticks per second
-	}
-	var ifs []iface
-	var f capture.Frame
-	for off := 0; off+12 <= len(b); {
-		if binary.LittleEndian.Uint32(b[off:]) == 0x0a0d0d0a {
-			if binary.LittleEndian.Uint32(b[off+8:]) == 0x1a2b3c4d {
-				bo = binary.LittleEndian
-			} else {
-				bo = binary.BigEndian
-			}
-			ifs = ifs[:0]
-		}
-		typ, n := bo.Uint32(b[off:]), int(bo.Uint32(b[off+4:]))
-		if n < 12 || off+n > len(b) {
-			return io.ErrUnexpectedEOF
-		}
-		blk := b[off+8 : off+n-4]
-		switch typ {
-		case 1:
-			if len(blk) < 8 {
-				break
-			}
-			in := iface{lt: bo.Uint16(blk), div: 1e6}
-			for o := blk[8:]; len(o) >= 4; {
-				code, l := bo.Uint16(o), int(bo.Uint16(o[2:]))
-				if code == 0 || 4+l > len(o) {
-					break
-				}
-				if code == 9 && l >= 1 {
-					r := o[4]
-					if r&0x80 == 0 {
-						in.div = 1
-						for range r {
-							in.div *= 10
-						}
-					} else {
-						in.div = 1 << (r & 0x7f)
-					}
-				}
-				o = o[4+(l+3)&^3:]
-			}
-			ifs = append(ifs, in)
-		case 6:
-			if len(blk) < 20 {
-				break
-			}
-			id := int(bo.Uint32(blk))
-			if id >= len(ifs) {
-				break
-			}
-			ts := int64(bo.Uint32(blk[4:]))<<32 | int64(bo.Uint32(blk[8:]))
-			cl, ol := int(bo.Uint32(blk[12:])), int(bo.Uint32(blk[16:]))
-			if 20+cl > len(blk) {
-				break
-			}
-			in := ifs[id]
-			f = capture.Frame{TS: ts/in.div*1e9 + ts%in.div*1e9/in.div, Data: blk[20 : 20+cl], Len: ol, LinkType: in.lt, IfIndex: id}
-			fn(&f)
-		case 3:
-			if len(blk) < 4 || len(ifs) == 0 {
-				break
-			}
-			ol := int(bo.Uint32(blk))
-			f = capture.Frame{Data: blk[4:min(4+ol, len(blk))], Len: ol, LinkType: ifs[0].lt}
-			fn(&f)
-		}
-		off += n
-	}
-	return nil
 }
 
 // oracleFields are printed for both outputs; the first 5 plus stime make
