@@ -63,7 +63,24 @@ const (
 	clARP
 	clOther
 	numClasses
+	lsClosed = numClasses // closed TCP flows: timeout at most 10 s
+	numLists = numClasses + 1
 )
+
+const (
+	chunkBits = 10
+	chunkLen  = 1 << chunkBits
+)
+
+// list is an intrusive doubly-linked list of entries.
+type list struct{ head, tail *entry }
+
+// dueEnt is a status-schedule slot: e had unreported packets from start.
+// It is stale once e was reported, expired or reused (start differs).
+type dueEnt struct {
+	e     *entry
+	start int64
+}
 
 // key kinds.
 const (
@@ -89,15 +106,25 @@ type fkey struct {
 type Tracker struct {
 	opt     Options
 	emit    func(*flow.Record)
-	flows   map[fkey]*entry
+	flows   map[fkey]uint32 // flow -> slab index + 1 (no pointers: the GC skips the map)
 	frags   map[fkey]*entry // non-first fragments -> parent flow
 	now     int64
 	nextScn int64
 	seq     uint32
 	rec     flow.Record
 	status  int64
-	tmo     [numClasses]int64
-	free    []*entry
+	tmo     [numLists]int64
+	// Flow storage: slab chunks that never move (entry pointers stay
+	// valid while a flow is in the table), and a free list through next.
+	chunks [][]entry
+	used   int // slots handed out of the chunks
+	free   *entry
+	// Timing: one list per timeout class in last-activity order (idle
+	// expiry pops the head), and a FIFO of flows by the start of their
+	// unreported interval (status records pop the head).
+	lru   [numLists]list
+	due   []dueEnt
+	dueHd int
 	// Counters.
 	Records uint64 // records emitted
 	Created uint64 // flows created
@@ -107,10 +134,10 @@ type Tracker struct {
 // passed to emit is reused after emit returns (Detach or copy to keep it).
 func New(opt Options, emit func(*flow.Record)) *Tracker {
 	opt.defaults()
-	t := &Tracker{opt: opt, emit: emit, flows: make(map[fkey]*entry, 1024), frags: make(map[fkey]*entry)}
+	t := &Tracker{opt: opt, emit: emit, flows: make(map[fkey]uint32, 1024), frags: make(map[fkey]*entry)}
 	t.status = int64(opt.StatusInterval)
-	t.tmo = [numClasses]int64{int64(opt.IPTimeout), int64(opt.TCPTimeout), int64(opt.ICMPTimeout), int64(opt.IGMPTimeout),
-		int64(opt.FragTimeout), int64(opt.ARPTimeout), int64(opt.OtherTimeout)}
+	t.tmo = [numLists]int64{int64(opt.IPTimeout), int64(opt.TCPTimeout), int64(opt.ICMPTimeout), int64(opt.IGMPTimeout),
+		int64(opt.FragTimeout), int64(opt.ARPTimeout), int64(opt.OtherTimeout), min(int64(opt.TCPTimeout), int64(10*time.Second))}
 	return t
 }
 
@@ -120,7 +147,7 @@ func (t *Tracker) Active() int { return len(t.flows) }
 // side is one direction of a flow.
 type side struct {
 	pkts, bytes, app uint64
-	first, last      int64
+	last             int64
 	ttl, tos         uint8
 	ipid             uint16
 	ipopts           uint32
@@ -132,12 +159,6 @@ type side struct {
 	mpls             uint32
 	mplsSeen         bool
 	encaps           uint32
-	psMin, psMax     uint16
-	// jitter (active inter-packet times, ns)
-	jn               uint32
-	jmin, jmax, jsum float64
-	jsq              float64
-	user             []byte
 	// TCP
 	tflags  uint8
 	seqBase uint32
@@ -152,26 +173,44 @@ type side struct {
 	finSeq  uint32
 	finSeen bool
 	tlast   int64
-	tstatus uint32
+}
+
+// sideX holds one direction's optional groups (-J, -U, -Z), out of line:
+// allocated only when one of those options is on.
+type sideX struct {
+	psMin, psMax uint16
+	// jitter (active inter-packet times, ns)
+	jn               uint32
+	jmin, jmax, jsum float64
+	jsq              float64
+	user             []byte
+}
+
+// icmpX holds the ICMP data of ICMP flows and flows an ICMP error maps to.
+type icmpX struct {
+	icmp, icmpMap flow.ICMPInfo
 }
 
 type entry struct {
-	key     fkey
-	fromA   bool // first packet travelled a -> b
-	class   uint8
-	seq     uint32
-	rkey    flow.Key // record key, first-seen orientation
-	hasICMP bool
-	icmp    flow.ICMPInfo
-	icmpMap flow.ICMPInfo
-	hasMap  bool
-	arpResp [6]byte
-	hasARP  bool
-	started bool // a record was emitted already
-	dirty   bool // packets since the last record
-	start   int64
-	lastPkt int64
-	s       [2]side
+	key        fkey
+	prev, next *entry // lru list; next links the free list
+	x          *[2]sideX
+	ic         *icmpX
+	lst        uint8 // lru list
+	live       bool  // in the table
+	fromA      bool  // first packet travelled a -> b
+	class      uint8
+	seq        uint32
+	rkey       flow.Key // record key, first-seen orientation
+	hasICMP    bool
+	hasMap     bool
+	arpResp    [6]byte
+	hasARP     bool
+	started    bool // a record was emitted already
+	dirty      bool // packets since the last record
+	start      int64
+	lastPkt    int64
+	s          [2]side
 	// TCP (whole flow).
 	tcp      bool
 	tstatus  uint32
@@ -182,6 +221,8 @@ type entry struct {
 	ackDat   uint32
 	closed   bool
 	fragSeen bool
+	fragRef  bool // a frags entry points here
+	idx      uint32
 }
 
 const (
@@ -322,7 +363,7 @@ func (t *Tracker) Packet(p *decode.Packet) {
 			return
 		}
 	}
-	e := t.flows[k]
+	e := t.lookup(k)
 	if e != nil && e.tcp && p.Proto == 6 && p.TCPFlags&(decode.TCPSyn|decode.TCPAck) == decode.TCPSyn &&
 		(e.closed || e.tstatus&(stSrcReset|stSrcReset<<1) != 0) {
 		t.finish(e, flow.CauseStop)
@@ -347,6 +388,7 @@ func (t *Tracker) Packet(p *decode.Packet) {
 		}
 		if _, ok := t.frags[fk]; !ok {
 			t.frags[fk] = e
+			e.fragRef = true
 		}
 	}
 	if p.Net == decode.NetIPv4 && p.Proto == 1 && p.HasQuote || p.Net == decode.NetIPv6 && p.Proto == 58 && p.HasQuote {
@@ -356,23 +398,115 @@ func (t *Tracker) Packet(p *decode.Packet) {
 
 func (t *Tracker) create(k fkey, fwd bool, class uint8, p *decode.Packet) *entry {
 	var e *entry
-	if n := len(t.free); n > 0 {
-		e = t.free[n-1]
-		t.free = t.free[:n-1]
-		u0, u1 := e.s[0].user[:0], e.s[1].user[:0]
+	var idx uint32
+	if e = t.free; e != nil {
+		t.free = e.next
+		x, ic, i := e.x, e.ic, e.idx
 		*e = entry{}
-		e.s[0].user, e.s[1].user = u0, u1
+		e.x, e.ic, idx = x, ic, i
+		if x != nil {
+			u0, u1 := x[0].user[:0], x[1].user[:0]
+			*x = [2]sideX{}
+			x[0].user, x[1].user = u0, u1
+		}
+		if ic != nil {
+			*ic = icmpX{}
+		}
 	} else {
-		e = &entry{}
+		c := t.used >> chunkBits
+		if c == len(t.chunks) {
+			t.chunks = append(t.chunks, make([]entry, chunkLen))
+		}
+		e = &t.chunks[c][t.used&(chunkLen-1)]
+		idx = uint32(t.used)
+		t.used++
+		if t.opt.Jitter || t.opt.PktSize || t.opt.UserData > 0 {
+			e.x = new([2]sideX)
+		}
 	}
 	t.seq++
 	t.Created++
+	e.idx = idx
 	e.key, e.fromA, e.class, e.seq = k, fwd, class, t.seq
 	e.start = p.TS
+	e.lastPkt = p.TS
+	e.live = true
+	e.lst = class
 	e.tcp = k.kind == kIP && k.proto == 6
 	t.buildKey(e, p)
-	t.flows[k] = e
+	t.flows[k] = idx + 1
+	t.lruPush(e)
 	return e
+}
+
+// lookup returns the flow keyed k, or nil.
+func (t *Tracker) lookup(k fkey) *entry {
+	i := t.flows[k]
+	if i == 0 {
+		return nil
+	}
+	i--
+	return &t.chunks[i>>chunkBits][i&(chunkLen-1)]
+}
+
+func (t *Tracker) icmpOf(e *entry) *icmpX {
+	if e.ic == nil {
+		e.ic = new(icmpX)
+	}
+	return e.ic
+}
+
+// dirty starts e's unreported interval at ts and schedules its status record.
+func (t *Tracker) dirty(e *entry, ts int64) {
+	e.start = ts
+	e.dirty = true
+	if t.dueHd > 0 && t.dueHd >= len(t.due)/2 {
+		n := copy(t.due, t.due[t.dueHd:])
+		clear(t.due[n:])
+		t.due = t.due[:n]
+		t.dueHd = 0
+	}
+	t.due = append(t.due, dueEnt{e, ts})
+}
+
+func (t *Tracker) lruPush(e *entry) {
+	l := &t.lru[e.lst]
+	e.prev, e.next = l.tail, nil
+	if l.tail != nil {
+		l.tail.next = e
+	} else {
+		l.head = e
+	}
+	l.tail = e
+}
+
+func (t *Tracker) lruUnlink(e *entry) {
+	l := &t.lru[e.lst]
+	if e.prev != nil {
+		e.prev.next = e.next
+	} else {
+		l.head = e.next
+	}
+	if e.next != nil {
+		e.next.prev = e.prev
+	} else {
+		l.tail = e.prev
+	}
+	e.prev, e.next = nil, nil
+}
+
+// touch moves e to the tail of its timeout list (activity now).
+func (t *Tracker) touch(e *entry) {
+	lst := e.class
+	if e.closed {
+		lst = lsClosed
+	}
+	if lst == e.lst && t.lru[lst].tail == e {
+		return
+	}
+	t.lruUnlink(e)
+	e.lst = lst
+	t.lruPush(e)
 }
 
 // buildKey fills the record key in first-seen orientation.
@@ -432,17 +566,18 @@ func (t *Tracker) buildKey(e *entry, p *decode.Packet) {
 			}
 		}
 		e.hasICMP = true
-		e.icmp.Type, e.icmp.Code = r.ICMPType, r.ICMPCode
+		ic := &t.icmpOf(e).icmp
+		ic.Type, ic.Code = r.ICMPType, r.ICMPCode
 		if p.Proto == 1 {
-			e.icmp.Seq = p.ICMPSeq
-			e.icmp.OSrc, e.icmp.ODst = p.Src, p.Dst
+			ic.Seq = p.ICMPSeq
+			ic.OSrc, ic.ODst = p.Src, p.Dst
 			if p.HasQuote {
-				e.icmp.Seq = 0
-				e.icmp.ISrc, e.icmp.IDst = p.QSrc, p.QDst
+				ic.Seq = 0
+				ic.ISrc, ic.IDst = p.QSrc, p.QDst
 			}
-			e.icmp.Gateway = netip.AddrFrom4([4]byte{})
+			ic.Gateway = netip.AddrFrom4([4]byte{})
 			if !p.HasQuote {
-				e.icmp.ISrc, e.icmp.IDst = e.icmp.Gateway, e.icmp.Gateway
+				ic.ISrc, ic.IDst = ic.Gateway, ic.Gateway
 			}
 		}
 		return
@@ -465,22 +600,19 @@ func (t *Tracker) account(e *entry, p *decode.Packet, s2d bool) {
 		d = 1
 	}
 	s := &e.s[d]
-	if s.pkts == 0 {
-		s.first = p.TS
-	}
 	if t.opt.Jitter && s.pkts > 0 {
+		x := &e.x[d]
 		v := float64(p.TS - s.last)
-		if s.jn == 0 || v < s.jmin {
-			s.jmin = v
+		if x.jn == 0 || v < x.jmin {
+			x.jmin = v
 		}
-		s.jmax = max(s.jmax, v)
-		s.jsum += v
-		s.jsq += v * v
-		s.jn++
+		x.jmax = max(x.jmax, v)
+		x.jsum += v
+		x.jsq += v * v
+		x.jn++
 	}
 	if !e.dirty {
-		e.start = p.TS
-		e.dirty = true
+		t.dirty(e, p.TS)
 	}
 	s.pkts++
 	s.bytes += uint64(p.WireLen)
@@ -518,18 +650,20 @@ func (t *Tracker) account(e *entry, p *decode.Packet, s2d bool) {
 	}
 	s.encaps |= p.Encaps
 	if t.opt.PktSize {
+		x := &e.x[d]
 		l := uint16(min(p.WireLen, 65535))
-		if s.psMin == 0 || l < s.psMin {
-			s.psMin = l
+		if x.psMin == 0 || l < x.psMin {
+			x.psMin = l
 		}
-		s.psMax = max(s.psMax, l)
+		x.psMax = max(x.psMax, l)
 	}
-	if n := t.opt.UserData; n > 0 && len(s.user) < n && len(p.Payload) > 0 {
-		if s.user == nil {
-			s.user = make([]byte, 0, n)
+	if n := t.opt.UserData; n > 0 && len(e.x[d].user) < n && len(p.Payload) > 0 {
+		x := &e.x[d]
+		if x.user == nil {
+			x.user = make([]byte, 0, n)
 		}
-		m := min(n-len(s.user), len(p.Payload))
-		s.user = append(s.user, p.Payload[:m]...)
+		m := min(n-len(x.user), len(p.Payload))
+		x.user = append(x.user, p.Payload[:m]...)
 	}
 	if e.key.kind == kARP {
 		e.hasARP = true
@@ -540,6 +674,7 @@ func (t *Tracker) account(e *entry, p *decode.Packet, s2d bool) {
 	if e.tcp && p.HasL4 {
 		t.tcp(e, p, d)
 	}
+	t.touch(e)
 }
 
 func (t *Tracker) tcp(e *entry, p *decode.Packet, d int) {
@@ -641,7 +776,7 @@ func (t *Tracker) mapICMP(p *decode.Packet) {
 	if c > 0 || c == 0 && k.pa < k.pb {
 		k.a, k.b, k.pa, k.pb = k.b, k.a, k.pb, k.pa
 	}
-	e := t.flows[k]
+	e := t.lookup(k)
 	if e == nil {
 		return
 	}
@@ -667,16 +802,17 @@ func (t *Tracker) mapICMP(p *decode.Packet) {
 		return
 	}
 	e.hasMap = true
-	e.icmpMap = flow.ICMPInfo{Qual: q, Type: p.ICMPType, Code: p.ICMPCode, OSrc: p.Src, ODst: p.Dst, ISrc: p.QSrc, IDst: p.QDst}
+	ic := t.icmpOf(e)
+	ic.icmpMap = flow.ICMPInfo{Qual: q, Type: p.ICMPType, Code: p.ICMPCode, OSrc: p.Src, ODst: p.Dst, ISrc: p.QSrc, IDst: p.QDst}
 	if p.Net == decode.NetIPv4 {
-		e.icmpMap.Gateway = netip.AddrFrom4([4]byte{})
+		ic.icmpMap.Gateway = netip.AddrFrom4([4]byte{})
 	}
 	if !e.dirty {
-		e.start = p.TS
-		e.dirty = true
+		t.dirty(e, p.TS)
 	}
 	if p.TS > e.lastPkt {
 		e.lastPkt = p.TS
+		t.touch(e)
 	}
 	e.s[0].last = max(e.s[0].last, p.TS)
 }
@@ -697,23 +833,31 @@ func (t *Tracker) Advance(now int64) {
 		return
 	}
 	t.nextScn = now + int64(time.Second)
-	for k, e := range t.flows {
-		idle := now - e.lastPkt
-		tmo := t.tmo[e.class]
-		if e.closed && tmo > int64(10*time.Second) {
-			tmo = int64(10 * time.Second)
-		}
-		if idle >= tmo {
+	// Idle flows: each list is in last-activity order, so the expired
+	// ones are at its head.
+	for i := range t.lru {
+		tmo := t.tmo[i]
+		for e := t.lru[i].head; e != nil && now-e.lastPkt >= tmo; e = t.lru[i].head {
 			if e.dirty {
 				t.report(e, flow.CauseTimeout)
 			}
-			delete(t.flows, k)
-			t.release(e)
-			continue
+			t.remove(e)
 		}
-		if e.dirty && now-e.start >= t.status {
+	}
+	// Status records: the schedule is in interval-start order.
+	for t.dueHd < len(t.due) {
+		d := t.due[t.dueHd]
+		if now-d.start < t.status {
+			break
+		}
+		t.due[t.dueHd] = dueEnt{}
+		t.dueHd++
+		if e := d.e; e.live && e.dirty && e.start == d.start {
 			t.report(e, flow.CauseStatus)
 		}
+	}
+	if t.dueHd == len(t.due) {
+		t.due, t.dueHd = t.due[:0], 0
 	}
 	for k, e := range t.frags {
 		if now-e.lastPkt >= t.tmo[clFrag] {
@@ -724,18 +868,17 @@ func (t *Tracker) Advance(now int64) {
 
 func (t *Tracker) remove(e *entry) {
 	delete(t.flows, e.key)
-	t.release(e)
-}
-
-func (t *Tracker) release(e *entry) {
-	if len(t.frags) > 0 {
+	t.lruUnlink(e)
+	if e.fragRef {
 		for k, v := range t.frags {
 			if v == e {
 				delete(t.frags, k)
 			}
 		}
 	}
-	t.free = append(t.free, e)
+	e.live, e.dirty = false, false
+	e.next = t.free
+	t.free = e
 }
 
 func (t *Tracker) finish(e *entry, cause flow.Cause) {
@@ -748,15 +891,19 @@ func (t *Tracker) finish(e *entry, cause flow.Cause) {
 // flow creation order, and empties the table.
 func (t *Tracker) Flush() {
 	es := make([]*entry, 0, len(t.flows))
-	for _, e := range t.flows {
-		es = append(es, e)
+	for _, i := range t.flows {
+		i--
+		es = append(es, &t.chunks[i>>chunkBits][i&(chunkLen-1)])
 	}
 	slices.SortFunc(es, func(a, b *entry) int { return int(int64(a.seq) - int64(b.seq)) })
 	for _, e := range es {
 		t.finish(e, flow.CauseStop)
 	}
-	clear(t.flows)
+	for _, e := range es {
+		t.remove(e)
+	}
 	clear(t.frags)
+	t.due, t.dueHd = t.due[:0], 0
 }
 
 // report emits e's record for the current interval and starts the next.
@@ -859,7 +1006,7 @@ func (t *Tracker) report(e *entry, cause flow.Cause) {
 		for i, s := range []*side{s0, s1} {
 			if s.pkts > 0 {
 				r.PktSize.Dirs |= 1 << i
-				r.PktSize.Min[i], r.PktSize.Max[i] = s.psMin, s.psMax
+				r.PktSize.Min[i], r.PktSize.Max[i] = e.x[i].psMin, e.x[i].psMax
 			}
 		}
 	}
@@ -868,13 +1015,14 @@ func (t *Tracker) report(e *entry, cause flow.Cause) {
 			if s.pkts == 0 {
 				continue
 			}
+			x := &e.x[i]
 			st := &r.Jitter.Act[i]
 			r.Jitter.Present |= 1 << (2 * i)
-			st.N = s.jn
-			if s.jn > 0 {
-				n := float64(s.jn)
-				st.Min, st.Max, st.Mean = s.jmin, s.jmax, s.jsum/n
-				st.StdDev = math.Sqrt(max(s.jsq/n-st.Mean*st.Mean, 0))
+			st.N = x.jn
+			if x.jn > 0 {
+				n := float64(x.jn)
+				st.Min, st.Max, st.Mean = x.jmin, x.jmax, x.jsum/n
+				st.StdDev = math.Sqrt(max(x.jsq/n-st.Mean*st.Mean, 0))
 			} else {
 				st.N = 1
 				st.StdDev = math.NaN()
@@ -897,7 +1045,7 @@ func (t *Tracker) report(e *entry, cause flow.Cause) {
 			}
 			r.Has |= g
 			u.Limit = uint16(t.opt.UserData)
-			u.Data = append(u.Data, s.user...)
+			u.Data = append(u.Data, e.x[i].user...)
 		}
 	}
 	switch {
@@ -914,14 +1062,14 @@ func (t *Tracker) report(e *entry, cause flow.Cause) {
 		}
 	case e.hasICMP:
 		r.Has |= flow.HasICMP
-		r.ICMP = e.icmp
+		r.ICMP = e.ic.icmp
 	case e.hasARP:
 		r.Has |= flow.HasARP
 		r.ARPResp = e.arpResp
 	}
 	if e.hasMap {
 		r.Has |= flow.HasICMPMap
-		r.ICMPMap = e.icmpMap
+		r.ICMPMap = e.ic.icmpMap
 	}
 	t.Records++
 	t.emit(r)
@@ -929,8 +1077,11 @@ func (t *Tracker) report(e *entry, cause flow.Cause) {
 	e.started, e.dirty, e.hasMap = true, false, false
 	for i := range e.s {
 		s := &e.s[i]
-		s.pkts, s.bytes, s.app, s.jn, s.jmin, s.jmax, s.jsum, s.jsq = 0, 0, 0, 0, 0, 0, 0, 0
-		s.psMin, s.psMax, s.tbytes, s.retrans, s.tflags = 0, 0, 0, 0, 0
+		s.pkts, s.bytes, s.app, s.tbytes, s.retrans, s.tflags = 0, 0, 0, 0, 0, 0
+		if x := e.x; x != nil {
+			x[i].jn, x[i].jmin, x[i].jmax, x[i].jsum, x[i].jsq = 0, 0, 0, 0, 0
+			x[i].psMin, x[i].psMax = 0, 0
+		}
 		if s.seqSet {
 			s.seqBase = s.nextSeq // argus restarts the sequence base every report
 		}
