@@ -2,8 +2,10 @@ package track
 
 import (
 	"net/netip"
+	"runtime"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/flowgate/flowgate/flow"
 	"github.com/flowgate/flowgate/sensor/decode"
@@ -101,5 +103,67 @@ func BenchmarkTrack(b *testing.B) {
 		ts += 1000
 		p.TS = ts
 		tr.Packet(p)
+	}
+}
+
+func udpPkt(ts int64, i int) decode.Packet {
+	return decode.Packet{TS: ts, WireLen: 80, Net: decode.NetIPv4, Proto: 17, TTL: 64, HasL4: true,
+		Src: netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), Dst: netip.MustParseAddr("192.0.2.1"),
+		SrcPort: 40000, DstPort: 9999, AppLen: 38, Encaps: decode.EncEther}
+}
+
+// TestBytesPerFlow measures the heap held per active flow (default options).
+func TestBytesPerFlow(t *testing.T) {
+	const n = 200000
+	pk := make([]decode.Packet, n)
+	t0 := int64(1700000000) * int64(time.Second)
+	for i := range pk {
+		pk[i] = udpPkt(t0+int64(i), i)
+	}
+	var m0, m1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m0)
+	tr := New(Options{}, func(*flow.Record) {})
+	for i := range pk {
+		tr.Packet(&pk[i])
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&m1)
+	if tr.Active() != n {
+		t.Fatalf("%d flows, want %d", tr.Active(), n)
+	}
+	per := float64(m1.HeapAlloc-m0.HeapAlloc) / n
+	t.Logf("%.0f bytes per active flow (entry %d bytes)", per, unsafe.Sizeof(entry{}))
+	if per > 1024 {
+		t.Errorf("%.0f bytes per flow", per)
+	}
+	runtime.KeepAlive(tr)
+	runtime.KeepAlive(pk)
+}
+
+// TestNoAllocCreateExpire: with the free list warm, creating flows and
+// expiring them allocates nothing.
+func TestNoAllocCreateExpire(t *testing.T) {
+	tr := New(Options{}, func(*flow.Record) {})
+	t0 := int64(1700000000) * int64(time.Second)
+	ts := t0
+	i := 0
+	step := func() {
+		for range 64 { // 64 new flows per 100 ms; each idles out after 30 s
+			ts += int64(100*time.Millisecond) / 64
+			p := udpPkt(ts, i%1000000)
+			i++
+			tr.Packet(&p)
+		}
+	}
+	for range 2000 { // warm: 200 s of packet time, table at steady state
+		step()
+	}
+	n := testing.AllocsPerRun(200, step)
+	if n != 0 {
+		t.Fatalf("%v allocations per 64 flows created and expired", n)
+	}
+	if tr.Created-uint64(tr.Active()) < 100000 {
+		t.Fatalf("created %d active %d: flows did not expire", tr.Created, tr.Active())
 	}
 }
