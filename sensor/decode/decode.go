@@ -82,6 +82,8 @@ func (d *Decoder) Decode(f *capture.Frame, p *Packet) error {
 		if len(b) < 4 {
 			return ReasonTruncated
 		}
+		// argus counts a loopback frame's bytes without the family word.
+		p.WireLen = max(p.WireLen-4, 0)
 		fam := binary.LittleEndian.Uint32(b)
 		if f.LinkType == capture.LinkLoop || fam > 0xFFFF {
 			fam = be.Uint32(b)
@@ -93,6 +95,8 @@ func (d *Decoder) Decode(f *capture.Frame, p *Packet) error {
 			return d.ipv6(p, b[4:], 4, 0)
 		}
 		return d.rawIP(p, b[4:], 4, 0)
+	case linkPPP, linkPPPHDLC:
+		return d.ppp(p, b)
 	case capture.LinkSLL:
 		if len(b) < 16 {
 			return ReasonTruncated
@@ -115,6 +119,51 @@ func (d *Decoder) Decode(f *capture.Frame, p *Packet) error {
 		return d.etherType(p, b[20:], 20, be.Uint16(b[0:]), 0)
 	}
 	return ReasonUnknownLink
+}
+
+// PPP link types (pcap LINKTYPE_PPP, LINKTYPE_PPP_HDLC) and protocols.
+const (
+	linkPPP     = 9
+	linkPPPHDLC = 50
+	pppIPv4     = 0x0021
+	pppIPv6     = 0x0057
+	pppMPLS     = 0x0281
+	pppMPLSm    = 0x0283
+)
+
+// ppp decodes a PPP frame: optional HDLC address/control (ff 03), then a
+// one- or two-byte protocol. argus counts the frame's bytes without the PPP
+// header.
+func (d *Decoder) ppp(p *Packet, b []byte) error {
+	hl := 0
+	if len(b) >= 2 && b[0] == 0xFF && b[1] == 0x03 {
+		hl = 2
+	}
+	if len(b) < hl+1 {
+		return ReasonTruncated
+	}
+	proto := uint16(b[hl])
+	if proto&1 == 0 { // two-byte protocol field
+		if len(b) < hl+2 {
+			return ReasonTruncated
+		}
+		proto = be.Uint16(b[hl:])
+		hl += 2
+	} else {
+		hl++
+	}
+	p.WireLen = max(p.WireLen-hl, 0)
+	p.Encaps |= EncPPP
+	switch proto {
+	case pppIPv4:
+		return d.ipv4(p, b[hl:], hl, 0)
+	case pppIPv6:
+		return d.ipv6(p, b[hl:], hl, 0)
+	case pppMPLS, pppMPLSm:
+		return d.etherType(p, b[hl:], hl, etMPLS, 0)
+	}
+	p.L2Len = hl
+	return nil
 }
 
 func (d *Decoder) rawIP(p *Packet, b []byte, off, depth int) error {
@@ -154,8 +203,14 @@ func (d *Decoder) ether(p *Packet, b []byte, off, depth int) error {
 		p.Encaps |= EncLLC
 		p.DSAP, p.SSAP = b[0], b[1]
 		if b[0] == 0xAA && b[1] == 0xAA && b[2] == 0x03 && len(b) >= 8 { // SNAP
-			p.DSAP, p.SSAP = 0, 0
-			return d.etherType(p, b[8:], off+22, be.Uint16(b[6:]), depth)
+			// argus follows SNAP only to IP and ARP; other SNAP
+			// payloads (CDP, STP ...) stay LLC flows keyed by the
+			// SAPs (0xaa/0xaa).
+			switch et := be.Uint16(b[6:]); et {
+			case etIPv4, etIPv6, etARP, etRARP:
+				p.DSAP, p.SSAP = 0, 0
+				return d.etherType(p, b[8:], off+22, et, depth)
+			}
 		}
 		p.L2Len = off + 14
 		return nil

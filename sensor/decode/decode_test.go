@@ -219,3 +219,43 @@ func BenchmarkDecode(b *testing.B) {
 		d.Decode(&fr[0], &p)
 	}
 }
+
+func TestPPPAndLoopbackLengths(t *testing.T) {
+	var d Decoder
+	var p Packet
+	udp := udpHdr(1000, 33435, 0)
+	ip := append(ipv4Hdr(17, len(udp), nil, 0), udp...)
+	// PPP in HDLC framing, MPLS unicast, one label (bottom of stack), IPv4.
+	fr := append([]byte{0xff, 0x03, 0x02, 0x81, 0x18, 0x96, 0x01, 0x01}, ip...)
+	if err := d.Decode(&capture.Frame{Data: fr, Len: len(fr), LinkType: 9}, &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.Net != NetIPv4 || p.Proto != 17 || p.DstPort != 33435 || p.NMPLS != 1 || p.Encaps&(EncPPP|EncMPLS) != EncPPP|EncMPLS {
+		t.Errorf("PPP/MPLS: %+v", p)
+	}
+	if p.WireLen != len(fr)-4 {
+		t.Errorf("PPP WireLen %d, want %d (argus counts without the PPP header)", p.WireLen, len(fr)-4)
+	}
+	// BSD null: family 2 little-endian; argus does not count the family word.
+	fr = append([]byte{2, 0, 0, 0}, ip...)
+	if err := d.Decode(&capture.Frame{Data: fr, Len: len(fr), LinkType: capture.LinkNull}, &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.Net != NetIPv4 || p.WireLen != len(ip) {
+		t.Errorf("null: net %v WireLen %d, want %d", p.Net, p.WireLen, len(ip))
+	}
+}
+
+func TestSNAPNonIPStaysLLC(t *testing.T) {
+	var d Decoder
+	var p Packet
+	// 802.3 length, LLC AA AA 03, SNAP OUI 00000c, type 0x2000 (CDP).
+	fr := append([]byte{1, 0, 0x0c, 0xcc, 0xcc, 0xcc, 2, 0, 0, 0, 0, 1, 0, 30},
+		0xaa, 0xaa, 0x03, 0x00, 0x00, 0x0c, 0x20, 0x00, 0x02, 0xb4)
+	if err := d.Decode(&capture.Frame{Data: fr, Len: len(fr), LinkType: capture.LinkEthernet}, &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.Net != NetNone || p.EtherType != 0 || p.DSAP != 0xaa || p.SSAP != 0xaa || p.Encaps&EncLLC == 0 {
+		t.Errorf("CDP over SNAP: net %v ethertype %#x saps %#x/%#x", p.Net, p.EtherType, p.DSAP, p.SSAP)
+	}
+}

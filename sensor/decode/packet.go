@@ -1,6 +1,6 @@
 // Package decode parses captured frames into Packet values without
 // allocating: link layer (Ethernet, 802.3/LLC, 802.1Q, QinQ, MPLS, PPPoE,
-// Linux SLL/SLL2, null/loop, raw IP), IPv4/IPv6, TCP, UDP, ICMP/ICMPv6,
+// Linux SLL/SLL2, null/loop, PPP, raw IP), IPv4/IPv6, TCP, UDP, ICMP/ICMPv6,
 // ARP, and the tunnels GRE, VXLAN, Geneve and IP-in-IP, through to the
 // innermost flow. The encapsulations crossed are recorded as Argus encaps
 // mask bits (argus-format.md §7.6).
