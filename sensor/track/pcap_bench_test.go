@@ -1,0 +1,74 @@
+package track_test
+
+import (
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/flowgate/flowgate/flow"
+	"github.com/flowgate/flowgate/sensor"
+	"github.com/flowgate/flowgate/sensor/capture"
+)
+
+// benchPcap returns a generated capture: $FLOWGATE_BENCH_PCAP, or 200k
+// packets made by conformance/tools/genpcap.
+func benchPcap(b *testing.B) string {
+	if p := os.Getenv("FLOWGATE_BENCH_PCAP"); p != "" {
+		return p
+	}
+	p := filepath.Join(b.TempDir(), "gen.pcap")
+	cmd := exec.Command("go", "run", "./conformance/tools/genpcap", "-n", "200000", "-o", p)
+	cmd.Dir = "../.."
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Skipf("genpcap: %v\n%s", err, out)
+	}
+	return p
+}
+
+// BenchmarkSensorPcap runs decode + track (default options) over a whole
+// generated capture held in memory; one op is the whole capture.
+func BenchmarkSensorPcap(b *testing.B) {
+	src, err := capture.OpenFile(benchPcap(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var frames []capture.Frame
+	var offs []int
+	var data []byte // one buffer: few objects for the GC
+	for {
+		var f capture.Frame
+		err := src.ReadFrame(&f)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		offs = append(offs, len(data))
+		data = append(data, f.Data...)
+		f.Data = nil
+		frames = append(frames, f)
+	}
+	src.Close()
+	offs = append(offs, len(data))
+	for i := range frames {
+		frames[i].Data = data[offs[i]:offs[i+1]:offs[i+1]]
+	}
+	size := int64(len(data))
+	var recs uint64
+	b.ReportAllocs()
+	b.SetBytes(size)
+	for b.Loop() {
+		s := sensor.New(sensor.Options{Argus3: true}, func(*flow.Record) { recs++ })
+		for i := range frames {
+			f := frames[i]
+			s.Frame(&f)
+		}
+		s.Close()
+	}
+	b.ReportMetric(float64(len(frames))*float64(b.N)/b.Elapsed().Seconds(), "pkts/s")
+	b.ReportMetric(float64(recs)/float64(b.N), "records/op")
+}
