@@ -1,0 +1,122 @@
+package track
+
+import (
+	"math/bits"
+	"unsafe"
+)
+
+// index maps flow keys to slab indexes: open addressing with linear
+// probing and backward-shift deletion. A slot is 8 bytes, the upper
+// 32 bits of the key's hash over the slab index + 1 (0: empty); the keys
+// live in the entries. It holds no pointers, so the GC does not scan it.
+type index struct {
+	slots []uint64
+	mask  uint64
+	n     int
+	seed  uint64
+}
+
+// keyHash hashes the six words of k.
+func (x *index) keyHash(k *fkey) uint64 {
+	w := (*[6]uint64)(unsafe.Pointer(k))
+	h := x.seed
+	for _, v := range w {
+		hi, lo := bits.Mul64(h^v, 0x9E3779B97F4A7C15)
+		h = hi ^ lo
+	}
+	hi, lo := bits.Mul64(h, 0xD6E8FEB86659FD93)
+	return hi ^ lo
+}
+
+func keyEq(a, b *fkey) bool {
+	x, y := (*[6]uint64)(unsafe.Pointer(a)), (*[6]uint64)(unsafe.Pointer(b))
+	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3] && x[4] == y[4] && x[5] == y[5]
+}
+
+func (x *index) init(n int) {
+	c := 1 << bits.Len(uint(max(n, 8)*4/3))
+	x.slots = make([]uint64, c)
+	x.mask = uint64(c - 1)
+	x.n = 0
+}
+
+// get returns the slab index + 1 of k, 0 if absent.
+func (t *Tracker) get(k *fkey) uint32 {
+	x := &t.idx
+	h := x.keyHash(k)
+	tag := h >> 32
+	for i := h & x.mask; ; i = (i + 1) & x.mask {
+		s := x.slots[i]
+		if s == 0 {
+			return 0
+		}
+		if s>>32 == tag {
+			j := uint32(s) - 1
+			if keyEq(&t.chunks[j>>chunkBits][j&(chunkLen-1)].key, k) {
+				return uint32(s)
+			}
+		}
+	}
+}
+
+// put adds k -> v (slab index + 1); k is not in the index.
+func (t *Tracker) put(k *fkey, v uint32) {
+	x := &t.idx
+	if (x.n+1)*4 > len(x.slots)*3 {
+		t.grow()
+	}
+	x.insert(x.keyHash(k), v)
+	x.n++
+}
+
+func (x *index) insert(h uint64, v uint32) {
+	i := h & x.mask
+	for x.slots[i] != 0 {
+		i = (i + 1) & x.mask
+	}
+	x.slots[i] = h>>32<<32 | uint64(v)
+}
+
+func (t *Tracker) grow() {
+	x := &t.idx
+	old := x.slots
+	x.slots = make([]uint64, 2*len(old))
+	x.mask = uint64(len(x.slots) - 1)
+	for _, s := range old {
+		if s != 0 {
+			j := uint32(s) - 1
+			x.insert(x.keyHash(&t.chunks[j>>chunkBits][j&(chunkLen-1)].key), uint32(s))
+		}
+	}
+}
+
+// del removes k, which maps to v.
+func (t *Tracker) del(k *fkey, v uint32) {
+	x := &t.idx
+	h := x.keyHash(k)
+	i := h & x.mask
+	for uint32(x.slots[i]) != v {
+		if x.slots[i] == 0 {
+			return
+		}
+		i = (i + 1) & x.mask
+	}
+	// Backward shift: move later members of the probe run into the hole.
+	for j := (i + 1) & x.mask; ; j = (j + 1) & x.mask {
+		s := x.slots[j]
+		if s == 0 {
+			break
+		}
+		u := uint32(s) - 1
+		home := x.keyHash(&t.chunks[u>>chunkBits][u&(chunkLen-1)].key) & x.mask
+		// s may fill the hole at i unless its home lies cyclically in (i, j].
+		if (j-home)&x.mask >= (j-i)&x.mask {
+			x.slots[i] = s
+			i = j
+		}
+	}
+	x.slots[i] = 0
+	x.n--
+}
+
+var _ [1]struct{} = [unsafe.Sizeof(fkey{}) / 48]struct{}{} // fkey is 6 words
