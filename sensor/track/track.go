@@ -98,6 +98,7 @@ type fkey struct {
 	proto  uint8
 	kind   uint8
 	v6     bool
+	pad    uint8  // explicit, so that all 48 bytes are fields (index hashes words)
 	x, y   uint32 // DNS txid; ICMP type/code/id, seq; fragment id; L2 type/SAPs
 }
 
@@ -106,7 +107,7 @@ type fkey struct {
 type Tracker struct {
 	opt     Options
 	emit    func(*flow.Record)
-	flows   map[fkey]uint32 // flow -> slab index + 1 (no pointers: the GC skips the map)
+	idx     index           // flow key -> slab index + 1
 	frags   map[fkey]*entry // non-first fragments -> parent flow
 	now     int64
 	nextScn int64
@@ -134,7 +135,9 @@ type Tracker struct {
 // passed to emit is reused after emit returns (Detach or copy to keep it).
 func New(opt Options, emit func(*flow.Record)) *Tracker {
 	opt.defaults()
-	t := &Tracker{opt: opt, emit: emit, flows: make(map[fkey]uint32, 1024), frags: make(map[fkey]*entry)}
+	t := &Tracker{opt: opt, emit: emit, frags: make(map[fkey]*entry)}
+	t.idx.init(1024)
+	t.idx.seed = uint64(time.Now().UnixNano()) | 1
 	t.status = int64(opt.StatusInterval)
 	t.tmo = [numLists]int64{int64(opt.IPTimeout), int64(opt.TCPTimeout), int64(opt.ICMPTimeout), int64(opt.IGMPTimeout),
 		int64(opt.FragTimeout), int64(opt.ARPTimeout), int64(opt.OtherTimeout), min(int64(opt.TCPTimeout), int64(10*time.Second))}
@@ -142,7 +145,7 @@ func New(opt Options, emit func(*flow.Record)) *Tracker {
 }
 
 // Active returns the number of flows in the table.
-func (t *Tracker) Active() int { return len(t.flows) }
+func (t *Tracker) Active() int { return t.idx.n }
 
 // side is one direction of a flow.
 type side struct {
@@ -434,14 +437,14 @@ func (t *Tracker) create(k fkey, fwd bool, class uint8, p *decode.Packet) *entry
 	e.lst = class
 	e.tcp = k.kind == kIP && k.proto == 6
 	t.buildKey(e, p)
-	t.flows[k] = idx + 1
+	t.put(&k, idx+1)
 	t.lruPush(e)
 	return e
 }
 
 // lookup returns the flow keyed k, or nil.
 func (t *Tracker) lookup(k fkey) *entry {
-	i := t.flows[k]
+	i := t.get(&k)
 	if i == 0 {
 		return nil
 	}
@@ -867,7 +870,7 @@ func (t *Tracker) Advance(now int64) {
 }
 
 func (t *Tracker) remove(e *entry) {
-	delete(t.flows, e.key)
+	t.del(&e.key, e.idx+1)
 	t.lruUnlink(e)
 	if e.fragRef {
 		for k, v := range t.frags {
@@ -890,10 +893,12 @@ func (t *Tracker) finish(e *entry, cause flow.Cause) {
 // Flush emits a final record for every flow with unreported packets, in
 // flow creation order, and empties the table.
 func (t *Tracker) Flush() {
-	es := make([]*entry, 0, len(t.flows))
-	for _, i := range t.flows {
-		i--
-		es = append(es, &t.chunks[i>>chunkBits][i&(chunkLen-1)])
+	es := make([]*entry, 0, t.idx.n)
+	for _, s := range t.idx.slots {
+		if i := uint32(s); i != 0 {
+			i--
+			es = append(es, &t.chunks[i>>chunkBits][i&(chunkLen-1)])
+		}
 	}
 	slices.SortFunc(es, func(a, b *entry) int { return int(int64(a.seq) - int64(b.seq)) })
 	for _, e := range es {
