@@ -10,6 +10,7 @@ package track
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"net/netip"
 	"slices"
@@ -113,6 +114,7 @@ type Tracker struct {
 	nextScn int64
 	seq     uint32
 	rec     flow.Record
+	scratch flow.Key
 	status  int64
 	tmo     [numLists]int64
 	// Flow storage: slab chunks that never move (entry pointers stay
@@ -150,13 +152,10 @@ func (t *Tracker) Active() int { return t.idx.n }
 // side is one direction of a flow.
 type side struct {
 	pkts, bytes, app uint64
-	last             int64
 	ttl, tos         uint8
 	ipid             uint16
 	ipopts           uint32
 	frag             bool
-	mac, dmac        [6]byte // sender and receiver MAC of the first packet
-	macN             uint8   // 0 none, 1 one, 2 several
 	vlan             uint16
 	vlanSeen         bool
 	mpls             uint32
@@ -181,7 +180,10 @@ type side struct {
 // sideX holds one direction's optional groups (-J, -U, -Z), out of line:
 // allocated only when one of those options is on.
 type sideX struct {
+	last         int64 // last packet (jitter)
 	psMin, psMax uint16
+	mac, dmac    [6]byte // -m: sender and receiver MAC of the first packet
+	macN         uint8   // 0 none, 1 one, 2 several
 	// jitter (active inter-packet times, ns)
 	jn               uint32
 	jmin, jmax, jsum float64
@@ -189,9 +191,19 @@ type sideX struct {
 	user             []byte
 }
 
-// icmpX holds the ICMP data of ICMP flows and flows an ICMP error maps to.
+// icmpX holds the ICMP data of ICMP flows and flows an ICMP error maps
+// to, and the record key of ARP and layer-2 flows.
 type icmpX struct {
 	icmp, icmpMap flow.ICMPInfo
+	key           flow.Key
+}
+
+// keyX holds the record key fields of IP flows that the table key does
+// not give (recKey makes the rest).
+type keyX struct {
+	icmpType, icmpCode        uint8
+	icmpID, icmpSeq           uint16
+	tpProto, srcMask, dstMask uint8
 }
 
 type entry struct {
@@ -204,7 +216,7 @@ type entry struct {
 	fromA      bool  // first packet travelled a -> b
 	class      uint8
 	seq        uint32
-	rkey       flow.Key // record key, first-seen orientation
+	kx         keyX // record key (recKey), first-seen orientation
 	hasICMP    bool
 	hasMap     bool
 	arpResp    [6]byte
@@ -423,7 +435,7 @@ func (t *Tracker) create(k fkey, fwd bool, class uint8, p *decode.Packet) *entry
 		e = &t.chunks[c][t.used&(chunkLen-1)]
 		idx = uint32(t.used)
 		t.used++
-		if t.opt.Jitter || t.opt.PktSize || t.opt.UserData > 0 {
+		if t.opt.Jitter || t.opt.PktSize || t.opt.UserData > 0 || t.opt.MAC {
 			e.x = new([2]sideX)
 		}
 	}
@@ -514,7 +526,19 @@ func (t *Tracker) touch(e *entry) {
 
 // buildKey fills the record key in first-seen orientation.
 func (t *Tracker) buildKey(e *entry, p *decode.Packet) {
-	r := &e.rkey
+	var r *flow.Key
+	if e.key.kind == kARP || e.key.kind == kL2 {
+		r = &t.icmpOf(e).key
+	} else {
+		r = &t.scratch
+		*r = flow.Key{}
+		defer func() {
+			e.kx = keyX{r.ICMPType, r.ICMPCode, r.ICMPID, r.ICMPSeq, r.TpProto, r.SrcMask, r.DstMask}
+			if checkKeys && t.recKey(e) != *r {
+				panic(fmt.Sprintf("recKey %+v, want %+v", t.recKey(e), *r))
+			}
+		}()
+	}
 	r.RevBit = !e.fromA
 	switch e.key.kind {
 	case kL2:
@@ -596,6 +620,38 @@ func (t *Tracker) buildKey(e *entry, p *decode.Packet) {
 	}
 }
 
+// checkKeys makes buildKey check recKey against the full record key
+// (the tests set it).
+var checkKeys = false
+
+// recKey returns e's record key.
+func (t *Tracker) recKey(e *entry) flow.Key {
+	k := &e.key
+	if k.kind == kARP || k.kind == kL2 {
+		return e.ic.key
+	}
+	r := flow.Key{Kind: flow.Kind5Tuple, AddrType: flow.AddrIPv4, RevBit: !e.fromA, Proto: k.proto}
+	var a, b netip.Addr
+	if k.v6 {
+		r.AddrType = flow.AddrIPv6
+		a, b = netip.AddrFrom16(k.a), netip.AddrFrom16(k.b)
+	} else {
+		a, b = netip.AddrFrom4([4]byte(k.a[:4])), netip.AddrFrom4([4]byte(k.b[:4]))
+	}
+	if e.fromA {
+		r.Src, r.Dst, r.SrcPort, r.DstPort = a, b, k.pa, k.pb
+	} else {
+		r.Src, r.Dst, r.SrcPort, r.DstPort = b, a, k.pb, k.pa
+	}
+	if k.kind == kFrag {
+		r.FragID = k.x
+	}
+	x := &e.kx
+	r.ICMPType, r.ICMPCode, r.ICMPID, r.ICMPSeq = x.icmpType, x.icmpCode, x.icmpID, x.icmpSeq
+	r.TpProto, r.SrcMask, r.DstMask = x.tpProto, x.srcMask, x.dstMask
+	return r
+}
+
 // account adds p to direction s2d (true: source to destination).
 func (t *Tracker) account(e *entry, p *decode.Packet, s2d bool) {
 	d := 0
@@ -605,7 +661,7 @@ func (t *Tracker) account(e *entry, p *decode.Packet, s2d bool) {
 	s := &e.s[d]
 	if t.opt.Jitter && s.pkts > 0 {
 		x := &e.x[d]
-		v := float64(p.TS - s.last)
+		v := float64(p.TS - x.last)
 		if x.jn == 0 || v < x.jmin {
 			x.jmin = v
 		}
@@ -619,7 +675,9 @@ func (t *Tracker) account(e *entry, p *decode.Packet, s2d bool) {
 	}
 	s.pkts++
 	s.bytes += uint64(p.WireLen)
-	s.last = p.TS
+	if t.opt.Jitter {
+		e.x[d].last = p.TS
+	}
 	e.lastPkt = p.TS
 	if p.Net == decode.NetIPv4 || p.Net == decode.NetIPv6 {
 		s.ttl, s.tos = p.TTL, p.TOS
@@ -637,12 +695,13 @@ func (t *Tracker) account(e *entry, p *decode.Packet, s2d bool) {
 			}
 		}
 	}
-	if p.HasMAC {
+	if p.HasMAC && t.opt.MAC {
+		x := &e.x[d]
 		switch {
-		case s.macN == 0:
-			s.mac, s.dmac, s.macN = p.SrcMAC, p.DstMAC, 1
-		case s.mac != p.SrcMAC:
-			s.macN = 2
+		case x.macN == 0:
+			x.mac, x.dmac, x.macN = p.SrcMAC, p.DstMAC, 1
+		case x.mac != p.SrcMAC:
+			x.macN = 2
 		}
 	}
 	if p.NVLAN > 0 {
@@ -817,7 +876,9 @@ func (t *Tracker) mapICMP(p *decode.Packet) {
 		e.lastPkt = p.TS
 		t.touch(e)
 	}
-	e.s[0].last = max(e.s[0].last, p.TS)
+	if t.opt.Jitter {
+		e.x[0].last = max(e.x[0].last, p.TS)
+	}
 }
 
 // Advance moves the table's clock to now (packet time): it emits status
@@ -931,7 +992,7 @@ func (t *Tracker) report(e *entry, cause flow.Cause) {
 		r.SrcID = t.opt.MonitorID
 	}
 	r.Seq = e.seq
-	r.Key = e.rkey
+	r.Key = t.recKey(e)
 	if e.key.kind == kFrag {
 		r.Has |= flow.HasFragKey
 	}
@@ -992,17 +1053,17 @@ func (t *Tracker) report(e *entry, cause flow.Cause) {
 			}
 		}
 	}
-	if t.opt.MAC && (s0.macN > 0 || s1.macN > 0) {
+	if x := e.x; t.opt.MAC && (x[0].macN > 0 || x[1].macN > 0) {
 		r.Has |= flow.HasMAC
-		if s0.macN > 0 {
-			r.MAC.Src, r.MAC.Dst = s0.mac, s0.dmac
+		if x[0].macN > 0 {
+			r.MAC.Src, r.MAC.Dst = x[0].mac, x[0].dmac
 		} else {
-			r.MAC.Src, r.MAC.Dst = s1.dmac, s1.mac
+			r.MAC.Src, r.MAC.Dst = x[1].dmac, x[1].mac
 		}
-		if s0.macN > 1 {
+		if x[0].macN > 1 {
 			r.MAC.Flags |= 1
 		}
-		if s1.macN > 1 {
+		if x[1].macN > 1 {
 			r.MAC.Flags |= 2
 		}
 	}
@@ -1085,11 +1146,11 @@ func (t *Tracker) report(e *entry, cause flow.Cause) {
 		s.pkts, s.bytes, s.app, s.tbytes, s.retrans, s.tflags = 0, 0, 0, 0, 0, 0
 		if x := e.x; x != nil {
 			x[i].jn, x[i].jmin, x[i].jmax, x[i].jsum, x[i].jsq = 0, 0, 0, 0, 0
-			x[i].psMin, x[i].psMax = 0, 0
+			x[i].psMin, x[i].psMax, x[i].macN = 0, 0, 0
 		}
 		if s.seqSet {
 			s.seqBase = s.nextSeq // argus restarts the sequence base every report
 		}
-		s.ipopts, s.frag, s.vlanSeen, s.mplsSeen, s.encaps, s.macN = 0, false, false, false, 0, 0
+		s.ipopts, s.frag, s.vlanSeen, s.mplsSeen, s.encaps = 0, false, false, false, 0
 	}
 }

@@ -167,3 +167,5 @@ func TestNoAllocCreateExpire(t *testing.T) {
 		t.Fatalf("created %d active %d: flows did not expire", tr.Created, tr.Active())
 	}
 }
+
+func init() { checkKeys = true }
