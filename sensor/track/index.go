@@ -7,8 +7,10 @@ import (
 
 // index maps flow keys to slab indexes: open addressing with linear
 // probing and backward-shift deletion. A slot is 8 bytes, the upper
-// 32 bits of the key's hash over the slab index + 1 (0: empty); the keys
-// live in the entries. It holds no pointers, so the GC does not scan it.
+// 32 bits of the key's hash (whose low bits are also the home position,
+// so that deletion and growth never read the entries) over the slab
+// index + 1 (0: empty); the keys live in the entries. It holds no
+// pointers, so the GC does not scan it.
 type index struct {
 	slots []uint64
 	mask  uint64
@@ -43,9 +45,8 @@ func (x *index) init(n int) {
 // get returns the slab index + 1 of k, 0 if absent.
 func (t *Tracker) get(k *fkey) uint32 {
 	x := &t.idx
-	h := x.keyHash(k)
-	tag := h >> 32
-	for i := h & x.mask; ; i = (i + 1) & x.mask {
+	tag := x.keyHash(k) >> 32
+	for i := tag & x.mask; ; i = (i + 1) & x.mask {
 		s := x.slots[i]
 		if s == 0 {
 			return 0
@@ -65,16 +66,17 @@ func (t *Tracker) put(k *fkey, v uint32) {
 	if (x.n+1)*4 > len(x.slots)*3 {
 		t.grow()
 	}
-	x.insert(x.keyHash(k), v)
+	x.insert(x.keyHash(k)>>32<<32 | uint64(v))
 	x.n++
 }
 
-func (x *index) insert(h uint64, v uint32) {
-	i := h & x.mask
+// insert adds slot s (tag << 32 | value).
+func (x *index) insert(s uint64) {
+	i := s >> 32 & x.mask
 	for x.slots[i] != 0 {
 		i = (i + 1) & x.mask
 	}
-	x.slots[i] = h>>32<<32 | uint64(v)
+	x.slots[i] = s
 }
 
 func (t *Tracker) grow() {
@@ -84,8 +86,7 @@ func (t *Tracker) grow() {
 	x.mask = uint64(len(x.slots) - 1)
 	for _, s := range old {
 		if s != 0 {
-			j := uint32(s) - 1
-			x.insert(x.keyHash(&t.chunks[j>>chunkBits][j&(chunkLen-1)].key), uint32(s))
+			x.insert(s)
 		}
 	}
 }
@@ -93,8 +94,7 @@ func (t *Tracker) grow() {
 // del removes k, which maps to v.
 func (t *Tracker) del(k *fkey, v uint32) {
 	x := &t.idx
-	h := x.keyHash(k)
-	i := h & x.mask
+	i := x.keyHash(k) >> 32 & x.mask
 	for uint32(x.slots[i]) != v {
 		if x.slots[i] == 0 {
 			return
@@ -107,8 +107,7 @@ func (t *Tracker) del(k *fkey, v uint32) {
 		if s == 0 {
 			break
 		}
-		u := uint32(s) - 1
-		home := x.keyHash(&t.chunks[u>>chunkBits][u&(chunkLen-1)].key) & x.mask
+		home := s >> 32 & x.mask
 		// s may fill the hole at i unless its home lies cyclically in (i, j].
 		if (j-home)&x.mask >= (j-i)&x.mask {
 			x.slots[i] = s
