@@ -954,20 +954,29 @@ func (t *Tracker) finish(e *entry, cause flow.Cause) {
 // Flush emits a final record for every flow with unreported packets, in
 // flow creation order, and empties the table.
 func (t *Tracker) Flush() {
-	es := make([]*entry, 0, t.idx.n)
+	// Creation order: sort seq << 32 | slab index.
+	order := make([]uint64, 0, t.idx.n)
 	for _, s := range t.idx.slots {
 		if i := uint32(s); i != 0 {
 			i--
-			es = append(es, &t.chunks[i>>chunkBits][i&(chunkLen-1)])
+			order = append(order, uint64(t.chunks[i>>chunkBits][i&(chunkLen-1)].seq)<<32|uint64(i))
 		}
 	}
-	slices.SortFunc(es, func(a, b *entry) int { return int(int64(a.seq) - int64(b.seq)) })
-	for _, e := range es {
-		t.finish(e, flow.CauseStop)
+	slices.Sort(order)
+	for _, v := range order {
+		i := uint32(v)
+		t.finish(&t.chunks[i>>chunkBits][i&(chunkLen-1)], flow.CauseStop)
 	}
-	for _, e := range es {
-		t.remove(e)
+	for _, v := range order {
+		i := uint32(v)
+		e := &t.chunks[i>>chunkBits][i&(chunkLen-1)]
+		e.live, e.dirty, e.fragRef, e.prev = false, false, false, nil
+		e.next = t.free
+		t.free = e
 	}
+	clear(t.idx.slots)
+	t.idx.n = 0
+	t.lru = [numLists]list{}
 	clear(t.frags)
 	t.due, t.dueHd = t.due[:0], 0
 }

@@ -169,3 +169,23 @@ func TestNoAllocCreateExpire(t *testing.T) {
 }
 
 func init() { checkKeys = true }
+
+// TestFlushReuse: after Flush the table is empty and takes the same flows again.
+func TestFlushReuse(t *testing.T) {
+	var n int
+	tr := New(Options{}, func(*flow.Record) { n++ })
+	t0 := int64(1700000000) * int64(time.Second)
+	for round := range 3 {
+		for i := range 1000 {
+			p := udpPkt(t0+int64(round*1000+i), i)
+			tr.Packet(&p)
+		}
+		if tr.Active() != 1000 {
+			t.Fatalf("round %d: %d active", round, tr.Active())
+		}
+		tr.Flush()
+		if tr.Active() != 0 || n != 1000*(round+1) {
+			t.Fatalf("round %d: %d active, %d records", round, tr.Active(), n)
+		}
+	}
+}
