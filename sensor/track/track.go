@@ -152,29 +152,29 @@ func (t *Tracker) Active() int { return t.idx.n }
 // side is one direction of a flow.
 type side struct {
 	pkts, bytes, app uint64
-	ttl, tos         uint8
-	ipid             uint16
+	tlast            int64 // TCP
 	ipopts           uint32
-	frag             bool
-	vlan             uint16
-	vlanSeen         bool
 	mpls             uint32
-	mplsSeen         bool
 	encaps           uint32
+	ipid             uint16
+	vlan             uint16
+	ttl, tos         uint8
+	frag             bool
+	vlanSeen         bool
+	mplsSeen         bool
 	// TCP
 	tflags  uint8
-	seqBase uint32
 	seqSet  bool
+	wscale  uint8
+	finSeen bool
+	win     uint16
+	mss     uint16
+	seqBase uint32
 	nextSeq uint32 // highest seq+len seen
 	ack     uint32
-	win     uint16
-	wscale  uint8
-	mss     uint16
 	tbytes  uint32
 	retrans uint32
 	finSeq  uint32
-	finSeen bool
-	tlast   int64
 }
 
 // sideX holds one direction's optional groups (-J, -U, -Z), out of line:
@@ -211,33 +211,33 @@ type entry struct {
 	prev, next *entry // lru list; next links the free list
 	x          *[2]sideX
 	ic         *icmpX
-	lst        uint8 // lru list
-	live       bool  // in the table
-	fromA      bool  // first packet travelled a -> b
-	class      uint8
+	s          [2]side
+	start      int64
+	lastPkt    int64
 	seq        uint32
-	kx         keyX // record key (recKey), first-seen orientation
+	idx        uint32 // slab index
+	kx         keyX   // record key (recKey), first-seen orientation
+	arpResp    [6]byte
+	lst        uint8 // lru list
+	class      uint8
+	live       bool // in the table
+	fromA      bool // first packet travelled a -> b
 	hasICMP    bool
 	hasMap     bool
-	arpResp    [6]byte
 	hasARP     bool
 	started    bool // a record was emitted already
 	dirty      bool // packets since the last record
-	start      int64
-	lastPkt    int64
-	s          [2]side
+	fragSeen   bool
+	fragRef    bool // a frags entry points here
 	// TCP (whole flow).
-	tcp      bool
-	tstatus  uint32
-	topts    uint32
-	synT     int64
-	synAckT  int64
-	synAck   uint32
-	ackDat   uint32
-	closed   bool
-	fragSeen bool
-	fragRef  bool // a frags entry points here
-	idx      uint32
+	tcp     bool
+	closed  bool
+	tstatus uint32
+	topts   uint32
+	synAck  uint32
+	ackDat  uint32
+	synT    int64
+	synAckT int64
 }
 
 const (
