@@ -73,8 +73,8 @@ const (
 	chunkLen  = 1 << chunkBits
 )
 
-// list is an intrusive doubly-linked list of entries.
-type list struct{ head, tail *entry }
+// wheelTick is the idle-expiry wheel's bucket width.
+const wheelTick = int64(time.Second)
 
 // dueEnt is a status-schedule slot: e had unreported packets from start.
 // It is stale once e was reported, expired or reused (start differs).
@@ -122,12 +122,18 @@ type Tracker struct {
 	chunks [][]entry
 	used   int // slots handed out of the chunks
 	free   *entry
-	// Timing: one list per timeout class in last-activity order (idle
-	// expiry pops the head), and a FIFO of flows by the start of their
-	// unreported interval (status records pop the head).
-	lru   [numLists]list
-	due   []dueEnt
-	dueHd int
+	// Timing. Idle expiry: a wheel of one-second buckets of (slab index,
+	// generation) words; a flow sits in the bucket of a time no later than
+	// its lastPkt + timeout and, when that bucket comes up while it was
+	// active since, moves to the bucket of its new expiry time, so packets
+	// never touch the wheel. Status records: a FIFO of flows by the start
+	// of their unreported interval.
+	wheel    [][]uint64
+	wheelPos int64 // bucket number (time / wheelTick) of the last scan
+	wheelOn  bool
+	pend     []uint64
+	due      []dueEnt
+	dueHd    int
 	// Counters.
 	Records uint64 // records emitted
 	Created uint64 // flows created
@@ -141,6 +147,13 @@ func New(opt Options, emit func(*flow.Record)) *Tracker {
 	t.idx.init(1024)
 	t.idx.seed = uint64(time.Now().UnixNano()) | 1
 	t.status = int64(opt.StatusInterval)
+	defer func() {
+		n := 1
+		for int64(n) < slices.Max(t.tmo[:])/wheelTick+4 {
+			n *= 2
+		}
+		t.wheel = make([][]uint64, n)
+	}()
 	t.tmo = [numLists]int64{int64(opt.IPTimeout), int64(opt.TCPTimeout), int64(opt.ICMPTimeout), int64(opt.IGMPTimeout),
 		int64(opt.FragTimeout), int64(opt.ARPTimeout), int64(opt.OtherTimeout), min(int64(opt.TCPTimeout), int64(10*time.Second))}
 	return t
@@ -207,28 +220,29 @@ type keyX struct {
 }
 
 type entry struct {
-	key        fkey
-	prev, next *entry // lru list; next links the free list
-	x          *[2]sideX
-	ic         *icmpX
-	s          [2]side
-	start      int64
-	lastPkt    int64
-	seq        uint32
-	idx        uint32 // slab index
-	kx         keyX   // record key (recKey), first-seen orientation
-	arpResp    [6]byte
-	lst        uint8 // lru list
-	class      uint8
-	live       bool // in the table
-	fromA      bool // first packet travelled a -> b
-	hasICMP    bool
-	hasMap     bool
-	hasARP     bool
-	started    bool // a record was emitted already
-	dirty      bool // packets since the last record
-	fragSeen   bool
-	fragRef    bool // a frags entry points here
+	key      fkey
+	next     *entry // free list
+	x        *[2]sideX
+	ic       *icmpX
+	s        [2]side
+	start    int64
+	lastPkt  int64
+	seq      uint32
+	idx      uint32 // slab index
+	kx       keyX   // record key (recKey), first-seen orientation
+	arpResp  [6]byte
+	gen      uint32 // wheel generation: older wheel words are stale
+	exp      int64  // wheel time, no later than lastPkt + timeout
+	class    uint8
+	live     bool // in the table
+	fromA    bool // first packet travelled a -> b
+	hasICMP  bool
+	hasMap   bool
+	hasARP   bool
+	started  bool // a record was emitted already
+	dirty    bool // packets since the last record
+	fragSeen bool
+	fragRef  bool // a frags entry points here
 	// TCP (whole flow).
 	tcp     bool
 	closed  bool
@@ -446,11 +460,10 @@ func (t *Tracker) create(k fkey, fwd bool, class uint8, p *decode.Packet) *entry
 	e.start = p.TS
 	e.lastPkt = p.TS
 	e.live = true
-	e.lst = class
 	e.tcp = k.kind == kIP && k.proto == 6
 	t.buildKey(e, p)
 	t.put(&k, idx+1)
-	t.lruPush(e)
+	t.schedule(e, p.TS+t.tmo[class])
 	return e
 }
 
@@ -484,44 +497,34 @@ func (t *Tracker) dirty(e *entry, ts int64) {
 	t.due = append(t.due, dueEnt{e, ts})
 }
 
-func (t *Tracker) lruPush(e *entry) {
-	l := &t.lru[e.lst]
-	e.prev, e.next = l.tail, nil
-	if l.tail != nil {
-		l.tail.next = e
-	} else {
-		l.head = e
-	}
-	l.tail = e
-}
-
-func (t *Tracker) lruUnlink(e *entry) {
-	l := &t.lru[e.lst]
-	if e.prev != nil {
-		e.prev.next = e.next
-	} else {
-		l.head = e.next
-	}
-	if e.next != nil {
-		e.next.prev = e.prev
-	} else {
-		l.tail = e.prev
-	}
-	e.prev, e.next = nil, nil
-}
-
-// touch moves e to the tail of its timeout list (activity now).
-func (t *Tracker) touch(e *entry) {
-	lst := e.class
+// timeout returns e's idle timeout.
+func (t *Tracker) timeout(e *entry) int64 {
 	if e.closed {
-		lst = lsClosed
+		return t.tmo[lsClosed]
 	}
-	if lst == e.lst && t.lru[lst].tail == e {
-		return
+	return t.tmo[e.class]
+}
+
+// schedule puts e in the wheel bucket of time at (stale words of e stay
+// behind and are skipped).
+func (t *Tracker) schedule(e *entry, at int64) {
+	e.gen++
+	e.exp = at
+	b := at / wheelTick
+	if !t.wheelOn {
+		t.wheelPos, t.wheelOn = b, true
 	}
-	t.lruUnlink(e)
-	e.lst = lst
-	t.lruPush(e)
+	b = max(b, t.wheelPos)
+	w := &t.wheel[b&int64(len(t.wheel)-1)]
+	*w = append(*w, uint64(e.idx)<<32|uint64(e.gen))
+}
+
+// touch keeps e's wheel time no later than its expiry (a flow that closed,
+// or a packet from the past).
+func (t *Tracker) touch(e *entry) {
+	if at := e.lastPkt + t.timeout(e); at < e.exp {
+		t.schedule(e, at)
+	}
 }
 
 // buildKey fills the record key in first-seen orientation.
@@ -874,7 +877,6 @@ func (t *Tracker) mapICMP(p *decode.Packet) {
 	}
 	if p.TS > e.lastPkt {
 		e.lastPkt = p.TS
-		t.touch(e)
 	}
 	if t.opt.Jitter {
 		e.x[0].last = max(e.x[0].last, p.TS)
@@ -897,16 +899,36 @@ func (t *Tracker) Advance(now int64) {
 		return
 	}
 	t.nextScn = now + int64(time.Second)
-	// Idle flows: each list is in last-activity order, so the expired
-	// ones are at its head.
-	for i := range t.lru {
-		tmo := t.tmo[i]
-		for e := t.lru[i].head; e != nil && now-e.lastPkt >= tmo; e = t.lru[i].head {
-			if e.dirty {
-				t.report(e, flow.CauseTimeout)
+	// Idle flows: the buckets up to now.
+	last := now / wheelTick
+	// After a gap longer than the wheel every word is due: one turn.
+	for b := max(t.wheelPos, last-int64(len(t.wheel))+1); t.wheelOn && b <= last; b++ {
+		w := &t.wheel[b&int64(len(t.wheel)-1)]
+		t.wheelPos = b
+		for _, v := range *w {
+			i := uint32(v >> 32)
+			e := &t.chunks[i>>chunkBits][i&(chunkLen-1)]
+			if !e.live || e.gen != uint32(v) {
+				continue
 			}
-			t.remove(e)
+			at := e.lastPkt + t.timeout(e)
+			switch {
+			case now >= at:
+				if e.dirty {
+					t.report(e, flow.CauseTimeout)
+				}
+				t.remove(e)
+			case at/wheelTick <= b:
+				e.gen++ // still due in this bucket
+				e.exp = at
+				t.pend = append(t.pend, uint64(e.idx)<<32|uint64(e.gen))
+			default:
+				t.schedule(e, at)
+			}
 		}
+		clear(*w)
+		*w = append((*w)[:0], t.pend...)
+		t.pend = t.pend[:0]
 	}
 	// Status records: the schedule is in interval-start order.
 	for t.dueHd < len(t.due) {
@@ -932,7 +954,6 @@ func (t *Tracker) Advance(now int64) {
 
 func (t *Tracker) remove(e *entry) {
 	t.del(&e.key, e.idx+1)
-	t.lruUnlink(e)
 	if e.fragRef {
 		for k, v := range t.frags {
 			if v == e {
@@ -970,13 +991,15 @@ func (t *Tracker) Flush() {
 	for _, v := range order {
 		i := uint32(v)
 		e := &t.chunks[i>>chunkBits][i&(chunkLen-1)]
-		e.live, e.dirty, e.fragRef, e.prev = false, false, false, nil
+		e.live, e.dirty, e.fragRef = false, false, false
 		e.next = t.free
 		t.free = e
 	}
 	clear(t.idx.slots)
 	t.idx.n = 0
-	t.lru = [numLists]list{}
+	for i := range t.wheel {
+		t.wheel[i] = t.wheel[i][:0]
+	}
 	clear(t.frags)
 	t.due, t.dueHd = t.due[:0], 0
 }
