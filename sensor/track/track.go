@@ -513,6 +513,9 @@ func (t *Tracker) schedule(e *entry, at int64) {
 	b := at / wheelTick
 	if !t.wheelOn {
 		t.wheelPos, t.wheelOn = b, true
+		if t.now > 0 {
+			t.wheelPos = min(b, t.now/wheelTick)
+		}
 	}
 	b = max(b, t.wheelPos)
 	w := &t.wheel[b&int64(len(t.wheel)-1)]

@@ -189,3 +189,51 @@ func TestFlushReuse(t *testing.T) {
 		}
 	}
 }
+
+// TestIdleExpiry: flows time out at the first scan at least their idle
+// timeout after their last packet (30 s UDP, at most 10 s for a closed TCP
+// flow), activity pushes that out, and a long gap expires everything.
+func TestIdleExpiry(t *testing.T) {
+	s := int64(time.Second)
+	t0 := int64(1700000000) * s
+	tr := New(Options{}, func(*flow.Record) {})
+	udp := func(ts int64, port uint16) {
+		p := udpPkt(ts, 1)
+		p.SrcPort = port
+		tr.Packet(&p)
+	}
+	udp(t0, 1)              // idle from t0: expires at +30 s
+	udp(t0, 2)              // active until ~+19.9 s: expires at ~+49.9 s
+	udp(t0+s/2, 3)          // a packet every 0.3 s: scans at least every 1.3 s
+	tcp := []decode.Packet{ // closed at t0: expires at +10 s
+		tcpPkt(t0, true, decode.TCPSyn, 1000, 0, 0),
+		tcpPkt(t0+1, false, decode.TCPSyn|decode.TCPAck, 5000, 1001, 0),
+		tcpPkt(t0+2, true, decode.TCPAck|decode.TCPFin, 1001, 5001, 0),
+		tcpPkt(t0+3, false, decode.TCPAck|decode.TCPFin, 5001, 1002, 0),
+		tcpPkt(t0+4, true, decode.TCPAck, 1002, 5002, 0),
+	}
+	for i := range tcp {
+		tr.Packet(&tcp[i])
+	}
+	want := map[int64]int{ // tenths of a second after t0 -> active flows
+		95: 4, 116: 3, 295: 3, 316: 2, 495: 2, 516: 1,
+	}
+	for ts := t0 + s; ts < t0+60*s; ts += 3 * s / 10 {
+		if ts < t0+20*s {
+			udp(ts, 2)
+		}
+		udp(ts, 3)
+		for d, n := range want {
+			if ts >= t0+d*s/10 {
+				if tr.Active() != n {
+					t.Errorf("t0%+.1fs: %d active flows, want %d", float64(ts-t0)/1e9, tr.Active(), n)
+				}
+				delete(want, d)
+			}
+		}
+	}
+	udp(t0+10*365*24*3600*s, 4) // ten years on
+	if tr.Active() != 1 {
+		t.Fatalf("after a long gap: %d active flows, want 1", tr.Active())
+	}
+}
