@@ -134,6 +134,7 @@ type Tracker struct {
 	pend     []uint64
 	due      []dueEnt
 	dueHd    int
+	late     []dueEnt // intervals started out of order (packets from the past): every scan checks them
 	// Counters.
 	Records uint64 // records emitted
 	Created uint64 // flows created
@@ -488,6 +489,10 @@ func (t *Tracker) icmpOf(e *entry) *icmpX {
 func (t *Tracker) dirty(e *entry, ts int64) {
 	e.start = ts
 	e.dirty = true
+	if n := len(t.due); n > t.dueHd && ts < t.due[n-1].start {
+		t.late = append(t.late, dueEnt{e, ts})
+		return
+	}
 	if t.dueHd > 0 && t.dueHd >= len(t.due)/2 {
 		n := copy(t.due, t.due[t.dueHd:])
 		clear(t.due[n:])
@@ -948,6 +953,21 @@ func (t *Tracker) Advance(now int64) {
 	if t.dueHd == len(t.due) {
 		t.due, t.dueHd = t.due[:0], 0
 	}
+	if len(t.late) > 0 {
+		keep := t.late[:0]
+		for _, d := range t.late {
+			e := d.e
+			switch {
+			case !e.live || !e.dirty || e.start != d.start:
+			case now-d.start >= t.status:
+				t.report(e, flow.CauseStatus)
+			default:
+				keep = append(keep, d)
+			}
+		}
+		clear(t.late[len(keep):])
+		t.late = keep
+	}
 	for k, e := range t.frags {
 		if now-e.lastPkt >= t.tmo[clFrag] {
 			delete(t.frags, k)
@@ -1005,6 +1025,8 @@ func (t *Tracker) Flush() {
 	}
 	clear(t.frags)
 	t.due, t.dueHd = t.due[:0], 0
+	clear(t.late)
+	t.late = t.late[:0]
 }
 
 // report emits e's record for the current interval and starts the next.

@@ -1,6 +1,7 @@
 package track
 
 import (
+	"math/rand/v2"
 	"net/netip"
 	"runtime"
 	"testing"
@@ -235,5 +236,62 @@ func TestIdleExpiry(t *testing.T) {
 	udp(t0+10*365*24*3600*s, 4) // ten years on
 	if tr.Active() != 1 {
 		t.Fatalf("after a long gap: %d active flows, want 1", tr.Active())
+	}
+}
+
+// TestScanInvariant: after every scan no flow in the table is past its idle
+// timeout or owes a status record (what a full scan of the table gives),
+// with random flows, TCP closes and out-of-order timestamps.
+func TestScanInvariant(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	tr := New(Options{TCPTimeout: 20 * time.Second, ICMPTimeout: 2 * time.Second}, func(*flow.Record) {})
+	ts := int64(1700000000) * int64(time.Second)
+	scans := 0
+	for i := range 300000 {
+		ts += int64(r.IntN(int(2 * time.Millisecond)))
+		if r.IntN(5000) == 0 {
+			ts += int64(r.IntN(int(40 * time.Second))) // quiet spell
+		}
+		pts := ts
+		if r.IntN(50) == 0 {
+			pts -= int64(r.IntN(int(3 * time.Second))) // from the past
+		}
+		f := r.IntN(3000)
+		var p decode.Packet
+		if f%2 == 0 {
+			flags := []uint8{decode.TCPSyn, decode.TCPAck, decode.TCPAck | decode.TCPFin, decode.TCPRst}[r.IntN(4)]
+			p = tcpPkt(pts, r.IntN(2) == 0, flags, uint32(i), uint32(i), r.IntN(100))
+			p.SrcPort += uint16(f)
+		} else {
+			p = udpPkt(pts, f)
+		}
+		before := tr.nextScn
+		tr.Packet(&p)
+		if tr.nextScn == before {
+			continue
+		}
+		scans++
+		now := tr.now
+		for c := range tr.chunks {
+			for j := range tr.chunks[c] {
+				e := &tr.chunks[c][j]
+				if !e.live {
+					continue
+				}
+				if e.seq == tr.seq && e.lastPkt == pts {
+					continue // created by this packet, after the scan
+				}
+				if now-e.lastPkt >= tr.timeout(e) && e.lastPkt != pts {
+					t.Fatalf("packet %d: flow %d idle %v (timeout %v) after a scan", i, e.seq,
+						time.Duration(now-e.lastPkt), time.Duration(tr.timeout(e)))
+				}
+				if e.dirty && now-e.start >= tr.status && e.start != pts {
+					t.Fatalf("packet %d: flow %d owes a status record (interval from %v ago)", i, e.seq, time.Duration(now-e.start))
+				}
+			}
+		}
+	}
+	if scans < 100 {
+		t.Fatalf("%d scans", scans)
 	}
 }
