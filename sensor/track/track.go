@@ -132,6 +132,7 @@ type Tracker struct {
 	wheelPos int64 // bucket number (time / wheelTick) of the last scan
 	wheelOn  bool
 	pend     []uint64
+	out      []uint64 // this scan's records: seq << 32 | slab index
 	due      []dueEnt
 	dueHd    int
 	late     []dueEnt // intervals started out of order (packets from the past): every scan checks them
@@ -244,6 +245,7 @@ type entry struct {
 	dirty    bool // packets since the last record
 	fragSeen bool
 	fragRef  bool // a frags entry points here
+	expiring bool // idle: its record is in this scan's output
 	// TCP (whole flow).
 	tcp     bool
 	closed  bool
@@ -922,10 +924,8 @@ func (t *Tracker) Advance(now int64) {
 			at := e.lastPkt + t.timeout(e)
 			switch {
 			case now >= at:
-				if e.dirty {
-					t.report(e, flow.CauseTimeout)
-				}
-				t.remove(e)
+				e.expiring = true
+				t.out = append(t.out, uint64(e.seq)<<32|uint64(e.idx))
 			case at/wheelTick <= b:
 				e.gen++ // still due in this bucket
 				e.exp = at
@@ -946,8 +946,8 @@ func (t *Tracker) Advance(now int64) {
 		}
 		t.due[t.dueHd] = dueEnt{}
 		t.dueHd++
-		if e := d.e; e.live && e.dirty && e.start == d.start {
-			t.report(e, flow.CauseStatus)
+		if e := d.e; e.live && !e.expiring && e.dirty && e.start == d.start {
+			t.out = append(t.out, uint64(e.seq)<<32|uint64(e.idx))
 		}
 	}
 	if t.dueHd == len(t.due) {
@@ -958,9 +958,9 @@ func (t *Tracker) Advance(now int64) {
 		for _, d := range t.late {
 			e := d.e
 			switch {
-			case !e.live || !e.dirty || e.start != d.start:
+			case !e.live || e.expiring || !e.dirty || e.start != d.start:
 			case now-d.start >= t.status:
-				t.report(e, flow.CauseStatus)
+				t.out = append(t.out, uint64(e.seq)<<32|uint64(e.idx))
 			default:
 				keep = append(keep, d)
 			}
@@ -968,6 +968,25 @@ func (t *Tracker) Advance(now int64) {
 		clear(t.late[len(keep):])
 		t.late = keep
 	}
+	// Emit in flow creation order, as argus walks its flow queue.
+	slices.Sort(t.out)
+	for j, v := range t.out {
+		if j > 0 && v == t.out[j-1] {
+			continue // twice due (a stale schedule word matching a reused slot)
+		}
+		i := uint32(v)
+		e := &t.chunks[i>>chunkBits][i&(chunkLen-1)]
+		if e.expiring {
+			e.expiring = false
+			if e.dirty {
+				t.report(e, flow.CauseTimeout)
+			}
+			t.remove(e)
+		} else {
+			t.report(e, flow.CauseStatus)
+		}
+	}
+	t.out = t.out[:0]
 	for k, e := range t.frags {
 		if now-e.lastPkt >= t.tmo[clFrag] {
 			delete(t.frags, k)
