@@ -323,13 +323,16 @@ func (t *Tracker) keyOf(p *decode.Packet) (k fkey, fwd bool, class uint8) {
 	switch p.Proto {
 	case 6:
 		class = clTCP
-	case 2:
-		class = clIGMP
 	case 1, 58:
 		class = clICMP
 		if p.Proto == 58 && (p.ICMPType == 136 || p.ICMPType == 135) {
 			// argus 3.0.8.2 keys neighbour advertisements as solicitations.
 			k.x = 135 << 24
+			break
+		}
+		if p.Proto == 58 && (p.ICMPType == 134 || p.ICMPType == 133) {
+			// and router advertisements as solicitations.
+			k.x = 133 << 24
 			break
 		}
 		if decode.IsICMPEcho(p.Proto, p.ICMPType) {
@@ -346,9 +349,14 @@ func (t *Tracker) keyOf(p *decode.Packet) (k fkey, fwd bool, class uint8) {
 			return k, true, class
 		}
 		k.x = uint32(p.ICMPType)<<24 | uint32(p.ICMPCode)<<16
-		if p.HasQuote {
-			k.x |= uint32(p.QDstPort)
+		if p.HasQuote && !(p.Proto == 58 && p.ICMPType <= 4) {
+			k.x |= uint32(icmpErrID(p))
 			k.y = uint32(p.QProto)
+		}
+	case 2:
+		class = clIGMP
+		if g, ok := igmpGroup(p); ok {
+			k.b = addr16(g)
 		}
 	}
 	if p.HasL4 && p.Proto != 1 && p.Proto != 58 {
@@ -358,13 +366,52 @@ func (t *Tracker) keyOf(p *decode.Packet) (k fkey, fwd bool, class uint8) {
 		}
 	}
 	fwd = true
-	c := bytes.Compare(k.a[:], k.b[:])
-	if c > 0 || c == 0 && k.pa < k.pb {
+	// Same address at both ends (loopback): argus does not reorder by
+	// port, each direction is its own flow.
+	if bytes.Compare(k.a[:], k.b[:]) > 0 {
 		k.a, k.b = k.b, k.a
 		k.pa, k.pb = k.pb, k.pa
 		fwd = false
 	}
 	return k, fwd, class
+}
+
+// igmpGroup returns the group field of an IGMP header: argus keys IGMP
+// on it, not on the IP destination.
+func igmpGroup(p *decode.Packet) (netip.Addr, bool) {
+	if p.Proto != 2 || p.Net != decode.NetIPv4 || p.Frag || len(p.Payload) < 8 {
+		return netip.Addr{}, false
+	}
+	return netip.AddrFrom4([4]byte(p.Payload[4:8])), true
+}
+
+// icmpErrID is the id argus 3.0.8.2 keys an ICMPv4 error on: the quoted
+// destination port for port unreachable, the first 16 bits of the quoted
+// destination address for net/host unreachable, 0 for other unreachable
+// codes and time exceeded, the quoted destination port otherwise.
+func icmpErrID(p *decode.Packet) uint16 {
+	switch p.ICMPType {
+	case 3:
+		switch p.ICMPCode {
+		case 3:
+			return p.QDstPort
+		case 0, 1:
+			if p.QDst.Is4() {
+				a := p.QDst.As4()
+				return uint16(a[1])<<8 | uint16(a[0]) // ra prints it byte-swapped
+			}
+		}
+		return 0
+	case 11:
+		return 0
+	}
+	return p.QDstPort
+}
+
+// orphanReply reports whether p is an ICMPv4 echo reply, which when it
+// starts a flow argus keys with type 0 oriented as its request.
+func orphanReply(p *decode.Packet) bool {
+	return p.Proto == 1 && p.ICMPType == 0 && p.Net == decode.NetIPv4 && !(p.Frag && !p.FirstFrag)
 }
 
 // echoRequest maps an ICMP id/seq type to its request type.
@@ -403,7 +450,9 @@ func (t *Tracker) Packet(p *decode.Packet) {
 		e = nil
 	}
 	if e == nil {
-		e = t.create(k, fwd, class, p)
+		// argus orients a flow an echo reply starts as the request would
+		// be: the reply is a destination packet (buildKey keeps type 0).
+		e = t.create(k, fwd || orphanReply(p), class, p)
 	} else if e.dirty && p.TS-e.start >= t.status {
 		t.report(e, flow.CauseStatus)
 	}
@@ -581,6 +630,9 @@ func (t *Tracker) buildKey(e *entry, p *decode.Packet) {
 		r.AddrType = flow.AddrIPv6
 	}
 	r.Src, r.Dst, r.Proto = p.Src, p.Dst, p.Proto
+	if g, ok := igmpGroup(p); ok {
+		r.Dst = g
+	}
 	if e.key.kind == kFrag {
 		r.FragID = p.IPID
 		return
@@ -590,18 +642,22 @@ func (t *Tracker) buildKey(e *entry, p *decode.Packet) {
 		if decode.IsICMPEcho(p.Proto, p.ICMPType) {
 			rt, _ := echoRequest(p.Proto, p.ICMPType)
 			r.ICMPType = rt
+			if orphanReply(p) {
+				r.ICMPType = p.ICMPType
+				r.Src, r.Dst = p.Dst, p.Src
+			}
 			if p.Proto == 1 {
 				r.ICMPID, r.ICMPSeq = p.ICMPID, p.ICMPSeq
 			}
 		} else {
 			r.ICMPType, r.ICMPCode = p.ICMPType, p.ICMPCode
-			if p.Proto == 58 && p.ICMPType == 136 {
-				r.ICMPType = 135
+			if p.Proto == 58 && (p.ICMPType == 136 || p.ICMPType == 134) {
+				r.ICMPType--
 			}
 			if p.HasQuote {
 				r.TpProto = p.QProto
 				if p.Proto == 1 {
-					r.ICMPID = p.QDstPort
+					r.ICMPID = icmpErrID(p)
 				}
 			}
 		}
@@ -847,8 +903,9 @@ func (t *Tracker) mapICMP(p *decode.Packet) {
 	k.kind, k.proto, k.v6 = kIP, p.QProto, p.Net == decode.NetIPv6
 	k.a, k.b = addr16(p.QSrc), addr16(p.QDst)
 	k.pa, k.pb = p.QSrcPort, p.QDstPort
-	c := bytes.Compare(k.a[:], k.b[:])
-	if c > 0 || c == 0 && k.pa < k.pb {
+	// Same address at both ends (loopback): argus does not reorder by
+	// port, each direction is its own flow.
+	if bytes.Compare(k.a[:], k.b[:]) > 0 {
 		k.a, k.b, k.pa, k.pb = k.b, k.a, k.pb, k.pa
 	}
 	e := t.lookup(k)
