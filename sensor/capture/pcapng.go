@@ -219,37 +219,29 @@ func (r *pcapngReader) epb(start int64, body []byte, f *Frame) error {
 	if len(body) < 20 {
 		return r.fail(start, "enhanced packet block (too short)", start, codecs.ErrCorrupt)
 	}
-	id := r.bo.Uint32(body)
-	ifc, err := r.ifaceAt(start, id, "enhanced packet block")
-	if err != nil {
-		return err
-	}
-	ts := uint64(r.bo.Uint32(body[4:]))<<32 | uint64(r.bo.Uint32(body[8:]))
-	caplen := r.bo.Uint32(body[12:])
-	if uint64(caplen) > uint64(len(body)-20) {
-		return r.fail(start, fmt.Sprintf("enhanced packet block (captured length %d in a %d-byte block)", caplen, len(body)+12), start+20, codecs.ErrCorrupt)
-	}
-	f.TS = ifc.stamp(ts)
-	f.Data = body[20 : 20+caplen]
-	f.Len = int(r.bo.Uint32(body[16:]))
-	f.LinkType = ifc.linkType
-	f.IfIndex = int(id)
-	return nil
+	return r.packet(start, body, f, r.bo.Uint32(body), "enhanced packet block")
 }
 
+// pb reads the obsolete packet block: an EPB with a 16-bit interface id
+// followed by a drop count.
 func (r *pcapngReader) pb(start int64, body []byte, f *Frame) error {
 	if len(body) < 20 {
 		return r.fail(start, "packet block (too short)", start, codecs.ErrCorrupt)
 	}
-	id := uint32(r.bo.Uint16(body))
-	ifc, err := r.ifaceAt(start, id, "packet block")
+	return r.packet(start, body, f, uint32(r.bo.Uint16(body)), "packet block")
+}
+
+// packet fills f from the common part of an enhanced or obsolete packet
+// block: timestamp, captured and original lengths, data.
+func (r *pcapngReader) packet(start int64, body []byte, f *Frame, id uint32, name string) error {
+	ifc, err := r.ifaceAt(start, id, name)
 	if err != nil {
 		return err
 	}
 	ts := uint64(r.bo.Uint32(body[4:]))<<32 | uint64(r.bo.Uint32(body[8:]))
 	caplen := r.bo.Uint32(body[12:])
 	if uint64(caplen) > uint64(len(body)-20) {
-		return r.fail(start, fmt.Sprintf("packet block (captured length %d in a %d-byte block)", caplen, len(body)+12), start+20, codecs.ErrCorrupt)
+		return r.fail(start, fmt.Sprintf("%s (captured length %d in a %d-byte block)", name, caplen, len(body)+12), start+20, codecs.ErrCorrupt)
 	}
 	f.TS = ifc.stamp(ts)
 	f.Data = body[20 : 20+caplen]
