@@ -26,6 +26,10 @@ type Options struct {
 	StatusInterval time.Duration // ARGUS_FLOW_STATUS_INTERVAL (-S), default 5 s
 	// Idle timeouts per protocol; zero takes argus's default.
 	IPTimeout, TCPTimeout, ICMPTimeout, IGMPTimeout, FragTimeout, ARPTimeout, OtherTimeout time.Duration
+	// IPOtherTimeout is the idle timeout of IP flows that are not TCP,
+	// UDP, ICMP or IGMP (PIM, GRE, ...): argus 3.0.8.2 keeps such a flow
+	// through 37 s of silence and ends it by 62 s (observed; default 60 s).
+	IPOtherTimeout time.Duration
 
 	MAC       bool // -m: MAC addresses
 	AppBytes  bool // -A: application byte counts
@@ -52,6 +56,7 @@ func (o *Options) defaults() {
 	def(&o.FragTimeout, 5)
 	def(&o.ARPTimeout, 5)
 	def(&o.OtherTimeout, 30)
+	def(&o.IPOtherTimeout, 60)
 }
 
 // flow classes, for the idle timeouts.
@@ -63,6 +68,7 @@ const (
 	clFrag
 	clARP
 	clOther
+	clIPOther
 	numClasses
 	lsClosed = numClasses // closed TCP flows: timeout at most 10 s
 	numLists = numClasses + 1
@@ -157,7 +163,7 @@ func New(opt Options, emit func(*flow.Record)) *Tracker {
 		t.wheel = make([][]uint64, n)
 	}()
 	t.tmo = [numLists]int64{int64(opt.IPTimeout), int64(opt.TCPTimeout), int64(opt.ICMPTimeout), int64(opt.IGMPTimeout),
-		int64(opt.FragTimeout), int64(opt.ARPTimeout), int64(opt.OtherTimeout), min(int64(opt.TCPTimeout), int64(10*time.Second))}
+		int64(opt.FragTimeout), int64(opt.ARPTimeout), int64(opt.OtherTimeout), int64(opt.IPOtherTimeout), min(int64(opt.TCPTimeout), int64(10*time.Second))}
 	return t
 }
 
@@ -175,6 +181,7 @@ type side struct {
 	vlan             uint16
 	ttl, tos         uint8
 	frag             bool
+	ipSeen           bool // ttl/tos/ipid hold a packet of this side (argus keeps them across records)
 	vlanSeen         bool
 	mplsSeen         bool
 	// TCP
@@ -321,6 +328,8 @@ func (t *Tracker) keyOf(p *decode.Packet) (k fkey, fwd bool, class uint8) {
 		return k, fwd, class
 	}
 	switch p.Proto {
+	default:
+		class = clIPOther
 	case 6:
 		class = clTCP
 	case 1, 58:
@@ -353,6 +362,7 @@ func (t *Tracker) keyOf(p *decode.Packet) (k fkey, fwd bool, class uint8) {
 			k.x |= uint32(icmpErrID(p))
 			k.y = uint32(p.QProto)
 		}
+	case 17: // UDP: IPTimeout
 	case 2:
 		class = clIGMP
 		if g, ok := igmpGroup(p); ok {
@@ -749,7 +759,7 @@ func (t *Tracker) account(e *entry, p *decode.Packet, s2d bool) {
 	}
 	e.lastPkt = p.TS
 	if p.Net == decode.NetIPv4 || p.Net == decode.NetIPv6 {
-		s.ttl, s.tos = p.TTL, p.TOS
+		s.ttl, s.tos, s.ipSeen = p.TTL, p.TOS, true
 		s.ipid = uint16(p.IPID)
 		s.ipopts |= p.IPOpts
 		if p.Frag {
@@ -1145,7 +1155,7 @@ func (t *Tracker) report(e *entry, cause flow.Cause) {
 		r.Has |= flow.HasIPAttr
 		a := &r.IPAttr
 		for i, s := range []*side{s0, s1} {
-			if s.pkts == 0 {
+			if !s.ipSeen {
 				continue
 			}
 			a.Present |= 1 << i
