@@ -10,6 +10,7 @@ package track
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"net/netip"
@@ -120,6 +121,8 @@ type Tracker struct {
 	nextScn int64
 	seq     uint32
 	rec     flow.Record
+	fragObj [52]byte      // argus's fragment network object (ARGUS_NETWORK_SUBTYPE_FRAG)
+	fragDSR [1]flow.Field // r.Extra of a fragment flow's record
 	scratch flow.Key
 	status  int64
 	tmo     [numLists]int64
@@ -445,7 +448,7 @@ func echoRequest(proto, t uint8) (req uint8, reply bool) {
 func (t *Tracker) Packet(p *decode.Packet) {
 	t.Advance(p.TS)
 	k, fwd, class := t.keyOf(p)
-	if k.kind == kFrag {
+	if k.kind == kFrag && !k.v6 { // argus keeps IPv6 fragments in their own flow
 		if e := t.frags[k]; e != nil {
 			t.account(e, p, e.fromA == fwd)
 			e.fragSeen = true
@@ -468,7 +471,7 @@ func (t *Tracker) Packet(p *decode.Packet) {
 	}
 	dir := e.fromA != fwd
 	t.account(e, p, !dir)
-	if p.Frag && p.FirstFrag {
+	if p.Frag && p.FirstFrag && !k.v6 {
 		fk := k
 		fk.kind = kFrag
 		fk.a, fk.b = addr16(p.Src), addr16(p.Dst)
@@ -762,7 +765,7 @@ func (t *Tracker) account(e *entry, p *decode.Packet, s2d bool) {
 		s.ttl, s.tos, s.ipSeen = p.TTL, p.TOS, true
 		s.ipid = uint16(p.IPID)
 		s.ipopts |= p.IPOpts
-		if p.Frag {
+		if p.Frag && p.Net == decode.NetIPv4 { // argus marks no IPv6 fragments
 			s.frag = true
 			e.fragSeen = true
 		}
@@ -1138,6 +1141,17 @@ func (t *Tracker) report(e *entry, cause flow.Cause) {
 	r.Key = t.recKey(e)
 	if e.key.kind == kFrag {
 		r.Has |= flow.HasFragKey
+		// argus writes its in-memory fragment object (52 bytes, host
+		// order) for a fragment-only flow; ra prints flag f from it.
+		o := &t.fragObj
+		*o = [52]byte{}
+		n := e.s[0].pkts + e.s[1].pkts
+		b := e.s[0].app + e.s[1].app
+		binary.LittleEndian.PutUint32(o[0:], uint32(n))
+		binary.LittleEndian.PutUint32(o[12:], uint32(b))
+		binary.LittleEndian.PutUint32(o[16:], uint32(b))
+		t.fragDSR[0] = flow.Field{Source: flow.SourceArgusDSR, ID: 0x3045000e, Value: o[:]}
+		r.Extra = t.fragDSR[:]
 	}
 	if r.Key.Proto == 1 && e.key.kind == kIP || r.Key.Proto == 58 && e.key.kind == kIP {
 		r.Has |= flow.HasICMPKey
