@@ -462,16 +462,22 @@ func (s *Server) Stats() Stats {
 	return st
 }
 
-// Close stops the listeners and disconnects every client at once,
-// discarding what is queued. It waits for the connection goroutines.
-func (s *Server) Close() error {
+// stopListening marks the server closed, closes its listeners and returns
+// the clients connected now.
+func (s *Server) stopListening() []*client {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.closed = true
 	for ln := range s.listeners {
 		ln.Close()
 	}
-	cl := append([]*client(nil), s.clients...)
-	s.mu.Unlock()
+	return append([]*client(nil), s.clients...)
+}
+
+// Close stops the listeners and disconnects every client at once,
+// discarding what is queued. It waits for the connection goroutines.
+func (s *Server) Close() error {
+	cl := s.stopListening()
 	for _, c := range cl {
 		c.conn.Close()
 	}
@@ -483,13 +489,7 @@ func (s *Server) Close() error {
 // queued for it, then closes the connections. If ctx ends first, the rest
 // is discarded as by Close and ctx's error is returned.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.closed = true
-	for ln := range s.listeners {
-		ln.Close()
-	}
-	cl := append([]*client(nil), s.clients...)
-	s.mu.Unlock()
+	cl := s.stopListening()
 	for _, c := range cl {
 		c.drain()
 	}
