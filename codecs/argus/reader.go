@@ -156,21 +156,47 @@ func (r *Reader) errAt(off int64, part string, partOff int64, err error) *codecs
 // call rec.Detach to keep them. Errors are *codecs.DecodeError values and
 // are sticky unless the reader resynchronises (WithResync, Resync).
 func (r *Reader) Decode(rec *flow.Record) error {
-	if r.err != nil {
-		return r.err
+	for {
+		b, lead, err := r.frame()
+		if err != nil {
+			return err
+		}
+		if pe := r.d.record(rec, b); pe != nil {
+			part := "MAR"
+			if !pe.mar {
+				part = fmt.Sprintf("DSR 0x%02x %s", pe.typ, dsrName(pe.typ))
+			}
+			if err := r.broken(r.errAt(r.off, part, int64(pe.off), pe.err)); err != nil {
+				return err
+			}
+			continue
+		}
+		rec.Argus.Lead = uint16(min(lead, 0xFFFF))
+		r.br.Discard(len(b))
+		r.off += int64(len(b))
+		return nil
 	}
-	lead := 0
+}
+
+// frame finds the next whole record and returns its bytes, still in the
+// buffer (the caller discards them), and the zero padding words skipped
+// before it. Framing errors stick, or are skipped by a resynchronising
+// reader; io.EOF ends the stream.
+func (r *Reader) frame() (b []byte, lead int, err error) {
+	if r.err != nil {
+		return nil, 0, r.err
+	}
 	for {
 		h, err := r.br.Peek(4)
 		if len(h) < 4 {
 			if len(h) == 0 && (err == io.EOF || err == nil) {
-				return r.fail(io.EOF)
+				return nil, lead, r.fail(io.EOF)
 			}
 			if err == nil || err == io.EOF {
 				err = codecs.ErrTruncated
 			}
 			if err := r.broken(r.errAt(r.off, "record header", 0, err)); err != nil {
-				return err
+				return nil, lead, err
 			}
 			continue
 		}
@@ -178,7 +204,7 @@ func (r *Reader) Decode(rec *flow.Record) error {
 		if n == 0 { // zero words between records are padding (§3)
 			if h[0] != 0 || h[1] != 0 {
 				if err := r.broken(r.errAt(r.off, "record header", 0, codecs.ErrCorrupt)); err != nil {
-					return err
+					return nil, lead, err
 				}
 				continue
 			}
@@ -193,24 +219,11 @@ func (r *Reader) Decode(rec *flow.Record) error {
 				err = codecs.ErrTruncated
 			}
 			if err := r.broken(r.errAt(r.off, "end of data", int64(len(b)), err)); err != nil {
-				return err
+				return nil, lead, err
 			}
 			continue
 		}
-		if pe := r.d.record(rec, b); pe != nil {
-			part := "MAR"
-			if !pe.mar {
-				part = fmt.Sprintf("DSR 0x%02x %s", pe.typ, dsrName(pe.typ))
-			}
-			if err := r.broken(r.errAt(r.off, part, int64(pe.off), pe.err)); err != nil {
-				return err
-			}
-			continue
-		}
-		rec.Argus.Lead = uint16(min(lead, 0xFFFF))
-		r.br.Discard(n)
-		r.off += int64(n)
-		return nil
+		return b, lead, nil
 	}
 }
 

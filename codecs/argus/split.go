@@ -1,10 +1,7 @@
 package argus
 
 import (
-	"bufio"
-	"errors"
 	"fmt"
-	"io"
 
 	"github.com/flowgate/flowgate/codecs"
 	"github.com/flowgate/flowgate/flow"
@@ -16,51 +13,15 @@ import (
 // the next call to Next or Decode. Zero padding words between records are
 // skipped. Framing errors are handled as Decode handles them.
 func (r *Reader) Next() (b []byte, off int64, err error) {
-	if r.err != nil {
-		return nil, r.off, r.err
+	b, _, err = r.frame()
+	if err != nil {
+		return nil, r.off, err
 	}
-	for {
-		h, err := r.br.Peek(4)
-		if len(h) < 4 {
-			if len(h) == 0 && (err == io.EOF || err == nil) {
-				return nil, r.off, r.fail(io.EOF)
-			}
-			if err == nil || err == io.EOF {
-				err = codecs.ErrTruncated
-			}
-			if err := r.broken(r.errAt(r.off, "record header", 0, err)); err != nil {
-				return nil, r.off, err
-			}
-			continue
-		}
-		n := int(be.Uint16(h[2:])) * 4
-		if n == 0 {
-			if h[0] != 0 || h[1] != 0 {
-				if err := r.broken(r.errAt(r.off, "record header", 0, codecs.ErrCorrupt)); err != nil {
-					return nil, r.off, err
-				}
-				continue
-			}
-			r.br.Discard(4)
-			r.off += 4
-			continue
-		}
-		b, err := r.br.Peek(n)
-		if len(b) < n {
-			if err == nil || err == io.EOF || errors.Is(err, bufio.ErrBufferFull) {
-				err = codecs.ErrTruncated
-			}
-			if err := r.broken(r.errAt(r.off, "end of data", int64(len(b)), err)); err != nil {
-				return nil, r.off, err
-			}
-			continue
-		}
-		// The bytes stay in the buffer until the next Peek refills it.
-		r.br.Discard(n)
-		off = r.off
-		r.off += int64(n)
-		return b, off, nil
-	}
+	// The bytes stay in the buffer until the next Peek refills it.
+	r.br.Discard(len(b))
+	off = r.off
+	r.off += int64(len(b))
+	return b, off, nil
 }
 
 // RecordDecoder decodes records framed by Reader.Next. Each goroutine needs
