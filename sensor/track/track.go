@@ -16,6 +16,7 @@ import (
 	"net/netip"
 	"slices"
 	"time"
+	"unsafe"
 
 	"github.com/flowgate/flowgate/flow"
 	"github.com/flowgate/flowgate/sensor/decode"
@@ -148,6 +149,19 @@ type Tracker struct {
 	// Counters.
 	Records uint64 // records emitted
 	Created uint64 // flows created
+	Forced  uint64 // flows expired early to stay under the memory cap
+}
+
+// MemBytes returns the bytes the table holds: flow storage, index and
+// timing structures (the figure the memory cap applies to).
+func (t *Tracker) MemBytes() int64 {
+	n := int64(len(t.chunks)) * chunkLen * int64(unsafe.Sizeof(entry{}))
+	n += int64(len(t.idx.slots)) * 8
+	n += int64(cap(t.due)+cap(t.late)) * int64(unsafe.Sizeof(dueEnt{}))
+	for _, w := range t.wheel {
+		n += int64(cap(w)) * 8
+	}
+	return n
 }
 
 // New returns a Tracker that calls emit for every record. The record
@@ -444,8 +458,34 @@ func echoRequest(proto, t uint8) (req uint8, reply bool) {
 	return t, false
 }
 
-// Packet folds one decoded packet into the table.
+// Packet folds one decoded packet into the table: Account, then MapICMP
+// for an ICMP error.
 func (t *Tracker) Packet(p *decode.Packet) {
+	t.Account(p)
+	if QuotesFlow(p) {
+		t.mapICMP(p)
+	}
+}
+
+// QuotesFlow says whether p is an ICMP error quoting a packet, which
+// MapICMP attaches to the flow the quote belongs to.
+func QuotesFlow(p *decode.Packet) bool {
+	return p.HasQuote && (p.Net == decode.NetIPv4 && p.Proto == 1 || p.Net == decode.NetIPv6 && p.Proto == 58)
+}
+
+// MapICMP attaches the ICMP error p to the flow it quotes, if that flow is
+// in the table (flag U/R/T), without accounting p as its own ICMP flow. A
+// sharded sensor calls it on the shard that holds the quoted flow and
+// Account on the shard of p's own flow; Packet does both.
+func (t *Tracker) MapICMP(p *decode.Packet) {
+	t.Advance(p.TS)
+	if QuotesFlow(p) {
+		t.mapICMP(p)
+	}
+}
+
+// Account folds p into its own flow only (see MapICMP).
+func (t *Tracker) Account(p *decode.Packet) {
 	t.Advance(p.TS)
 	k, fwd, class := t.keyOf(p)
 	if k.kind == kFrag && !k.v6 { // argus keeps IPv6 fragments in their own flow
@@ -484,9 +524,6 @@ func (t *Tracker) Packet(p *decode.Packet) {
 			t.frags[fk] = e
 			e.fragRef = true
 		}
-	}
-	if p.Net == decode.NetIPv4 && p.Proto == 1 && p.HasQuote || p.Net == decode.NetIPv6 && p.Proto == 58 && p.HasQuote {
-		t.mapICMP(p)
 	}
 }
 
