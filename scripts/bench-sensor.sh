@@ -6,7 +6,8 @@
 #
 # Every configuration runs `runs` times; the medians of user+sys CPU and
 # of wall time are printed with packets per CPU-second and the ratio
-# flowgate/argus (>1: flowgate does more packets per CPU-second).
+# flowgate/argus (>1: flowgate does more packets per CPU-second), and the
+# median peak resident set size (MB).
 # Captures are made by conformance/tools/genpcap into .bench/ when missing.
 set -eu
 cd "$(dirname "$0")/.."
@@ -28,15 +29,16 @@ measure() {
 	: >"$tmp/t"
 	i=0
 	while [ $i -lt "$runs" ]; do
-		/usr/bin/time -f "%e %U %S" -o "$tmp/one" "$@" >/dev/null 2>"$tmp/err" || { cat "$tmp/err" >&2; exit 1; }
+		/usr/bin/time -f "%e %U %S %M" -o "$tmp/one" "$@" >/dev/null 2>"$tmp/err" || { cat "$tmp/err" >&2; exit 1; }
 		tail -n 1 "$tmp/one" >>"$tmp/t"
 		i=$((i + 1))
 	done
 	cpu=$(awk '{print $2+$3}' "$tmp/t" | median)
 	wall=$(awk '{print $1}' "$tmp/t" | median)
+	rss=$(awk '{print $4/1024}' "$tmp/t" | median)
 }
 
-printf '%-9s %-16s %-8s %8s %8s %12s\n' packets options sensor cpu-s wall-s pkts/cpu-s
+printf '%-9s %-16s %-8s %8s %8s %8s %12s\n' packets options sensor cpu-s wall-s rss-MB pkts/cpu-s
 for n in $sizes; do
 	p=.bench/gen-$n.pcap
 	[ -f "$p" ] || go run ./conformance/tools/genpcap -n "$n" -o "$p"
@@ -44,10 +46,10 @@ for n in $sizes; do
 		# shellcheck disable=SC2086 # opts is a word list
 		measure argus -X $opts -r "$p" -w "$tmp/a.argus"
 		acpu=$cpu
-		printf '%-9s %-16s %-8s %8s %8s %12.0f\n' "$n" "${opts:-default}" argus "$cpu" "$wall" "$(echo "$n $cpu" | awk '{print $1/$2}')"
+		printf '%-9s %-16s %-8s %8s %8s %8.0f %12.0f\n' "$n" "${opts:-default}" argus "$cpu" "$wall" "$rss" "$(echo "$n $cpu" | awk '{print $1/$2}')"
 		# shellcheck disable=SC2086
 		measure .bench/flowgate sensor $opts -3 -r "$p" -w "$tmp/f.argus"
-		printf '%-9s %-16s %-8s %8s %8s %12.0f   ratio %.2fx\n' "$n" "${opts:-default}" flowgate "$cpu" "$wall" \
+		printf '%-9s %-16s %-8s %8s %8s %8.0f %12.0f   ratio %.2fx\n' "$n" "${opts:-default}" flowgate "$cpu" "$wall" "$rss" \
 			"$(echo "$n $cpu" | awk '{print $1/$2}')" "$(echo "$acpu $cpu" | awk '{print $1/$2}')"
 	done
 done
