@@ -1,0 +1,107 @@
+package track
+
+import (
+	"encoding/binary"
+	"math/bits"
+	"time"
+
+	"github.com/flowgate/flowgate/sensor/decode"
+)
+
+// Sharding: a sensor that runs one Tracker per core must send every packet
+// of a flow to the same Tracker. The hash below covers the addresses keyOf
+// keys a flow on, and nothing else, so it is the same for both directions
+// and for every packet a flow can hold:
+//
+//   - IP: the innermost address pair (tunnels are keyed on the inner
+//     packet), IGMP on the source and the group address as keyOf does;
+//   - fragments: the address pair, which the parent flow has too (ports
+//     are not hashed: non-first fragments have none);
+//   - ARP: the sender and target protocol addresses;
+//   - other link-layer frames: the MAC pair.
+//
+// The address pair is hashed as an unordered pair (a sum of per-address
+// hashes), which is what makes it symmetric.
+
+// Shard returns the shard, in [0, n), of the flow p belongs to.
+func Shard(p *decode.Packet, n int) int {
+	if n <= 1 {
+		return 0
+	}
+	var h uint64
+	switch p.Net {
+	case decode.NetIPv4, decode.NetIPv6:
+		b := p.Dst
+		if g, ok := igmpGroup(p); ok {
+			b = g
+		}
+		h = addrHash(addr16(p.Src)) + addrHash(addr16(b))
+	case decode.NetARP:
+		h = addrHash(addr16(p.Src)) + addrHash(addr16(p.Dst))
+	default:
+		var a, b [16]byte
+		copy(a[:], p.SrcMAC[:])
+		copy(b[:], p.DstMAC[:])
+		h = addrHash(a) + addrHash(b)
+	}
+	return reduce(h, n)
+}
+
+// QuoteShard returns the shard of the flow an ICMP error quotes
+// (QuotesFlow), where MapICMP must run: mapICMP looks the quoted flow up
+// on the quoted address pair.
+func QuoteShard(p *decode.Packet, n int) int {
+	if n <= 1 {
+		return 0
+	}
+	return reduce(addrHash(addr16(p.QSrc))+addrHash(addr16(p.QDst)), n)
+}
+
+func addrHash(a [16]byte) uint64 {
+	x := binary.LittleEndian.Uint64(a[:8])
+	y := binary.LittleEndian.Uint64(a[8:])
+	return mix(x ^ mix(y^0x9e3779b97f4a7c15))
+}
+
+// mix is the splitmix64 finalizer: every input bit reaches every output bit.
+func mix(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
+}
+
+// reduce maps h onto [0, n) without a division.
+func reduce(h uint64, n int) int {
+	hi, _ := bits.Mul64(mix(h), uint64(n))
+	return int(hi)
+}
+
+// ScanClock follows the times at which a Tracker fed the same packet times
+// scans its table (status records and idle expiry: Advance scans at its
+// first call's time + 1 s, then at the first time at least 1 s after its
+// previous scan). A sharded sensor runs one on the whole packet stream and
+// sends every scan time to every shard, so that each Tracker scans at the
+// same times as a single Tracker would and reports the same records.
+type ScanClock struct {
+	now, next int64
+}
+
+// scanEvery is Advance's scan period.
+const scanEvery = int64(time.Second)
+
+// Tick moves the clock to ts and says whether a Tracker moved to ts would
+// scan (or, on its first call, start its schedule).
+func (c *ScanClock) Tick(ts int64) bool {
+	if ts <= c.now {
+		return false
+	}
+	c.now = ts
+	if ts < c.next {
+		return false
+	}
+	c.next = ts + scanEvery
+	return true
+}
