@@ -1,6 +1,11 @@
 package sensor
 
 import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
 	"github.com/flowgate/flowgate/flow"
 	"github.com/flowgate/flowgate/sensor/capture"
 	"github.com/flowgate/flowgate/sensor/decode"
@@ -14,29 +19,104 @@ type Options struct {
 	// Argus3 makes records an Argus 3 writer can hold, as the argus 3.x
 	// sensor makes them: packet times truncated to µs, no TCP MSS.
 	Argus3         bool
-	MarInterval    uint16 // seconds, announced in MARs (default 60)
+	MarInterval    uint16 // seconds between status MARs (-M, default 60)
 	ReportInterval uint16 // seconds, announced in MARs (default: Track.StatusInterval)
+	// Shards is the number of flow tables, each on its own goroutine, that
+	// flows are spread over by key (track.Shard). 0 or 1: one table, on the
+	// caller's goroutine, with no goroutines at all.
+	Shards int
+	// Live: a batch that finds every shard buffer busy is dropped and
+	// counted (Stats.OurDrops) instead of waiting, as a live capture cannot
+	// wait. Files wait: nothing is ever dropped.
+	Live bool
+	// KernelStats, if set, returns the capture source's kernel counters
+	// (capture.LiveSource.Stats); the drops go to MARs and Stats.
+	KernelStats func() (received, dropped uint64)
 }
 
 // Counters are the sensor's packet counters.
 type Counters struct {
-	Packets uint64                    // frames seen
-	Bytes   uint64                    // their wire bytes
-	Bad     [decode.NumReasons]uint64 // frames not decoded, per reason
+	Packets  uint64                    // frames seen
+	Bytes    uint64                    // their wire bytes
+	Bad      [decode.NumReasons]uint64 // frames not decoded, per reason
+	OurDrops uint64                    // frames dropped because every shard buffer was busy (Live)
 }
 
+// Stats is a snapshot of every counter the sensor reports, for MARs and
+// metrics. It can be taken from any goroutine.
+type Stats struct {
+	Counters
+	KernelReceived, KernelDrops uint64 // from Options.KernelStats
+	Records                     uint64 // flow records emitted
+	Created                     uint64 // flows created
+	Forced                      uint64 // flows expired early by the memory cap (track.Tracker.Forced)
+	Active                      int64  // flows in the tables
+	MemBytes                    int64  // bytes the tables hold (track.Tracker.MemBytes)
+	Shards                      int
+}
+
+// batchLen is the most frames a batch holds (Frame batches one).
+const batchLen = 256
+
 // Sensor turns frames into flow records: decode, track, MARs.
+//
+// With Options.Shards > 1, Frames hands each batch to the shard
+// goroutines, and emit is called from a writer goroutine (one call at a
+// time, never concurrently); Close waits for all of them.
 type Sensor struct {
-	opt   Options
-	emit  func(*flow.Record)
-	dec   decode.Decoder
-	pkt   decode.Packet
-	tr    *track.Tracker
-	c     Counters
-	first int64
-	last  int64
-	begun bool
-	mar   flow.Record
+	opt  Options
+	emit func(*flow.Record)
+	dec  decode.Decoder
+	c    Counters
+	pub  pubCounters
+	// time
+	first, last int64
+	begun       bool
+	marEvery    int64
+	nextMar     int64
+	// MAR state, owned by whoever emits records (the caller's goroutine
+	// with one shard, the writer goroutine otherwise).
+	mar     flow.Record
+	lastMar marSnap
+	records uint64 // flow records emitted (emitter-owned)
+
+	// one shard: the table runs on the caller's goroutine.
+	tr   *track.Tracker
+	pkts []decode.Packet
+	errs []decode.Reason // per frame of the batch: 0 decoded, else why not
+	one  [1]capture.Frame
+	one1 tablePub
+
+	// several shards.
+	n      int
+	shards []*shard
+	free   chan *slot
+	wch    chan wmsg
+	clock  track.ScanClock
+	wg     sync.WaitGroup
+	wdone  chan struct{}
+	closed bool
+	marAt  int64 // a status MAR is due after this batch (packet time), 0: none
+}
+
+// pubCounters are the counters other goroutines (metrics, MARs of the
+// writer) read: the owner stores its plain counters here once a batch.
+type pubCounters struct {
+	packets, bytes, ours atomic.Uint64
+	bad                  [decode.NumReasons]atomic.Uint64
+	records              atomic.Uint64
+}
+
+// marSnap is what a MAR reports; status MARs report the change since the
+// previous MAR, as argus does.
+type marSnap struct {
+	now              int64
+	packets, bytes   uint64
+	records          uint64
+	dropped, forced  uint64
+	bad              uint64
+	flows            uint32
+	hasNow, hasCount bool
 }
 
 // New returns a Sensor that calls emit for every record (MARs included).
@@ -45,67 +125,228 @@ func New(opt Options, emit func(*flow.Record)) *Sensor {
 	opt.Track.NoMSS = opt.Track.NoMSS || opt.Argus3
 	s := &Sensor{opt: opt, emit: emit}
 	s.dec.NoTunnels = opt.NoTunnels
-	s.tr = track.New(opt.Track, func(r *flow.Record) { s.emit(r) })
+	mi := opt.MarInterval
+	if mi == 0 {
+		mi = 60
+	}
+	s.marEvery = int64(mi) * int64(time.Second)
+	s.n = max(opt.Shards, 1)
+	if s.n == 1 {
+		s.tr = track.New(opt.Track, s.record)
+		return s
+	}
+	s.startShards()
 	return s
 }
 
-// Counters returns the packet counters so far.
+// record is the emit function of the one-shard tracker.
+func (s *Sensor) record(r *flow.Record) {
+	s.records++
+	s.emit(r)
+}
+
+// Counters returns the packet counters so far (the caller's own view:
+// call it from the goroutine that feeds frames, or after Close).
 func (s *Sensor) Counters() Counters { return s.c }
 
-// Active returns the number of flows in the table.
-func (s *Sensor) Active() int { return s.tr.Active() }
+// Active returns the number of flows in the tables.
+func (s *Sensor) Active() int { return int(s.Stats().Active) }
 
 // Records returns the number of flow records emitted.
-func (s *Sensor) Records() uint64 { return s.tr.Records }
+func (s *Sensor) Records() uint64 { return s.Stats().Records }
+
+// Stats returns every counter; it is safe from any goroutine.
+func (s *Sensor) Stats() Stats {
+	var st Stats
+	st.Shards = s.n
+	st.Packets = s.pub.packets.Load()
+	st.Bytes = s.pub.bytes.Load()
+	st.OurDrops = s.pub.ours.Load()
+	for i := range st.Bad {
+		st.Bad[i] = s.pub.bad[i].Load()
+	}
+	if s.opt.KernelStats != nil {
+		st.KernelReceived, st.KernelDrops = s.opt.KernelStats()
+	}
+	st.Records = s.pub.records.Load()
+	if s.n == 1 {
+		p := &s.one1
+		st.Created, st.Forced = p.created.Load(), p.forced.Load()
+		st.Active, st.MemBytes = p.active.Load(), p.mem.Load()
+		return st
+	}
+	for _, sh := range s.shards {
+		p := &sh.pub
+		st.Created += p.created.Load()
+		st.Forced += p.forced.Load()
+		st.Active += p.active.Load()
+		st.MemBytes += p.mem.Load()
+	}
+	return st
+}
 
 // Frame processes one captured frame.
 func (s *Sensor) Frame(f *capture.Frame) {
-	if s.opt.Argus3 {
-		f.TS -= f.TS % 1000
-	}
-	if !s.begun {
-		s.begun = true
-		s.first = f.TS
-		s.sendMar(flow.CauseStart, f.TS)
-	}
-	s.last = max(s.last, f.TS)
-	s.c.Packets++
-	s.c.Bytes += uint64(max(f.Len, len(f.Data)))
-	if err := s.dec.Decode(f, &s.pkt); err != nil {
-		r, _ := err.(decode.Reason)
-		if r >= decode.NumReasons {
-			r = 0
+	s.one[0] = *f
+	s.Frames(s.one[:])
+}
+
+// Frames processes a batch of frames. A frame's data need stay valid only
+// until Frames returns (with several shards, Frames copies it).
+func (s *Sensor) Frames(fs []capture.Frame) {
+	for len(fs) > 0 {
+		n := min(len(fs), batchLen)
+		if s.n == 1 {
+			s.batch(fs[:n])
+		} else {
+			s.dispatch(fs[:n])
 		}
-		s.c.Bad[r]++
-		s.tr.Advance(f.TS)
+		fs = fs[n:]
+	}
+	s.publish()
+}
+
+// start notes the first frame's time and emits the START MAR.
+func (s *Sensor) start(ts int64) {
+	s.begun = true
+	s.first = ts
+	s.nextMar = ts + s.marEvery
+	s.lastMar = marSnap{now: ts}
+}
+
+// batch decodes a batch into the reused packet slice, then tracks it.
+func (s *Sensor) batch(fs []capture.Frame) {
+	if cap(s.pkts) < len(fs) {
+		s.pkts = make([]decode.Packet, batchLen)
+		s.errs = make([]decode.Reason, batchLen)
+	}
+	pkts, errs := s.pkts[:len(fs)], s.errs[:len(fs)]
+	for i := range fs {
+		f := &fs[i]
+		if s.opt.Argus3 {
+			f.TS -= f.TS % 1000
+		}
+		errs[i] = decodeErr(s.dec.Decode(f, &pkts[i]))
+	}
+	for i := range fs {
+		f := &fs[i]
+		if !s.begun {
+			s.start(f.TS)
+			s.sendMar(flow.CauseStart, f.TS, nil)
+		}
+		if f.TS >= s.nextMar {
+			s.statusMar(f.TS)
+		}
+		s.last = max(s.last, f.TS)
+		s.c.Packets++
+		s.c.Bytes += uint64(max(f.Len, len(f.Data)))
+		if r := errs[i]; r != 0 {
+			s.c.Bad[r]++
+			s.tr.Advance(f.TS)
+			continue
+		}
+		s.tr.Packet(&pkts[i])
+	}
+}
+
+// decodeErr maps a decode error to its reason (0: decoded).
+func decodeErr(err error) decode.Reason {
+	if err == nil {
+		return 0
+	}
+	r, _ := err.(decode.Reason)
+	if r == 0 || r >= decode.NumReasons {
+		r = decode.ReasonBadHeader // not a Reason: never expected
+	}
+	return r
+}
+
+// statusMar emits the status MAR due at or before packet time ts (one,
+// however many intervals a gap in the capture spans).
+func (s *Sensor) statusMar(ts int64) {
+	for s.nextMar <= ts {
+		s.nextMar += s.marEvery
+	}
+	if s.n == 1 {
+		s.publish()
+		s.sendMar(flow.CauseStatus, ts, nil)
 		return
 	}
-	s.tr.Packet(&s.pkt)
+	s.marAt = ts
+}
+
+// publish stores the owner's counters for other goroutines.
+func (s *Sensor) publish() {
+	p := &s.pub
+	p.packets.Store(s.c.Packets)
+	p.bytes.Store(s.c.Bytes)
+	p.ours.Store(s.c.OurDrops)
+	for i, n := range s.c.Bad {
+		p.bad[i].Store(n)
+	}
+	if s.n == 1 {
+		p.records.Store(s.records)
+		s.one1.store(s.tr)
+	}
 }
 
 // Tick advances the sensor's clock without a packet (an idle live link),
-// so that flows still report and time out. now is Unix ns.
+// so that flows still report and time out, and MARs go out. now is Unix ns.
 func (s *Sensor) Tick(now int64) {
-	if s.begun && now > s.last {
-		s.tr.Advance(now)
+	if !s.begun || now <= s.last {
+		return
 	}
+	s.last = now
+	if s.n == 1 {
+		if now >= s.nextMar {
+			s.statusMar(now)
+		}
+		s.tr.Advance(now)
+		s.publish()
+		return
+	}
+	if now >= s.nextMar {
+		s.statusMar(now)
+	}
+	s.tick(now)
 }
 
 // Close flushes every flow (final records) and emits the closing MAR.
 func (s *Sensor) Close() {
+	if s.closed {
+		return
+	}
+	s.closed = true
 	if !s.begun {
 		s.begun = true
-		s.sendMar(flow.CauseStart, 0)
+		s.lastMar = marSnap{}
+		s.sendMarSync(flow.CauseStart, 0)
 	}
-	s.tr.Flush()
-	s.sendMar(flow.CauseStop, s.last)
+	if s.n == 1 {
+		s.tr.Flush()
+		s.publish()
+		s.sendMar(flow.CauseStop, s.last, nil)
+		return
+	}
+	s.stopShards()
 }
 
-func (s *Sensor) sendMar(cause flow.Cause, now int64) {
+// sendMarSync emits a MAR from the caller's goroutine when no writer
+// goroutine can be emitting (before the first batch).
+func (s *Sensor) sendMarSync(cause flow.Cause, now int64) {
+	s.sendMar(cause, now, nil)
+}
+
+// sendMar emits a MAR. Status and stop MARs carry the counters' change
+// since the previous MAR; st is the snapshot to report (nil: take one).
+func (s *Sensor) sendMar(cause flow.Cause, now int64, st *Stats) {
 	r := &s.mar
 	*r = flow.Record{Type: flow.TypeMgmt, Cause: cause, Has: flow.HasMgmt}
 	m := &r.Mgmt
-	m.StartTime, m.Now = s.first, now
+	m.StartTime, m.Now = s.lastMar.now, now
+	if cause == flow.CauseStart {
+		m.StartTime = now
+	}
 	m.Major = 5
 	m.ReportInterval = s.opt.ReportInterval
 	if m.ReportInterval == 0 {
@@ -114,20 +355,33 @@ func (s *Sensor) sendMar(cause flow.Cause, now int64) {
 			m.ReportInterval = 5
 		}
 	}
-	m.MarInterval = s.opt.MarInterval
-	if m.MarInterval == 0 {
-		m.MarInterval = 60
-	}
+	m.MarInterval = uint16(s.marEvery / int64(time.Second))
 	m.RecordLen = -1
 	if cause != flow.CauseStart {
-		m.PktsRcvd, m.BytesRcvd = s.c.Packets, s.c.Bytes
-		m.Records = uint32(s.tr.Records)
-		m.Flows = uint32(s.tr.Active())
+		var local Stats
+		if st == nil {
+			local = s.Stats()
+			st = &local
+		}
 		var bad uint64
-		for _, n := range s.c.Bad {
+		for _, n := range st.Bad {
 			bad += n
 		}
-		m.Dropped = uint32(bad)
+		cur := marSnap{now: now, packets: st.Packets, bytes: st.Bytes, records: s.records,
+			dropped: st.KernelDrops + st.OurDrops, forced: st.Forced, bad: bad}
+		p := &s.lastMar
+		m.PktsRcvd, m.BytesRcvd = cur.packets-p.packets, cur.bytes-p.bytes
+		m.Records = uint32(cur.records - p.records)
+		m.Flows = uint32(st.Active)
+		// See doc.go: dropped is capture drops (the kernel's and ours),
+		// queue the flows expired early by the memory cap, bufs the
+		// frames not decoded.
+		m.Dropped = uint32(cur.dropped - p.dropped)
+		m.Queue = uint32(cur.forced - p.forced)
+		m.Bufs = uint32(cur.bad - p.bad)
+		*p = cur
+	} else {
+		s.lastMar.now = now
 	}
 	if t := s.opt.Track; t.HasID {
 		r.Has |= flow.HasSrcID
@@ -148,3 +402,19 @@ func (s *Sensor) sendMar(cause flow.Cause, now int64) {
 	}
 	s.emit(r)
 }
+
+// tablePub are one table's counters, stored by the goroutine that owns it.
+type tablePub struct {
+	created, forced atomic.Uint64
+	active, mem     atomic.Int64
+}
+
+func (p *tablePub) store(t *track.Tracker) {
+	p.created.Store(t.Created)
+	p.forced.Store(t.Forced)
+	p.active.Store(int64(t.Active()))
+	p.mem.Store(t.MemBytes())
+}
+
+// DefaultShards is the default shard count: one per core Go may use.
+func DefaultShards() int { return runtime.GOMAXPROCS(0) }

@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -24,6 +26,8 @@ import (
 	"github.com/flowgate/flowgate/sensor/decode"
 	"github.com/flowgate/flowgate/sensor/serve"
 	"github.com/flowgate/flowgate/sensor/track"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 )
 
@@ -34,8 +38,23 @@ func newSensorCmd() *cobra.Command {
 		Long: `flowgate sensor reads packets (pcap/pcapng files with -r, a live
 interface with -i) and writes Argus flow records, as the argus daemon does,
 with argus's flags: -r file... -i iface -N range -w file (- for stdout)
--3 -P port -S secs -m -A -J -R -Z -U bytes -e monitor-id -F argus.conf -X.
-No configuration file is read unless -F names one.`,
+-3 -P port -S secs -M secs -m -A -J -R -Z -U bytes -e monitor-id
+-F argus.conf -X. No configuration file is read unless -F names one.
+
+flowgate's own options (long, so that no argus flag changes meaning):
+  --shards n        flow tables, each on its own core: flows are spread over
+                    them by address pair (default: GOMAXPROCS, the cores Go
+                    may use); 1 runs decode and tracking on one goroutine
+  --metrics addr    serve Prometheus metrics on http://addr/metrics
+                    (e.g. :9102): packets, bytes, undecoded packets per
+                    reason, kernel and sensor drops, flows, records, forced
+                    expiries, table memory
+
+MARs: a status MAR every -M seconds (ARGUS_MAR_STATUS_INTERVAL, default 60)
+of packet time; in its counters, dropped is the frames lost to capture (the
+kernel's drops and the sensor's own when a live capture outruns it), queue
+the flows expired early to stay under the memory cap, bufs the frames that
+did not decode.`,
 		DisableFlagParsing: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			for _, a := range args {
@@ -62,6 +81,9 @@ type sensorArgs struct {
 	v3     bool
 	port   int
 	noConf bool
+	// flowgate's own options
+	shards  int    // --shards; 0: GOMAXPROCS
+	metrics string // --metrics listen address
 }
 
 func parseSensorArgs(args []string) (*sensorArgs, error) {
@@ -78,6 +100,20 @@ func parseSensorArgs(args []string) (*sensorArgs, error) {
 	const withArg = "rFiNwPSUeMBs"
 	for i := 0; i < len(args); i++ {
 		arg := args[i]
+		if strings.HasPrefix(arg, "--") {
+			name, val, ok := strings.Cut(arg[2:], "=")
+			if !ok {
+				if i+1 >= len(args) {
+					return nil, fmt.Errorf("sensor: option --%s needs an argument", name)
+				}
+				i++
+				val = args[i]
+			}
+			if err := a.longOption(name, val); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if len(arg) < 2 || arg[0] != '-' {
 			return nil, fmt.Errorf("sensor: unexpected argument %q (packet filters are not supported yet)", arg)
 		}
@@ -115,6 +151,26 @@ func parseSensorArgs(args []string) (*sensorArgs, error) {
 		return nil, errors.New("sensor: -r and -i exclude each other")
 	}
 	return a, nil
+}
+
+// longOption sets one of flowgate's own options (argus has none of them).
+func (a *sensorArgs) longOption(name, val string) error {
+	switch name {
+	case "shards":
+		n, err := strconv.Atoi(val)
+		if err != nil || n < 1 || n > 256 {
+			return fmt.Errorf("sensor: --shards %q: want a number from 1 to 256", val)
+		}
+		a.shards = n
+	case "metrics":
+		if _, _, err := net.SplitHostPort(val); err != nil {
+			return fmt.Errorf("sensor: --metrics %q: want host:port or :port: %w", val, err)
+		}
+		a.metrics = val
+	default:
+		return fmt.Errorf("sensor: unknown option --%s", name)
+	}
+	return nil
 }
 
 func (a *sensorArgs) flag(c byte) error {
@@ -318,38 +374,55 @@ func runSensor(a *sensorArgs, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(sinks) == 0 {
 		return exitStatus{code: 2, err: errors.New("sensor: no output: give -w file (or -w -) or -P port")}
 	}
-	var emitErr error
-	s := sensor.New(opt, func(r *flow.Record) {
-		for _, sink := range sinks {
-			if err := sink(r); err != nil && emitErr == nil {
-				emitErr = err
-			}
-		}
-	})
+	var emitErr errOnce
+	shards := a.shards
+	if shards == 0 {
+		shards = sensor.DefaultShards()
+	}
+	opt.Shards = shards
 
-	src, err := openPackets(a, stdin)
+	src, kstats, err := openPackets(a, stdin)
 	if err != nil {
 		return exitStatus{code: 2, err: err}
 	}
 	defer src.Close()
+	opt.Live = a.iface != ""
+	opt.KernelStats = kstats
+	// With several shards emit runs on the sensor's writer goroutine.
+	s := sensor.New(opt, func(r *flow.Record) {
+		for _, sink := range sinks {
+			if err := sink(r); err != nil {
+				emitErr.set(err)
+			}
+		}
+	})
+	if a.metrics != "" {
+		stopMetrics, err := serveMetrics(a.metrics, s, stderr)
+		if err != nil {
+			s.Close()
+			return exitStatus{code: 2, err: err}
+		}
+		defer stopMetrics()
+	}
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(stop)
 
-	var f capture.Frame
+	bsrc := capture.Batch(src)
+	frames := make([]capture.Frame, readBatch)
 	var readErr, lastErr error
 loop:
-	for emitErr == nil {
+	for emitErr.get() == nil {
 		select {
 		case <-stop:
 			break loop
 		default:
 		}
-		err := src.ReadFrame(&f)
+		n, err := bsrc.ReadFrames(frames)
 		switch {
 		case err == nil:
 			lastErr = nil
-			s.Frame(&f)
+			s.Frames(frames[:n])
 		case errors.Is(err, capture.ErrTimeout):
 			s.Tick(time.Now().UnixNano()) // idle link: flows still time out
 		case err == io.EOF:
@@ -364,11 +437,11 @@ loop:
 	}
 	s.Close()
 	if wr != nil {
-		if err := wr.Close(); err != nil && emitErr == nil {
-			emitErr = err
+		if err := wr.Close(); err != nil {
+			emitErr.set(err)
 		}
-		if err := bw.Flush(); err != nil && emitErr == nil {
-			emitErr = err
+		if err := bw.Flush(); err != nil {
+			emitErr.set(err)
 		}
 	}
 	if srv != nil {
@@ -384,8 +457,11 @@ loop:
 	if bad > 0 {
 		fmt.Fprintf(stderr, "flowgate sensor: %d of %d packets not decoded (%v)\n", bad, cn.Packets, badReasons(cn))
 	}
-	if emitErr != nil {
-		return exitStatus{code: 2, err: emitErr}
+	if st := s.Stats(); st.KernelDrops+st.OurDrops > 0 {
+		fmt.Fprintf(stderr, "flowgate sensor: %d frames dropped by the kernel, %d by the sensor (shards busy)\n", st.KernelDrops, st.OurDrops)
+	}
+	if err := emitErr.get(); err != nil {
+		return exitStatus{code: 2, err: err}
 	}
 	if readErr != nil {
 		return exitStatus{code: 2}
@@ -424,29 +500,83 @@ func badReasons(c sensor.Counters) string {
 	return strings.Join(parts, ", ")
 }
 
-func openPackets(a *sensorArgs, stdin io.Reader) (capture.Source, error) {
-	var src capture.Source
-	var err error
+// readBatch is how many frames the sensor reads at a time.
+const readBatch = 256
+
+// errOnce keeps the first error of the sinks (set from the sensor's writer
+// goroutine, read by the reading loop).
+type errOnce struct {
+	mu  sync.Mutex
+	err error
+}
+
+func (e *errOnce) set(err error) {
+	e.mu.Lock()
+	if e.err == nil {
+		e.err = err
+	}
+	e.mu.Unlock()
+}
+
+func (e *errOnce) get() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.err
+}
+
+// openPackets opens the packet source; kstats is the kernel's counters of
+// a live capture (nil for files).
+func openPackets(a *sensorArgs, stdin io.Reader) (src capture.Source, kstats func() (uint64, uint64), err error) {
 	switch {
 	case a.iface != "":
-		src, err = capture.OpenLive(a.iface, capture.LiveOptions{Promisc: a.conf.Promiscuous, ReadTimeout: time.Second})
+		var live capture.LiveSource
+		live, err = capture.OpenLive(a.iface, capture.LiveOptions{Promisc: a.conf.Promiscuous, ReadTimeout: time.Second})
+		if err == nil {
+			src, kstats = live, live.Stats
+		}
 	case len(a.files) == 1 && a.files[0] == "-":
 		src, err = capture.NewReader(stdin, "-")
 	case len(a.files) > 0:
 		src, err = capture.OpenFiles(a.files)
 	default:
-		return nil, errors.New("sensor: give -r file... or -i interface")
+		return nil, nil, errors.New("sensor: give -r file... or -i interface")
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if a.rng != "" {
 		r, err := capture.ParseRange(a.rng)
 		if err != nil {
 			src.Close()
-			return nil, err
+			return nil, nil, err
 		}
 		src = capture.WithRange(src, r)
 	}
-	return src, nil
+	return src, kstats, nil
+}
+
+// serveMetrics serves the sensor's Prometheus metrics on addr until the
+// returned function is called.
+func serveMetrics(addr string, s *sensor.Sensor, stderr io.Writer) (func(), error) {
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(s.Collector()); err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("sensor: --metrics: %w", err)
+	}
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			fmt.Fprintln(stderr, "flowgate sensor: metrics:", err)
+		}
+	}()
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		hs.Shutdown(ctx)
+		cancel()
+	}, nil
 }

@@ -1,0 +1,340 @@
+package sensor
+
+import (
+	"sync/atomic"
+
+	"github.com/flowgate/flowgate/flow"
+	"github.com/flowgate/flowgate/sensor/capture"
+	"github.com/flowgate/flowgate/sensor/decode"
+	"github.com/flowgate/flowgate/sensor/track"
+)
+
+// Several shards. The caller's goroutine (Frames) copies a batch into a
+// free slot, decodes it, and writes one list of operations per shard: the
+// packets of the flows the shard holds (track.Shard), the ICMP errors that
+// quote one of its flows (track.QuoteShard), and the times at which a
+// single table would have scanned (track.ScanClock), so every shard scans
+// when one table would and reports the same records. Every shard gets
+// every slot, in order; the last one to finish it hands it back. Shards
+// copy their records into buffers that one writer goroutine emits, so emit
+// is never called concurrently.
+
+// Operations: the low 16 bits index the slot's frames.
+const (
+	opPacket  uint32 = iota << 16 // Account and, for an ICMP error quoting a flow here, MapICMP
+	opAccount                     // Account only (the quoted flow is on another shard)
+	opMap                         // MapICMP only (the ICMP error's own flow is on another shard)
+	opAdvance                     // Advance to the frame's time: a scan is due
+	opIndex   = 1<<16 - 1
+)
+
+// slotsPerShard is how many batches a shard may have queued or in hand.
+const slotsPerShard = 4
+
+// slot is one batch on its way through the shards.
+type slot struct {
+	frames []capture.Frame
+	arena  []byte // the frames' data (the source reuses its buffer)
+	pkts   []decode.Packet
+	ops    [][]uint32 // per shard
+	tick   int64      // after its operations, every shard advances to this time (Tick); 0: none
+	flush  bool       // then flushes its table (Close)
+	mar    marReq     // a status MAR goes out once every shard is done with this slot
+	refs   atomic.Int32
+}
+
+// marReq asks the writer for a MAR, with the caller-side counters as they
+// were when it was due.
+type marReq struct {
+	ok    bool
+	cause flow.Cause
+	now   int64
+	st    Stats
+}
+
+// wmsg is one message to the writer: a shard's records, or a MAR.
+type wmsg struct {
+	sh  *shard
+	ob  *outBuf
+	mar marReq
+}
+
+// outBuf holds records copied out of a tracker (whose record is reused),
+// with the bytes and fields they alias. Buffers go back and forth between
+// a shard and the writer, so no record costs an allocation once they have
+// grown.
+type outBuf struct {
+	recs   []flow.Record
+	fields []flow.Field
+	arena  []byte
+}
+
+// outBufLen is how many records a shard gathers before it hands them over.
+const outBufLen = 512
+
+// shard is one flow table on its own goroutine.
+type shard struct {
+	s    *Sensor
+	id   int
+	tr   *track.Tracker
+	in   chan *slot
+	pool chan *outBuf // empty buffers; the writer hands them back
+	ob   *outBuf
+	pub  tablePub
+}
+
+func (s *Sensor) startShards() {
+	nslot := slotsPerShard * s.n
+	s.free = make(chan *slot, nslot)
+	for range nslot {
+		sl := &slot{
+			frames: make([]capture.Frame, batchLen),
+			pkts:   make([]decode.Packet, batchLen),
+			ops:    make([][]uint32, s.n),
+		}
+		for k := range sl.ops {
+			sl.ops[k] = make([]uint32, 0, batchLen)
+		}
+		s.free <- sl
+	}
+	s.wch = make(chan wmsg, nslot*2)
+	s.wdone = make(chan struct{})
+	for i := range s.n {
+		sh := &shard{s: s, id: i, in: make(chan *slot, nslot), pool: make(chan *outBuf, 4)}
+		for range cap(sh.pool) {
+			sh.pool <- &outBuf{}
+		}
+		sh.tr = track.New(s.opt.Track, sh.record)
+		s.shards = append(s.shards, sh)
+		s.wg.Add(1)
+		go sh.run()
+	}
+	go s.writer()
+}
+
+// getSlot returns a free slot, or nil when a live capture finds none.
+func (s *Sensor) getSlot() *slot {
+	if s.opt.Live {
+		select {
+		case sl := <-s.free:
+			return sl
+		default:
+			return nil
+		}
+	}
+	return <-s.free
+}
+
+// send hands a filled slot to every shard.
+func (s *Sensor) send(sl *slot) {
+	if s.marAt != 0 {
+		sl.mar = marReq{ok: true, cause: flow.CauseStatus, now: s.marAt, st: Stats{Counters: s.c}}
+		s.marAt = 0
+	}
+	s.publish()
+	sl.refs.Store(int32(s.n))
+	for _, sh := range s.shards {
+		sh.in <- sl // never blocks: a shard's queue holds every slot
+	}
+}
+
+// dispatch copies, decodes and spreads one batch over the shards.
+func (s *Sensor) dispatch(fs []capture.Frame) {
+	sl := s.getSlot()
+	if sl == nil {
+		s.c.OurDrops += uint64(len(fs))
+		return
+	}
+	sl.arena = sl.arena[:0]
+	sl.tick, sl.flush, sl.mar = 0, false, marReq{}
+	for k := range sl.ops {
+		sl.ops[k] = sl.ops[k][:0]
+	}
+	for i := range fs {
+		f := &fs[i]
+		if s.opt.Argus3 {
+			f.TS -= f.TS % 1000
+		}
+		if !s.begun {
+			s.start(f.TS)
+			s.wch <- wmsg{mar: marReq{ok: true, cause: flow.CauseStart, now: f.TS}}
+		}
+		if f.TS >= s.nextMar {
+			s.statusMar(f.TS)
+		}
+		s.last = max(s.last, f.TS)
+		s.c.Packets++
+		s.c.Bytes += uint64(max(f.Len, len(f.Data)))
+
+		dst := &sl.frames[i]
+		*dst = *f
+		off := len(sl.arena)
+		sl.arena = append(sl.arena, f.Data...)
+		dst.Data = sl.arena[off:len(sl.arena):len(sl.arena)]
+		p := &sl.pkts[i]
+		idx := uint32(i)
+		scan := s.clock.Tick(f.TS)
+		if r := decodeErr(s.dec.Decode(dst, p)); r != 0 {
+			s.c.Bad[r]++
+			if scan {
+				for k := range sl.ops {
+					sl.ops[k] = append(sl.ops[k], opAdvance|idx)
+				}
+			}
+			continue
+		}
+		a, q := track.Shard(p, s.n), -1
+		if track.QuotesFlow(p) {
+			q = track.QuoteShard(p, s.n)
+		}
+		if q < 0 || q == a {
+			sl.ops[a] = append(sl.ops[a], opPacket|idx)
+		} else {
+			sl.ops[a] = append(sl.ops[a], opAccount|idx)
+			sl.ops[q] = append(sl.ops[q], opMap|idx)
+		}
+		if scan {
+			for k := range sl.ops {
+				if k != a && k != q {
+					sl.ops[k] = append(sl.ops[k], opAdvance|idx)
+				}
+			}
+		}
+	}
+	s.send(sl)
+}
+
+// tick advances every shard to now.
+func (s *Sensor) tick(now int64) {
+	sl := s.getSlot()
+	if sl == nil {
+		return // the shards are busy: they will see time pass with the packets
+	}
+	s.clock.Tick(now)
+	sl.arena = sl.arena[:0]
+	sl.tick, sl.flush, sl.mar = now, false, marReq{}
+	for k := range sl.ops {
+		sl.ops[k] = sl.ops[k][:0]
+	}
+	s.send(sl)
+}
+
+// stopShards flushes every table, waits for the shards, emits the STOP
+// MAR and waits for the writer.
+func (s *Sensor) stopShards() {
+	sl := <-s.free
+	sl.arena = sl.arena[:0]
+	sl.tick, sl.flush, sl.mar = 0, true, marReq{}
+	for k := range sl.ops {
+		sl.ops[k] = sl.ops[k][:0]
+	}
+	s.send(sl)
+	for _, sh := range s.shards {
+		close(sh.in)
+	}
+	s.wg.Wait()
+	s.publish()
+	s.wch <- wmsg{mar: marReq{ok: true, cause: flow.CauseStop, now: s.last, st: Stats{Counters: s.c}}}
+	close(s.wch)
+	<-s.wdone
+}
+
+func (sh *shard) run() {
+	s := sh.s
+	defer s.wg.Done()
+	for sl := range sh.in {
+		for _, op := range sl.ops[sh.id] {
+			i := op & opIndex
+			switch op &^ opIndex {
+			case opPacket:
+				sh.tr.Packet(&sl.pkts[i])
+			case opAccount:
+				sh.tr.Account(&sl.pkts[i])
+			case opMap:
+				sh.tr.MapICMP(&sl.pkts[i])
+			case opAdvance:
+				sh.tr.Advance(sl.frames[i].TS)
+			}
+		}
+		if sl.tick != 0 {
+			sh.tr.Advance(sl.tick)
+		}
+		if sl.flush {
+			sh.tr.Flush()
+		}
+		sh.pub.store(sh.tr)
+		sh.hand()
+		if sl.refs.Add(-1) == 0 {
+			// Every shard is done with the batch and has handed its
+			// records over: the MAR goes after them.
+			if sl.mar.ok {
+				s.wch <- wmsg{mar: sl.mar}
+			}
+			s.free <- sl
+		}
+	}
+}
+
+// record copies a tracker's record into the shard's buffer.
+func (sh *shard) record(r *flow.Record) {
+	if sh.ob == nil {
+		sh.ob = <-sh.pool
+	}
+	ob := sh.ob
+	ob.recs = append(ob.recs, *r)
+	d := &ob.recs[len(ob.recs)-1]
+	if len(r.Extra) > 0 {
+		// The tracker's Extra is its own reused array.
+		n := len(ob.fields)
+		ob.fields = append(ob.fields, r.Extra...)
+		d.Extra = ob.fields[n:len(ob.fields):len(ob.fields)]
+	}
+	ob.arena = d.DetachInto(ob.arena)
+	// Sequence numbers: each table counts its flows 1, 2, 3...; shard i
+	// of n numbers its k-th flow (k-1)*n + i + 1, unique over the shards
+	// (and the table's own number with one shard).
+	if d.Has&flow.HasSeq != 0 {
+		d.Seq = (d.Seq-1)*uint32(sh.s.n) + uint32(sh.id) + 1
+	}
+	if len(ob.recs) >= outBufLen {
+		sh.hand()
+	}
+}
+
+// hand gives the shard's records to the writer.
+func (sh *shard) hand() {
+	if sh.ob == nil || len(sh.ob.recs) == 0 {
+		return
+	}
+	sh.s.wch <- wmsg{sh: sh, ob: sh.ob}
+	sh.ob = nil
+}
+
+// writer emits the shards' records and the MARs, one at a time.
+func (s *Sensor) writer() {
+	defer close(s.wdone)
+	for m := range s.wch {
+		if m.ob != nil {
+			for i := range m.ob.recs {
+				s.records++
+				s.emit(&m.ob.recs[i])
+			}
+			ob := m.ob
+			ob.recs, ob.fields, ob.arena = ob.recs[:0], ob.fields[:0], ob.arena[:0]
+			m.sh.pool <- ob
+			s.pub.records.Store(s.records)
+			continue
+		}
+		st := m.mar.st
+		if m.mar.cause != flow.CauseStart {
+			if s.opt.KernelStats != nil {
+				st.KernelReceived, st.KernelDrops = s.opt.KernelStats()
+			}
+			for _, sh := range s.shards {
+				st.Forced += sh.pub.forced.Load()
+				st.Active += sh.pub.active.Load()
+			}
+		}
+		s.sendMar(m.mar.cause, m.mar.now, &st)
+	}
+}
