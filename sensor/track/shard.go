@@ -3,6 +3,7 @@ package track
 import (
 	"encoding/binary"
 	"math/bits"
+	"net/netip"
 	"time"
 
 	"github.com/flowgate/flowgate/sensor/decode"
@@ -32,17 +33,16 @@ func Shard(p *decode.Packet, n int) int {
 	switch p.Net {
 	case decode.NetIPv4, decode.NetIPv6:
 		b := p.Dst
-		if g, ok := igmpGroup(p); ok {
-			b = g
+		if p.Proto == 2 {
+			if g, ok := igmpGroup(p); ok {
+				b = g
+			}
 		}
-		h = addrHash(addr16(p.Src)) + addrHash(addr16(b))
+		h = addrHash(p.Src) + addrHash(b)
 	case decode.NetARP:
-		h = addrHash(addr16(p.Src)) + addrHash(addr16(p.Dst))
+		h = addrHash(p.Src) + addrHash(p.Dst)
 	default:
-		var a, b [16]byte
-		copy(a[:], p.SrcMAC[:])
-		copy(b[:], p.DstMAC[:])
-		h = addrHash(a) + addrHash(b)
+		h = macHash(p.SrcMAC) + macHash(p.DstMAC)
 	}
 	return reduce(h, n)
 }
@@ -54,13 +54,20 @@ func QuoteShard(p *decode.Packet, n int) int {
 	if n <= 1 {
 		return 0
 	}
-	return reduce(addrHash(addr16(p.QSrc))+addrHash(addr16(p.QDst)), n)
+	return reduce(addrHash(p.QSrc)+addrHash(p.QDst), n)
 }
 
-func addrHash(a [16]byte) uint64 {
-	x := binary.LittleEndian.Uint64(a[:8])
-	y := binary.LittleEndian.Uint64(a[8:])
+// addrHash hashes an address as 16 bytes (IPv4 as IPv4-mapped IPv6: any
+// one form will do, as long as every packet of a flow gets the same).
+func addrHash(a netip.Addr) uint64 {
+	b := a.As16()
+	x := binary.LittleEndian.Uint64(b[:8])
+	y := binary.LittleEndian.Uint64(b[8:])
 	return mix(x ^ mix(y^0x9e3779b97f4a7c15))
+}
+
+func macHash(m [6]byte) uint64 {
+	return mix(uint64(m[0]) | uint64(m[1])<<8 | uint64(m[2])<<16 | uint64(m[3])<<24 | uint64(m[4])<<32 | uint64(m[5])<<40)
 }
 
 // mix is the splitmix64 finalizer: every input bit reaches every output bit.
