@@ -3,7 +3,14 @@ package capture
 // BatchSource is a Source that also reads frames in batches. The data of
 // every frame of a batch stays valid until the next ReadFrames, ReadFrame
 // or Close call, so a consumer can decode a whole batch before it tracks
-// any of it.
+// any of it. The two calls may be mixed.
+//
+// The sources of OpenFile, OpenFiles, NewReader and WithRange (over one of
+// them) are
+// BatchSources whose batches copy nothing: frames alias the mapped file or
+// the read buffer (a batch then ends early rather than move it). A batch may
+// hold fewer frames than asked even before the end: it never waits for
+// more once it has one.
 type BatchSource interface {
 	Source
 	// ReadFrames fills fs from the start and returns how many frames it
@@ -13,7 +20,8 @@ type BatchSource interface {
 }
 
 // Batch returns src as a BatchSource: src itself when it is one,
-// otherwise a wrapper that copies each frame's data into a reused arena.
+// otherwise a wrapper that copies each frame's data into a reused arena
+// (for Sources of other packages).
 func Batch(src Source) BatchSource {
 	if b, ok := src.(BatchSource); ok {
 		return b

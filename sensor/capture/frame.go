@@ -2,8 +2,9 @@
 // pcapng, several files in order, stdin) and live interfaces.
 package capture
 
-// Frame is one captured frame. Data aliases the source's buffer until the
-// next ReadFrame call.
+// Frame is one captured frame. Data aliases the source's memory (a buffer,
+// a mapped file, a kernel ring) until the next ReadFrame, ReadFrames or
+// Close call; it may be read-only memory, so never write into it.
 type Frame struct {
 	TS       int64  // capture time, Unix nanoseconds
 	Data     []byte // captured bytes

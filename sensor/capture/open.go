@@ -1,7 +1,6 @@
 package capture
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -24,7 +23,7 @@ const (
 )
 
 const (
-	bufSize = 256 << 10 // bufio size; frames up to this size alias it
+	bufSize = 256 << 10 // buffered window; frames up to this size alias it
 	// maxCaplen bounds a pcap record, as Wireshark does (262144 for most
 	// link types), so a corrupt length cannot make us allocate gigabytes.
 	maxCaplen = 256 << 10
@@ -43,78 +42,115 @@ const (
 // blocks (name resolution, statistics, custom, ...) are skipped. Simple packet
 // blocks carry no timestamp: their frames have TS 0.
 //
+// On Linux an uncompressed regular file is memory-mapped: frames alias the
+// mapping (read-only memory: never write into Frame.Data), the pages read
+// are handed back as the reading goes on, and the file is read as it was
+// when opened (a capture still being written is read up to its size then;
+// one truncated while it is read kills the process with SIGBUS, as with
+// any mapped file). Other inputs go through a 256 KiB buffer. The returned
+// Source is also a BatchSource whose batches copy nothing.
+//
 // Errors in the data are *codecs.DecodeError values (Format "pcap" or
 // "pcapng") naming the file and the byte offset of the bad record or block,
 // counted in the uncompressed stream, wrapping codecs.ErrTruncated,
 // codecs.ErrCorrupt or codecs.ErrUnsupported. They are sticky: every good
 // frame before the bad record is returned first.
 func OpenFile(name string) (Source, error) {
-	var rc io.ReadCloser
 	if name == "-" {
-		rc = io.NopCloser(os.Stdin)
-	} else {
-		f, err := os.Open(name)
-		if err != nil {
-			return nil, err
-		}
-		rc = f
+		return NewReader(os.Stdin, name)
 	}
-	src, err := NewReader(rc, name)
+	f, err := os.Open(name)
 	if err != nil {
-		rc.Close()
 		return nil, err
 	}
-	src.(closerSetter).setCloser(rc)
+	if useMmap {
+		if m := mapFile(f); m != nil {
+			if src, err, ok := openMapped(name, m); ok {
+				f.Close() // the mapping outlives the descriptor
+				return src, err
+			}
+		}
+	}
+	src, err := NewReader(f, name)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	src.(closerSetter).setCloser(f)
 	return src, nil
+}
+
+// useMmap lets the tests read files through the buffered path too.
+var useMmap = true
+
+// openMapped reads a mapped file, or says (ok false, mapping released) that
+// it is compressed and must be read through a decompressor.
+func openMapped(name string, m []byte) (src Source, err error, ok bool) {
+	if len(m) >= 4 && (m[0] == 0x1f && m[1] == 0x8b || binary.BigEndian.Uint32(m) == magicZstd) {
+		unmap(m)
+		return nil, nil, false
+	}
+	src, err = newSource(newMapped(name, m))
+	if err != nil {
+		unmap(m)
+		return nil, err, true
+	}
+	return src, nil, true
 }
 
 // NewReader reads a capture (pcap or pcapng, optionally gzip- or
 // zstd-compressed) from r; name is only used in errors. Close does not close
 // r.
 func NewReader(r io.Reader, name string) (Source, error) {
-	br := bufio.NewReaderSize(r, bufSize)
-	var dec io.Closer
-	m, err := br.Peek(4)
+	raw := newBuffered(name, r)
+	m, err := raw.peek(4)
 	if err != nil {
 		return nil, headerError("", name, "magic", err)
 	}
+	var dec io.ReadCloser
 	switch {
 	case m[0] == 0x1f && m[1] == 0x8b:
-		zr, err := gzip.NewReader(br)
+		// The raw stream, a ByteReader, feeds the decompressor directly.
+		gr, err := gzip.NewReader(&raw)
 		if err != nil {
 			return nil, fmt.Errorf("capture %s: gzip: %w", name, err)
 		}
-		dec = zr
-		br = bufio.NewReaderSize(zr, bufSize)
+		dec = gr
 	case binary.BigEndian.Uint32(m) == magicZstd:
-		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+		d, err := zstd.NewReader(&raw, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
 		if err != nil {
 			return nil, fmt.Errorf("capture %s: zstd: %w", name, err)
 		}
-		dec = zr.IOReadCloser()
-		br = bufio.NewReaderSize(zr, bufSize)
+		dec = d.IOReadCloser()
 	}
-	s := stream{name: name, br: br, dec: dec}
+	s := raw
 	if dec != nil {
-		if m, err = br.Peek(4); err != nil {
-			s.closeDec()
-			return nil, headerError("", name, "magic", err)
-		}
+		s = newBuffered(name, dec)
+		s.dec = dec
 	}
-	var src Source
-	switch binary.BigEndian.Uint32(m) {
-	case magicPcapMicro, magicPcapMicroSwap, magicPcapNano, magicPcapNanoSwap:
-		src, err = newPcap(s)
-	case magicPcapng:
-		src, err = newPcapng(s)
-	default:
-		err = fmt.Errorf("capture %s: magic %#08x: %w (not pcap or pcapng)", name, binary.BigEndian.Uint32(m), codecs.ErrUnknownFormat)
-	}
+	src, err := newSource(s)
 	if err != nil {
-		s.closeDec()
+		if dec != nil {
+			dec.Close()
+		}
 		return nil, err
 	}
 	return src, nil
+}
+
+// newSource reads the file header of the capture s holds.
+func newSource(s stream) (Source, error) {
+	m, err := s.peek(4)
+	if err != nil {
+		return nil, headerError("", s.name, "magic", err)
+	}
+	switch binary.BigEndian.Uint32(m) {
+	case magicPcapMicro, magicPcapMicroSwap, magicPcapNano, magicPcapNanoSwap:
+		return newPcap(s)
+	case magicPcapng:
+		return newPcapng(s)
+	}
+	return nil, fmt.Errorf("capture %s: magic %#08x: %w (not pcap or pcapng)", s.name, binary.BigEndian.Uint32(m), codecs.ErrUnknownFormat)
 }
 
 func headerError(format, name, part string, err error) error {
@@ -126,115 +162,13 @@ func headerError(format, name, part string, err error) error {
 
 // shortErr maps a short read to ErrTruncated.
 func shortErr(err error) error {
-	if err == io.EOF || err == io.ErrUnexpectedEOF || err == bufio.ErrBufferFull {
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
 		return codecs.ErrTruncated
 	}
 	return err
 }
 
 type closerSetter interface{ setCloser(io.Closer) }
-
-// stream is the byte source shared by the pcap and pcapng readers: a
-// bufio.Reader, the offset consumed so far and a spare buffer for records
-// larger than the bufio buffer.
-type stream struct {
-	name string
-	br   *bufio.Reader
-	off  int64     // bytes consumed from br
-	big  []byte    // reused for records larger than bufSize
-	dec  io.Closer // decompressor, if any
-	file io.Closer // underlying file, if we own it
-	err  error     // sticky
-}
-
-func (s *stream) setCloser(c io.Closer) { s.file = c }
-
-func (s *stream) closeDec() {
-	if s.dec != nil {
-		s.dec.Close()
-		s.dec = nil
-	}
-}
-
-func (s *stream) close() error {
-	s.closeDec()
-	if s.err == nil {
-		s.err = errClosed
-	}
-	if s.file != nil {
-		err := s.file.Close()
-		s.file = nil
-		return err
-	}
-	return nil
-}
-
-var errClosed = errors.New("capture: source closed")
-
-// peek returns the next n bytes without consuming them. A clean end of input
-// before any byte gives io.EOF; a partial record gives io.ErrUnexpectedEOF.
-func (s *stream) peek(n int) ([]byte, error) {
-	b, err := s.br.Peek(n)
-	if err != nil {
-		if len(b) == 0 && err == io.EOF {
-			return nil, io.EOF
-		}
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, err
-	}
-	return b, nil
-}
-
-// take consumes and returns the next n bytes. The slice is valid until the
-// next call on s. A short read gives io.ErrUnexpectedEOF.
-func (s *stream) take(n int) ([]byte, error) {
-	if n <= s.br.Size() {
-		b, err := s.br.Peek(n)
-		if err != nil {
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			return nil, err
-		}
-		s.br.Discard(n)
-		s.off += int64(n)
-		return b, nil
-	}
-	// Larger than the bufio buffer: copy into s.big, growing it only as the
-	// bytes actually arrive so that a bogus length in a short file costs
-	// nothing.
-	s.big = s.big[:0]
-	for len(s.big) < n {
-		chunk := min(n-len(s.big), max(len(s.big), 1<<20))
-		if cap(s.big)-len(s.big) < chunk {
-			nb := make([]byte, len(s.big), len(s.big)+chunk)
-			copy(nb, s.big)
-			s.big = nb
-		}
-		m, err := io.ReadFull(s.br, s.big[len(s.big):len(s.big)+chunk])
-		s.big = s.big[:len(s.big)+m]
-		s.off += int64(m)
-		if err != nil {
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			return nil, err
-		}
-	}
-	return s.big, nil
-}
-
-// skip discards n bytes.
-func (s *stream) skip(n int) error {
-	m, err := s.br.Discard(n)
-	s.off += int64(m)
-	if err != nil && err == io.EOF {
-		err = io.ErrUnexpectedEOF
-	}
-	return err
-}
 
 // OpenFiles reads several captures one after the other, as one Source. Each
 // file is opened when the previous one ends. An error in one file (a
@@ -261,42 +195,78 @@ func OpenFiles(names []string) (Source, error) {
 }
 
 type multi struct {
-	names []string
-	cur   Source
-	next  int
+	names    []string
+	cur      Source
+	curBatch BatchSource // cur
+	next     int
 }
 
 func (m *multi) ReadFrame(f *Frame) error {
 	for {
-		if m.cur == nil {
-			if m.next >= len(m.names) {
-				return io.EOF
-			}
-			name := m.names[m.next]
-			m.next++
-			src, err := OpenFile(name)
-			if err != nil {
-				return err
-			}
-			m.cur = src
+		if err := m.open(); err != nil {
+			return err
 		}
 		err := m.cur.ReadFrame(f)
 		if err == nil {
 			return nil
 		}
-		m.cur.Close()
-		m.cur = nil
-		if err != io.EOF {
+		if err = m.ended(err); err != nil {
 			return err
 		}
 	}
+}
+
+// ReadFrames never mixes files in a batch: a file is closed (unmapped) only
+// in the call after its last frames.
+func (m *multi) ReadFrames(fs []Frame) (int, error) {
+	for {
+		if err := m.open(); err != nil {
+			return 0, err
+		}
+		n, err := m.curBatch.ReadFrames(fs)
+		if err == nil {
+			return n, nil
+		}
+		if err = m.ended(err); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// open opens the next file if none is open; io.EOF after the last.
+func (m *multi) open() error {
+	if m.cur != nil {
+		return nil
+	}
+	if m.next >= len(m.names) {
+		return io.EOF
+	}
+	name := m.names[m.next]
+	m.next++
+	src, err := OpenFile(name)
+	if err != nil {
+		return err
+	}
+	m.cur, m.curBatch = src, Batch(src)
+	return nil
+}
+
+// ended closes the current file after its error err, returning err unless
+// it is the file's io.EOF.
+func (m *multi) ended(err error) error {
+	m.cur.Close()
+	m.cur, m.curBatch = nil, nil
+	if err == io.EOF {
+		return nil
+	}
+	return err
 }
 
 func (m *multi) Close() error {
 	m.next = len(m.names)
 	if m.cur != nil {
 		err := m.cur.Close()
-		m.cur = nil
+		m.cur, m.curBatch = nil, nil
 		return err
 	}
 	return nil

@@ -244,3 +244,22 @@ func TestTsharkOnSamples(t *testing.T) {
 		})
 	}
 }
+
+// TestCorpusWays reads every corpus capture every way readBytes knows
+// (mapped and buffered files, frame by frame and in batches, one byte at a
+// time) and requires the same frames, data included, and the same error as
+// the buffered reader over the bytes in memory; TestTsharkOracle checks
+// those against tshark.
+func TestCorpusWays(t *testing.T) {
+	root := os.Getenv("FLOWGATE_CORPUS")
+	for _, name := range corpusCaptures(t) {
+		rel, _ := filepath.Rel(root, name)
+		t.Run(rel, func(t *testing.T) {
+			b, err := os.ReadFile(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			readBytes(t, b)
+		})
+	}
+}

@@ -59,17 +59,50 @@ func newPcapng(s stream) (*pcapngReader, error) {
 func (r *pcapngReader) Close() error { return r.close() }
 
 func (r *pcapngReader) ReadFrame(f *Frame) error {
-	for r.err == nil {
+	if r.err != nil {
+		return r.err
+	}
+	r.consumed()
+	return r.next(f)
+}
+
+// ReadFrames reads up to len(fs) frames that all alias the mapping or the
+// window: no copy.
+func (r *pcapngReader) ReadFrames(fs []Frame) (int, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
+	r.consumed()
+	n := 0
+	for n < len(fs) {
+		if err := r.next(&fs[n]); err != nil {
+			if n == 0 {
+				return 0, err // (never errPinned: not pinned yet)
+			}
+			break // errPinned, or an error the next call returns
+		}
+		n++
+		r.pin = true
+	}
+	r.pin = false
+	return n, nil
+}
+
+// next reads blocks up to the next packet. Errors other than errPinned are
+// sticky.
+func (r *pcapngReader) next(f *Frame) error {
+	for {
 		ok, err := r.block(f)
 		if err != nil {
-			r.err = err
+			if err != errPinned {
+				r.err = err
+			}
 			return err
 		}
 		if ok {
 			return nil
 		}
 	}
-	return r.err
 }
 
 func (r *pcapngReader) fail(off int64, part string, partOff int64, err error) error {
@@ -78,11 +111,11 @@ func (r *pcapngReader) fail(off int64, part string, partOff int64, err error) er
 
 // block reads one block, filling f and returning true if it held a packet.
 func (r *pcapngReader) block(f *Frame) (bool, error) {
-	start := r.off
+	start := r.off()
 	h, err := r.peek(12)
 	if err != nil {
-		if err == io.EOF {
-			return false, io.EOF
+		if err == io.EOF || err == errPinned {
+			return false, err
 		}
 		return false, r.fail(start, "block header", start, err)
 	}
@@ -107,9 +140,11 @@ func (r *pcapngReader) block(f *Frame) (bool, error) {
 	if n < 12 || n%4 != 0 || n > maxBlock {
 		return false, r.fail(start, fmt.Sprintf("block type %#x (total length %d)", typ, n), start+4, codecs.ErrCorrupt)
 	}
-	b, err := r.take(int(n))
+	b, err := r.record(0, int(n))
 	if err != nil {
-		r.off = start
+		if err == errPinned {
+			return false, err
+		}
 		return false, r.fail(start, fmt.Sprintf("block type %#x (total length %d)", typ, n), start, err)
 	}
 	if t := r.bo.Uint32(b[n-4:]); t != n {

@@ -51,9 +51,10 @@ func WithRange(src Source, r Range) Source {
 }
 
 type ranged struct {
-	src Source
-	r   Range
-	n   int64 // frames read from src
+	src   Source
+	batch BatchSource // src, made on the first ReadFrames
+	r     Range
+	n     int64 // frames read from src
 }
 
 func (x *ranged) ReadFrame(f *Frame) error {
@@ -72,3 +73,33 @@ func (x *ranged) ReadFrame(f *Frame) error {
 }
 
 func (x *ranged) Close() error { return x.src.Close() }
+
+// ReadFrames drops the frames before the range from the batches of src and
+// stops at its end.
+func (x *ranged) ReadFrames(fs []Frame) (int, error) {
+	if x.batch == nil {
+		x.batch = Batch(x.src)
+	}
+	for {
+		if x.r.Last > 0 && x.n >= x.r.Last {
+			return 0, io.EOF
+		}
+		want := len(fs)
+		if x.r.Last > 0 {
+			want = int(min(int64(want), x.r.Last-x.n))
+		}
+		n, err := x.batch.ReadFrames(fs[:want])
+		if err != nil {
+			return 0, err
+		}
+		first := x.n
+		x.n += int64(n)
+		if x.n <= x.r.Skip {
+			continue
+		}
+		if skip := int(max(x.r.Skip-first, 0)); skip > 0 {
+			n = copy(fs, fs[skip:n])
+		}
+		return n, nil
+	}
+}

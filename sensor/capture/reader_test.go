@@ -8,29 +8,141 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
+	"runtime"
+	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/flowgate/flowgate/codecs"
 )
 
+// readBytes reads a capture held in memory through NewReader, frame by
+// frame. It also reads it every other way (from a file, mapped or through
+// the buffer, frame by frame and in batches, and through a reader that
+// gives one byte at a time) and fails the test unless every way gives the
+// same frames and the same error.
 func readBytes(t *testing.T, b []byte) ([]wantFrame, error) {
 	t.Helper()
-	src, err := NewReader(bytes.NewReader(b), "test")
+	got, err := readSource(t, func() (Source, error) { return NewReader(bytes.NewReader(b), "test") }, 0, false)
+	p := writeTemp(t, "test", b)
+	for _, c := range readWays {
+		g, e := readSource(t, func() (Source, error) {
+			if c.file {
+				return OpenFile(p)
+			}
+			return NewReader(iotest.OneByteReader(bytes.NewReader(b)), "test")
+		}, c.batch, c.mapped && c.file && !compressed(b))
+		name := "test"
+		if c.file {
+			name = p
+		}
+		if errString(e, name) != errString(err, "test") {
+			t.Fatalf("%s: error %v; read from memory: %v", c.name, e, err)
+		}
+		if len(g) != len(got) {
+			t.Fatalf("%s: %d frames; read from memory: %d", c.name, len(g), len(got))
+		}
+		for i := range g {
+			if !reflect.DeepEqual(g[i], got[i]) {
+				t.Fatalf("%s: frame %d differs from the one read from memory: %+v, %+v", c.name, i, g[i], got[i])
+			}
+		}
+	}
+	return got, err
+}
+
+// readWays are the ways readBytes checks against NewReader.
+var readWays = []struct {
+	name   string
+	file   bool // OpenFile
+	mapped bool // OpenFile may map the file (useMmap)
+	batch  int  // ReadFrames with this many frames; 0: ReadFrame
+}{
+	{"mapped file", true, true, 0},
+	{"mapped file, batches of 3", true, true, 3},
+	{"mapped file, batches of 256", true, true, 256},
+	{"buffered file", true, false, 0},
+	{"buffered file, batches of 256", true, false, 256},
+	{"one byte at a time, batches of 256", false, false, 256},
+}
+
+func compressed(b []byte) bool {
+	return len(b) >= 2 && (b[0] == 0x1f && b[1] == 0x8b || len(b) >= 4 && binary.BigEndian.Uint32(b) == magicZstd)
+}
+
+func errString(err error, name string) string {
+	if err == nil {
+		return ""
+	}
+	return strings.ReplaceAll(err.Error(), name, "NAME")
+}
+
+// readSource reads every frame of the source open returns, frame by frame
+// or in batches of batch frames, cloning the data only once a whole batch
+// is read (so checking that its frames all stay valid). It checks that the
+// source reads from a mapping if and only if mapped (on Linux).
+func readSource(t *testing.T, open func() (Source, error), batch int, mapped bool) ([]wantFrame, error) {
+	t.Helper()
+	defer func(old bool) { useMmap = old }(useMmap)
+	useMmap = mapped
+	src, err := open()
+	useMmap = true
 	if err != nil {
 		return nil, err
 	}
 	defer src.Close()
+	if runtime.GOOS == "linux" {
+		var m []byte
+		switch s := src.(type) {
+		case *pcapReader:
+			m = s.mapped
+		case *pcapngReader:
+			m = s.mapped
+		}
+		if (m != nil) != mapped {
+			t.Fatalf("%T: mapped %v, want %v", src, m != nil, mapped)
+		}
+	}
 	var got []wantFrame
+	if batch == 0 {
+		for {
+			var f Frame
+			err := src.ReadFrame(&f)
+			if err == io.EOF {
+				return got, nil
+			}
+			if err != nil {
+				if err2 := src.ReadFrame(&f); err2 != err {
+					t.Fatalf("error not sticky: %v, then %v", err, err2)
+				}
+				return got, err
+			}
+			got = append(got, wantFrame{f.TS, bytes.Clone(f.Data), f.Len, f.LinkType, f.IfIndex})
+		}
+	}
+	bs, ok := src.(BatchSource)
+	if !ok {
+		t.Fatalf("%T is not a BatchSource", src)
+	}
+	fs := make([]Frame, batch)
 	for {
-		var f Frame
-		err := src.ReadFrame(&f)
+		n, err := bs.ReadFrames(fs)
+		if (n == 0) == (err == nil) {
+			t.Fatalf("ReadFrames: %d frames and error %v", n, err)
+		}
+		for _, f := range fs[:n] {
+			got = append(got, wantFrame{f.TS, bytes.Clone(f.Data), f.Len, f.LinkType, f.IfIndex})
+		}
 		if err == io.EOF {
 			return got, nil
 		}
 		if err != nil {
+			if _, err2 := bs.ReadFrames(fs); err2 != err {
+				t.Fatalf("error not sticky: %v, then %v", err, err2)
+			}
 			return got, err
 		}
-		got = append(got, wantFrame{f.TS, bytes.Clone(f.Data), f.Len, f.LinkType, f.IfIndex})
 	}
 }
 
@@ -205,7 +317,22 @@ func TestOpenFiles(t *testing.T) {
 		}
 		got = append(got, wantFrame{f.TS, bytes.Clone(f.Data), f.Len, f.LinkType, f.IfIndex})
 	}
-	checkFrames(t, got, append(append(append([]wantFrame{}, wa...), wb...), wa...))
+	all := append(append(append([]wantFrame{}, wa...), wb...), wa...)
+	checkFrames(t, got, all)
+
+	// In batches: a batch never holds frames of two files, whose first is
+	// unmapped when the second is opened.
+	for _, n := range []int{1, 4, 256} {
+		src, err := OpenFiles([]string{pa, pb, pa})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := readSource(t, func() (Source, error) { return src, nil }, n, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkFrames(t, got, all)
+	}
 
 	if _, err := OpenFiles([]string{pa, filepath.Join(t.TempDir(), "missing")}); err == nil {
 		t.Fatal("OpenFiles with a missing file: no error")
@@ -261,6 +388,16 @@ func TestRange(t *testing.T) {
 			got = append(got, wantFrame{f.TS, bytes.Clone(f.Data), f.Len, f.LinkType, f.IfIndex})
 		}
 		checkFrames(t, got, want[c.first:c.last])
+		for _, n := range []int{1, 2, 256} {
+			got, err := readSource(t, func() (Source, error) {
+				src, err := NewReader(bytes.NewReader(b), "x")
+				return WithRange(src, r), err
+			}, n, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkFrames(t, got, want[c.first:c.last])
+		}
 	}
 	for _, bad := range []string{"", "0", "x", "5-2", "-3", "1-", "0-0"} {
 		if _, err := ParseRange(bad); err == nil {
@@ -356,7 +493,9 @@ func FuzzReadFile(f *testing.F) {
 }
 
 // BenchmarkReadFrame reads a pcap of 100,000 frames made by
-// conformance/tools/genpcap.
+// conformance/tools/genpcap, one op a frame: from memory through the
+// buffered reader, and from the file, memory-mapped (on Linux), frame by
+// frame and in batches of 256.
 func BenchmarkReadFrame(b *testing.B) {
 	gobin, err := exec.LookPath("go")
 	if err != nil {
@@ -372,24 +511,62 @@ func BenchmarkReadFrame(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.SetBytes(int64(len(data)) / 100000)
-	b.ReportAllocs()
-	var src Source
-	var f Frame
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if src == nil {
-			b.StopTimer()
-			src, _ = NewReader(bytes.NewReader(data), "gen.pcap")
-			b.StartTimer()
+	open := func(b *testing.B, mapped bool) BatchSource {
+		var src Source
+		var err error
+		if mapped {
+			src, err = OpenFile(p)
+		} else {
+			src, err = NewReader(bytes.NewReader(data), "gen.pcap")
 		}
-		if err := src.ReadFrame(&f); err != nil {
-			if err != io.EOF {
-				b.Fatal(err)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return Batch(src)
+	}
+	for _, c := range []struct {
+		name   string
+		mapped bool
+		batch  int
+	}{{"buffered", false, 0}, {"mapped", true, 0}, {"buffered-batch", false, 256}, {"mapped-batch", true, 256}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(data)) / 100000)
+			b.ReportAllocs()
+			var src BatchSource
+			var f Frame
+			fs := make([]Frame, c.batch)
+			b.ResetTimer()
+			for i := 0; i < b.N; {
+				if src == nil {
+					b.StopTimer()
+					src = open(b, c.mapped)
+					b.StartTimer()
+				}
+				var err error
+				if c.batch == 0 {
+					if err = src.ReadFrame(&f); err == nil {
+						i++
+					}
+				} else {
+					var n int
+					n, err = src.ReadFrames(fs[:min(len(fs), b.N-i)])
+					i += n
+				}
+				if err != nil {
+					if err != io.EOF {
+						b.Fatal(err)
+					}
+					b.StopTimer()
+					src.Close()
+					src = nil
+					b.StartTimer()
+				}
 			}
-			src = nil
-			i--
-		}
+			b.StopTimer()
+			if src != nil {
+				src.Close()
+			}
+		})
 	}
 }
 
