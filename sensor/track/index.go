@@ -53,7 +53,7 @@ func (t *Tracker) get(k *fkey) uint32 {
 		}
 		if s>>32 == tag {
 			j := uint32(s) - 1
-			if keyEq(&t.chunks[j>>chunkBits][j&(chunkLen-1)].key, k) {
+			if keyEq(&t.ents.at(j).key, k) {
 				return uint32(s)
 			}
 		}

@@ -24,11 +24,8 @@ func TestIndex(t *testing.T) {
 		} else {
 			var k fkey
 			k.a[0], k.pa, k.x = byte(r.IntN(4)), uint16(r.IntN(50)), uint32(step)
-			c := next >> chunkBits
-			if int(c) == len(tr.chunks) {
-				tr.chunks = append(tr.chunks, make([]entry, chunkLen))
-			}
-			tr.chunks[c][next&(chunkLen-1)].key = k
+			next = tr.ents.alloc()
+			tr.ents.at(next).key = k
 			next++
 			tr.put(&k, next)
 			want[k] = next

@@ -5,7 +5,9 @@
 // closes, idles out or the table is flushed (argus-clients.md §5.2).
 //
 // Time comes only from packet timestamps. The table has no fixed size: it
-// grows with the active flows (Active reports them).
+// grows with the active flows (Active reports them, MemBytes their memory)
+// up to Options.MaxMemory, past which the flows nearest their idle
+// timeout end early (Forced counts them).
 package track
 
 import (
@@ -42,6 +44,11 @@ type Options struct {
 	NoMSS     bool // leave the TCP MSS out (Argus 3 records have no place for it)
 	MonitorID flow.SrcID
 	HasID     bool // MonitorID is set (-e)
+
+	// MaxMemory caps MemBytes (0: no cap). A flow that would take the
+	// table past it first ends the flows nearest their idle timeout, with
+	// their final records, as if they had timed out (Tracker.Forced).
+	MaxMemory int64
 }
 
 func (o *Options) defaults() {
@@ -59,6 +66,7 @@ func (o *Options) defaults() {
 	def(&o.ARPTimeout, 5)
 	def(&o.OtherTimeout, 30)
 	def(&o.IPOtherTimeout, 60)
+	o.UserData = min(max(o.UserData, 0), math.MaxUint16)
 }
 
 // flow classes, for the idle timeouts.
@@ -81,15 +89,8 @@ const (
 	chunkLen  = 1 << chunkBits
 )
 
-// wheelTick is the idle-expiry wheel's bucket width.
+// wheelTick is the timing wheel's bucket width.
 const wheelTick = int64(time.Second)
-
-// dueEnt is a status-schedule slot: e had unreported packets from start.
-// It is stale once e was reported, expired or reused (start differs).
-type dueEnt struct {
-	e     *entry
-	start int64
-}
 
 // key kinds.
 const (
@@ -111,13 +112,58 @@ type fkey struct {
 	x, y   uint32 // DNS txid; ICMP type/code/id, seq; fragment id; L2 type/SAPs
 }
 
+// slab is storage in chunks that never move, so that a slot's address
+// stays valid while it is in use, with a stack of free slots. T holds no
+// pointers unless said otherwise: the GC does not scan such chunks.
+type slab[T any] struct {
+	chunks [][]T
+	used   int // slots handed out of the chunks
+	free   []uint32
+}
+
+func (s *slab[T]) at(i uint32) *T { return &s.chunks[i>>chunkBits][i&(chunkLen-1)] }
+
+// alloc returns a zeroed slot.
+func (s *slab[T]) alloc() uint32 {
+	var i uint32
+	if n := len(s.free); n > 0 {
+		i = s.free[n-1]
+		s.free = s.free[:n-1]
+	} else {
+		if s.used>>chunkBits == len(s.chunks) {
+			s.chunks = append(s.chunks, make([]T, chunkLen))
+		}
+		i = uint32(s.used)
+		s.used++
+	}
+	var z T
+	*s.at(i) = z
+	return i
+}
+
+func (s *slab[T]) release(i uint32) { s.free = append(s.free, i) }
+
+// full says whether alloc needs a new chunk.
+func (s *slab[T]) full() bool { return len(s.free) == 0 && s.used == len(s.chunks)<<chunkBits }
+
+func (s *slab[T]) chunkBytes() int64 {
+	var z T
+	return chunkLen * int64(unsafe.Sizeof(z))
+}
+
+func (s *slab[T]) bytes() int64 {
+	return int64(len(s.chunks))*s.chunkBytes() + int64(cap(s.free))*4 + int64(cap(s.chunks))*24
+}
+
+func (s *slab[T]) reset() { s.used, s.free = 0, s.free[:0] }
+
 // Tracker is the flow table. It is not safe for concurrent use; shard
 // flows by key across Trackers to use several cores.
 type Tracker struct {
 	opt     Options
 	emit    func(*flow.Record)
 	idx     index           // flow key -> slab index + 1
-	frags   map[fkey]*entry // non-first fragments -> parent flow
+	frags   map[fkey]uint32 // non-first fragments -> parent flow's slab index
 	now     int64
 	nextScn int64
 	seq     uint32
@@ -127,25 +173,30 @@ type Tracker struct {
 	scratch flow.Key
 	status  int64
 	tmo     [numLists]int64
-	// Flow storage: slab chunks that never move (entry pointers stay
-	// valid while a flow is in the table), and a free list through next.
-	chunks [][]entry
-	used   int // slots handed out of the chunks
-	free   *entry
-	// Timing. Idle expiry: a wheel of one-second buckets of (slab index,
-	// generation) words; a flow sits in the bucket of a time no later than
-	// its lastPkt + timeout and, when that bucket comes up while it was
-	// active since, moves to the bucket of its new expiry time, so packets
-	// never touch the wheel. Status records: a FIFO of flows by the start
-	// of their unreported interval.
-	wheel    [][]uint64
+	// Flow storage. Entries hold only what every flow needs; TCP state,
+	// ICMP data and the rare groups are in their own slabs, used only by
+	// the flows that have them, and the option groups (-m -J -Z -U) in
+	// slabs parallel to the entries, only when an option is on.
+	ents  slab[entry]
+	tcps  slab[tcpX]
+	icmps slab[icmpX]
+	rares slab[rareX] // holds pointers (netip.Addr): ARP, layer 2 and ICMP-mapped flows only
+	opts  slab[[2]sideX]
+	user  [][]byte // -U: 2 * UserData bytes per entry, chunked as ents
+	xOn   bool     // opts is in use
+	// Timing: one wheel of one-second buckets of slab indexes. A flow's
+	// word sits in the bucket of its next wake-up, no later than its
+	// status record is due or its idle timeout ends; e.wb names that
+	// bucket, so words a flow left behind (it moved earlier, or the slot
+	// was reused) are recognised as stale. When the bucket comes up the
+	// flow is reported, expired or moved on; packets touch the wheel only
+	// when they make a flow's wake-up earlier (a new interval, a close).
+	wheel    [][]uint32
+	wmask    int64
 	wheelPos int64 // bucket number (time / wheelTick) of the last scan
 	wheelOn  bool
-	pend     []uint64
+	pend     []uint32
 	out      []uint64 // this scan's records: seq << 32 | slab index
-	due      []dueEnt
-	dueHd    int
-	late     []dueEnt // intervals started out of order (packets from the past): every scan checks them
 	// Counters.
 	Records uint64 // records emitted
 	Created uint64 // flows created
@@ -155,12 +206,15 @@ type Tracker struct {
 // MemBytes returns the bytes the table holds: flow storage, index and
 // timing structures (the figure the memory cap applies to).
 func (t *Tracker) MemBytes() int64 {
-	n := int64(len(t.chunks)) * chunkLen * int64(unsafe.Sizeof(entry{}))
+	n := t.ents.bytes() + t.tcps.bytes() + t.icmps.bytes() + t.rares.bytes() + t.opts.bytes()
+	n += int64(len(t.user)) * chunkLen * 2 * int64(t.opt.UserData)
 	n += int64(len(t.idx.slots)) * 8
-	n += int64(cap(t.due)+cap(t.late)) * int64(unsafe.Sizeof(dueEnt{}))
+	n += int64(cap(t.pend))*4 + int64(cap(t.out))*8 + int64(len(t.wheel))*24
 	for _, w := range t.wheel {
-		n += int64(cap(w)) * 8
+		n += int64(cap(w)) * 4
 	}
+	// A Go map costs about twice its keys and values.
+	n += int64(len(t.frags)) * 2 * int64(unsafe.Sizeof(fkey{})+4)
 	return n
 }
 
@@ -168,73 +222,121 @@ func (t *Tracker) MemBytes() int64 {
 // passed to emit is reused after emit returns (Detach or copy to keep it).
 func New(opt Options, emit func(*flow.Record)) *Tracker {
 	opt.defaults()
-	t := &Tracker{opt: opt, emit: emit, frags: make(map[fkey]*entry)}
+	t := &Tracker{opt: opt, emit: emit, frags: make(map[fkey]uint32)}
 	t.idx.init(1024)
 	t.idx.seed = uint64(time.Now().UnixNano()) | 1
 	t.status = int64(opt.StatusInterval)
-	defer func() {
-		n := 1
-		for int64(n) < slices.Max(t.tmo[:])/wheelTick+4 {
-			n *= 2
-		}
-		t.wheel = make([][]uint64, n)
-	}()
+	t.xOn = opt.Jitter || opt.PktSize || opt.UserData > 0 || opt.MAC
 	t.tmo = [numLists]int64{int64(opt.IPTimeout), int64(opt.TCPTimeout), int64(opt.ICMPTimeout), int64(opt.IGMPTimeout),
 		int64(opt.FragTimeout), int64(opt.ARPTimeout), int64(opt.OtherTimeout), int64(opt.IPOtherTimeout), min(int64(opt.TCPTimeout), int64(10*time.Second))}
+	// The wheel spans the longest wait: a timeout or the status interval.
+	n := 1
+	for int64(n) < max(slices.Max(t.tmo[:]), t.status)/wheelTick+4 {
+		n *= 2
+	}
+	t.wheel = make([][]uint32, n)
+	t.wmask = int64(n - 1)
 	return t
 }
 
 // Active returns the number of flows in the table.
 func (t *Tracker) Active() int { return t.idx.n }
 
-// side is one direction of a flow.
+// side is one direction of a flow. Counters are per interval: a flow is
+// reported before pkts could wrap.
 type side struct {
-	pkts, bytes, app uint64
-	tlast            int64 // TCP
-	ipopts           uint32
-	mpls             uint32
-	encaps           uint32
-	ipid             uint16
-	vlan             uint16
-	ttl, tos         uint8
-	frag             bool
-	ipSeen           bool // ttl/tos/ipid hold a packet of this side (argus keeps them across records)
-	vlanSeen         bool
-	mplsSeen         bool
-	// TCP
-	tflags  uint8
-	seqSet  bool
-	wscale  uint8
-	finSeen bool
-	win     uint16
-	mss     uint16
+	bytes, app uint64
+	pkts       uint32
+	encaps     uint32
+	ipopts     uint32
+	mpls       uint32
+	vlan       uint16
+	ipid       uint16
+	ttl, tos   uint8
+	fl         uint8 // sFrag...
+}
+
+const (
+	sFrag     = 1 << iota
+	sIPSeen   // ttl/tos/ipid hold a packet of this side (argus keeps them across records)
+	sVLANSeen //
+	sMPLSSeen
+)
+
+// tside is one direction's TCP state.
+type tside struct {
+	tlast   int64
 	seqBase uint32
 	nextSeq uint32 // highest seq+len seen
 	ack     uint32
 	tbytes  uint32
 	retrans uint32
 	finSeq  uint32
+	win     uint16
+	mss     uint16
+	tflags  uint8
+	wscale  uint8
+	seqSet  bool
+	finSeen bool
 }
 
-// sideX holds one direction's optional groups (-J, -U, -Z), out of line:
-// allocated only when one of those options is on.
+// tcpX is a TCP flow's state, out of line: only TCP flows have it.
+type tcpX struct {
+	s       [2]tside
+	synT    int64
+	synAckT int64
+	tstatus uint32
+	topts   uint32
+	synAck  uint32
+	ackDat  uint32
+}
+
+// sideX holds one direction's optional groups (-m, -J, -Z, -U), in a
+// slab parallel to the entries: present only when one of those is on.
 type sideX struct {
 	last         int64 // last packet (jitter)
+	jmin, jmax   float64
+	jsum, jsq    float64 // active inter-packet times, ns
+	jn           uint32
 	psMin, psMax uint16
 	mac, dmac    [6]byte // -m: sender and receiver MAC of the first packet
 	macN         uint8   // 0 none, 1 one, 2 several
-	// jitter (active inter-packet times, ns)
-	jn               uint32
-	jmin, jmax, jsum float64
-	jsq              float64
-	user             []byte
+	ulen         uint16  // -U bytes held (in Tracker.user)
 }
 
-// icmpX holds the ICMP data of ICMP flows and flows an ICMP error maps
-// to, and the record key of ARP and layer-2 flows.
+// icmpX holds an ICMP flow's ICMP data when its addresses are IPv4 (all
+// argus keeps for ICMPv6 is the type and code); other flows use rareX.
 type icmpX struct {
+	typ, code uint8
+	seq       uint16
+	v4        bool       // ICMPv4: the addresses are set
+	quote     bool       // an error quoting a packet: i is set
+	o, i      [2][4]byte // outer and quoted source and destination
+}
+
+// info returns x as the record's ICMP group (what buildKey's rareX path
+// would store).
+func (x *icmpX) info() flow.ICMPInfo {
+	ic := flow.ICMPInfo{Type: x.typ, Code: x.code}
+	if x.v4 {
+		ic.Seq = x.seq
+		ic.OSrc, ic.ODst = netip.AddrFrom4(x.o[0]), netip.AddrFrom4(x.o[1])
+		ic.Gateway = netip.AddrFrom4([4]byte{})
+		ic.ISrc, ic.IDst = ic.Gateway, ic.Gateway
+		if x.quote {
+			ic.ISrc, ic.IDst = netip.AddrFrom4(x.i[0]), netip.AddrFrom4(x.i[1])
+		}
+	}
+	return ic
+}
+
+// rareX holds what few flows need: the ICMP data of a flow an ICMP error
+// maps to (or of an ICMP flow that icmpX cannot hold), and the record key
+// of ARP and layer-2 flows.
+type rareX struct {
 	icmp, icmpMap flow.ICMPInfo
 	key           flow.Key
+	arpResp       [6]byte
 }
 
 // keyX holds the record key fields of IP flows that the table key does
@@ -245,41 +347,43 @@ type keyX struct {
 	tpProto, srcMask, dstMask uint8
 }
 
+// entry is a flow. It holds no pointers, so that the GC never scans the
+// table; the other groups are slab indexes.
 type entry struct {
-	key      fkey
-	next     *entry // free list
-	x        *[2]sideX
-	ic       *icmpX
-	s        [2]side
-	start    int64
-	lastPkt  int64
-	seq      uint32
-	idx      uint32 // slab index
-	kx       keyX   // record key (recKey), first-seen orientation
-	arpResp  [6]byte
-	gen      uint32 // wheel generation: older wheel words are stale
-	exp      int64  // wheel time, no later than lastPkt + timeout
-	class    uint8
-	live     bool // in the table
-	fromA    bool // first packet travelled a -> b
-	hasICMP  bool
-	hasMap   bool
-	hasARP   bool
-	started  bool // a record was emitted already
-	dirty    bool // packets since the last record
-	fragSeen bool
-	fragRef  bool // a frags entry points here
-	expiring bool // idle: its record is in this scan's output
-	// TCP (whole flow).
-	tcp     bool
-	closed  bool
-	tstatus uint32
-	topts   uint32
-	synAck  uint32
-	ackDat  uint32
-	synT    int64
-	synAckT int64
+	key     fkey
+	start   int64 // of the unreported interval
+	lastPkt int64
+	s       [2]side
+	seq     uint32 // creation order
+	idx     uint32 // slab index
+	ext     uint32 // tcps index (fTCP), icmps index (fICMPX)
+	rare    uint32 // rares index + 1, 0: none
+	wb      uint32 // wheel bucket number (low bits) of its live word
+	kx      keyX   // record key (recKey), first-seen orientation
+	fl      uint16 // fLive... and the flow class << clShift
 }
+
+// entry flags.
+const (
+	fLive     = 1 << iota // in the table
+	fFromA                // first packet travelled a -> b
+	fHasICMP              // ICMP data: icmps[ext] if fICMPX, else rares
+	fICMPX                //
+	fHasMap               // an ICMP error maps to it (rares)
+	fHasARP               //
+	fStarted              // a record was emitted already
+	fDirty                // packets since the last record
+	fFragSeen             //
+	fFragRef              // a frags entry points here
+	fExpiring             // idle: its record is in this scan's output
+	fTCP                  // tcps[ext]
+	fClosed               // TCP close seen
+	clShift   = 13        // fl >> clShift: the flow class (3 bits)
+)
+
+func (e *entry) class() uint8 { return uint8(e.fl >> clShift) }
+
+var _ [1]struct{} = [1 - unsafe.Sizeof(entry{})/177]struct{}{} // entry stays at most 176 bytes
 
 const (
 	stSawSyn     = 0x1
@@ -460,6 +564,8 @@ func echoRequest(proto, t uint8) (req uint8, reply bool) {
 
 // Packet folds one decoded packet into the table: Account, then MapICMP
 // for an ICMP error.
+// Packet folds one decoded packet into the table: Account, then MapICMP
+// for an ICMP error.
 func (t *Tracker) Packet(p *decode.Packet) {
 	t.Account(p)
 	if QuotesFlow(p) {
@@ -489,15 +595,16 @@ func (t *Tracker) Account(p *decode.Packet) {
 	t.Advance(p.TS)
 	k, fwd, class := t.keyOf(p)
 	if k.kind == kFrag && !k.v6 { // argus keeps IPv6 fragments in their own flow
-		if e := t.frags[k]; e != nil {
-			t.account(e, p, e.fromA == fwd)
-			e.fragSeen = true
+		if i, ok := t.frags[k]; ok {
+			e := t.ents.at(i)
+			t.account(e, p, e.fl&fFromA != 0 == fwd)
+			e.fl |= fFragSeen
 			return
 		}
 	}
-	e := t.lookup(k)
-	if e != nil && e.tcp && p.Proto == 6 && p.TCPFlags&(decode.TCPSyn|decode.TCPAck) == decode.TCPSyn &&
-		(e.closed || e.tstatus&(stSrcReset|stSrcReset<<1) != 0) {
+	e := t.lookup(&k)
+	if e != nil && e.fl&fTCP != 0 && p.Proto == 6 && p.TCPFlags&(decode.TCPSyn|decode.TCPAck) == decode.TCPSyn &&
+		(e.fl&fClosed != 0 || t.tcps.at(e.ext).tstatus&(stSrcReset|stSrcReset<<1) != 0) {
 		t.finish(e, flow.CauseStop)
 		t.remove(e)
 		e = nil
@@ -505,11 +612,11 @@ func (t *Tracker) Account(p *decode.Packet) {
 	if e == nil {
 		// argus orients a flow an echo reply starts as the request would
 		// be: the reply is a destination packet (buildKey keeps type 0).
-		e = t.create(k, fwd || orphanReply(p), class, p)
-	} else if e.dirty && p.TS-e.start >= t.status {
+		e = t.create(&k, fwd || orphanReply(p), class, p)
+	} else if e.fl&fDirty != 0 && p.TS-e.start >= t.status {
 		t.report(e, flow.CauseStatus)
 	}
-	dir := e.fromA != fwd
+	dir := e.fl&fFromA != 0 != fwd
 	t.account(e, p, !dir)
 	if p.Frag && p.FirstFrag && !k.v6 {
 		fk := k
@@ -521,101 +628,99 @@ func (t *Tracker) Account(p *decode.Packet) {
 			fk.a, fk.b = fk.b, fk.a
 		}
 		if _, ok := t.frags[fk]; !ok {
-			t.frags[fk] = e
-			e.fragRef = true
+			t.frags[fk] = e.idx
+			e.fl |= fFragRef
 		}
 	}
 }
 
-func (t *Tracker) create(k fkey, fwd bool, class uint8, p *decode.Packet) *entry {
-	var e *entry
-	var idx uint32
-	if e = t.free; e != nil {
-		t.free = e.next
-		x, ic, i := e.x, e.ic, e.idx
-		*e = entry{}
-		e.x, e.ic, idx = x, ic, i
-		if x != nil {
-			u0, u1 := x[0].user[:0], x[1].user[:0]
-			*x = [2]sideX{}
-			x[0].user, x[1].user = u0, u1
+func (t *Tracker) create(k *fkey, fwd bool, class uint8, p *decode.Packet) *entry {
+	if t.opt.MaxMemory > 0 {
+		t.makeRoom(k)
+	}
+	i := t.ents.alloc()
+	if t.xOn && int(i) >= t.opts.used {
+		t.opts.alloc() // parallel to ents: the same index
+		if t.opt.UserData > 0 && int(i>>chunkBits) == len(t.user) {
+			t.user = append(t.user, make([]byte, chunkLen*2*t.opt.UserData))
 		}
-		if ic != nil {
-			*ic = icmpX{}
-		}
-	} else {
-		c := t.used >> chunkBits
-		if c == len(t.chunks) {
-			t.chunks = append(t.chunks, make([]entry, chunkLen))
-		}
-		e = &t.chunks[c][t.used&(chunkLen-1)]
-		idx = uint32(t.used)
-		t.used++
-		if t.opt.Jitter || t.opt.PktSize || t.opt.UserData > 0 || t.opt.MAC {
-			e.x = new([2]sideX)
-		}
+	}
+	e := t.ents.at(i)
+	if t.xOn {
+		*t.opts.at(i) = [2]sideX{}
 	}
 	t.seq++
 	t.Created++
-	e.idx = idx
-	e.key, e.fromA, e.class, e.seq = k, fwd, class, t.seq
+	e.idx = i
+	e.key, e.seq = *k, t.seq
+	e.fl = fLive | uint16(class)<<clShift
+	if fwd {
+		e.fl |= fFromA
+	}
 	e.start = p.TS
 	e.lastPkt = p.TS
-	e.live = true
-	e.tcp = k.kind == kIP && k.proto == 6
+	// No wheel word yet: the first packet's interval (dirty) places it.
+	e.wb = uint32(t.wheelPos) + 1<<31
+	if k.kind == kIP && k.proto == 6 {
+		e.fl |= fTCP
+		e.ext = t.tcps.alloc()
+	}
 	t.buildKey(e, p)
-	t.put(&k, idx+1)
-	t.schedule(e, p.TS+t.tmo[class])
+	t.put(k, i+1)
 	return e
 }
 
 // lookup returns the flow keyed k, or nil.
-func (t *Tracker) lookup(k fkey) *entry {
-	i := t.get(&k)
+func (t *Tracker) lookup(k *fkey) *entry {
+	i := t.get(k)
 	if i == 0 {
 		return nil
 	}
-	i--
-	return &t.chunks[i>>chunkBits][i&(chunkLen-1)]
+	return t.ents.at(i - 1)
 }
 
-func (t *Tracker) icmpOf(e *entry) *icmpX {
-	if e.ic == nil {
-		e.ic = new(icmpX)
+func (t *Tracker) rareOf(e *entry) *rareX {
+	if e.rare == 0 {
+		e.rare = t.rares.alloc() + 1
 	}
-	return e.ic
+	return t.rares.at(e.rare - 1)
 }
 
-// dirty starts e's unreported interval at ts and schedules its status record.
+// userOf returns the -U buffer of e's direction d (capacity UserData).
+func (t *Tracker) userOf(e *entry, d int) []byte {
+	n := t.opt.UserData
+	c := t.user[e.idx>>chunkBits]
+	o := (int(e.idx&(chunkLen-1))*2 + d) * n
+	return c[o : o+n : o+n]
+}
+
+// dirty starts e's unreported interval at ts: its status record is due
+// at ts + status.
 func (t *Tracker) dirty(e *entry, ts int64) {
 	e.start = ts
-	e.dirty = true
-	if n := len(t.due); n > t.dueHd && ts < t.due[n-1].start {
-		t.late = append(t.late, dueEnt{e, ts})
-		return
+	e.fl |= fDirty
+	t.wakeBy(e, ts+t.status)
+}
+
+// wakeBy moves e's wheel word to the bucket of at if that is earlier.
+func (t *Tracker) wakeBy(e *entry, at int64) {
+	b := max(at/wheelTick, t.wheelPos)
+	if int32(uint32(b)-e.wb) < 0 || !t.wheelOn {
+		t.schedule(e, at)
 	}
-	if t.dueHd > 0 && t.dueHd >= len(t.due)/2 {
-		n := copy(t.due, t.due[t.dueHd:])
-		clear(t.due[n:])
-		t.due = t.due[:n]
-		t.dueHd = 0
-	}
-	t.due = append(t.due, dueEnt{e, ts})
 }
 
 // timeout returns e's idle timeout.
 func (t *Tracker) timeout(e *entry) int64 {
-	if e.closed {
+	if e.fl&fClosed != 0 {
 		return t.tmo[lsClosed]
 	}
-	return t.tmo[e.class]
+	return t.tmo[e.class()]
 }
 
-// schedule puts e in the wheel bucket of time at (stale words of e stay
-// behind and are skipped).
+// schedule puts e's word in the wheel bucket of time at (or of the last
+// scan, if at is before it). Words e left elsewhere become stale.
 func (t *Tracker) schedule(e *entry, at int64) {
-	e.gen++
-	e.exp = at
 	b := at / wheelTick
 	if !t.wheelOn {
 		t.wheelPos, t.wheelOn = b, true
@@ -624,23 +729,22 @@ func (t *Tracker) schedule(e *entry, at int64) {
 		}
 	}
 	b = max(b, t.wheelPos)
-	w := &t.wheel[b&int64(len(t.wheel)-1)]
-	*w = append(*w, uint64(e.idx)<<32|uint64(e.gen))
+	e.wb = uint32(b)
+	w := &t.wheel[b&t.wmask]
+	*w = append(*w, e.idx)
 }
 
-// touch keeps e's wheel time no later than its expiry (a flow that closed,
-// or a packet from the past).
+// touch keeps e's wheel word no later than its idle expiry (a flow that
+// closed, or a packet from the past).
 func (t *Tracker) touch(e *entry) {
-	if at := e.lastPkt + t.timeout(e); at < e.exp {
-		t.schedule(e, at)
-	}
+	t.wakeBy(e, e.lastPkt+t.timeout(e))
 }
 
 // buildKey fills the record key in first-seen orientation.
 func (t *Tracker) buildKey(e *entry, p *decode.Packet) {
 	var r *flow.Key
 	if e.key.kind == kARP || e.key.kind == kL2 {
-		r = &t.icmpOf(e).key
+		r = &t.rareOf(e).key
 	} else {
 		r = &t.scratch
 		*r = flow.Key{}
@@ -651,7 +755,7 @@ func (t *Tracker) buildKey(e *entry, p *decode.Packet) {
 			}
 		}()
 	}
-	r.RevBit = !e.fromA
+	r.RevBit = e.fl&fFromA == 0
 	switch e.key.kind {
 	case kL2:
 		r.Kind, r.AddrType = flow.Kind5Tuple, flow.AddrEther
@@ -711,8 +815,25 @@ func (t *Tracker) buildKey(e *entry, p *decode.Packet) {
 				}
 			}
 		}
-		e.hasICMP = true
-		ic := &t.icmpOf(e).icmp
+		e.fl |= fHasICMP
+		if p.Proto != 1 || p.Src.Is4() && p.Dst.Is4() && (!p.HasQuote || p.QSrc.Is4() && p.QDst.Is4()) {
+			// Compact: ICMPv4 over IPv4, or ICMPv6 (type and code only).
+			e.fl |= fICMPX
+			e.ext = t.icmps.alloc()
+			x := t.icmps.at(e.ext)
+			x.typ, x.code = r.ICMPType, r.ICMPCode
+			if p.Proto == 1 {
+				x.v4, x.quote = true, p.HasQuote
+				x.o = [2][4]byte{p.Src.As4(), p.Dst.As4()}
+				if p.HasQuote {
+					x.i = [2][4]byte{p.QSrc.As4(), p.QDst.As4()}
+				} else {
+					x.seq = p.ICMPSeq
+				}
+			}
+			return
+		}
+		ic := &t.rareOf(e).icmp
 		ic.Type, ic.Code = r.ICMPType, r.ICMPCode
 		if p.Proto == 1 {
 			ic.Seq = p.ICMPSeq
@@ -747,9 +868,10 @@ var checkKeys = false
 func (t *Tracker) recKey(e *entry) flow.Key {
 	k := &e.key
 	if k.kind == kARP || k.kind == kL2 {
-		return e.ic.key
+		return t.rares.at(e.rare - 1).key
 	}
-	r := flow.Key{Kind: flow.Kind5Tuple, AddrType: flow.AddrIPv4, RevBit: !e.fromA, Proto: k.proto}
+	fromA := e.fl&fFromA != 0
+	r := flow.Key{Kind: flow.Kind5Tuple, AddrType: flow.AddrIPv4, RevBit: !fromA, Proto: k.proto}
 	var a, b netip.Addr
 	if k.v6 {
 		r.AddrType = flow.AddrIPv6
@@ -757,7 +879,7 @@ func (t *Tracker) recKey(e *entry) flow.Key {
 	} else {
 		a, b = netip.AddrFrom4([4]byte(k.a[:4])), netip.AddrFrom4([4]byte(k.b[:4]))
 	}
-	if e.fromA {
+	if fromA {
 		r.Src, r.Dst, r.SrcPort, r.DstPort = a, b, k.pa, k.pb
 	} else {
 		r.Src, r.Dst, r.SrcPort, r.DstPort = b, a, k.pb, k.pa
@@ -778,33 +900,58 @@ func (t *Tracker) account(e *entry, p *decode.Packet, s2d bool) {
 		d = 1
 	}
 	s := &e.s[d]
-	if t.opt.Jitter && s.pkts > 0 {
-		x := &e.x[d]
-		v := float64(p.TS - x.last)
-		if x.jn == 0 || v < x.jmin {
-			x.jmin = v
-		}
-		x.jmax = max(x.jmax, v)
-		x.jsum += v
-		x.jsq += v * v
-		x.jn++
+	if s.pkts == math.MaxUint32 && e.fl&fDirty != 0 {
+		t.report(e, flow.CauseStatus) // before the interval's packet count wraps
 	}
-	if !e.dirty {
+	if e.fl&fDirty == 0 {
 		t.dirty(e, p.TS)
+	}
+	if t.xOn {
+		x := &t.opts.at(e.idx)[d]
+		if t.opt.Jitter {
+			if s.pkts > 0 {
+				v := float64(p.TS - x.last)
+				if x.jn == 0 || v < x.jmin {
+					x.jmin = v
+				}
+				x.jmax = max(x.jmax, v)
+				x.jsum += v
+				x.jsq += v * v
+				x.jn++
+			}
+			x.last = p.TS
+		}
+		if p.HasMAC && t.opt.MAC {
+			switch {
+			case x.macN == 0:
+				x.mac, x.dmac, x.macN = p.SrcMAC, p.DstMAC, 1
+			case x.mac != p.SrcMAC:
+				x.macN = 2
+			}
+		}
+		if t.opt.PktSize {
+			l := uint16(min(p.WireLen, 65535))
+			if x.psMin == 0 || l < x.psMin {
+				x.psMin = l
+			}
+			x.psMax = max(x.psMax, l)
+		}
+		if n := t.opt.UserData; n > 0 && int(x.ulen) < n && len(p.Payload) > 0 {
+			m := copy(t.userOf(e, d)[x.ulen:], p.Payload)
+			x.ulen += uint16(m)
+		}
 	}
 	s.pkts++
 	s.bytes += uint64(p.WireLen)
-	if t.opt.Jitter {
-		e.x[d].last = p.TS
-	}
 	e.lastPkt = p.TS
 	if p.Net == decode.NetIPv4 || p.Net == decode.NetIPv6 {
-		s.ttl, s.tos, s.ipSeen = p.TTL, p.TOS, true
+		s.ttl, s.tos = p.TTL, p.TOS
+		s.fl |= sIPSeen
 		s.ipid = uint16(p.IPID)
 		s.ipopts |= p.IPOpts
 		if p.Frag && p.Net == decode.NetIPv4 { // argus marks no IPv6 fragments
-			s.frag = true
-			e.fragSeen = true
+			s.fl |= sFrag
+			e.fl |= fFragSeen
 		}
 		if p.HasL4 || p.Frag && !p.FirstFrag {
 			if p.Frag && !p.FirstFrag {
@@ -814,57 +961,36 @@ func (t *Tracker) account(e *entry, p *decode.Packet, s2d bool) {
 			}
 		}
 	}
-	if p.HasMAC && t.opt.MAC {
-		x := &e.x[d]
-		switch {
-		case x.macN == 0:
-			x.mac, x.dmac, x.macN = p.SrcMAC, p.DstMAC, 1
-		case x.mac != p.SrcMAC:
-			x.macN = 2
-		}
-	}
 	if p.NVLAN > 0 {
-		s.vlan, s.vlanSeen = p.VLAN, true
+		s.vlan = p.VLAN
+		s.fl |= sVLANSeen
 	}
 	if p.NMPLS > 0 {
-		s.mpls, s.mplsSeen = p.MPLS, true
+		s.mpls = p.MPLS
+		s.fl |= sMPLSSeen
 	}
 	s.encaps |= p.Encaps
-	if t.opt.PktSize {
-		x := &e.x[d]
-		l := uint16(min(p.WireLen, 65535))
-		if x.psMin == 0 || l < x.psMin {
-			x.psMin = l
-		}
-		x.psMax = max(x.psMax, l)
-	}
-	if n := t.opt.UserData; n > 0 && len(e.x[d].user) < n && len(p.Payload) > 0 {
-		x := &e.x[d]
-		if x.user == nil {
-			x.user = make([]byte, 0, n)
-		}
-		m := min(n-len(x.user), len(p.Payload))
-		x.user = append(x.user, p.Payload[:m]...)
-	}
 	if e.key.kind == kARP {
-		e.hasARP = true
+		e.fl |= fHasARP
 		if p.ARPOp == 2 {
-			e.arpResp = p.ARPSha
+			t.rareOf(e).arpResp = p.ARPSha
 		}
 	}
-	if e.tcp && p.HasL4 {
+	if e.fl&fTCP != 0 && p.HasL4 {
 		t.tcp(e, p, d)
 	}
 	t.touch(e)
 }
 
 func (t *Tracker) tcp(e *entry, p *decode.Packet, d int) {
-	s, o := &e.s[d], &e.s[1-d]
+	x := t.tcps.at(e.ext)
+	s, o := &x.s[d], &x.s[1-d]
+	pk := e.s[d].pkts
 	f := p.TCPFlags
 	s.tflags |= f
 	s.win = p.Win
 	s.tlast = p.TS
-	e.topts |= p.TCPOpts
+	x.topts |= p.TCPOpts
 	if p.TCPOpts&decode.TCPOptWScale != 0 {
 		s.wscale = p.WScale
 	}
@@ -878,48 +1004,48 @@ func (t *Tracker) tcp(e *entry, p *decode.Packet, d int) {
 	retrans := false // argus does not count the FIN in the sequence space
 	switch {
 	case f&(decode.TCPSyn|decode.TCPAck) == decode.TCPSyn:
-		if e.tstatus&stSawSyn != 0 && s.seqSet && p.Seq == s.seqBase {
+		if x.tstatus&stSawSyn != 0 && s.seqSet && p.Seq == s.seqBase {
 			retrans = true
 		} else {
 			s.seqBase, s.seqSet = p.Seq, true
 			s.nextSeq = p.Seq
 		}
-		e.tstatus |= stSawSyn
-		if e.synT == 0 {
-			e.synT = p.TS
+		x.tstatus |= stSawSyn
+		if x.synT == 0 {
+			x.synT = p.TS
 		}
 	case f&(decode.TCPSyn|decode.TCPAck) == decode.TCPSyn|decode.TCPAck:
-		if e.tstatus&stSynSent != 0 && s.seqSet && p.Seq == s.seqBase {
+		if x.tstatus&stSynSent != 0 && s.seqSet && p.Seq == s.seqBase {
 			retrans = true
 		} else {
 			s.seqBase, s.seqSet = p.Seq, true
 			s.nextSeq = p.Seq
 		}
-		e.tstatus |= stSynSent
-		if e.synT != 0 && e.synAckT == 0 {
-			e.synAck = uint32((p.TS - e.synT) / 1000)
+		x.tstatus |= stSynSent
+		if x.synT != 0 && x.synAckT == 0 {
+			x.synAck = uint32((p.TS - x.synT) / 1000)
 		}
-		if e.synAckT == 0 {
-			e.synAckT = p.TS
+		if x.synAckT == 0 {
+			x.synAckT = p.TS
 		}
 	default:
 		if !s.seqSet {
 			s.seqBase, s.seqSet = p.Seq-1, true
 			s.nextSeq = p.Seq
 		}
-		if e.tstatus&stEst == 0 && f&decode.TCPRst == 0 {
-			e.tstatus |= stEst
-			if e.synAckT != 0 && f&decode.TCPAck != 0 && e.ackDat == 0 {
-				e.ackDat = uint32((p.TS - e.synAckT) / 1000)
+		if x.tstatus&stEst == 0 && f&decode.TCPRst == 0 {
+			x.tstatus |= stEst
+			if x.synAckT != 0 && f&decode.TCPAck != 0 && x.ackDat == 0 {
+				x.ackDat = uint32((p.TS - x.synAckT) / 1000)
 			}
 		}
-		if seg > 0 && int32(p.Seq+seg-s.nextSeq) <= 0 && s.pkts > 1 {
+		if seg > 0 && int32(p.Seq+seg-s.nextSeq) <= 0 && pk > 1 {
 			retrans = true
 		}
 	}
 	if retrans {
 		s.retrans++
-		e.tstatus |= stSrcRetrans << d
+		x.tstatus |= stSrcRetrans << d
 	}
 	if end := p.Seq + seg; seg > 0 && int32(end-s.nextSeq) > 0 {
 		s.nextSeq = end
@@ -927,9 +1053,9 @@ func (t *Tracker) tcp(e *entry, p *decode.Packet, d int) {
 	if f&decode.TCPAck != 0 {
 		s.ack = p.Ack
 		if o.finSeen && int32(p.Ack-o.finSeq) > 0 {
-			e.tstatus |= stFinAck
+			x.tstatus |= stFinAck
 			if s.finSeen {
-				e.closed = true
+				e.fl |= fClosed
 			}
 		}
 	}
@@ -937,13 +1063,13 @@ func (t *Tracker) tcp(e *entry, p *decode.Packet, d int) {
 		s.tbytes += uint32(p.AppLen)
 	}
 	if f&decode.TCPFin != 0 {
-		e.tstatus |= stFin
+		x.tstatus |= stFin
 		s.finSeen = true
 		s.finSeq = p.Seq + uint32(p.AppLen)
 	}
 	if f&decode.TCPRst != 0 {
-		e.tstatus |= stSrcReset << d
-		e.closed = true
+		x.tstatus |= stSrcReset << d
+		e.fl |= fClosed
 	}
 }
 
@@ -958,7 +1084,7 @@ func (t *Tracker) mapICMP(p *decode.Packet) {
 	if bytes.Compare(k.a[:], k.b[:]) > 0 {
 		k.a, k.b, k.pa, k.pb = k.b, k.a, k.pb, k.pa
 	}
-	e := t.lookup(k)
+	e := t.lookup(&k)
 	if e == nil {
 		return
 	}
@@ -983,20 +1109,21 @@ func (t *Tracker) mapICMP(p *decode.Packet) {
 	if q == 0 {
 		return
 	}
-	e.hasMap = true
-	ic := t.icmpOf(e)
+	e.fl |= fHasMap
+	ic := t.rareOf(e)
 	ic.icmpMap = flow.ICMPInfo{Qual: q, Type: p.ICMPType, Code: p.ICMPCode, OSrc: p.Src, ODst: p.Dst, ISrc: p.QSrc, IDst: p.QDst}
 	if p.Net == decode.NetIPv4 {
 		ic.icmpMap.Gateway = netip.AddrFrom4([4]byte{})
 	}
-	if !e.dirty {
+	if e.fl&fDirty == 0 {
 		t.dirty(e, p.TS)
 	}
 	if p.TS > e.lastPkt {
 		e.lastPkt = p.TS
 	}
 	if t.opt.Jitter {
-		e.x[0].last = max(e.x[0].last, p.TS)
+		x := &t.opts.at(e.idx)[0]
+		x.last = max(x.last, p.TS)
 	}
 }
 
@@ -1016,77 +1143,71 @@ func (t *Tracker) Advance(now int64) {
 		return
 	}
 	t.nextScn = now + int64(time.Second)
-	// Idle flows: the buckets up to now.
+	// The buckets up to now. After a gap longer than the wheel every word
+	// is due: one turn.
 	last := now / wheelTick
-	// After a gap longer than the wheel every word is due: one turn.
-	for b := max(t.wheelPos, last-int64(len(t.wheel))+1); t.wheelOn && b <= last; b++ {
-		w := &t.wheel[b&int64(len(t.wheel)-1)]
+	for b := max(t.wheelPos, last-t.wmask); t.wheelOn && b <= last; b++ {
+		w := &t.wheel[b&t.wmask]
 		t.wheelPos = b
-		for _, v := range *w {
-			i := uint32(v >> 32)
-			e := &t.chunks[i>>chunkBits][i&(chunkLen-1)]
-			if !e.live || e.gen != uint32(v) {
-				continue
+		for _, i := range *w {
+			e := t.ents.at(i)
+			if e.fl&(fLive|fExpiring) != fLive || int64(e.wb)&t.wmask != b&t.wmask {
+				continue // stale
 			}
 			at := e.lastPkt + t.timeout(e)
-			switch {
-			case now >= at:
-				e.expiring = true
-				t.out = append(t.out, uint64(e.seq)<<32|uint64(e.idx))
-			case at/wheelTick <= b:
-				e.gen++ // still due in this bucket
-				e.exp = at
-				t.pend = append(t.pend, uint64(e.idx)<<32|uint64(e.gen))
-			default:
-				t.schedule(e, at)
+			if now >= at {
+				e.fl |= fExpiring
+				t.out = append(t.out, uint64(e.seq)<<32|uint64(i))
+				continue
+			}
+			next := at
+			if e.fl&fDirty != 0 {
+				if due := e.start + t.status; now >= due {
+					t.out = append(t.out, uint64(e.seq)<<32|uint64(i))
+					// Reported below: it wakes at its expiry, or after
+					// one more interval if it is busy (so that its next
+					// interval need not move it).
+					if now-e.lastPkt < wheelTick {
+						next = min(at, now+t.status)
+					}
+				} else {
+					next = min(at, due)
+				}
+			}
+			// next > now: a later bucket, at least the next scan's.
+			nb := max(next/wheelTick, last+1)
+			e.wb = uint32(nb)
+			if nb&t.wmask == b&t.wmask {
+				t.pend = append(t.pend, i) // a turn ahead: the bucket being read
+			} else {
+				t.wheel[nb&t.wmask] = append(t.wheel[nb&t.wmask], i)
 			}
 		}
-		clear(*w)
 		*w = append((*w)[:0], t.pend...)
 		t.pend = t.pend[:0]
 	}
-	// Status records: the schedule is in interval-start order.
-	for t.dueHd < len(t.due) {
-		d := t.due[t.dueHd]
-		if now-d.start < t.status {
-			break
-		}
-		t.due[t.dueHd] = dueEnt{}
-		t.dueHd++
-		if e := d.e; e.live && !e.expiring && e.dirty && e.start == d.start {
-			t.out = append(t.out, uint64(e.seq)<<32|uint64(e.idx))
+	t.emitOut(flow.CauseTimeout)
+	for k, i := range t.frags {
+		if now-t.ents.at(i).lastPkt >= t.tmo[clFrag] {
+			delete(t.frags, k)
 		}
 	}
-	if t.dueHd == len(t.due) {
-		t.due, t.dueHd = t.due[:0], 0
-	}
-	if len(t.late) > 0 {
-		keep := t.late[:0]
-		for _, d := range t.late {
-			e := d.e
-			switch {
-			case !e.live || e.expiring || !e.dirty || e.start != d.start:
-			case now-d.start >= t.status:
-				t.out = append(t.out, uint64(e.seq)<<32|uint64(e.idx))
-			default:
-				keep = append(keep, d)
-			}
-		}
-		clear(t.late[len(keep):])
-		t.late = keep
-	}
-	// Emit in flow creation order, as argus walks its flow queue.
+}
+
+// emitOut emits the records of t.out in flow creation order, as argus
+// walks its flow queue: final records (cause) for the expiring flows,
+// which leave the table, status records for the others.
+func (t *Tracker) emitOut(cause flow.Cause) {
 	slices.Sort(t.out)
 	for j, v := range t.out {
 		if j > 0 && v == t.out[j-1] {
-			continue // twice due (a stale schedule word matching a reused slot)
+			continue // twice due (a stale word matching a reused slot)
 		}
-		i := uint32(v)
-		e := &t.chunks[i>>chunkBits][i&(chunkLen-1)]
-		if e.expiring {
-			e.expiring = false
-			if e.dirty {
-				t.report(e, flow.CauseTimeout)
+		e := t.ents.at(uint32(v))
+		if e.fl&fExpiring != 0 {
+			e.fl &^= fExpiring
+			if e.fl&fDirty != 0 {
+				t.report(e, cause)
 			}
 			t.remove(e)
 		} else {
@@ -1094,29 +1215,83 @@ func (t *Tracker) Advance(now int64) {
 		}
 	}
 	t.out = t.out[:0]
-	for k, e := range t.frags {
-		if now-e.lastPkt >= t.tmo[clFrag] {
-			delete(t.frags, k)
+}
+
+// makeRoom keeps the table under MaxMemory: if creating a flow (keyed k)
+// would need memory past the cap, the flows nearest their idle timeout
+// end first, with final records as on a timeout, until slots are free.
+func (t *Tracker) makeRoom(k *fkey) {
+	need := int64(0)
+	if t.ents.full() {
+		need += t.ents.chunkBytes() + chunkLen*8 // and wheel words
+		if t.xOn {
+			need += t.opts.chunkBytes() + chunkLen*2*int64(t.opt.UserData)
+		}
+		if (t.idx.n+chunkLen)*4 > len(t.idx.slots)*3 {
+			need += int64(len(t.idx.slots)) * 8 * 2 // the index doubles
 		}
 	}
+	if k.kind == kIP && k.proto == 6 && t.tcps.full() {
+		need += t.tcps.chunkBytes()
+	}
+	if need == 0 || t.MemBytes()+need <= t.opt.MaxMemory || t.idx.n == 0 {
+		return
+	}
+	// End 1/16 of the flows (at least one), walking the wheel from its
+	// nearest bucket: first the words that are idle expiries, then, if
+	// that was not enough, any.
+	goal := max(t.idx.n/16, 1)
+	for pass := 0; pass < 2 && len(t.out) < goal; pass++ {
+		for d := int64(0); d <= t.wmask && len(t.out) < goal; d++ {
+			b := t.wheelPos + d
+			for _, i := range t.wheel[b&t.wmask] {
+				e := t.ents.at(i)
+				if e.fl&(fLive|fExpiring) != fLive || int64(e.wb)&t.wmask != b&t.wmask {
+					continue
+				}
+				if pass == 0 && (e.lastPkt+t.timeout(e))/wheelTick > b {
+					continue // its wake-up here is a status record
+				}
+				e.fl |= fExpiring
+				t.out = append(t.out, uint64(e.seq)<<32|uint64(i))
+				if len(t.out) >= goal {
+					break
+				}
+			}
+		}
+	}
+	t.Forced += uint64(len(t.out))
+	t.emitOut(flow.CauseTimeout)
 }
 
 func (t *Tracker) remove(e *entry) {
 	t.del(&e.key, e.idx+1)
-	if e.fragRef {
+	if e.fl&fFragRef != 0 {
 		for k, v := range t.frags {
-			if v == e {
+			if v == e.idx {
 				delete(t.frags, k)
 			}
 		}
 	}
-	e.live, e.dirty = false, false
-	e.next = t.free
-	t.free = e
+	t.release(e)
+}
+
+// release frees e's slots.
+func (t *Tracker) release(e *entry) {
+	if e.fl&fTCP != 0 {
+		t.tcps.release(e.ext)
+	} else if e.fl&fICMPX != 0 {
+		t.icmps.release(e.ext)
+	}
+	if e.rare != 0 {
+		t.rares.release(e.rare - 1)
+	}
+	e.fl, e.rare = 0, 0
+	t.ents.release(e.idx)
 }
 
 func (t *Tracker) finish(e *entry, cause flow.Cause) {
-	if e.dirty {
+	if e.fl&fDirty != 0 {
 		t.report(e, cause)
 	}
 }
@@ -1128,31 +1303,26 @@ func (t *Tracker) Flush() {
 	order := make([]uint64, 0, t.idx.n)
 	for _, s := range t.idx.slots {
 		if i := uint32(s); i != 0 {
-			i--
-			order = append(order, uint64(t.chunks[i>>chunkBits][i&(chunkLen-1)].seq)<<32|uint64(i))
+			order = append(order, uint64(t.ents.at(i-1).seq)<<32|uint64(i-1))
 		}
 	}
 	slices.Sort(order)
 	for _, v := range order {
-		i := uint32(v)
-		t.finish(&t.chunks[i>>chunkBits][i&(chunkLen-1)], flow.CauseStop)
+		t.finish(t.ents.at(uint32(v)), flow.CauseStop)
 	}
 	for _, v := range order {
-		i := uint32(v)
-		e := &t.chunks[i>>chunkBits][i&(chunkLen-1)]
-		e.live, e.dirty, e.fragRef = false, false, false
-		e.next = t.free
-		t.free = e
+		t.ents.at(uint32(v)).fl = 0
 	}
+	t.ents.reset()
+	t.tcps.reset()
+	t.icmps.reset()
+	t.rares.reset()
 	clear(t.idx.slots)
 	t.idx.n = 0
 	for i := range t.wheel {
 		t.wheel[i] = t.wheel[i][:0]
 	}
 	clear(t.frags)
-	t.due, t.dueHd = t.due[:0], 0
-	clear(t.late)
-	t.late = t.late[:0]
 }
 
 // report emits e's record for the current interval and starts the next.
@@ -1163,10 +1333,11 @@ func (t *Tracker) report(e *entry, cause flow.Cause) {
 	r.Type = flow.TypeFlow
 	// argus 3.0.8.2 labels a flow's first record START and later ones STATUS.
 	r.Cause = flow.CauseStatus
-	if !e.started {
+	started := e.fl&fStarted != 0
+	if !started {
 		r.Cause = flow.CauseStart
 	}
-	if cause == flow.CauseTimeout && e.started {
+	if cause == flow.CauseTimeout && started {
 		r.Cause = flow.CauseStatus
 	}
 	r.Has = flow.HasKey | flow.HasTime | flow.HasMetrics | flow.HasSeq
@@ -1196,7 +1367,7 @@ func (t *Tracker) report(e *entry, cause flow.Cause) {
 	s0, s1 := &e.s[0], &e.s[1]
 	r.Start, r.Last = e.start, e.lastPkt
 	for i, s := range []*side{s0, s1} {
-		r.Pkts[i], r.Bytes[i], r.AppBytes[i] = s.pkts, s.bytes, s.app
+		r.Pkts[i], r.Bytes[i], r.AppBytes[i] = uint64(s.pkts), s.bytes, s.app
 	}
 	if t.opt.AppBytes {
 		r.Has |= flow.HasAppBytes
@@ -1206,7 +1377,7 @@ func (t *Tracker) report(e *entry, cause flow.Cause) {
 		r.Has |= flow.HasIPAttr
 		a := &r.IPAttr
 		for i, s := range []*side{s0, s1} {
-			if !s.ipSeen {
+			if s.fl&sIPSeen == 0 {
 				continue
 			}
 			a.Present |= 1 << i
@@ -1216,7 +1387,7 @@ func (t *Tracker) report(e *entry, cause flow.Cause) {
 				a.Present |= 4 << i
 				a.Options[i] = s.ipopts
 			}
-			if s.frag {
+			if s.fl&sFrag != 0 {
 				a.Present |= 0x10 << i
 			}
 		}
@@ -1228,26 +1399,30 @@ func (t *Tracker) report(e *entry, cause flow.Cause) {
 		r.Has |= flow.HasEncaps
 		r.Encaps.Mask = [2]uint32{s0.encaps, s1.encaps}
 	}
-	if s0.vlanSeen || s1.vlanSeen {
+	if (s0.fl|s1.fl)&sVLANSeen != 0 {
 		r.Has |= flow.HasVLAN
 		for i, s := range []*side{s0, s1} {
-			if s.vlanSeen {
+			if s.fl&sVLANSeen != 0 {
 				r.VLAN.Present |= 1 << i
 				r.VLAN.TCI[i] = s.vlan
 			}
 		}
 	}
-	if s0.mplsSeen || s1.mplsSeen {
+	if (s0.fl|s1.fl)&sMPLSSeen != 0 {
 		r.Has |= flow.HasMPLS
 		for i, s := range []*side{s0, s1} {
-			if s.mplsSeen {
+			if s.fl&sMPLSSeen != 0 {
 				r.MPLS.Subtype |= 1 << i
 				r.MPLS.Count[i] = 1
 				r.MPLS.Label[i] = s.mpls
 			}
 		}
 	}
-	if x := e.x; t.opt.MAC && (x[0].macN > 0 || x[1].macN > 0) {
+	var x *[2]sideX
+	if t.xOn {
+		x = t.opts.at(e.idx)
+	}
+	if t.opt.MAC && (x[0].macN > 0 || x[1].macN > 0) {
 		r.Has |= flow.HasMAC
 		if x[0].macN > 0 {
 			r.MAC.Src, r.MAC.Dst = x[0].mac, x[0].dmac
@@ -1266,7 +1441,7 @@ func (t *Tracker) report(e *entry, cause flow.Cause) {
 		for i, s := range []*side{s0, s1} {
 			if s.pkts > 0 {
 				r.PktSize.Dirs |= 1 << i
-				r.PktSize.Min[i], r.PktSize.Max[i] = e.x[i].psMin, e.x[i].psMax
+				r.PktSize.Min[i], r.PktSize.Max[i] = x[i].psMin, x[i].psMax
 			}
 		}
 	}
@@ -1275,7 +1450,7 @@ func (t *Tracker) report(e *entry, cause flow.Cause) {
 			if s.pkts == 0 {
 				continue
 			}
-			x := &e.x[i]
+			x := &x[i]
 			st := &r.Jitter.Act[i]
 			r.Jitter.Present |= 1 << (2 * i)
 			st.N = x.jn
@@ -1305,46 +1480,59 @@ func (t *Tracker) report(e *entry, cause flow.Cause) {
 			}
 			r.Has |= g
 			u.Limit = uint16(t.opt.UserData)
-			u.Data = append(u.Data, e.x[i].user...)
+			u.Data = append(u.Data, t.userOf(e, i)[:x[i].ulen]...)
 		}
 	}
+	var tx *tcpX
 	switch {
-	case e.tcp:
+	case e.fl&fTCP != 0:
+		tx = t.tcps.at(e.ext)
 		r.Has |= flow.HasTCP
 		tc := &r.TCP
 		tc.Object, tc.HasDst = flow.TCPPerf, true
-		tc.Status, tc.Options = e.tstatus, e.topts
-		tc.SynAck, tc.AckDat = e.synAck, e.ackDat
-		for i, s := range []*side{s0, s1} {
-			ts := &tc.Side[i]
+		tc.Status, tc.Options = tx.tstatus, tx.topts
+		tc.SynAck, tc.AckDat = tx.synAck, tx.ackDat
+		for i := range tx.s {
+			s, ts := &tx.s[i], &tc.Side[i]
 			ts.LastTime, ts.SeqBase, ts.Seq, ts.Ack = s.tlast, s.seqBase, s.nextSeq, s.ack
 			ts.Bytes, ts.Retrans, ts.Win, ts.Flags, ts.WinShift, ts.MSS = s.tbytes, s.retrans, s.win, s.tflags, s.wscale, s.mss
 		}
-	case e.hasICMP:
+	case e.fl&fHasICMP != 0:
 		r.Has |= flow.HasICMP
-		r.ICMP = e.ic.icmp
-	case e.hasARP:
+		if e.fl&fICMPX != 0 {
+			r.ICMP = t.icmps.at(e.ext).info()
+		} else {
+			r.ICMP = t.rares.at(e.rare - 1).icmp
+		}
+	case e.fl&fHasARP != 0:
 		r.Has |= flow.HasARP
-		r.ARPResp = e.arpResp
+		if e.rare != 0 {
+			r.ARPResp = t.rares.at(e.rare - 1).arpResp
+		}
 	}
-	if e.hasMap {
+	if e.fl&fHasMap != 0 {
 		r.Has |= flow.HasICMPMap
-		r.ICMPMap = e.ic.icmpMap
+		r.ICMPMap = t.rares.at(e.rare - 1).icmpMap
 	}
 	t.Records++
 	t.emit(r)
 	// Next interval: counters restart, cumulative TCP state stays.
-	e.started, e.dirty, e.hasMap = true, false, false
+	e.fl = e.fl&^(fDirty|fHasMap) | fStarted
 	for i := range e.s {
 		s := &e.s[i]
-		s.pkts, s.bytes, s.app, s.tbytes, s.retrans, s.tflags = 0, 0, 0, 0, 0, 0
-		if x := e.x; x != nil {
+		s.pkts, s.bytes, s.app = 0, 0, 0
+		if x != nil {
 			x[i].jn, x[i].jmin, x[i].jmax, x[i].jsum, x[i].jsq = 0, 0, 0, 0, 0
 			x[i].psMin, x[i].psMax, x[i].macN = 0, 0, 0
 		}
-		if s.seqSet {
-			s.seqBase = s.nextSeq // argus restarts the sequence base every report
+		if tx != nil {
+			ts := &tx.s[i]
+			ts.tbytes, ts.retrans, ts.tflags = 0, 0, 0
+			if ts.seqSet {
+				ts.seqBase = ts.nextSeq // argus restarts the sequence base every report
+			}
 		}
-		s.ipopts, s.frag, s.vlanSeen, s.mplsSeen, s.encaps = 0, false, false, false, 0
+		s.ipopts, s.encaps = 0, 0
+		s.fl &^= sFrag | sVLANSeen | sMPLSSeen
 	}
 }
