@@ -5,12 +5,12 @@ package capture
 // or Close call, so a consumer can decode a whole batch before it tracks
 // any of it. The two calls may be mixed.
 //
-// The sources of OpenFile, OpenFiles, NewReader and WithRange (over one of
-// them) are
-// BatchSources whose batches copy nothing: frames alias the mapped file or
-// the read buffer (a batch then ends early rather than move it). A batch may
-// hold fewer frames than asked even before the end: it never waits for
-// more once it has one.
+// The sources of OpenFile, OpenFiles, NewReader, OpenLive and WithRange
+// (over one of them) are BatchSources whose batches copy nothing: frames
+// alias the mapped file, the read buffer (a batch then ends early rather
+// than move it) or the kernel ring (its blocks go back to the kernel at
+// the next call). A batch may hold fewer frames than asked even before the
+// end: it never waits for more once it has one.
 type BatchSource interface {
 	Source
 	// ReadFrames fills fs from the start and returns how many frames it

@@ -43,12 +43,17 @@ type BPFInstruction struct {
 // LiveOptions.ReadTimeout passes without a frame. It is not sticky.
 var ErrTimeout = errors.New("capture: read timeout")
 
-// LiveSource is a live capture. Stats reports the kernel's counters.
+// LiveSource is a live capture, read frame by frame or in batches. Stats
+// reports the kernel's counters.
 type LiveSource interface {
-	Source
+	BatchSource
 	// Stats returns the frames the kernel received for this socket
 	// (dropped ones included, as libpcap's ps_recv) and those it dropped
-	// because the ring was full, since the source was opened.
+	// because the ring was full, since the source was opened. It may be
+	// called from any goroutine, also while a read waits, and after Close
+	// (the last counters). On the loopback interface the kernel counts
+	// both copies of a frame the host sends, as libpcap does; ReadFrame
+	// returns one.
 	Stats() (received, dropped uint64)
 }
 

@@ -4,6 +4,7 @@ package capture
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -153,12 +154,15 @@ type liveSource struct {
 	ring     []byte
 	nblocks  int
 	pfd      []unix.PollFd
-	scratch  []byte // frames rebuilt with a VLAN tag or a cooked header
+	scratch  []byte // ReadFrame's frames rebuilt with a VLAN tag or a cooked header
+	arena    []byte // the same for ReadFrames, a batch's worth
 
 	block   int    // current block
 	held    bool   // the current block is ours (TP_STATUS_USER)
 	left    uint32 // packets left in it
 	next    int    // offset in the ring of the next packet header
+	spent   int    // spent blocks before block, kept for a batch's frames
+	keep    bool   // frames of the batch being read alias the held blocks
 	recv    uint64 // accumulated kernel counters (they reset on read)
 	drops   uint64
 	statsMu sync.Mutex
@@ -171,85 +175,174 @@ func (s *liveSource) blockStatus(i int) *uint32 {
 func (s *liveSource) ReadFrame(f *Frame) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.handBack()
 	var deadline time.Time
+	for {
+		if err := s.ready(true, &deadline); err != nil {
+			return err
+		}
+		if _, ok := s.packet(f, s.scratch[:0]); ok {
+			return nil
+		}
+	}
+}
+
+// ReadFrames waits for a frame as ReadFrame does, then takes every frame
+// the kernel has handed over, up to len(fs), without waiting more. The
+// frames alias the ring: the blocks they are in go back to the kernel at
+// the next call, so a batch holds at most all the ring but one block.
+// Frames rebuilt with a VLAN tag or a cooked header are kept in an arena
+// reused from batch to batch.
+func (s *liveSource) ReadFrames(fs []Frame) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.handBack()
+	defer func() { s.keep = false }()
+	if s.arena == nil {
+		s.arena = make([]byte, 0, max(256<<10, s.snap+20))
+	}
+	arena := s.arena[:0]
+	var deadline time.Time
+	n := 0
+	for n < len(fs) {
+		if err := s.ready(n == 0, &deadline); err != nil {
+			if n > 0 {
+				break // errNotReady, errClosed (the next call says so)
+			}
+			return 0, err
+		}
+		if s.rebuilds(s.next) && cap(arena)-len(arena) < s.snap+20 {
+			break // (n > 0: the arena is empty when the batch starts)
+		}
+		var ok bool
+		if arena, ok = s.packet(&fs[n], arena); ok {
+			n++
+			s.keep = true
+		}
+	}
+	return n, nil
+}
+
+// errNotReady: no frame is ready and the batch has some already.
+var errNotReady = errors.New("capture: no frame ready")
+
+// handBack returns to the kernel the blocks spent by the last batch.
+func (s *liveSource) handBack() {
+	for ; s.spent > 0; s.spent-- {
+		i := (s.block - s.spent + s.nblocks) % s.nblocks
+		atomic.StoreUint32(s.blockStatus(i), 0) // TP_STATUS_KERNEL
+	}
+}
+
+// ready makes s.next a packet of a held block, waiting for the kernel if
+// wait (up to the read timeout, counted from *deadline, set on the first
+// wait), else returning errNotReady.
+func (s *liveSource) ready(wait bool, deadline *time.Time) error {
 	for {
 		if s.closed.Load() {
 			return errClosed
 		}
-		if s.held && s.left == 0 {
-			// Hand the block back and move on.
-			atomic.StoreUint32(s.blockStatus(s.block), 0) // TP_STATUS_KERNEL
+		if s.held {
+			if s.left > 0 {
+				return nil
+			}
+			// Spent: hand the block back, or, if frames of this batch
+			// are in it, at the next call.
+			if s.keep {
+				s.spent++
+			} else {
+				atomic.StoreUint32(s.blockStatus(s.block), 0) // TP_STATUS_KERNEL
+			}
 			s.held = false
 			s.block = (s.block + 1) % s.nblocks
 		}
-		if !s.held {
-			st := atomic.LoadUint32(s.blockStatus(s.block))
-			if st&unix.TP_STATUS_USER == 0 {
-				wait := livePollSlice
-				if s.timeout > 0 {
-					if deadline.IsZero() {
-						deadline = time.Now().Add(s.timeout)
-					}
-					d := time.Until(deadline)
-					if d <= 0 {
-						return ErrTimeout
-					}
-					wait = min(wait, int(d/time.Millisecond)+1)
-				}
-				s.pfd[0].Revents = 0
-				if _, err := unix.Poll(s.pfd, wait); err != nil && err != unix.EINTR {
-					return fmt.Errorf("capture: poll: %w", err)
-				}
-				continue
+		if s.spent >= s.nblocks {
+			return errNotReady // the batch holds the whole ring
+		}
+		st := atomic.LoadUint32(s.blockStatus(s.block))
+		if st&unix.TP_STATUS_USER == 0 {
+			if !wait {
+				return errNotReady
 			}
-			base := s.block * liveBlockSize
-			hdr := s.ring[base+8:]
-			s.held = true
-			s.left = binary.NativeEndian.Uint32(hdr[4:])
-			s.next = base + int(binary.NativeEndian.Uint32(hdr[8:]))
+			ms := livePollSlice
+			if s.timeout > 0 {
+				if deadline.IsZero() {
+					*deadline = time.Now().Add(s.timeout)
+				}
+				d := time.Until(*deadline)
+				if d <= 0 {
+					return ErrTimeout
+				}
+				ms = min(ms, int(d/time.Millisecond)+1)
+			}
+			s.pfd[0].Revents = 0
+			if _, err := unix.Poll(s.pfd, ms); err != nil && err != unix.EINTR {
+				return fmt.Errorf("capture: poll: %w", err)
+			}
 			continue
 		}
-		// One packet of the held block.
-		off := s.next
-		h := (*unix.Tpacket3Hdr)(unsafe.Pointer(&s.ring[off]))
-		s.left--
-		s.next = off + int(h.Next_offset)
-		pkttype := s.ring[off+sllOffset+10] // sockaddr_ll.sll_pkttype
-		if s.loopback && pkttype == unix.PACKET_OUTGOING {
-			continue // seen again as incoming
-		}
-		data := s.ring[off+int(h.Mac) : off+int(h.Mac)+int(h.Snaplen)]
-		f.Len = int(h.Len)
-		switch {
-		case s.linkType == LinkSLL:
-			data = s.cooked(off, data)
-			f.Len += 16
-		case h.Status&unix.TP_STATUS_VLAN_VALID != 0 && s.linkType == LinkEthernet && len(data) >= 12:
-			tpid := uint16(unix.ETH_P_8021Q)
-			if h.Status&unix.TP_STATUS_VLAN_TPID_VALID != 0 {
-				tpid = h.Hv1.Vlan_tpid
-			}
-			b := append(s.scratch[:0], data[:12]...)
-			b = binary.BigEndian.AppendUint16(b, tpid)
-			b = binary.BigEndian.AppendUint16(b, uint16(h.Hv1.Vlan_tci))
-			data = append(b, data[12:]...)
-			f.Len += 4
-		}
-		if len(data) > s.snap {
-			data = data[:s.snap]
-		}
-		f.TS = int64(h.Sec)*1e9 + int64(h.Nsec)
-		f.Data = data
-		f.LinkType = s.linkType
-		f.IfIndex = 0
-		return nil
+		base := s.block * liveBlockSize
+		hdr := s.ring[base+8:]
+		s.held = true
+		s.left = binary.NativeEndian.Uint32(hdr[4:])
+		s.next = base + int(binary.NativeEndian.Uint32(hdr[8:]))
 	}
 }
 
-// cooked builds a Linux cooked (SLL) header from the packet's sockaddr_ll.
-func (s *liveSource) cooked(off int, data []byte) []byte {
+// rebuilds says whether the packet at off is rebuilt out of the ring (a
+// cooked header, a VLAN tag put back).
+func (s *liveSource) rebuilds(off int) bool {
+	h := (*unix.Tpacket3Hdr)(unsafe.Pointer(&s.ring[off]))
+	return s.linkType == LinkSLL || h.Status&unix.TP_STATUS_VLAN_VALID != 0 && s.linkType == LinkEthernet
+}
+
+// packet consumes the packet at s.next, filling f unless it is the outgoing
+// copy of a loopback frame (ok false). A rebuilt frame is appended to
+// scratch, returned grown; others alias the ring.
+func (s *liveSource) packet(f *Frame, scratch []byte) (_ []byte, ok bool) {
+	off := s.next
+	h := (*unix.Tpacket3Hdr)(unsafe.Pointer(&s.ring[off]))
+	s.left--
+	s.next = off + int(h.Next_offset)
+	pkttype := s.ring[off+sllOffset+10] // sockaddr_ll.sll_pkttype
+	if s.loopback && pkttype == unix.PACKET_OUTGOING {
+		return scratch, false // seen again as incoming
+	}
+	data := s.ring[off+int(h.Mac) : off+int(h.Mac)+int(h.Snaplen)]
+	f.Len = int(h.Len)
+	switch {
+	case s.linkType == LinkSLL:
+		start := len(scratch)
+		scratch = s.cooked(off, scratch, data)
+		data = scratch[start:]
+		f.Len += 16
+	case h.Status&unix.TP_STATUS_VLAN_VALID != 0 && s.linkType == LinkEthernet && len(data) >= 12:
+		tpid := uint16(unix.ETH_P_8021Q)
+		if h.Status&unix.TP_STATUS_VLAN_TPID_VALID != 0 {
+			tpid = h.Hv1.Vlan_tpid
+		}
+		start := len(scratch)
+		scratch = append(scratch, data[:12]...)
+		scratch = binary.BigEndian.AppendUint16(scratch, tpid)
+		scratch = binary.BigEndian.AppendUint16(scratch, uint16(h.Hv1.Vlan_tci))
+		scratch = append(scratch, data[12:]...)
+		data = scratch[start:]
+		f.Len += 4
+	}
+	if len(data) > s.snap {
+		data = data[:s.snap]
+	}
+	f.TS = int64(h.Sec)*1e9 + int64(h.Nsec)
+	f.Data = data[:len(data):len(data)]
+	f.LinkType = s.linkType
+	f.IfIndex = 0
+	return scratch, true
+}
+
+// cooked appends to b a Linux cooked (SLL) header, from the packet's
+// sockaddr_ll, and the data.
+func (s *liveSource) cooked(off int, b, data []byte) []byte {
 	sll := s.ring[off+sllOffset:]
-	b := s.scratch[:0]
 	b = binary.BigEndian.AppendUint16(b, uint16(sll[10]))                     // packet type
 	b = binary.BigEndian.AppendUint16(b, binary.NativeEndian.Uint16(sll[8:])) // ARPHRD
 	halen := min(int(sll[11]), 8)
