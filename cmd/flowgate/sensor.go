@@ -397,7 +397,7 @@ func runSensor(a *sensorArgs, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 	})
 	if a.metrics != "" {
-		stopMetrics, err := serveMetrics(a.metrics, s, stderr)
+		_, stopMetrics, err := serveMetrics(a.metrics, s, stderr)
 		if err != nil {
 			s.Close()
 			return exitStatus{code: 2, err: err}
@@ -556,17 +556,17 @@ func openPackets(a *sensorArgs, stdin io.Reader) (src capture.Source, kstats fun
 }
 
 // serveMetrics serves the sensor's Prometheus metrics on addr until the
-// returned function is called.
-func serveMetrics(addr string, s *sensor.Sensor, stderr io.Writer) (func(), error) {
+// returned function is called; bound is the address it listens on.
+func serveMetrics(addr string, s *sensor.Sensor, stderr io.Writer) (bound string, stop func(), err error) {
 	reg := prometheus.NewRegistry()
 	if err := reg.Register(s.Collector()); err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("sensor: --metrics: %w", err)
+		return "", nil, fmt.Errorf("sensor: --metrics: %w", err)
 	}
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
@@ -574,7 +574,7 @@ func serveMetrics(addr string, s *sensor.Sensor, stderr io.Writer) (func(), erro
 			fmt.Fprintln(stderr, "flowgate sensor: metrics:", err)
 		}
 	}()
-	return func() {
+	return ln.Addr().String(), func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		hs.Shutdown(ctx)
 		cancel()
