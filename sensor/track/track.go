@@ -157,6 +157,37 @@ func (s *slab[T]) bytes() int64 {
 
 func (s *slab[T]) reset() { s.used, s.free = 0, s.free[:0] }
 
+// pool is storage for few, large slots in one slice that grows by
+// appending: slots move, so no pointer to one is kept across an alloc.
+type pool[T any] struct {
+	s    []T
+	free []uint32
+}
+
+func (p *pool[T]) at(i uint32) *T { return &p.s[i] }
+
+// alloc returns a zeroed slot.
+func (p *pool[T]) alloc() uint32 {
+	var z T
+	if n := len(p.free); n > 0 {
+		i := p.free[n-1]
+		p.free = p.free[:n-1]
+		p.s[i] = z
+		return i
+	}
+	p.s = append(p.s, z)
+	return uint32(len(p.s) - 1)
+}
+
+func (p *pool[T]) release(i uint32) { p.free = append(p.free, i) }
+
+func (p *pool[T]) reset() { p.s, p.free = p.s[:0], p.free[:0] }
+
+func (p *pool[T]) bytes() int64 {
+	var z T
+	return int64(cap(p.s))*int64(unsafe.Sizeof(z)) + int64(cap(p.free))*4
+}
+
 // Tracker is the flow table. It is not safe for concurrent use; shard
 // flows by key across Trackers to use several cores.
 type Tracker struct {
@@ -180,7 +211,7 @@ type Tracker struct {
 	ents  slab[entry]
 	tcps  slab[tcpX]
 	icmps slab[icmpX]
-	rares slab[rareX] // holds pointers (netip.Addr): ARP, layer 2 and ICMP-mapped flows only
+	rares pool[rareX] // holds pointers (netip.Addr): ARP, layer 2 and ICMP-mapped flows only
 	opts  slab[[2]sideX]
 	user  [][]byte // -U: 2 * UserData bytes per entry, chunked as ents
 	xOn   bool     // opts is in use
@@ -1217,36 +1248,55 @@ func (t *Tracker) emitOut(cause flow.Cause) {
 	t.out = t.out[:0]
 }
 
-// makeRoom keeps the table under MaxMemory: if creating a flow (keyed k)
+// makeRoom keeps the table under MaxMemory: if creating a flow keyed k
 // would need memory past the cap, the flows nearest their idle timeout
-// end first, with final records as on a timeout, until slots are free.
+// end first, with final records as on a timeout, until there is room.
 func (t *Tracker) makeRoom(k *fkey) {
-	need := int64(0)
-	if t.ents.full() {
-		need += t.ents.chunkBytes() + chunkLen*8 // and wheel words
-		if t.xOn {
-			need += t.opts.chunkBytes() + chunkLen*2*int64(t.opt.UserData)
+	for range 64 { // each round ends 1/16 of the flows
+		var need int64
+		var only uint16 // end only flows with these flags: their slab is full
+		if t.ents.full() {
+			need += t.ents.chunkBytes() + chunkLen*8 // and its wheel words
+			if t.xOn {
+				need += t.opts.chunkBytes() + chunkLen*2*int64(t.opt.UserData)
+			}
+			if (t.idx.n+chunkLen)*4 > len(t.idx.slots)*3 {
+				need += int64(len(t.idx.slots)) * 8 * 2 // the index doubles
+			}
 		}
-		if (t.idx.n+chunkLen)*4 > len(t.idx.slots)*3 {
-			need += int64(len(t.idx.slots)) * 8 * 2 // the index doubles
+		switch {
+		case k.kind != kIP:
+		case k.proto == 6 && t.tcps.full():
+			need += t.tcps.chunkBytes()
+			only = fTCP
+		case (k.proto == 1 || k.proto == 58) && t.icmps.full():
+			need += t.icmps.chunkBytes()
+			only = fICMPX
+		}
+		if need == 0 || t.MemBytes()+need <= t.opt.MaxMemory || t.idx.n == 0 {
+			return
+		}
+		if t.ents.full() {
+			only = 0 // any flow frees an entry
+		}
+		if !t.force(only) {
+			return
 		}
 	}
-	if k.kind == kIP && k.proto == 6 && t.tcps.full() {
-		need += t.tcps.chunkBytes()
-	}
-	if need == 0 || t.MemBytes()+need <= t.opt.MaxMemory || t.idx.n == 0 {
-		return
-	}
-	// End 1/16 of the flows (at least one), walking the wheel from its
-	// nearest bucket: first the words that are idle expiries, then, if
-	// that was not enough, any.
+}
+
+// force ends 1/16 of the flows (at least one) that have a flag of only
+// (any flow if only is 0), walking the wheel from its nearest bucket:
+// first the words that are idle expiries, then any. It reports whether
+// it ended any.
+func (t *Tracker) force(only uint16) bool {
 	goal := max(t.idx.n/16, 1)
 	for pass := 0; pass < 2 && len(t.out) < goal; pass++ {
 		for d := int64(0); d <= t.wmask && len(t.out) < goal; d++ {
 			b := t.wheelPos + d
 			for _, i := range t.wheel[b&t.wmask] {
 				e := t.ents.at(i)
-				if e.fl&(fLive|fExpiring) != fLive || int64(e.wb)&t.wmask != b&t.wmask {
+				if e.fl&(fLive|fExpiring) != fLive || int64(e.wb)&t.wmask != b&t.wmask || only != 0 && e.fl&only == 0 {
 					continue
 				}
 				if pass == 0 && (e.lastPkt+t.timeout(e))/wheelTick > b {
@@ -1260,8 +1310,26 @@ func (t *Tracker) makeRoom(k *fkey) {
 			}
 		}
 	}
-	t.Forced += uint64(len(t.out))
+	n := len(t.out)
+	t.Forced += uint64(n)
 	t.emitOut(flow.CauseTimeout)
+	// Drop the words of the flows that left (and any stale ones), which
+	// would otherwise stay until their buckets come up, and give back
+	// bucket space they took.
+	for j := range t.wheel {
+		w := t.wheel[j]
+		keep := w[:0]
+		for _, i := range w {
+			if e := t.ents.at(i); e.fl&fLive != 0 && int64(e.wb)&t.wmask == int64(j) {
+				keep = append(keep, i)
+			}
+		}
+		if cap(w) > 64 && cap(w) > 4*len(keep) {
+			keep = append(make([]uint32, 0, 2*len(keep)), keep...)
+		}
+		t.wheel[j] = keep
+	}
+	return n > 0
 }
 
 func (t *Tracker) remove(e *entry) {

@@ -1,6 +1,7 @@
 package track
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"net/netip"
 	"runtime"
@@ -379,4 +380,47 @@ func TestScanInvariant(t *testing.T) {
 	if scans < 100 {
 		t.Fatalf("%d scans", scans)
 	}
+}
+
+// TestMaxMemory: under a small cap the table stays under it, flows the cap
+// ends early are counted in Forced and still report every packet.
+func TestMaxMemory(t *testing.T) {
+	const maxMem = 1 << 20
+	for _, opt := range []Options{{MaxMemory: maxMem}, {MaxMemory: maxMem, MAC: true, Jitter: true, PktSize: true, UserData: 16}} {
+		var pkts uint64
+		tr := New(opt, func(r *flow.Record) { pkts += r.Pkts[0] + r.Pkts[1] })
+		ts := int64(1700000000) * int64(time.Second)
+		fed := uint64(0)
+		const n = 50000
+		for i := range n {
+			for j, k := 0, 1; j < k; j++ {
+				var p decode.Packet
+				p, k = mixPkt(ts, i, j)
+				tr.Packet(&p)
+				fed++
+				ts += 10000 // 1.5 s in all: nothing idles out
+				if m := tr.MemBytes(); m > maxMem {
+					t.Fatalf("flow %d: MemBytes %d over the cap %d: %s", i, m, maxMem, tr.memBreakdown())
+				}
+			}
+		}
+		active := tr.Active()
+		if tr.Forced == 0 || tr.Created != n || tr.Created-uint64(tr.Active()) != tr.Forced {
+			t.Fatalf("created %d, active %d, forced %d: want every flow that left forced", tr.Created, tr.Active(), tr.Forced)
+		}
+		tr.Flush()
+		if pkts != fed {
+			t.Fatalf("records hold %d packets, fed %d", pkts, fed)
+		}
+		t.Logf("%d flows, %d forced, %d active at the end", n, tr.Forced, active)
+	}
+}
+
+// memBreakdown says where MemBytes goes.
+func (t *Tracker) memBreakdown() string {
+	w := 0
+	for _, x := range t.wheel {
+		w += cap(x) * 4
+	}
+	return fmt.Sprintf("ents %d tcps %d icmps %d rares %d opts %d idx %d wheel %d pend %d out %d n %d used %d", t.ents.bytes(), t.tcps.bytes(), t.icmps.bytes(), t.rares.bytes(), t.opts.bytes(), len(t.idx.slots)*8, w, cap(t.pend)*4, cap(t.out)*8, t.idx.n, t.ents.used)
 }
