@@ -14,6 +14,8 @@ import (
 
 // Options configure a Sensor.
 type Options struct {
+	// Track configures the flow tables. Track.MaxMemory caps them all
+	// together: each of Shards tables gets an equal share.
 	Track     track.Options
 	NoTunnels bool // ARGUS_TUNNEL_PARSING=no
 	// Argus3 makes records an Argus 3 writer can hold, as the argus 3.x
@@ -133,6 +135,9 @@ func New(opt Options, emit func(*flow.Record)) *Sensor {
 	if s.n == 1 {
 		s.tr = track.New(opt.Track, s.record)
 		return s
+	}
+	if m := opt.Track.MaxMemory; m > 0 {
+		s.opt.Track.MaxMemory = max(m/int64(s.n), 1)
 	}
 	s.startShards()
 	return s

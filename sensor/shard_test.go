@@ -375,3 +375,66 @@ func TestStatusMARs(t *testing.T) {
 		}
 	}
 }
+
+// TestForcedInMARs: flows the memory cap ends early are counted in the
+// MARs' queue field and in Stats, summed over the shards.
+func TestForcedInMARs(t *testing.T) {
+	for _, shards := range []int{1, 2} {
+		var queue uint64
+		var recs int
+		s := New(Options{Shards: shards, Track: track.Options{MaxMemory: 2 << 20}}, func(r *flow.Record) {
+			if r.Type == flow.TypeMgmt {
+				queue += uint64(r.Mgmt.Queue)
+				return
+			}
+			recs++
+		})
+		buf := make([]byte, 256)
+		ts := int64(1700000000e9)
+		const nflows = 30000
+		for i := range nflows {
+			ts += 1e5
+			f := capture.Frame{TS: ts, LinkType: capture.LinkEthernet, Data: synthFrame(buf, i, true, 1), Len: 154}
+			s.Frame(&f)
+		}
+		mid := s.Stats()
+		s.Close()
+		st := s.Stats()
+		if st.Forced == 0 || st.Forced != queue || mid.MemBytes > 2<<20 {
+			t.Errorf("%d shards: forced %d, MARs' queue %d, memory %d", shards, st.Forced, queue, mid.MemBytes)
+		}
+		if recs != nflows || st.Records != nflows || st.Created != nflows {
+			t.Errorf("%d shards: %d records (Stats %d, created %d) for %d flows", shards, recs, st.Records, st.Created, nflows)
+		}
+	}
+}
+
+// TestLiveDropsCounted: a live sensor whose output is stuck drops whole
+// batches instead of waiting, and counts them (Stats, MAR dropped).
+func TestLiveDropsCounted(t *testing.T) {
+	release := make(chan struct{})
+	var dropped uint64
+	s := New(Options{Shards: 2, Live: true}, func(r *flow.Record) {
+		<-release // the first record blocks the writer until released
+		if r.Type == flow.TypeMgmt {
+			dropped += uint64(r.Mgmt.Dropped)
+		}
+	})
+	ts := int64(1700000000e9)
+	const nb, bl = 300, 64
+	fs := make([]capture.Frame, bl)
+	for b := range nb {
+		ts += 100e9 // every flow of the previous batch idles out
+		for i := range fs {
+			fs[i] = capture.Frame{TS: ts, LinkType: capture.LinkEthernet, Data: synthFrame(make([]byte, 256), (b*bl+i)%60000, true, 1), Len: 154}
+		}
+		s.Frames(fs)
+	}
+	c := s.Counters()
+	close(release)
+	s.Close()
+	st := s.Stats()
+	if c.OurDrops == 0 || c.OurDrops%bl != 0 || c.Packets+c.OurDrops != nb*bl || st.OurDrops != c.OurDrops || dropped != c.OurDrops {
+		t.Errorf("dropped %d (MARs %d, Stats %d), processed %d of %d frames", c.OurDrops, dropped, st.OurDrops, c.Packets, nb*bl)
+	}
+}

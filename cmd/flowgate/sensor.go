@@ -45,6 +45,10 @@ flowgate's own options (long, so that no argus flag changes meaning):
   --shards n        flow tables, each on its own core: flows are spread over
                     them by address pair (default: GOMAXPROCS, the cores Go
                     may use); 1 runs decode and tracking on one goroutine
+  --max-memory size cap the flow tables' memory (e.g. 512M, 2G; each shard
+                    gets its share): past it the flows nearest their idle
+                    timeout end early, with their final records, and are
+                    counted (MAR queue field, metrics)
   --metrics addr    serve Prometheus metrics on http://addr/metrics
                     (e.g. :9102): packets, bytes, undecoded packets per
                     reason, kernel and sensor drops, flows, records, forced
@@ -84,6 +88,7 @@ type sensorArgs struct {
 	// flowgate's own options
 	shards  int    // --shards; 0: GOMAXPROCS
 	metrics string // --metrics listen address
+	maxMem  int64  // --max-memory bytes; 0: no cap
 }
 
 func parseSensorArgs(args []string) (*sensorArgs, error) {
@@ -167,10 +172,46 @@ func (a *sensorArgs) longOption(name, val string) error {
 			return fmt.Errorf("sensor: --metrics %q: want host:port or :port: %w", val, err)
 		}
 		a.metrics = val
+	case "max-memory":
+		n, err := parseSize(val)
+		if err != nil {
+			return fmt.Errorf("sensor: --max-memory %q: %w", val, err)
+		}
+		a.maxMem = n
 	default:
 		return fmt.Errorf("sensor: unknown option --%s", name)
 	}
 	return nil
+}
+
+// errSize: a size is bytes, or a number with a K, M, G or T suffix
+// (powers of 1024), optionally followed by B or iB.
+var errSize = errors.New("want bytes, or a number with K, M, G or T (1024-based)")
+
+// parseSize reads a size such as 512M, 2G, 64KiB or 1048576.
+func parseSize(s string) (int64, error) {
+	u := strings.TrimSuffix(strings.TrimSuffix(strings.ToUpper(s), "B"), "I")
+	mul := int64(1)
+	if u != "" {
+		switch u[len(u)-1] {
+		case 'K':
+			mul = 1 << 10
+		case 'M':
+			mul = 1 << 20
+		case 'G':
+			mul = 1 << 30
+		case 'T':
+			mul = 1 << 40
+		}
+		if mul > 1 {
+			u = u[:len(u)-1]
+		}
+	}
+	n, err := strconv.ParseInt(u, 10, 64)
+	if err != nil || n <= 0 || n > (1<<62)/mul {
+		return 0, errSize
+	}
+	return n * mul, nil
 }
 
 func (a *sensorArgs) flag(c byte) error {
@@ -380,6 +421,7 @@ func runSensor(a *sensorArgs, stdin io.Reader, stdout, stderr io.Writer) error {
 		shards = sensor.DefaultShards()
 	}
 	opt.Shards = shards
+	opt.Track.MaxMemory = a.maxMem // shared out over the shards
 
 	src, kstats, err := openPackets(a, stdin)
 	if err != nil {

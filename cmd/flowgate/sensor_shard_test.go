@@ -26,7 +26,14 @@ func TestParseSensorLongOptions(t *testing.T) {
 	if a.shards != 3 || a.metrics != ":9102" || len(a.files) != 1 || a.write != "-" || a.conf.MarStatus.Seconds() != 10 {
 		t.Errorf("got %+v", a)
 	}
-	for _, bad := range [][]string{{"--shards", "0"}, {"--shards", "x"}, {"--shards"}, {"--metrics", "nocolon"}, {"--frobnicate", "1"}} {
+	for in, want := range map[string]int64{"512M": 512 << 20, "2G": 2 << 30, "64KiB": 64 << 10, "1048576": 1 << 20, "3mb": 3 << 20} {
+		a, err := parseSensorArgs([]string{"--max-memory", in})
+		if err != nil || a.maxMem != want {
+			t.Errorf("--max-memory %s: %d, %v; want %d", in, a.maxMem, err, want)
+		}
+	}
+	for _, bad := range [][]string{{"--shards", "0"}, {"--shards", "x"}, {"--shards"}, {"--metrics", "nocolon"}, {"--frobnicate", "1"},
+		{"--max-memory", "0"}, {"--max-memory", "12Q"}, {"--max-memory", "-5M"}, {"--max-memory", "99999999999T"}} {
 		if _, err := parseSensorArgs(bad); err == nil {
 			t.Errorf("%q: no error", bad)
 		}
