@@ -43,9 +43,12 @@ func (x *index) init(n int) {
 }
 
 // get returns the slab index + 1 of k, 0 if absent.
-func (t *Tracker) get(k *fkey) uint32 {
+func (t *Tracker) get(k *fkey) uint32 { return t.getH(k, t.idx.keyHash(k)) }
+
+// getH is get with k's hash h.
+func (t *Tracker) getH(k *fkey, h uint64) uint32 {
 	x := &t.idx
-	tag := x.keyHash(k) >> 32
+	tag := h >> 32
 	for i := tag & x.mask; ; i = (i + 1) & x.mask {
 		s := x.slots[i]
 		if s == 0 {
@@ -61,12 +64,15 @@ func (t *Tracker) get(k *fkey) uint32 {
 }
 
 // put adds k -> v (slab index + 1); k is not in the index.
-func (t *Tracker) put(k *fkey, v uint32) {
+func (t *Tracker) put(k *fkey, v uint32) { t.putH(t.idx.keyHash(k), v) }
+
+// putH is put with k's hash h.
+func (t *Tracker) putH(h uint64, v uint32) {
 	x := &t.idx
 	if (x.n+1)*4 > len(x.slots)*3 {
 		t.grow()
 	}
-	x.insert(x.keyHash(k)>>32<<32 | uint64(v))
+	x.insert(h>>32<<32 | uint64(v))
 	x.n++
 }
 

@@ -228,6 +228,8 @@ type Tracker struct {
 	wheelOn  bool
 	pend     []uint32
 	out      []uint64 // this scan's records: seq << 32 | slab index
+	sink     int64    // what warming loads read (kept, so that they stay)
+	bk       [batchLen]bkey
 	// Counters.
 	Records uint64 // records emitted
 	Created uint64 // flows created
@@ -621,19 +623,98 @@ func (t *Tracker) MapICMP(p *decode.Packet) {
 	}
 }
 
+// batchLen is how many packets Packets looks up ahead.
+const batchLen = 32
+
+// bkey is a packet's table key, computed ahead by Packets.
+type bkey struct {
+	k     fkey
+	h     uint64 // index hash of k
+	fwd   bool
+	class uint8
+}
+
+// Packets folds packets into the table as Packet does, one after the
+// other. It first computes the keys of a few packets and loads the index
+// slots and flows they lead to, so that those cache misses overlap rather
+// than follow one another (the table's main cost).
+func (t *Tracker) Packets(ps []decode.Packet) {
+	for len(ps) > 0 {
+		b := ps[:min(len(ps), batchLen)]
+		ps = ps[len(b):]
+		for i := range b {
+			q := &t.bk[i]
+			q.k, q.fwd, q.class = t.keyOf(&b[i])
+			q.h = t.idx.keyHash(&q.k)
+		}
+		t.warmKeys(t.bk[:len(b)])
+		for i := range b {
+			p, q := &b[i], &t.bk[i]
+			t.Advance(p.TS)
+			t.accountKey(p, &q.k, q.h, q.fwd, q.class)
+			if QuotesFlow(p) {
+				t.mapICMP(p)
+			}
+		}
+	}
+}
+
+// warmKeys loads the index slots of keys, then the flows they hold (and
+// their TCP state), with loads that do not wait for one another.
+func (t *Tracker) warmKeys(bk []bkey) {
+	x := &t.idx
+	var sink uint64
+	for i := range bk {
+		sink += x.slots[bk[i].h>>32&x.mask]
+	}
+	for i := range bk {
+		tag := bk[i].h >> 32
+		for j := tag & x.mask; ; j = (j + 1) & x.mask {
+			s := x.slots[j]
+			if s == 0 {
+				break
+			}
+			if s>>32 == tag {
+				e := t.ents.at(uint32(s) - 1)
+				sink += uint64(e.key.x) + uint64(e.s[1].pkts) + uint64(e.fl)
+				if e.fl&fTCP != 0 {
+					sink += uint64(t.tcps.at(e.ext).tstatus)
+				}
+				if t.xOn {
+					sink += uint64(t.opts.at(uint32(s) - 1)[1].jn)
+				}
+				break
+			}
+		}
+	}
+	t.sink += int64(sink)
+}
+
 // Account folds p into its own flow only (see MapICMP).
 func (t *Tracker) Account(p *decode.Packet) {
 	t.Advance(p.TS)
 	k, fwd, class := t.keyOf(p)
+	t.accountKey(p, &k, 0, fwd, class)
+}
+
+// accountKey is Account after Advance, with p's key k (and its hash h,
+// or 0 for none yet).
+func (t *Tracker) accountKey(p *decode.Packet, k *fkey, h uint64, fwd bool, class uint8) {
 	if k.kind == kFrag && !k.v6 { // argus keeps IPv6 fragments in their own flow
-		if i, ok := t.frags[k]; ok {
+		if i, ok := t.frags[*k]; ok {
 			e := t.ents.at(i)
 			t.account(e, p, e.fl&fFromA != 0 == fwd)
 			e.fl |= fFragSeen
 			return
 		}
 	}
-	e := t.lookup(&k)
+	if h == 0 {
+		h = t.idx.keyHash(k)
+	}
+	var e *entry
+	if i := t.getH(k, h); i != 0 {
+		e = t.ents.at(i - 1)
+	}
 	if e != nil && e.fl&fTCP != 0 && p.Proto == 6 && p.TCPFlags&(decode.TCPSyn|decode.TCPAck) == decode.TCPSyn &&
 		(e.fl&fClosed != 0 || t.tcps.at(e.ext).tstatus&(stSrcReset|stSrcReset<<1) != 0) {
 		t.finish(e, flow.CauseStop)
@@ -643,14 +724,14 @@ func (t *Tracker) Account(p *decode.Packet) {
 	if e == nil {
 		// argus orients a flow an echo reply starts as the request would
 		// be: the reply is a destination packet (buildKey keeps type 0).
-		e = t.create(&k, fwd || orphanReply(p), class, p)
+		e = t.create(k, h, fwd || orphanReply(p), class, p)
 	} else if e.fl&fDirty != 0 && p.TS-e.start >= t.status {
 		t.report(e, flow.CauseStatus)
 	}
 	dir := e.fl&fFromA != 0 != fwd
 	t.account(e, p, !dir)
 	if p.Frag && p.FirstFrag && !k.v6 {
-		fk := k
+		fk := *k
 		fk.kind = kFrag
 		fk.a, fk.b = addr16(p.Src), addr16(p.Dst)
 		fk.pa, fk.pb, fk.y = 0, 0, 0
@@ -665,7 +746,7 @@ func (t *Tracker) Account(p *decode.Packet) {
 	}
 }
 
-func (t *Tracker) create(k *fkey, fwd bool, class uint8, p *decode.Packet) *entry {
+func (t *Tracker) create(k *fkey, h uint64, fwd bool, class uint8, p *decode.Packet) *entry {
 	if t.opt.MaxMemory > 0 {
 		t.makeRoom(k)
 	}
@@ -697,7 +778,7 @@ func (t *Tracker) create(k *fkey, fwd bool, class uint8, p *decode.Packet) *entr
 		e.ext = t.tcps.alloc()
 	}
 	t.buildKey(e, p)
-	t.put(k, i+1)
+	t.putH(h, i+1)
 	return e
 }
 
@@ -771,20 +852,29 @@ func (t *Tracker) touch(e *entry) {
 	t.wakeBy(e, e.lastPkt+t.timeout(e))
 }
 
-// buildKey fills the record key in first-seen orientation.
+// buildKey fills the record key in first-seen orientation: the rare
+// group's for ARP and layer-2 flows; for IP flows, the fields recKey does
+// not derive from the table key.
 func (t *Tracker) buildKey(e *entry, p *decode.Packet) {
-	var r *flow.Key
 	if e.key.kind == kARP || e.key.kind == kL2 {
-		r = &t.rareOf(e).key
-	} else {
-		r = &t.scratch
-		*r = flow.Key{}
-		defer func() {
-			e.kx = keyX{r.ICMPType, r.ICMPCode, r.ICMPID, r.ICMPSeq, r.TpProto, r.SrcMask, r.DstMask}
-			if checkKeys && t.recKey(e) != *r {
-				panic(fmt.Sprintf("recKey %+v, want %+v", t.recKey(e), *r))
-			}
-		}()
+		t.makeKey(t.rareOf(e), e, p) // rareOf may move the pool: key pointer after it
+		return
+	}
+	r := &t.scratch
+	*r = flow.Key{}
+	t.makeKey(nil, e, p)
+	e.kx = keyX{r.ICMPType, r.ICMPCode, r.ICMPID, r.ICMPSeq, r.TpProto, r.SrcMask, r.DstMask}
+	if checkKeys && t.recKey(e) != *r {
+		panic(fmt.Sprintf("recKey %+v, want %+v", t.recKey(e), *r))
+	}
+}
+
+// makeKey builds e's record key from its first packet p, in rx's key or,
+// if rx is nil, in t.scratch.
+func (t *Tracker) makeKey(rx *rareX, e *entry, p *decode.Packet) {
+	r := &t.scratch
+	if rx != nil {
+		r = &rx.key
 	}
 	r.RevBit = e.fl&fFromA == 0
 	switch e.key.kind {
@@ -1180,7 +1270,10 @@ func (t *Tracker) Advance(now int64) {
 	for b := max(t.wheelPos, last-t.wmask); t.wheelOn && b <= last; b++ {
 		w := &t.wheel[b&t.wmask]
 		t.wheelPos = b
-		for _, i := range *w {
+		for j, i := range *w {
+			if j&(warmLen-1) == 0 {
+				t.warmEnts((*w)[j:min(j+warmLen, len(*w))])
+			}
 			e := t.ents.at(i)
 			if e.fl&(fLive|fExpiring) != fLive || int64(e.wb)&t.wmask != b&t.wmask {
 				continue // stale
@@ -1223,6 +1316,21 @@ func (t *Tracker) Advance(now int64) {
 			delete(t.frags, k)
 		}
 	}
+}
+
+// warmLen is how many flows warmEnts loads ahead.
+const warmLen = 32
+
+// warmEnts loads the entries of slab indexes ws into the cache, with loads
+// that do not wait for one another (Go has no prefetch instruction), so
+// that their misses overlap instead of following one another.
+func (t *Tracker) warmEnts(ws []uint32) {
+	var sink int64
+	for _, i := range ws {
+		e := t.ents.at(i)
+		sink += e.lastPkt + int64(e.fl)
+	}
+	t.sink += sink
 }
 
 // emitOut emits the records of t.out in flow creation order, as argus

@@ -2,8 +2,10 @@ package track
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net/netip"
+	"reflect"
 	"runtime"
 	"testing"
 	"time"
@@ -423,4 +425,93 @@ func (t *Tracker) memBreakdown() string {
 		w += cap(x) * 4
 	}
 	return fmt.Sprintf("ents %d tcps %d icmps %d rares %d opts %d idx %d wheel %d pend %d out %d n %d used %d", t.ents.bytes(), t.tcps.bytes(), t.icmps.bytes(), t.rares.bytes(), t.opts.bytes(), len(t.idx.slots)*8, w, cap(t.pend)*4, cap(t.out)*8, t.idx.n, t.ents.used)
+}
+
+// TestPacketsSameAsPacket: Packets gives the records Packet gives, one
+// packet at a time, on random traffic (the mix, TCP closes and restarts,
+// ICMP errors quoting flows, packets from the past, quiet spells).
+func TestPacketsSameAsPacket(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	ts := int64(1700000000) * int64(time.Second)
+	var pk []decode.Packet
+	for i := range 60000 {
+		ts += int64(r.IntN(int(time.Millisecond)))
+		if r.IntN(20000) == 0 {
+			ts += int64(r.IntN(int(40 * time.Second)))
+		}
+		pts := ts
+		if r.IntN(50) == 0 {
+			pts -= int64(r.IntN(int(3 * time.Second)))
+		}
+		f := r.IntN(5000)
+		switch r.IntN(4) {
+		case 0:
+			flags := []uint8{decode.TCPSyn, decode.TCPAck, decode.TCPAck | decode.TCPFin, decode.TCPRst}[r.IntN(4)]
+			p := tcpPkt(pts, r.IntN(2) == 0, flags, uint32(i), uint32(i), r.IntN(100))
+			p.SrcPort += uint16(f)
+			pk = append(pk, p)
+		case 1:
+			p := udpPkt(pts, f)
+			q := p // port unreachable from the destination, quoting p
+			q.Proto, q.Src, q.Dst, q.ICMPType, q.ICMPCode = 1, p.Dst, p.Src, 3, 3
+			q.HasQuote, q.QSrc, q.QDst, q.QProto, q.QSrcPort, q.QDstPort = true, p.Src, p.Dst, 17, p.SrcPort, p.DstPort
+			pk = append(pk, p, q)
+		default:
+			p, _ := mixPkt(pts, f, r.IntN(2))
+			pk = append(pk, p)
+		}
+	}
+	var want, got []flow.Record
+	keep := func(rs *[]flow.Record) func(*flow.Record) {
+		return func(r *flow.Record) {
+			c := *r
+			c.Detach()
+			for j := range c.Jitter.Act {
+				if st := &c.Jitter.Act[j]; math.IsNaN(st.StdDev) {
+					st.StdDev = -1 // NaN != NaN
+				}
+			}
+			*rs = append(*rs, c)
+		}
+	}
+	a, b := New(Options{Jitter: true, MAC: true}, keep(&want)), New(Options{Jitter: true, MAC: true}, keep(&got))
+	for i := range pk {
+		a.Packet(&pk[i])
+	}
+	for ps := pk; len(ps) > 0; {
+		n := min(len(ps), 1+r.IntN(100))
+		b.Packets(ps[:n])
+		ps = ps[n:]
+	}
+	a.Flush()
+	b.Flush()
+	if len(want) < 10000 || len(got) != len(want) {
+		t.Fatalf("%d records by Packets, %d by Packet", len(got), len(want))
+	}
+	for i := range want {
+		if !reflect.DeepEqual(got[i], want[i]) {
+			t.Fatalf("record %d:\n got %+v\nwant %+v", i, got[i], want[i])
+		}
+	}
+}
+
+// TestPacketsNoAlloc: Packets on warm flows allocates nothing.
+func TestPacketsNoAlloc(t *testing.T) {
+	tr := New(Options{}, func(*flow.Record) {})
+	ts := int64(1700000000) * int64(time.Second)
+	pk := make([]decode.Packet, 64)
+	for i := range pk {
+		pk[i], _ = mixPkt(ts, i, 0)
+	}
+	tr.Packets(pk)
+	n := testing.AllocsPerRun(100, func() {
+		for i := range pk {
+			ts += 1000
+			pk[i].TS = ts
+		}
+		tr.Packets(pk)
+	})
+	if n != 0 {
+		t.Fatalf("%v allocations per batch", n)
+	}
 }
