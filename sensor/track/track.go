@@ -157,6 +157,50 @@ func (s *slab[T]) bytes() int64 {
 
 func (s *slab[T]) reset() { s.used, s.free = 0, s.free[:0] }
 
+// entSlab is the entries' slab. When the option groups are on, each
+// entry is followed by its [2]sideX in the same slot, so that a packet's
+// flow and its option groups share cache lines (and one miss).
+type entSlab struct {
+	chunks [][]uint64 // chunkLen slots of stride bytes
+	stride uintptr    // a multiple of 8
+	used   int
+	free   []uint32
+}
+
+func (s *entSlab) at(i uint32) *entry {
+	c := s.chunks[i>>chunkBits]
+	return (*entry)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(c)), uintptr(i&(chunkLen-1))*s.stride))
+}
+
+// alloc returns a zeroed slot.
+func (s *entSlab) alloc() uint32 {
+	var i uint32
+	if n := len(s.free); n > 0 {
+		i = s.free[n-1]
+		s.free = s.free[:n-1]
+	} else {
+		if s.used>>chunkBits == len(s.chunks) {
+			s.chunks = append(s.chunks, make([]uint64, chunkLen*s.stride/8))
+		}
+		i = uint32(s.used)
+		s.used++
+	}
+	clear(unsafe.Slice((*uint64)(unsafe.Pointer(s.at(i))), s.stride/8))
+	return i
+}
+
+func (s *entSlab) release(i uint32) { s.free = append(s.free, i) }
+
+func (s *entSlab) full() bool { return len(s.free) == 0 && s.used == len(s.chunks)<<chunkBits }
+
+func (s *entSlab) chunkBytes() int64 { return chunkLen * int64(s.stride) }
+
+func (s *entSlab) bytes() int64 {
+	return int64(len(s.chunks))*s.chunkBytes() + int64(cap(s.free))*4 + int64(cap(s.chunks))*24
+}
+
+func (s *entSlab) reset() { s.used, s.free = 0, s.free[:0] }
+
 // pool is storage for few, large slots in one slice that grows by
 // appending: slots move, so no pointer to one is kept across an alloc.
 type pool[T any] struct {
@@ -208,13 +252,12 @@ type Tracker struct {
 	// ICMP data and the rare groups are in their own slabs, used only by
 	// the flows that have them, and the option groups (-m -J -Z -U) in
 	// slabs parallel to the entries, only when an option is on.
-	ents  slab[entry]
+	ents  entSlab
 	tcps  slab[tcpX]
 	icmps slab[icmpX]
 	rares pool[rareX] // holds pointers (netip.Addr): ARP, layer 2 and ICMP-mapped flows only
-	opts  slab[[2]sideX]
-	user  [][]byte // -U: 2 * UserData bytes per entry, chunked as ents
-	xOn   bool     // opts is in use
+	user  [][]byte    // -U: 2 * UserData bytes per entry, chunked as ents
+	xOn   bool        // entries carry their option groups (optsOf)
 	// Timing: one wheel of one-second buckets of slab indexes. A flow's
 	// word sits in the bucket of its next wake-up, no later than its
 	// status record is due or its idle timeout ends; e.wb names that
@@ -239,7 +282,7 @@ type Tracker struct {
 // MemBytes returns the bytes the table holds: flow storage, index and
 // timing structures (the figure the memory cap applies to).
 func (t *Tracker) MemBytes() int64 {
-	n := t.ents.bytes() + t.tcps.bytes() + t.icmps.bytes() + t.rares.bytes() + t.opts.bytes()
+	n := t.ents.bytes() + t.tcps.bytes() + t.icmps.bytes() + t.rares.bytes()
 	n += int64(len(t.user)) * chunkLen * 2 * int64(t.opt.UserData)
 	n += int64(len(t.idx.slots)) * 8
 	n += int64(cap(t.pend))*4 + int64(cap(t.out))*8 + int64(len(t.wheel))*24
@@ -260,6 +303,10 @@ func New(opt Options, emit func(*flow.Record)) *Tracker {
 	t.idx.seed = uint64(time.Now().UnixNano()) | 1
 	t.status = int64(opt.StatusInterval)
 	t.xOn = opt.Jitter || opt.PktSize || opt.UserData > 0 || opt.MAC
+	t.ents.stride = unsafe.Sizeof(entry{})
+	if t.xOn {
+		t.ents.stride += unsafe.Sizeof([2]sideX{})
+	}
 	t.tmo = [numLists]int64{int64(opt.IPTimeout), int64(opt.TCPTimeout), int64(opt.ICMPTimeout), int64(opt.IGMPTimeout),
 		int64(opt.FragTimeout), int64(opt.ARPTimeout), int64(opt.OtherTimeout), int64(opt.IPOtherTimeout), min(int64(opt.TCPTimeout), int64(10*time.Second))}
 	// The wheel spans the longest wait: a timeout or the status interval.
@@ -681,7 +728,7 @@ func (t *Tracker) warmKeys(bk []bkey) {
 					sink += uint64(t.tcps.at(e.ext).tstatus)
 				}
 				if t.xOn {
-					sink += uint64(t.opts.at(uint32(s) - 1)[1].jn)
+					sink += uint64(t.optsOf(uint32(s) - 1)[1].jn)
 				}
 				break
 			}
@@ -751,16 +798,10 @@ func (t *Tracker) create(k *fkey, h uint64, fwd bool, class uint8, p *decode.Pac
 		t.makeRoom(k)
 	}
 	i := t.ents.alloc()
-	if t.xOn && int(i) >= t.opts.used {
-		t.opts.alloc() // parallel to ents: the same index
-		if t.opt.UserData > 0 && int(i>>chunkBits) == len(t.user) {
-			t.user = append(t.user, make([]byte, chunkLen*2*t.opt.UserData))
-		}
+	if t.opt.UserData > 0 && len(t.user) < len(t.ents.chunks) {
+		t.user = append(t.user, make([]byte, chunkLen*2*t.opt.UserData))
 	}
 	e := t.ents.at(i)
-	if t.xOn {
-		*t.opts.at(i) = [2]sideX{}
-	}
 	t.seq++
 	t.Created++
 	e.idx = i
@@ -789,6 +830,11 @@ func (t *Tracker) lookup(k *fkey) *entry {
 		return nil
 	}
 	return t.ents.at(i - 1)
+}
+
+// optsOf returns the option groups of entry i (xOn).
+func (t *Tracker) optsOf(i uint32) *[2]sideX {
+	return (*[2]sideX)(unsafe.Add(unsafe.Pointer(t.ents.at(i)), unsafe.Sizeof(entry{})))
 }
 
 func (t *Tracker) rareOf(e *entry) *rareX {
@@ -1028,7 +1074,7 @@ func (t *Tracker) account(e *entry, p *decode.Packet, s2d bool) {
 		t.dirty(e, p.TS)
 	}
 	if t.xOn {
-		x := &t.opts.at(e.idx)[d]
+		x := &t.optsOf(e.idx)[d]
 		if t.opt.Jitter {
 			if s.pkts > 0 {
 				v := float64(p.TS - x.last)
@@ -1243,7 +1289,7 @@ func (t *Tracker) mapICMP(p *decode.Packet) {
 		e.lastPkt = p.TS
 	}
 	if t.opt.Jitter {
-		x := &t.opts.at(e.idx)[0]
+		x := &t.optsOf(e.idx)[0]
 		x.last = max(x.last, p.TS)
 	}
 }
@@ -1366,7 +1412,7 @@ func (t *Tracker) makeRoom(k *fkey) {
 		if t.ents.full() {
 			need += t.ents.chunkBytes() + chunkLen*8 // and its wheel words
 			if t.xOn {
-				need += t.opts.chunkBytes() + chunkLen*2*int64(t.opt.UserData)
+				need += chunkLen * 2 * int64(t.opt.UserData)
 			}
 			if (t.idx.n+chunkLen)*4 > len(t.idx.slots)*3 {
 				need += int64(len(t.idx.slots)) * 8 * 2 // the index doubles
@@ -1596,7 +1642,7 @@ func (t *Tracker) report(e *entry, cause flow.Cause) {
 	}
 	var x *[2]sideX
 	if t.xOn {
-		x = t.opts.at(e.idx)
+		x = t.optsOf(e.idx)
 	}
 	if t.opt.MAC && (x[0].macN > 0 || x[1].macN > 0) {
 		r.Has |= flow.HasMAC

@@ -360,22 +360,20 @@ func TestScanInvariant(t *testing.T) {
 		}
 		scans++
 		now := tr.now
-		for c := range tr.ents.chunks {
-			for j := range tr.ents.chunks[c] {
-				e := &tr.ents.chunks[c][j]
-				if e.fl&fLive == 0 {
-					continue
-				}
-				if e.seq == tr.seq && e.lastPkt == pts {
-					continue // created by this packet, after the scan
-				}
-				if now-e.lastPkt >= tr.timeout(e) && e.lastPkt != pts {
-					t.Fatalf("packet %d: flow %d idle %v (timeout %v) after a scan", i, e.seq,
-						time.Duration(now-e.lastPkt), time.Duration(tr.timeout(e)))
-				}
-				if e.fl&fDirty != 0 && now-e.start >= tr.status && e.start != pts {
-					t.Fatalf("packet %d: flow %d owes a status record (interval from %v ago)", i, e.seq, time.Duration(now-e.start))
-				}
+		for j := range tr.ents.used {
+			e := tr.ents.at(uint32(j))
+			if e.fl&fLive == 0 {
+				continue
+			}
+			if e.seq == tr.seq && e.lastPkt == pts {
+				continue // created by this packet, after the scan
+			}
+			if now-e.lastPkt >= tr.timeout(e) && e.lastPkt != pts {
+				t.Fatalf("packet %d: flow %d idle %v (timeout %v) after a scan", i, e.seq,
+					time.Duration(now-e.lastPkt), time.Duration(tr.timeout(e)))
+			}
+			if e.fl&fDirty != 0 && now-e.start >= tr.status && e.start != pts {
+				t.Fatalf("packet %d: flow %d owes a status record (interval from %v ago)", i, e.seq, time.Duration(now-e.start))
 			}
 		}
 	}
@@ -424,7 +422,7 @@ func (t *Tracker) memBreakdown() string {
 	for _, x := range t.wheel {
 		w += cap(x) * 4
 	}
-	return fmt.Sprintf("ents %d tcps %d icmps %d rares %d opts %d idx %d wheel %d pend %d out %d n %d used %d", t.ents.bytes(), t.tcps.bytes(), t.icmps.bytes(), t.rares.bytes(), t.opts.bytes(), len(t.idx.slots)*8, w, cap(t.pend)*4, cap(t.out)*8, t.idx.n, t.ents.used)
+	return fmt.Sprintf("ents %d tcps %d icmps %d rares %d idx %d wheel %d pend %d out %d n %d used %d", t.ents.bytes(), t.tcps.bytes(), t.icmps.bytes(), t.rares.bytes(), len(t.idx.slots)*8, w, cap(t.pend)*4, cap(t.out)*8, t.idx.n, t.ents.used)
 }
 
 // TestPacketsSameAsPacket: Packets gives the records Packet gives, one
