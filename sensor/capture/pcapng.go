@@ -38,6 +38,7 @@ type iface struct {
 type pcapngReader struct {
 	stream
 	bo     binary.ByteOrder
+	swap   bool    // big-endian section: u32 swaps
 	ifaces []iface // of the current section
 }
 
@@ -105,6 +106,15 @@ func (r *pcapngReader) next(f *Frame) error {
 	}
 }
 
+// u32 reads a field in the section's byte order; unlike r.bo, it inlines.
+func (r *pcapngReader) u32(b []byte) uint32 {
+	v := binary.LittleEndian.Uint32(b)
+	if r.swap {
+		v = bits.ReverseBytes32(v)
+	}
+	return v
+}
+
 func (r *pcapngReader) fail(off int64, part string, partOff int64, err error) error {
 	return &codecs.DecodeError{Format: "pcapng", File: r.name, Offset: off, Part: part, PartOff: partOff, Err: shortErr(err)}
 }
@@ -125,18 +135,18 @@ func (r *pcapngReader) block(f *Frame) (bool, error) {
 		// block's length included.
 		switch binary.BigEndian.Uint32(h[8:]) {
 		case byteOrderMagic:
-			r.bo = binary.BigEndian
+			r.bo, r.swap = binary.BigEndian, true
 		case 0x4d3c2b1a:
-			r.bo = binary.LittleEndian
+			r.bo, r.swap = binary.LittleEndian, false
 		default:
 			return false, r.fail(start, fmt.Sprintf("section header block (byte-order magic %#x)", h[8:12]), start+8, codecs.ErrCorrupt)
 		}
 	} else if r.bo == nil {
 		return false, r.fail(start, fmt.Sprintf("block type %#x before any section header", typ), start, codecs.ErrCorrupt)
 	} else {
-		typ = r.bo.Uint32(h)
+		typ = r.u32(h)
 	}
-	n := r.bo.Uint32(h[4:])
+	n := r.u32(h[4:])
 	if n < 12 || n%4 != 0 || n > maxBlock {
 		return false, r.fail(start, fmt.Sprintf("block type %#x (total length %d)", typ, n), start+4, codecs.ErrCorrupt)
 	}
@@ -147,7 +157,7 @@ func (r *pcapngReader) block(f *Frame) (bool, error) {
 		}
 		return false, r.fail(start, fmt.Sprintf("block type %#x (total length %d)", typ, n), start, err)
 	}
-	if t := r.bo.Uint32(b[n-4:]); t != n {
+	if t := r.u32(b[n-4:]); t != n {
 		return false, r.fail(start, fmt.Sprintf("block type %#x (total lengths %d and %d differ)", typ, n, t), start+int64(n)-4, codecs.ErrCorrupt)
 	}
 	body := b[8 : n-4]
@@ -234,8 +244,11 @@ func (r *pcapngReader) idb(start int64, body []byte) error {
 // stamp converts a raw pcapng timestamp to Unix nanoseconds, as Wireshark
 // does: whole seconds, then the fraction truncated to nanoseconds.
 func (ifc *iface) stamp(ts uint64) int64 {
-	if ifc.ticks == 1e9 {
+	switch ifc.ticks {
+	case 1e9:
 		return int64(ts) + ifc.offset*1e9
+	case 1e6: // the default: divisions by a constant, cheap
+		return (int64(ts/1e6)+ifc.offset)*1e9 + int64(ts%1e6)*1000
 	}
 	sec, frac := ts/ifc.ticks, ts%ifc.ticks
 	hi, lo := bits.Mul64(frac, 1e9)
@@ -254,7 +267,7 @@ func (r *pcapngReader) epb(start int64, body []byte, f *Frame) error {
 	if len(body) < 20 {
 		return r.fail(start, "enhanced packet block (too short)", start, codecs.ErrCorrupt)
 	}
-	return r.packet(start, body, f, r.bo.Uint32(body), "enhanced packet block")
+	return r.packet(start, body, f, r.u32(body), "enhanced packet block")
 }
 
 // pb reads the obsolete packet block: an EPB with a 16-bit interface id
@@ -273,14 +286,14 @@ func (r *pcapngReader) packet(start int64, body []byte, f *Frame, id uint32, nam
 	if err != nil {
 		return err
 	}
-	ts := uint64(r.bo.Uint32(body[4:]))<<32 | uint64(r.bo.Uint32(body[8:]))
-	caplen := r.bo.Uint32(body[12:])
+	ts := uint64(r.u32(body[4:]))<<32 | uint64(r.u32(body[8:]))
+	caplen := r.u32(body[12:])
 	if uint64(caplen) > uint64(len(body)-20) {
 		return r.fail(start, fmt.Sprintf("%s (captured length %d in a %d-byte block)", name, caplen, len(body)+12), start+20, codecs.ErrCorrupt)
 	}
 	f.TS = ifc.stamp(ts)
 	f.Data = body[20 : 20+caplen]
-	f.Len = int(r.bo.Uint32(body[16:]))
+	f.Len = int(r.u32(body[16:]))
 	f.LinkType = ifc.linkType
 	f.IfIndex = int(id)
 	return nil
