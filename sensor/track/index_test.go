@@ -24,7 +24,7 @@ func TestIndex(t *testing.T) {
 		} else {
 			var k fkey
 			k.a[0], k.pa, k.x = byte(r.IntN(4)), uint16(r.IntN(50)), uint32(step)
-			next = tr.ents.alloc()
+			next = tr.ents.alloc(false)
 			tr.ents.at(next).key = k
 			next++
 			tr.put(&k, next)

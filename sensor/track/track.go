@@ -201,6 +201,27 @@ func (s *entSlab) bytes() int64 {
 
 func (s *entSlab) reset() { s.used, s.free = 0, s.free[:0] }
 
+// tcpBit marks the slab indexes of TCP flows (entries.s[1]).
+const tcpBit = 1 << 31
+
+// entries are the flows: TCP flows in a slab of their own whose slots
+// hold their TCP state after the entry (one miss, not two), the others
+// in slots of just the entry (and option groups).
+type entries struct{ s [2]entSlab }
+
+func (x *entries) at(i uint32) *entry { return x.s[i>>31].at(i &^ tcpBit) }
+
+func (x *entries) alloc(tcp bool) uint32 {
+	if tcp {
+		return x.s[1].alloc() | tcpBit
+	}
+	return x.s[0].alloc()
+}
+
+func (x *entries) release(i uint32) { x.s[i>>31].release(i &^ tcpBit) }
+func (x *entries) bytes() int64     { return x.s[0].bytes() + x.s[1].bytes() }
+func (x *entries) reset()           { x.s[0].reset(); x.s[1].reset() }
+
 // pool is storage for few, large slots in one slice that grows by
 // appending: slots move, so no pointer to one is kept across an alloc.
 type pool[T any] struct {
@@ -252,12 +273,12 @@ type Tracker struct {
 	// ICMP data and the rare groups are in their own slabs, used only by
 	// the flows that have them, and the option groups (-m -J -Z -U) in
 	// slabs parallel to the entries, only when an option is on.
-	ents  entSlab
-	tcps  slab[tcpX]
-	icmps slab[icmpX]
-	rares pool[rareX] // holds pointers (netip.Addr): ARP, layer 2 and ICMP-mapped flows only
-	user  [][]byte    // -U: 2 * UserData bytes per entry, chunked as ents
-	xOn   bool        // entries carry their option groups (optsOf)
+	ents   entries
+	tcpOff uintptr // a TCP flow's tcpX: this far after its entry
+	icmps  slab[icmpX]
+	rares  pool[rareX] // holds pointers (netip.Addr): ARP, layer 2 and ICMP-mapped flows only
+	user   [2][][]byte // -U: 2 * UserData bytes per entry, chunked as ents.s
+	xOn    bool        // entries carry their option groups (optsOf)
 	// Timing: one wheel of one-second buckets of slab indexes. A flow's
 	// word sits in the bucket of its next wake-up, no later than its
 	// status record is due or its idle timeout ends; e.wb names that
@@ -282,8 +303,8 @@ type Tracker struct {
 // MemBytes returns the bytes the table holds: flow storage, index and
 // timing structures (the figure the memory cap applies to).
 func (t *Tracker) MemBytes() int64 {
-	n := t.ents.bytes() + t.tcps.bytes() + t.icmps.bytes() + t.rares.bytes()
-	n += int64(len(t.user)) * chunkLen * 2 * int64(t.opt.UserData)
+	n := t.ents.bytes() + t.icmps.bytes() + t.rares.bytes()
+	n += int64(len(t.user[0])+len(t.user[1])) * chunkLen * 2 * int64(t.opt.UserData)
 	n += int64(len(t.idx.slots)) * 8
 	n += int64(cap(t.pend))*4 + int64(cap(t.out))*8 + int64(len(t.wheel))*24
 	for _, w := range t.wheel {
@@ -303,10 +324,12 @@ func New(opt Options, emit func(*flow.Record)) *Tracker {
 	t.idx.seed = uint64(time.Now().UnixNano()) | 1
 	t.status = int64(opt.StatusInterval)
 	t.xOn = opt.Jitter || opt.PktSize || opt.UserData > 0 || opt.MAC
-	t.ents.stride = unsafe.Sizeof(entry{})
+	t.tcpOff = unsafe.Sizeof(entry{})
 	if t.xOn {
-		t.ents.stride += unsafe.Sizeof([2]sideX{})
+		t.tcpOff += unsafe.Sizeof([2]sideX{})
 	}
+	t.ents.s[0].stride = t.tcpOff
+	t.ents.s[1].stride = t.tcpOff + unsafe.Sizeof(tcpX{})
 	t.tmo = [numLists]int64{int64(opt.IPTimeout), int64(opt.TCPTimeout), int64(opt.ICMPTimeout), int64(opt.IGMPTimeout),
 		int64(opt.FragTimeout), int64(opt.ARPTimeout), int64(opt.OtherTimeout), int64(opt.IPOtherTimeout), min(int64(opt.TCPTimeout), int64(10*time.Second))}
 	// The wheel spans the longest wait: a timeout or the status interval.
@@ -436,7 +459,7 @@ type entry struct {
 	s       [2]side
 	seq     uint32 // creation order
 	idx     uint32 // slab index
-	ext     uint32 // tcps index (fTCP), icmps index (fICMPX)
+	ext     uint32 // icmps index (fICMPX)
 	rare    uint32 // rares index + 1, 0: none
 	wb      uint32 // wheel bucket number (low bits) of its live word
 	kx      keyX   // record key (recKey), first-seen orientation
@@ -456,7 +479,7 @@ const (
 	fFragSeen             //
 	fFragRef              // a frags entry points here
 	fExpiring             // idle: its record is in this scan's output
-	fTCP                  // tcps[ext]
+	fTCP                  // in ents.s[1], with its tcpX (tcpOf)
 	fClosed               // TCP close seen
 	clShift   = 13        // fl >> clShift: the flow class (3 bits)
 )
@@ -725,7 +748,7 @@ func (t *Tracker) warmKeys(bk []bkey) {
 				e := t.ents.at(uint32(s) - 1)
 				sink += uint64(e.key.x) + uint64(e.s[1].pkts) + uint64(e.fl)
 				if e.fl&fTCP != 0 {
-					sink += uint64(t.tcps.at(e.ext).tstatus)
+					sink += uint64(t.tcpOf(e).tstatus)
 				}
 				if t.xOn {
 					sink += uint64(t.optsOf(uint32(s) - 1)[1].jn)
@@ -763,7 +786,7 @@ func (t *Tracker) accountKey(p *decode.Packet, k *fkey, h uint64, fwd bool, clas
 		e = t.ents.at(i - 1)
 	}
 	if e != nil && e.fl&fTCP != 0 && p.Proto == 6 && p.TCPFlags&(decode.TCPSyn|decode.TCPAck) == decode.TCPSyn &&
-		(e.fl&fClosed != 0 || t.tcps.at(e.ext).tstatus&(stSrcReset|stSrcReset<<1) != 0) {
+		(e.fl&fClosed != 0 || t.tcpOf(e).tstatus&(stSrcReset|stSrcReset<<1) != 0) {
 		t.finish(e, flow.CauseStop)
 		t.remove(e)
 		e = nil
@@ -797,9 +820,10 @@ func (t *Tracker) create(k *fkey, h uint64, fwd bool, class uint8, p *decode.Pac
 	if t.opt.MaxMemory > 0 {
 		t.makeRoom(k)
 	}
-	i := t.ents.alloc()
-	if t.opt.UserData > 0 && len(t.user) < len(t.ents.chunks) {
-		t.user = append(t.user, make([]byte, chunkLen*2*t.opt.UserData))
+	tcp := k.kind == kIP && k.proto == 6
+	i := t.ents.alloc(tcp)
+	if u := &t.user[i>>31]; t.opt.UserData > 0 && len(*u) < len(t.ents.s[i>>31].chunks) {
+		*u = append(*u, make([]byte, chunkLen*2*t.opt.UserData))
 	}
 	e := t.ents.at(i)
 	t.seq++
@@ -814,9 +838,8 @@ func (t *Tracker) create(k *fkey, h uint64, fwd bool, class uint8, p *decode.Pac
 	e.lastPkt = p.TS
 	// No wheel word yet: the first packet's interval (dirty) places it.
 	e.wb = uint32(t.wheelPos) + 1<<31
-	if k.kind == kIP && k.proto == 6 {
+	if tcp {
 		e.fl |= fTCP
-		e.ext = t.tcps.alloc()
 	}
 	t.buildKey(e, p)
 	t.putH(h, i+1)
@@ -831,6 +854,9 @@ func (t *Tracker) lookup(k *fkey) *entry {
 	}
 	return t.ents.at(i - 1)
 }
+
+// tcpOf returns TCP flow e's TCP state.
+func (t *Tracker) tcpOf(e *entry) *tcpX { return (*tcpX)(unsafe.Add(unsafe.Pointer(e), t.tcpOff)) }
 
 // optsOf returns the option groups of entry i (xOn).
 func (t *Tracker) optsOf(i uint32) *[2]sideX {
@@ -847,8 +873,9 @@ func (t *Tracker) rareOf(e *entry) *rareX {
 // userOf returns the -U buffer of e's direction d (capacity UserData).
 func (t *Tracker) userOf(e *entry, d int) []byte {
 	n := t.opt.UserData
-	c := t.user[e.idx>>chunkBits]
-	o := (int(e.idx&(chunkLen-1))*2 + d) * n
+	i := e.idx &^ tcpBit
+	c := t.user[e.idx>>31][i>>chunkBits]
+	o := (int(i&(chunkLen-1))*2 + d) * n
 	return c[o : o+n : o+n]
 }
 
@@ -1150,7 +1177,7 @@ func (t *Tracker) account(e *entry, p *decode.Packet, s2d bool) {
 }
 
 func (t *Tracker) tcp(e *entry, p *decode.Packet, d int) {
-	x := t.tcps.at(e.ext)
+	x := t.tcpOf(e)
 	s, o := &x.s[d], &x.s[1-d]
 	pk := e.s[d].pkts
 	f := p.TCPFlags
@@ -1408,49 +1435,46 @@ func (t *Tracker) emitOut(cause flow.Cause) {
 func (t *Tracker) makeRoom(k *fkey) {
 	for range 64 { // each round ends 1/16 of the flows
 		var need int64
-		var only uint16 // end only flows with these flags: their slab is full
-		if t.ents.full() {
-			need += t.ents.chunkBytes() + chunkLen*8 // and its wheel words
-			if t.xOn {
-				need += chunkLen * 2 * int64(t.opt.UserData)
-			}
+		// End only flows with fl&mask == val: those that free a slot of
+		// the slabs that are full.
+		var mask, val uint16
+		tcp := k.kind == kIP && k.proto == 6
+		es := &t.ents.s[0]
+		if tcp {
+			es, val = &t.ents.s[1], fTCP
+		}
+		if es.full() {
+			mask = fTCP
+			need += es.chunkBytes() + chunkLen*8 // and its wheel words
+			need += chunkLen * 2 * int64(t.opt.UserData)
 			if (t.idx.n+chunkLen)*4 > len(t.idx.slots)*3 {
 				need += int64(len(t.idx.slots)) * 8 * 2 // the index doubles
 			}
 		}
-		switch {
-		case k.kind != kIP:
-		case k.proto == 6 && t.tcps.full():
-			need += t.tcps.chunkBytes()
-			only = fTCP
-		case (k.proto == 1 || k.proto == 58) && t.icmps.full():
+		if k.kind == kIP && (k.proto == 1 || k.proto == 58) && t.icmps.full() {
 			need += t.icmps.chunkBytes()
-			only = fICMPX
+			mask, val = mask|fICMPX, val|fICMPX
 		}
 		if need == 0 || t.MemBytes()+need <= t.opt.MaxMemory || t.idx.n == 0 {
 			return
 		}
-		if t.ents.full() {
-			only = 0 // any flow frees an entry
-		}
-		if !t.force(only) {
+		if !t.force(mask, val&mask) {
 			return
 		}
 	}
 }
 
-// force ends 1/16 of the flows (at least one) that have a flag of only
-// (any flow if only is 0), walking the wheel from its nearest bucket:
-// first the words that are idle expiries, then any. It reports whether
-// it ended any.
-func (t *Tracker) force(only uint16) bool {
+// force ends 1/16 of the flows (at least one) with fl&mask == val,
+// walking the wheel from its nearest bucket: first the words that are
+// idle expiries, then any. It reports whether it ended any.
+func (t *Tracker) force(mask, val uint16) bool {
 	goal := max(t.idx.n/16, 1)
 	for pass := 0; pass < 2 && len(t.out) < goal; pass++ {
 		for d := int64(0); d <= t.wmask && len(t.out) < goal; d++ {
 			b := t.wheelPos + d
 			for _, i := range t.wheel[b&t.wmask] {
 				e := t.ents.at(i)
-				if e.fl&(fLive|fExpiring) != fLive || int64(e.wb)&t.wmask != b&t.wmask || only != 0 && e.fl&only == 0 {
+				if e.fl&(fLive|fExpiring) != fLive || int64(e.wb)&t.wmask != b&t.wmask || e.fl&mask != val {
 					continue
 				}
 				if pass == 0 && (e.lastPkt+t.timeout(e))/wheelTick > b {
@@ -1500,9 +1524,7 @@ func (t *Tracker) remove(e *entry) {
 
 // release frees e's slots.
 func (t *Tracker) release(e *entry) {
-	if e.fl&fTCP != 0 {
-		t.tcps.release(e.ext)
-	} else if e.fl&fICMPX != 0 {
+	if e.fl&fICMPX != 0 {
 		t.icmps.release(e.ext)
 	}
 	if e.rare != 0 {
@@ -1536,7 +1558,6 @@ func (t *Tracker) Flush() {
 		t.ents.at(uint32(v)).fl = 0
 	}
 	t.ents.reset()
-	t.tcps.reset()
 	t.icmps.reset()
 	t.rares.reset()
 	clear(t.idx.slots)
@@ -1708,7 +1729,7 @@ func (t *Tracker) report(e *entry, cause flow.Cause) {
 	var tx *tcpX
 	switch {
 	case e.fl&fTCP != 0:
-		tx = t.tcps.at(e.ext)
+		tx = t.tcpOf(e)
 		r.Has |= flow.HasTCP
 		tc := &r.TCP
 		tc.Object, tc.HasDst = flow.TCPPerf, true

@@ -360,8 +360,12 @@ func TestScanInvariant(t *testing.T) {
 		}
 		scans++
 		now := tr.now
-		for j := range tr.ents.used {
-			e := tr.ents.at(uint32(j))
+		for j := range tr.ents.s[0].used + tr.ents.s[1].used {
+			i := uint32(j)
+			if j >= tr.ents.s[0].used {
+				i = uint32(j-tr.ents.s[0].used) | tcpBit
+			}
+			e := tr.ents.at(i)
 			if e.fl&fLive == 0 {
 				continue
 			}
@@ -422,7 +426,7 @@ func (t *Tracker) memBreakdown() string {
 	for _, x := range t.wheel {
 		w += cap(x) * 4
 	}
-	return fmt.Sprintf("ents %d tcps %d icmps %d rares %d idx %d wheel %d pend %d out %d n %d used %d", t.ents.bytes(), t.tcps.bytes(), t.icmps.bytes(), t.rares.bytes(), len(t.idx.slots)*8, w, cap(t.pend)*4, cap(t.out)*8, t.idx.n, t.ents.used)
+	return fmt.Sprintf("ents %d+%d icmps %d rares %d idx %d wheel %d pend %d out %d n %d used %d", t.ents.s[0].bytes(), t.ents.s[1].bytes(), t.icmps.bytes(), t.rares.bytes(), len(t.idx.slots)*8, w, cap(t.pend)*4, cap(t.out)*8, t.idx.n, t.ents.s[0].used+t.ents.s[1].used)
 }
 
 // TestPacketsSameAsPacket: Packets gives the records Packet gives, one
