@@ -88,13 +88,14 @@ func (x *index) insert(s uint64) {
 func (t *Tracker) grow() {
 	x := &t.idx
 	old := x.slots
-	x.slots = make([]uint64, 2*len(old))
+	x.slots = t.mem.mapWords(2 * len(old))
 	x.mask = uint64(len(x.slots) - 1)
 	for _, s := range old {
 		if s != 0 {
 			x.insert(s)
 		}
 	}
+	t.mem.unmapWords(old)
 }
 
 // del removes k, which maps to v.

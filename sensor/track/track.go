@@ -162,7 +162,9 @@ func (s *slab[T]) reset() { s.used, s.free = 0, s.free[:0] }
 // flow and its option groups share cache lines (and one miss).
 type entSlab struct {
 	chunks [][]uint64 // chunkLen slots of stride bytes
-	stride uintptr    // a multiple of 8
+	mem    *offHeap
+	cur    []byte  // unused end of the region chunks come from
+	stride uintptr // a multiple of 8
 	used   int
 	free   []uint32
 }
@@ -180,7 +182,7 @@ func (s *entSlab) alloc() uint32 {
 		s.free = s.free[:n-1]
 	} else {
 		if s.used>>chunkBits == len(s.chunks) {
-			s.chunks = append(s.chunks, make([]uint64, chunkLen*s.stride/8))
+			s.chunks = append(s.chunks, s.mem.chunk(&s.cur, int(chunkLen*s.stride/8)))
 		}
 		i = uint32(s.used)
 		s.used++
@@ -274,7 +276,8 @@ type Tracker struct {
 	// the flows that have them, and the option groups (-m -J -Z -U) in
 	// slabs parallel to the entries, only when an option is on.
 	ents   entries
-	tcpOff uintptr // a TCP flow's tcpX: this far after its entry
+	tcpOff uintptr  // a TCP flow's tcpX: this far after its entry
+	mem    *offHeap // where entry chunks and index slots live
 	icmps  slab[icmpX]
 	rares  pool[rareX] // holds pointers (netip.Addr): ARP, layer 2 and ICMP-mapped flows only
 	user   [2][][]byte // -U: 2 * UserData bytes per entry, chunked as ents.s
@@ -328,7 +331,10 @@ func New(opt Options, emit func(*flow.Record)) *Tracker {
 	if t.xOn {
 		t.tcpOff += unsafe.Sizeof([2]sideX{})
 	}
-	t.ents.s[0].stride = t.tcpOff
+	t.mem = new(offHeap)
+	freeWhenUnreachable(t, t.mem)
+	t.ents.s[0].stride, t.ents.s[0].mem = t.tcpOff, t.mem
+	t.ents.s[1].mem = t.mem
 	t.ents.s[1].stride = t.tcpOff + unsafe.Sizeof(tcpX{})
 	t.tmo = [numLists]int64{int64(opt.IPTimeout), int64(opt.TCPTimeout), int64(opt.ICMPTimeout), int64(opt.IGMPTimeout),
 		int64(opt.FragTimeout), int64(opt.ARPTimeout), int64(opt.OtherTimeout), int64(opt.IPOtherTimeout), min(int64(opt.TCPTimeout), int64(10*time.Second))}
