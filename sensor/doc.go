@@ -29,12 +29,13 @@
 // flows when packet time passes a second since its last scan; so that
 // every shard scans when one table would (and reports the same records),
 // track.ScanClock follows the whole stream and every shard gets those
-// scan times. One writer goroutine emits the shards' records (copied into
-// reused buffers: no allocation per record) and the MARs, so emit is
-// never called concurrently. Records are in order within a shard; across
-// shards the set of records is that of one table. A table numbers its
-// flows 1, 2, 3...; shard i of n renumbers its k-th flow (k-1)·n+i+1, so
-// sequence numbers stay unique per flow.
+// scan times. The shards emit their records as they make them, under one
+// lock, so emit is never called concurrently (handing the 2.3 kB records
+// to a writer goroutine instead cost 0.2 CPU-s more on 1 M packets).
+// Records are in order within a shard; across shards the set of records
+// is that of one table. A table numbers its flows 1, 2, 3...; shard i of
+// n renumbers its k-th flow (k-1)·n+i+1, so sequence numbers stay unique
+// per flow.
 //
 // Reading files, a full pipeline waits: nothing is dropped. Live
 // (Options.Live), a batch that finds no free slot is dropped and counted

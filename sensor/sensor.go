@@ -63,8 +63,8 @@ const batchLen = 256
 // Sensor turns frames into flow records: decode, track, MARs.
 //
 // With Options.Shards > 1, Frames hands each batch to the shard
-// goroutines, and emit is called from a writer goroutine (one call at a
-// time, never concurrently); Close waits for all of them.
+// goroutines, and emit is called from them, one call at a time (under a
+// lock), never concurrently; Close waits for all of them.
 type Sensor struct {
 	opt  Options
 	emit func(*flow.Record)
@@ -77,7 +77,8 @@ type Sensor struct {
 	marEvery    int64
 	nextMar     int64
 	// MAR state, owned by whoever emits records (the caller's goroutine
-	// with one shard, the writer goroutine otherwise).
+	// with one shard, whoever holds emitMu otherwise).
+	emitMu  sync.Mutex
 	mar     flow.Record
 	lastMar marSnap
 	records uint64 // flow records emitted (emitter-owned)
@@ -92,16 +93,14 @@ type Sensor struct {
 	n      int
 	shards []*shard
 	free   chan *slot
-	wch    chan wmsg
 	clock  track.ScanClock
 	wg     sync.WaitGroup
-	wdone  chan struct{}
 	closed bool
 	marAt  int64 // a status MAR is due after this batch (packet time), 0: none
 }
 
 // pubCounters are the counters other goroutines (metrics, MARs of the
-// writer) read: the owner stores its plain counters here once a batch.
+// shards) read: the owner stores its plain counters here once a batch.
 type pubCounters struct {
 	packets, bytes, ours atomic.Uint64
 	bad                  [decode.NumReasons]atomic.Uint64
@@ -172,8 +171,8 @@ func (s *Sensor) Stats() Stats {
 	if s.opt.KernelStats != nil {
 		st.KernelReceived, st.KernelDrops = s.opt.KernelStats()
 	}
-	st.Records = s.pub.records.Load()
 	if s.n == 1 {
+		st.Records = s.pub.records.Load()
 		p := &s.one1
 		st.Created, st.Forced = p.created.Load(), p.forced.Load()
 		st.Active, st.MemBytes = p.active.Load(), p.mem.Load()
@@ -181,6 +180,7 @@ func (s *Sensor) Stats() Stats {
 	}
 	for _, sh := range s.shards {
 		p := &sh.pub
+		st.Records += p.records.Load()
 		st.Created += p.created.Load()
 		st.Forced += p.forced.Load()
 		st.Active += p.active.Load()
@@ -329,8 +329,8 @@ func (s *Sensor) Close() {
 	s.stopShards()
 }
 
-// sendMarSync emits a MAR from the caller's goroutine when no writer
-// goroutine can be emitting (before the first batch).
+// sendMarSync emits a MAR from the caller's goroutine when no shard can
+// be emitting (before the first batch).
 func (s *Sensor) sendMarSync(cause flow.Cause, now int64) {
 	s.sendMar(cause, now, nil)
 }
@@ -403,6 +403,7 @@ func (s *Sensor) sendMar(cause flow.Cause, now int64, st *Stats) {
 
 // tablePub are one table's counters, stored by the goroutine that owns it.
 type tablePub struct {
+	records         atomic.Uint64 // shards only
 	created, forced atomic.Uint64
 	active, mem     atomic.Int64
 }

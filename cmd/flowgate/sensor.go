@@ -430,7 +430,7 @@ func runSensor(a *sensorArgs, stdin io.Reader, stdout, stderr io.Writer) error {
 	defer src.Close()
 	opt.Live = a.iface != ""
 	opt.KernelStats = kstats
-	// With several shards emit runs on the sensor's writer goroutine.
+	// With several shards emit runs on the shards' goroutines, one at a time.
 	s := sensor.New(opt, func(r *flow.Record) {
 		for _, sink := range sinks {
 			if err := sink(r); err != nil {
@@ -545,8 +545,8 @@ func badReasons(c sensor.Counters) string {
 // readBatch is how many frames the sensor reads at a time.
 const readBatch = 256
 
-// errOnce keeps the first error of the sinks (set from the sensor's writer
-// goroutine, read by the reading loop).
+// errOnce keeps the first error of the sinks (set from the shards'
+// goroutines, read by the reading loop).
 type errOnce struct {
 	mu  sync.Mutex
 	err error
