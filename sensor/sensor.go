@@ -85,7 +85,7 @@ type Sensor struct {
 
 	// one shard: the table runs on the caller's goroutine.
 	tr   *track.Tracker
-	pkt  decode.Packet
+	pkts []decode.Packet
 	one  [1]capture.Frame
 	one1 tablePub
 
@@ -218,11 +218,20 @@ func (s *Sensor) start(ts int64) {
 	s.lastMar = marSnap{now: ts}
 }
 
-// batch decodes and tracks a batch, one frame at a time: the decoded
-// packet stays in the cache for the tracker (faster than decoding the
-// whole batch first, measured).
+// batch decodes a batch into the reused packet slice, then tracks it with
+// track.Tracker.Packets, whose table lookups overlap. An undecoded frame
+// only advances the table's time, between the runs of packets around it.
 func (s *Sensor) batch(fs []capture.Frame) {
-	p := &s.pkt
+	if cap(s.pkts) < batchLen {
+		s.pkts = make([]decode.Packet, batchLen)
+	}
+	pkts := s.pkts[:0]
+	flush := func() {
+		if len(pkts) > 0 {
+			s.tr.Packets(pkts)
+			pkts = pkts[:0]
+		}
+	}
 	for i := range fs {
 		f := &fs[i]
 		if s.opt.Argus3 {
@@ -233,18 +242,22 @@ func (s *Sensor) batch(fs []capture.Frame) {
 			s.sendMar(flow.CauseStart, f.TS, nil)
 		}
 		if f.TS >= s.nextMar {
+			flush()
 			s.statusMar(f.TS)
 		}
 		s.last = max(s.last, f.TS)
 		s.c.Packets++
 		s.c.Bytes += uint64(max(f.Len, len(f.Data)))
+		p := &pkts[:len(pkts)+1][len(pkts)]
 		if r := decodeErr(s.dec.Decode(f, p)); r != 0 {
 			s.c.Bad[r]++
+			flush()
 			s.tr.Advance(f.TS)
 			continue
 		}
-		s.tr.Packet(p)
+		pkts = pkts[:len(pkts)+1]
 	}
+	flush()
 }
 
 // decodeErr maps a decode error to its reason (0: decoded).
