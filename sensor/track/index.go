@@ -99,9 +99,12 @@ func (t *Tracker) grow() {
 }
 
 // del removes k, which maps to v.
-func (t *Tracker) del(k *fkey, v uint32) {
+func (t *Tracker) del(k *fkey, v uint32) { t.delH(t.idx.keyHash(k), v) }
+
+// delH is del with k's hash h.
+func (t *Tracker) delH(h uint64, v uint32) {
 	x := &t.idx
-	i := x.keyHash(k) >> 32 & x.mask
+	i := h >> 32 & x.mask
 	for uint32(x.slots[i]) != v {
 		if x.slots[i] == 0 {
 			return

@@ -297,6 +297,7 @@ type Tracker struct {
 	out      []uint64 // this scan's records: seq << 32 | slab index
 	sink     int64    // what warming loads read (kept, so that they stay)
 	bk       [batchLen]bkey
+	hb       [warmLen]uint64 // emitOut: key hashes of flows that leave
 	// Counters.
 	Records uint64 // records emitted
 	Created uint64 // flows created
@@ -1417,7 +1418,21 @@ func (t *Tracker) warmEnts(ws []uint32) {
 // which leave the table, status records for the others.
 func (t *Tracker) emitOut(cause flow.Cause) {
 	slices.Sort(t.out)
+	x := &t.idx
 	for j, v := range t.out {
+		if j&(warmLen-1) == 0 {
+			// Hash the next flows that leave and load their index
+			// slots, so that those misses overlap.
+			var sink uint64
+			for k, v := range t.out[j:min(j+warmLen, len(t.out))] {
+				if e := t.ents.at(uint32(v)); e.fl&fExpiring != 0 {
+					h := x.keyHash(&e.key)
+					t.hb[k] = h
+					sink += x.slots[h>>32&x.mask]
+				}
+			}
+			t.sink += int64(sink)
+		}
 		if j > 0 && v == t.out[j-1] {
 			continue // twice due (a stale word matching a reused slot)
 		}
@@ -1427,7 +1442,7 @@ func (t *Tracker) emitOut(cause flow.Cause) {
 			if e.fl&fDirty != 0 {
 				t.report(e, cause)
 			}
-			t.remove(e)
+			t.removeH(e, t.hb[j&(warmLen-1)])
 		} else {
 			t.report(e, flow.CauseStatus)
 		}
@@ -1516,8 +1531,11 @@ func (t *Tracker) force(mask, val uint16) bool {
 	return n > 0
 }
 
-func (t *Tracker) remove(e *entry) {
-	t.del(&e.key, e.idx+1)
+func (t *Tracker) remove(e *entry) { t.removeH(e, t.idx.keyHash(&e.key)) }
+
+// removeH is remove with the hash h of e's key.
+func (t *Tracker) removeH(e *entry, h uint64) {
+	t.delH(h, e.idx+1)
 	if e.fl&fFragRef != 0 {
 		for k, v := range t.frags {
 			if v == e.idx {
