@@ -517,6 +517,25 @@ func addr16(a netip.Addr) [16]byte {
 	return a.As16()
 }
 
+// put16 stores addr16(a) in *d with word stores: building the array in
+// bytes and copying it stalls store forwarding on the key's word loads.
+func put16(d *[16]byte, a netip.Addr) {
+	w := (*[2]uint64)(unsafe.Pointer(d))
+	if a.Is4() {
+		v := a.As4()
+		w[0], w[1] = uint64(binary.LittleEndian.Uint32(v[:])), 0
+		return
+	}
+	v := a.As16()
+	w[0], w[1] = binary.LittleEndian.Uint64(v[:8]), binary.LittleEndian.Uint64(v[8:])
+}
+
+// after16 says whether a sorts after b, byte by byte (bytes.Compare > 0).
+func after16(a, b *[16]byte) bool {
+	a0, b0 := binary.BigEndian.Uint64(a[:8]), binary.BigEndian.Uint64(b[:8])
+	return a0 > b0 || a0 == b0 && binary.BigEndian.Uint64(a[8:]) > binary.BigEndian.Uint64(b[8:])
+}
+
 // keyOf builds the table key of p and says whether p travels a -> b.
 func (t *Tracker) keyOf(p *decode.Packet) (k fkey, fwd bool, class uint8) {
 	switch p.Net {
@@ -546,13 +565,14 @@ func (t *Tracker) keyOf(p *decode.Packet) (k fkey, fwd bool, class uint8) {
 	k.kind = kIP
 	k.v6 = p.Net == decode.NetIPv6
 	k.proto = p.Proto
-	k.a, k.b = addr16(p.Src), addr16(p.Dst)
+	put16(&k.a, p.Src)
+	put16(&k.b, p.Dst)
 	class = clIP
 	if p.Frag && !p.FirstFrag {
 		k.kind, class = kFrag, clFrag
 		k.x = p.IPID
 		fwd = true
-		if bytes.Compare(k.a[:], k.b[:]) > 0 {
+		if after16(&k.a, &k.b) {
 			k.a, k.b = k.b, k.a
 			fwd = false
 		}
@@ -597,7 +617,7 @@ func (t *Tracker) keyOf(p *decode.Packet) (k fkey, fwd bool, class uint8) {
 	case 2:
 		class = clIGMP
 		if g, ok := igmpGroup(p); ok {
-			k.b = addr16(g)
+			put16(&k.b, g)
 		}
 	}
 	if p.HasL4 && p.Proto != 1 && p.Proto != 58 {
@@ -609,7 +629,7 @@ func (t *Tracker) keyOf(p *decode.Packet) (k fkey, fwd bool, class uint8) {
 	fwd = true
 	// Same address at both ends (loopback): argus does not reorder by
 	// port, each direction is its own flow.
-	if bytes.Compare(k.a[:], k.b[:]) > 0 {
+	if after16(&k.a, &k.b) {
 		k.a, k.b = k.b, k.a
 		k.pa, k.pb = k.pb, k.pa
 		fwd = false
@@ -810,10 +830,11 @@ func (t *Tracker) accountKey(p *decode.Packet, k *fkey, h uint64, fwd bool, clas
 	if p.Frag && p.FirstFrag && !k.v6 {
 		fk := *k
 		fk.kind = kFrag
-		fk.a, fk.b = addr16(p.Src), addr16(p.Dst)
+		put16(&fk.a, p.Src)
+		put16(&fk.b, p.Dst)
 		fk.pa, fk.pb, fk.y = 0, 0, 0
 		fk.x = p.IPID
-		if bytes.Compare(fk.a[:], fk.b[:]) > 0 {
+		if after16(&fk.a, &fk.b) {
 			fk.a, fk.b = fk.b, fk.a
 		}
 		if _, ok := t.frags[fk]; !ok {
@@ -1278,11 +1299,12 @@ func (t *Tracker) tcp(e *entry, p *decode.Packet, d int) {
 func (t *Tracker) mapICMP(p *decode.Packet) {
 	var k fkey
 	k.kind, k.proto, k.v6 = kIP, p.QProto, p.Net == decode.NetIPv6
-	k.a, k.b = addr16(p.QSrc), addr16(p.QDst)
+	put16(&k.a, p.QSrc)
+	put16(&k.b, p.QDst)
 	k.pa, k.pb = p.QSrcPort, p.QDstPort
 	// Same address at both ends (loopback): argus does not reorder by
 	// port, each direction is its own flow.
-	if bytes.Compare(k.a[:], k.b[:]) > 0 {
+	if after16(&k.a, &k.b) {
 		k.a, k.b, k.pa, k.pb = k.b, k.a, k.pb, k.pa
 	}
 	e := t.lookup(&k)
