@@ -86,6 +86,7 @@ type Sensor struct {
 	// one shard: the table runs on the caller's goroutine.
 	tr   *track.Tracker
 	pkts []decode.Packet
+	pkt  decode.Packet // several shards: the packet being dispatched
 	one  [1]capture.Frame
 	one1 tablePub
 

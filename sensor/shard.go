@@ -20,7 +20,8 @@ import (
 // where they are made: copying them to a writer goroutine cost more CPU
 // than the lock (a record is 2.3 kB).
 
-// Operations: the low 16 bits index the slot's frames.
+// Operations: the low 16 bits index the shard's packets (the slot's
+// frames for opAdvance).
 const (
 	opPacket  uint32 = iota << 16 // Account and, for an ICMP error quoting a flow here, MapICMP
 	opAccount                     // Account only (the quoted flow is on another shard)
@@ -36,8 +37,8 @@ const slotsPerShard = 4
 type slot struct {
 	frames []capture.Frame
 	arena  []byte // the frames' data (the source reuses its buffer)
-	pkts   []decode.Packet
-	ops    [][]uint32 // per shard
+	pkts   [][]decode.Packet // per shard, in order: runs go to Tracker.Packets
+	ops    [][]uint32        // per shard
 	tick   int64      // after its operations, every shard advances to this time (Tick); 0: none
 	flush  bool       // then flushes its table (Close)
 	mar    marReq     // a status MAR goes out once every shard is done with this slot
@@ -69,11 +70,12 @@ func (s *Sensor) startShards() {
 	for range nslot {
 		sl := &slot{
 			frames: make([]capture.Frame, batchLen),
-			pkts:   make([]decode.Packet, batchLen),
+			pkts:   make([][]decode.Packet, s.n),
 			ops:    make([][]uint32, s.n),
 		}
 		for k := range sl.ops {
 			sl.ops[k] = make([]uint32, 0, batchLen)
+			sl.pkts[k] = make([]decode.Packet, 0, batchLen)
 		}
 		s.free <- sl
 	}
@@ -123,6 +125,7 @@ func (s *Sensor) dispatch(fs []capture.Frame) {
 	sl.tick, sl.flush, sl.mar = 0, false, marReq{}
 	for k := range sl.ops {
 		sl.ops[k] = sl.ops[k][:0]
+		sl.pkts[k] = sl.pkts[k][:0]
 	}
 	for i := range fs {
 		f := &fs[i]
@@ -145,14 +148,13 @@ func (s *Sensor) dispatch(fs []capture.Frame) {
 		off := len(sl.arena)
 		sl.arena = append(sl.arena, f.Data...)
 		dst.Data = sl.arena[off:len(sl.arena):len(sl.arena)]
-		p := &sl.pkts[i]
-		idx := uint32(i)
+		p := &s.pkt // decoded here, where it is hot, then copied to its shard
 		scan := s.clock.Tick(f.TS)
 		if r := decodeErr(s.dec.Decode(dst, p)); r != 0 {
 			s.c.Bad[r]++
 			if scan {
 				for k := range sl.ops {
-					sl.ops[k] = append(sl.ops[k], opAdvance|idx)
+					sl.ops[k] = append(sl.ops[k], opAdvance|uint32(i))
 				}
 			}
 			continue
@@ -162,20 +164,26 @@ func (s *Sensor) dispatch(fs []capture.Frame) {
 			q = track.QuoteShard(p, s.n)
 		}
 		if q < 0 || q == a {
-			sl.ops[a] = append(sl.ops[a], opPacket|idx)
+			sl.add(a, opPacket, p)
 		} else {
-			sl.ops[a] = append(sl.ops[a], opAccount|idx)
-			sl.ops[q] = append(sl.ops[q], opMap|idx)
+			sl.add(a, opAccount, p)
+			sl.add(q, opMap, p)
 		}
 		if scan {
 			for k := range sl.ops {
 				if k != a && k != q {
-					sl.ops[k] = append(sl.ops[k], opAdvance|idx)
+					sl.ops[k] = append(sl.ops[k], opAdvance|uint32(i))
 				}
 			}
 		}
 	}
 	s.send(sl)
+}
+
+// add gives shard k operation op on a copy of p.
+func (sl *slot) add(k int, op uint32, p *decode.Packet) {
+	sl.ops[k] = append(sl.ops[k], op|uint32(len(sl.pkts[k])))
+	sl.pkts[k] = append(sl.pkts[k], *p)
 }
 
 // tick advances every shard to now.
@@ -189,6 +197,7 @@ func (s *Sensor) tick(now int64) {
 	sl.tick, sl.flush, sl.mar = now, false, marReq{}
 	for k := range sl.ops {
 		sl.ops[k] = sl.ops[k][:0]
+		sl.pkts[k] = sl.pkts[k][:0]
 	}
 	s.send(sl)
 }
@@ -201,6 +210,7 @@ func (s *Sensor) stopShards() {
 	sl.tick, sl.flush, sl.mar = 0, true, marReq{}
 	for k := range sl.ops {
 		sl.ops[k] = sl.ops[k][:0]
+		sl.pkts[k] = sl.pkts[k][:0]
 	}
 	s.send(sl)
 	for _, sh := range s.shards {
@@ -215,18 +225,32 @@ func (sh *shard) run() {
 	s := sh.s
 	defer s.wg.Done()
 	for sl := range sh.in {
+		pk := sl.pkts[sh.id]
+		run := 0 // pk[run:next] are plain packets not yet tracked
+		next := 0
 		for _, op := range sl.ops[sh.id] {
 			i := op & opIndex
+			if op&^opIndex == opPacket {
+				next = int(i) + 1
+				continue
+			}
+			if run < next {
+				sh.tr.Packets(pk[run:next])
+			}
 			switch op &^ opIndex {
-			case opPacket:
-				sh.tr.Packet(&sl.pkts[i])
 			case opAccount:
-				sh.tr.Account(&sl.pkts[i])
+				sh.tr.Account(&pk[i])
+				next = int(i) + 1
 			case opMap:
-				sh.tr.MapICMP(&sl.pkts[i])
+				sh.tr.MapICMP(&pk[i])
+				next = int(i) + 1
 			case opAdvance:
 				sh.tr.Advance(sl.frames[i].TS)
 			}
+			run = next
+		}
+		if run < next {
+			sh.tr.Packets(pk[run:next])
 		}
 		if sl.tick != 0 {
 			sh.tr.Advance(sl.tick)
