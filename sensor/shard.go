@@ -36,12 +36,12 @@ const slotsPerShard = 4
 // slot is one batch on its way through the shards.
 type slot struct {
 	frames []capture.Frame
-	arena  []byte // the frames' data (the source reuses its buffer)
+	arena  []byte            // the frames' data (the source reuses its buffer)
 	pkts   [][]decode.Packet // per shard, in order: runs go to Tracker.Packets
 	ops    [][]uint32        // per shard
-	tick   int64      // after its operations, every shard advances to this time (Tick); 0: none
-	flush  bool       // then flushes its table (Close)
-	mar    marReq     // a status MAR goes out once every shard is done with this slot
+	tick   int64             // after its operations, every shard advances to this time (Tick); 0: none
+	flush  bool              // then flushes its table (Close)
+	mar    marReq            // a status MAR goes out once every shard is done with this slot
 	refs   atomic.Int32
 }
 
