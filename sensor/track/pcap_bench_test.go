@@ -78,7 +78,8 @@ func BenchmarkSensorPcap(b *testing.B) {
 
 // BenchmarkTrackPcap runs decode + track over a whole generated capture
 // held in memory, one op per capture: Packet decodes and tracks one frame
-// at a time, Packets decodes 32 frames and tracks them as a batch.
+// at a time, Packets decodes 32 frames and tracks them as a batch. It
+// reports the table's MemBytes per active flow when it held the most.
 func BenchmarkTrackPcap(b *testing.B) {
 	frames := loadFrames(b)
 	for _, bc := range []struct {
@@ -88,6 +89,8 @@ func BenchmarkTrackPcap(b *testing.B) {
 		for _, batch := range []int{1, 32} {
 			b.Run(fmt.Sprintf("%s/batch%d", bc.name, batch), func(b *testing.B) {
 				var recs uint64
+				var peak int
+				var peakMem int64
 				pk := make([]decode.Packet, batch)
 				b.ReportAllocs()
 				for b.Loop() {
@@ -95,6 +98,9 @@ func BenchmarkTrackPcap(b *testing.B) {
 					tr := track.New(bc.opt, func(*flow.Record) { recs++ })
 					n := 0
 					for i := range frames {
+						if i&4095 == 0 && tr.Active() > peak { // the table at its largest
+							peak, peakMem = tr.Active(), tr.MemBytes()
+						}
 						f := frames[i]
 						f.TS -= f.TS % 1000
 						if dec.Decode(&f, &pk[n]) != nil {
@@ -114,6 +120,8 @@ func BenchmarkTrackPcap(b *testing.B) {
 					tr.Flush()
 				}
 				b.ReportMetric(float64(len(frames))*float64(b.N)/b.Elapsed().Seconds(), "pkts/s")
+				b.ReportMetric(float64(peak), "peak-flows")
+				b.ReportMetric(float64(peakMem)/float64(peak), "B/flow")
 			})
 		}
 	}
