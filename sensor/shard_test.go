@@ -440,3 +440,33 @@ func TestLiveDropsCounted(t *testing.T) {
 		t.Errorf("dropped %d (MARs %d, Stats %d), processed %d of %d frames", c.OurDrops, dropped, st.OurDrops, c.Packets, nb*bl)
 	}
 }
+
+// BenchmarkSensorShards: 4096 concurrent TCP flows, both directions, in
+// batches of 256 frames, with 1 and 2 shards.
+func BenchmarkSensorShards(b *testing.B) {
+	const nflows = 4096
+	frames := make([][]byte, 2*nflows)
+	for i := range frames {
+		frames[i] = synthFrame(make([]byte, 256), i/2, i%2 == 0, uint32(i)*100)
+	}
+	for _, shards := range []int{1, 2} {
+		b.Run(strconv.Itoa(shards), func(b *testing.B) {
+			s := New(Options{Shards: shards}, func(*flow.Record) {})
+			fs := make([]capture.Frame, batchLen)
+			ts := int64(1700000000e9)
+			k := 0
+			b.ReportAllocs()
+			b.SetBytes(154 * batchLen)
+			for b.Loop() {
+				for i := range fs {
+					ts += 1000
+					fs[i] = capture.Frame{TS: ts, LinkType: capture.LinkEthernet, Data: frames[k%len(frames)], Len: 154}
+					k++
+				}
+				s.Frames(fs)
+			}
+			s.Close()
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(k), "ns/frame")
+		})
+	}
+}
