@@ -15,18 +15,33 @@ type index struct {
 	slots []uint64
 	mask  uint64
 	n     int
-	seed  uint64
+	seed  [7]uint64 // per table, so that keys cannot be chosen to collide
 }
 
-// keyHash hashes the six words of k.
-func (x *index) keyHash(k *fkey) uint64 {
-	w := (*[6]uint64)(unsafe.Pointer(k))
-	h := x.seed
-	for _, v := range w {
-		hi, lo := bits.Mul64(h^v, 0x9E3779B97F4A7C15)
-		h = hi ^ lo
+// setSeed derives the hash's secret words from s.
+func (x *index) setSeed(s uint64) {
+	for i := range x.seed {
+		s += 0x9E3779B97F4A7C15 // splitmix64
+		z := (s ^ s>>30) * 0xBF58476D1CE4E5B9
+		z = (z ^ z>>27) * 0x94D049BB133111EB
+		x.seed[i] = z ^ z>>31
 	}
-	hi, lo := bits.Mul64(h, 0xD6E8FEB86659FD93)
+}
+
+// keyHash hashes the six words of k: three independent 64x64->128
+// multiplies of secret-keyed word pairs (wyhash's mum), folded by a
+// fourth, so that the multiplies overlap instead of forming a chain.
+func (x *index) keyHash(k *fkey) uint64 {
+	w, s := (*[6]uint64)(unsafe.Pointer(k)), &x.seed
+	a := mum(w[0]^s[0], w[1]^s[1])
+	b := mum(w[2]^s[2], w[3]^s[3])
+	c := mum(w[4]^s[4], w[5]^s[5])
+	return mum(a^b^s[6], c^s[6])
+}
+
+// mum multiplies a and b to 128 bits and folds the halves.
+func mum(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
 	return hi ^ lo
 }
 

@@ -325,7 +325,7 @@ func New(opt Options, emit func(*flow.Record)) *Tracker {
 	opt.defaults()
 	t := &Tracker{opt: opt, emit: emit, frags: make(map[fkey]uint32)}
 	t.idx.init(1024)
-	t.idx.seed = uint64(time.Now().UnixNano()) | 1
+	t.idx.setSeed(uint64(time.Now().UnixNano()))
 	t.status = int64(opt.StatusInterval)
 	t.xOn = opt.Jitter || opt.PktSize || opt.UserData > 0 || opt.MAC
 	t.tcpOff = unsafe.Sizeof(entry{})
@@ -964,7 +964,11 @@ func (t *Tracker) buildKey(e *entry, p *decode.Packet) {
 	r := &t.scratch
 	*r = flow.Key{}
 	t.makeKey(nil, e, p)
-	e.kx = keyX{r.ICMPType, r.ICMPCode, r.ICMPID, r.ICMPSeq, r.TpProto, r.SrcMask, r.DstMask}
+	// Field by field: a keyX built on the stack and copied stalls store
+	// forwarding (its bytes are stored one by one and loaded as words).
+	x := &e.kx
+	x.icmpType, x.icmpCode, x.icmpID, x.icmpSeq = r.ICMPType, r.ICMPCode, r.ICMPID, r.ICMPSeq
+	x.tpProto, x.srcMask, x.dstMask = r.TpProto, r.SrcMask, r.DstMask
 	if checkKeys && t.recKey(e) != *r {
 		panic(fmt.Sprintf("recKey %+v, want %+v", t.recKey(e), *r))
 	}
