@@ -772,13 +772,16 @@ func (t *Tracker) warmKeys(bk []bkey) {
 				break
 			}
 			if s>>32 == tag {
+				// One load per cache line the packet will touch.
 				e := t.ents.at(uint32(s) - 1)
 				sink += uint64(e.key.x) + uint64(e.s[1].pkts) + uint64(e.fl)
 				if e.fl&fTCP != 0 {
-					sink += uint64(t.tcpOf(e).tstatus)
+					x := t.tcpOf(e)
+					sink += uint64(x.s[0].seqBase) + uint64(x.s[1].seqBase) + uint64(x.tstatus)
 				}
 				if t.xOn {
-					sink += uint64(t.optsOf(uint32(s) - 1)[1].jn)
+					x := t.optsOf(uint32(s) - 1)
+					sink += uint64(x[0].jn) + uint64(x[1].jn)
 				}
 				break
 			}
