@@ -271,10 +271,11 @@ type Tracker struct {
 	scratch flow.Key
 	status  int64
 	tmo     [numLists]int64
-	// Flow storage. Entries hold only what every flow needs; TCP state,
-	// ICMP data and the rare groups are in their own slabs, used only by
-	// the flows that have them, and the option groups (-m -J -Z -U) in
-	// slabs parallel to the entries, only when an option is on.
+	// Flow storage. An entry holds what every flow needs; a slot of the
+	// entry slabs is the entry, then its option groups (-m -J -Z -U)
+	// when an option is on, then, in the TCP flows' slab, its TCP state.
+	// ICMP data and the rare groups are in slabs of their own, used only
+	// by the flows that have them.
 	ents   entries
 	tcpOff uintptr  // a TCP flow's tcpX: this far after its entry
 	mem    *offHeap // where entry chunks and index slots live
@@ -390,7 +391,7 @@ type tside struct {
 	finSeen bool
 }
 
-// tcpX is a TCP flow's state, out of line: only TCP flows have it.
+// tcpX is a TCP flow's state: only the TCP flows' slots have it (tcpOf).
 type tcpX struct {
 	s       [2]tside
 	synT    int64
@@ -401,8 +402,8 @@ type tcpX struct {
 	ackDat  uint32
 }
 
-// sideX holds one direction's optional groups (-m, -J, -Z, -U), in a
-// slab parallel to the entries: present only when one of those is on.
+// sideX holds one direction's optional groups (-m, -J, -Z, -U), after
+// the entry in its slot (optsOf): present only when one of those is on.
 type sideX struct {
 	last         int64 // last packet (jitter)
 	jmin, jmax   float64
