@@ -7,7 +7,8 @@
 # Every configuration runs `runs` times; the medians of user+sys CPU and
 # of wall time are printed with packets per CPU-second and the ratio
 # flowgate/argus (>1: flowgate does more packets per CPU-second), and the
-# median peak resident set size (MB).
+# median peak resident set size (MB). flowgate runs with its default for
+# files (one flow table) and with --shards 2 (fg-2shrd).
 # Captures are made by conformance/tools/genpcap into .bench/ when missing.
 set -eu
 cd "$(dirname "$0")/.."
@@ -50,6 +51,11 @@ for n in $sizes; do
 		# shellcheck disable=SC2086
 		measure .bench/flowgate sensor $opts -3 -r "$p" -w "$tmp/f.argus"
 		printf '%-9s %-16s %-8s %8s %8s %8.0f %12.0f   ratio %.2fx\n' "$n" "${opts:-default}" flowgate "$cpu" "$wall" "$rss" \
+			"$(echo "$n $cpu" | awk '{print $1/$2}')" "$(echo "$acpu $cpu" | awk '{print $1/$2}')"
+		# Two flow tables (--shards 2): less wall time, more CPU.
+		# shellcheck disable=SC2086
+		measure .bench/flowgate sensor $opts -3 --shards 2 -r "$p" -w "$tmp/f.argus"
+		printf '%-9s %-16s %-8s %8s %8s %8.0f %12.0f   ratio %.2fx\n' "$n" "${opts:-default}" fg-2shrd "$cpu" "$wall" "$rss" \
 			"$(echo "$n $cpu" | awk '{print $1/$2}')" "$(echo "$acpu $cpu" | awk '{print $1/$2}')"
 	done
 done
