@@ -56,25 +56,7 @@ func (r *pcapReader) ReadFrame(f *Frame) error {
 
 // ReadFrames reads up to len(fs) frames that all alias the mapping or the
 // window: no copy.
-func (r *pcapReader) ReadFrames(fs []Frame) (int, error) {
-	if r.err != nil {
-		return 0, r.err
-	}
-	r.consumed()
-	n := 0
-	for n < len(fs) {
-		if err := r.next(&fs[n]); err != nil {
-			if n == 0 {
-				return 0, err // (never errPinned: not pinned yet)
-			}
-			break // errPinned, or an error the next call returns
-		}
-		n++
-		r.pin = true
-	}
-	r.pin = false
-	return n, nil
-}
+func (r *pcapReader) ReadFrames(fs []Frame) (int, error) { return r.batch(fs, r.next) }
 
 // next reads one record. Errors other than errPinned are sticky.
 func (r *pcapReader) next(f *Frame) error {

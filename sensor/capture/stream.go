@@ -82,6 +82,29 @@ func newMapped(name string, m []byte) stream {
 // off is the input offset of the next unconsumed byte.
 func (s *stream) off() int64 { return s.base + int64(s.r) }
 
+// batch fills fs with the frames next reads, pinning the window after the
+// first so that none of them moves (next returns errPinned when the next
+// record does not fit without moving the window: the batch ends there).
+func (s *stream) batch(fs []Frame, next func(*Frame) error) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	s.consumed()
+	n := 0
+	for n < len(fs) {
+		if err := next(&fs[n]); err != nil {
+			if n == 0 {
+				return 0, err // (never errPinned: not pinned yet)
+			}
+			break // errPinned, or an error the next call returns
+		}
+		n++
+		s.pin = true
+	}
+	s.pin = false
+	return n, nil
+}
+
 func (s *stream) setCloser(c io.Closer) { s.file = c }
 
 func (s *stream) closeDec() {
