@@ -57,6 +57,7 @@ const (
 	etMPLSm  = 0x8848
 	etPPPoE  = 0x8864
 	etTEB    = 0x6558 // transparent Ethernet bridging (GRE, Geneve)
+	etERSPAN = 0x88be // Cisco ERSPAN type II (GRE)
 	portVXLN = 4789
 	portGENV = 6081
 )
@@ -220,6 +221,7 @@ func (d *Decoder) ether(p *Packet, b []byte, off, depth int) error {
 
 // etherType decodes the payload b of type et.
 func (d *Decoder) etherType(p *Packet, b []byte, off int, et uint16, depth int) error {
+	first := et
 	for {
 		if depth > maxDepth {
 			return ReasonTooDeep
@@ -286,6 +288,12 @@ func (d *Decoder) etherType(p *Packet, b []byte, off int, et uint16, depth int) 
 			return d.ipv6(p, b, off, depth)
 		case etARP, etRARP:
 			return d.arp(p, b, off)
+		}
+		// argus 3.0.8.2 keys a payload it does not decode by the type
+		// in its last Ethernet header (ArgusCreateFlow: ep->ether_type),
+		// so behind VLAN tags the flow's type is 0x8100, not the inner one.
+		if p.NVLAN > 0 {
+			p.EtherType = first
 		}
 		p.L2Len = off
 		return nil
@@ -604,6 +612,18 @@ func (d *Decoder) l4(p *Packet, b []byte, n, off, depth int) error {
 		pt := be.Uint16(b[2:])
 		switch pt {
 		case etIPv4, etIPv6, etTEB, etMPLS:
+		case etERSPAN:
+			// ERSPAN II: an 8-byte header of version 1, then the
+			// mirrored Ethernet frame (argus 3.0.8.2
+			// ArgusProcessErspanIIHdr).
+			if len(b) <= hl+8 || b[hl]>>4 != 1 {
+				return nil
+			}
+			p.Encaps |= EncGRE | EncIP | EncERSPAN
+			p.GREProto = pt
+			enterTunnel(p)
+			p.HasMAC = false
+			return d.ether(p, b[hl+8:], off+hl+8, depth+1)
 		default:
 			return nil
 		}

@@ -261,3 +261,37 @@ func TestSNAPNonIPStaysLLC(t *testing.T) {
 		t.Errorf("CDP over SNAP: net %v ethertype %#x saps %#x/%#x", p.Net, p.EtherType, p.DSAP, p.SSAP)
 	}
 }
+
+// TestERSPANAndVLANPayloadType: argus 3.0.8.2 follows GRE ERSPAN II to the
+// mirrored frame (zeek erspanII.pcap: ICMP 23.0.0.2->23.0.0.3), and keys a
+// payload it does not decode behind a VLAN tag by the Ethernet header's
+// type 0x8100 (zeek pbb.pcap: ra prints proto 33024 for 802.1ah frames).
+func TestERSPANAndVLANPayloadType(t *testing.T) {
+	var d Decoder
+	var p Packet
+	icmp := []byte{8, 0, 0, 0, 0, 0x16, 0, 0}
+	inner := append(ipv4Hdr(1, len(icmp), nil, 0), icmp...)
+	copy(inner[12:], []byte{23, 0, 0, 2, 23, 0, 0, 3})
+	gre := []byte{0x10, 0x00, 0x88, 0xbe, 0, 0, 0, 4} // S bit, ERSPAN, sequence
+	erspan := []byte{0x10, 0x17, 0x08, 0x64, 0, 0, 0, 0}
+	pl := cat(gre, erspan, ethHdr(0x0800), inner)
+	fr := cat(ethHdr(0x0800), ipv4Hdr(47, len(pl), nil, 0), pl)
+	if err := d.Decode(&capture.Frame{Data: fr, Len: len(fr), LinkType: capture.LinkEthernet}, &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.Proto != 1 || p.Src != netip.MustParseAddr("23.0.0.2") || p.Encaps&EncERSPAN == 0 || p.WireLen != len(fr) {
+		t.Errorf("ERSPAN II: proto %d src %v encaps %#x wirelen %d", p.Proto, p.Src, p.Encaps, p.WireLen)
+	}
+	erspan[0] = 0x20 // version 2: not followed, the GRE flow stays
+	fr = cat(ethHdr(0x0800), ipv4Hdr(47, len(pl), nil, 0), gre, erspan, ethHdr(0x0800), inner)
+	if err := d.Decode(&capture.Frame{Data: fr, Len: len(fr), LinkType: capture.LinkEthernet}, &p); err != nil || p.Proto != 47 {
+		t.Errorf("ERSPAN version 2: proto %d err %v, want GRE", p.Proto, err)
+	}
+	fr = cat(ethHdr(0x8100), []byte{0xef, 0xd3, 0x88, 0xe7}, make([]byte, 60))
+	if err := d.Decode(&capture.Frame{Data: fr, Len: len(fr), LinkType: capture.LinkEthernet}, &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.Net != NetNone || p.EtherType != 0x8100 || p.VLAN != 0xefd3 {
+		t.Errorf("PBB behind VLAN: net %v ethertype %#x vlan %#x", p.Net, p.EtherType, p.VLAN)
+	}
+}

@@ -19,7 +19,8 @@ const (
 	EncIP     uint32 = 0x100 // IP-in-IP (an outer IP header was crossed)
 	EncIPv6   uint32 = 0x200 // IPv6 tunnel
 	EncSLL    uint32 = 0x2000
-	EncVXLAN  uint32 = 0x4000000
+	EncVXLAN  uint32 = 0x4000000 // 3.0.8.2 names this bit ERSPAN II; 5.x VXLAN
+	EncERSPAN uint32 = 0x4000000 // Cisco ERSPAN II (argus 3.0.8.2 ARGUS_ENCAPS_ERSPAN_II)
 	EncGeneve uint32 = 0x10000000
 )
 
@@ -80,7 +81,7 @@ type Packet struct {
 	// Link layer (of the outermost Ethernet header, if any).
 	HasMAC         bool
 	SrcMAC, DstMAC [6]byte
-	EtherType      uint16 // EtherType of the MAC header (after VLAN tags), 0 for 802.3 LLC
+	EtherType      uint16 // EtherType of the MAC header (after VLAN tags; for a payload not decoded, the last Ethernet header's type), 0 for 802.3 LLC
 	DSAP, SSAP     uint8  // 802.2 LLC SAPs when EtherType is 0
 	NVLAN          uint8  // tags seen (802.1Q and QinQ)
 	VLAN           uint16 // TCI of the innermost 802.1Q tag
