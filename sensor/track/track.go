@@ -817,7 +817,7 @@ func (t *Tracker) accountKey(p *decode.Packet, k *fkey, h uint64, fwd bool, clas
 		e = t.ents.at(i - 1)
 	}
 	if e != nil && e.fl&fTCP != 0 && p.Proto == 6 && p.TCPFlags&(decode.TCPSyn|decode.TCPAck) == decode.TCPSyn &&
-		(e.fl&fClosed != 0 || t.tcpOf(e).tstatus&(stSrcReset|stSrcReset<<1) != 0) {
+		(e.fl&fClosed != 0 || t.tcpOf(e).tstatus&(stSrcReset|stSrcReset<<1) != 0) && !refusedSyn(t.tcpOf(e)) {
 		t.finish(e, flow.CauseStop)
 		t.remove(e)
 		e = nil
@@ -846,6 +846,16 @@ func (t *Tracker) accountKey(p *decode.Packet, k *fkey, h uint64, fwd bool, clas
 			e.fl |= fFragRef
 		}
 	}
+}
+
+// refusedSyn reports a flow whose only exchange is a SYN answered by a RST
+// that acknowledges it. argus 3.0.8.2's state machine moves that flow to
+// TCPS_LISTEN, which it never stores, so the flow stays in SYN_SENT and a
+// SYN sent again continues it as a retransmission (zeek pop3.pcap: SYN,
+// RST-ACK three times is one record of 3+3 packets with flag s).
+func refusedSyn(x *tcpX) bool {
+	return x.tstatus&(stSynSent|stEst|stSrcReset) == 0 && x.tstatus&(stSawSyn|stSrcReset<<1) == stSawSyn|stSrcReset<<1 &&
+		x.s[0].seqSet && x.s[1].ack == x.s[0].seqBase+1
 }
 
 func (t *Tracker) create(k *fkey, h uint64, fwd bool, class uint8, p *decode.Packet) *entry {

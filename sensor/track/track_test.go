@@ -517,3 +517,36 @@ func TestPacketsNoAlloc(t *testing.T) {
 		t.Fatalf("%v allocations per batch", n)
 	}
 }
+
+// TestRefusedSynContinues: argus 3.0.8.2 on zeek pop3.pcap (192.168.0.4:
+// 26242 -> 212.227.15.188:110, SYN then RST-ACK acking it, three times)
+// writes one record of 3+3 packets, state RST, flag s (SYN retransmitted);
+// a RST that does not acknowledge the SYN lets the next SYN start anew.
+func TestRefusedSynContinues(t *testing.T) {
+	ms := int64(time.Millisecond)
+	t0 := int64(1377201633) * int64(time.Second)
+	for _, c := range []struct {
+		ack  uint32
+		recs int
+	}{{3145310915, 1}, {77, 3}} {
+		var recs []flow.Record
+		tr := New(Options{}, func(r *flow.Record) { recs = append(recs, *r) })
+		for i := range 3 {
+			ts := t0 + int64(i)*500*ms
+			pk := []decode.Packet{
+				tcpPkt(ts, true, decode.TCPSyn, 3145310914, 0, 0),
+				tcpPkt(ts+50*ms, false, decode.TCPRst|decode.TCPAck, 0, c.ack, 0),
+			}
+			for j := range pk {
+				tr.Packet(&pk[j])
+			}
+		}
+		tr.Flush()
+		if len(recs) != c.recs {
+			t.Fatalf("RST ack %d: %d records, want %d", c.ack, len(recs), c.recs)
+		}
+		if r := recs[0]; c.recs == 1 && (r.Pkts != [2]uint64{3, 3} || r.TCP.Status&0x100 == 0) {
+			t.Errorf("refused SYN: pkts %v status %#x, want 3/3 with source retransmission", r.Pkts, r.TCP.Status)
+		}
+	}
+}
