@@ -1251,7 +1251,10 @@ func (t *Tracker) tcp(e *entry, p *decode.Packet, d int) {
 			s.nextSeq = p.Seq
 		}
 		x.tstatus |= stSawSyn
-		if x.synT == 0 {
+		// argus times the SYN-ACK from the SYN side's last packet, so
+		// from the last of retransmitted SYNs (zeek pop3.pcap 26284:
+		// synack 0.049931, not 3.045773 from the first SYN).
+		if x.synAckT == 0 {
 			x.synT = p.TS
 		}
 	case f&(decode.TCPSyn|decode.TCPAck) == decode.TCPSyn|decode.TCPAck:

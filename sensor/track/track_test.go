@@ -550,3 +550,25 @@ func TestRefusedSynContinues(t *testing.T) {
 		}
 	}
 }
+
+// TestSynAckFromLastSyn: argus 3.0.8.2 on zeek pop3.pcap 26284 (SYN at
+// .627010, SYN again at 79.622852, SYN-ACK at 79.672783) prints synack
+// 0.049931: timed from the retransmitted SYN.
+func TestSynAckFromLastSyn(t *testing.T) {
+	var recs []flow.Record
+	tr := New(Options{}, func(r *flow.Record) { recs = append(recs, *r) })
+	us := int64(time.Microsecond)
+	t0 := int64(1377201676) * int64(time.Second)
+	pk := []decode.Packet{
+		tcpPkt(t0+627010*us, true, decode.TCPSyn, 3198861406, 0, 0),
+		tcpPkt(t0+3622852*us, true, decode.TCPSyn, 3198861406, 0, 0),
+		tcpPkt(t0+3672783*us, false, decode.TCPSyn|decode.TCPAck, 2878246233, 3198861407, 0),
+	}
+	for i := range pk {
+		tr.Packet(&pk[i])
+	}
+	tr.Flush()
+	if len(recs) != 1 || recs[0].TCP.SynAck != 49931 {
+		t.Fatalf("records %d synack %d us, want 1 record, 49931", len(recs), recs[0].TCP.SynAck)
+	}
+}
