@@ -359,12 +359,15 @@ type side struct {
 	bytes, app uint64
 	pkts       uint32
 	encaps     uint32
-	ipopts     uint32
 	mpls       uint32
-	vlan       uint16
-	ipid       uint16
-	ttl, tos   uint8
-	fl         uint8 // sFrag...
+	// first is this side's first packet of the interval, in ns after
+	// the entry's start when in the same second, else 0 (see report).
+	first    uint32
+	vlan     uint16
+	ipid     uint16
+	ttl, tos uint8
+	ipopts   uint8 // decode.IPOpt... bits (7)
+	fl       uint8 // sFrag...
 }
 
 const (
@@ -1181,6 +1184,12 @@ func (t *Tracker) account(e *entry, p *decode.Packet, s2d bool) {
 			x.ulen += uint16(m)
 		}
 	}
+	if s.pkts == 0 {
+		s.first = 0
+		if p.TS > e.start && p.TS/1e9 == e.start/1e9 {
+			s.first = uint32(p.TS - e.start)
+		}
+	}
 	s.pkts++
 	s.bytes += uint64(p.WireLen)
 	e.lastPkt = p.TS
@@ -1188,7 +1197,7 @@ func (t *Tracker) account(e *entry, p *decode.Packet, s2d bool) {
 		s.ttl, s.tos = p.TTL, p.TOS
 		s.fl |= sIPSeen
 		s.ipid = uint16(p.IPID)
-		s.ipopts |= p.IPOpts
+		s.ipopts |= uint8(p.IPOpts)
 		if p.Frag && p.Net == decode.NetIPv4 { // argus marks no IPv6 fragments
 			s.fl |= sFrag
 			e.fl |= fFragSeen
@@ -1676,6 +1685,15 @@ func (t *Tracker) report(e *entry, cause flow.Cause) {
 	}
 	s0, s1 := &e.s[0], &e.s[1]
 	r.Start, r.Last = e.start, e.lastPkt
+	// argus 3.0.8.2 (and 5.0.3) take the record's start as the minimum of
+	// the side start/end times comparing whole seconds only (its tmin
+	// test reads tv_sec twice), first of src start, src end, dst start,
+	// dst end on a tie: when the destination spoke first in the same
+	// second, the source's first packet is the start (zeek
+	// tcp/miss_end_data.pcap: 1331764481.712243, not the FIN at .712014).
+	if s0.pkts > 0 {
+		r.Start += int64(s0.first)
+	}
 	for i, s := range []*side{s0, s1} {
 		r.Pkts[i], r.Bytes[i], r.AppBytes[i] = uint64(s.pkts), s.bytes, s.app
 	}
@@ -1695,7 +1713,7 @@ func (t *Tracker) report(e *entry, cause flow.Cause) {
 			a.IPID[i] = s.ipid>>8 | s.ipid<<8 // ra's reading of argus's host-order bytes
 			if s.ipopts != 0 {
 				a.Present |= 4 << i
-				a.Options[i] = s.ipopts
+				a.Options[i] = uint32(s.ipopts)
 			}
 			if s.fl&sFrag != 0 {
 				a.Present |= 0x10 << i

@@ -572,3 +572,32 @@ func TestSynAckFromLastSyn(t *testing.T) {
 		t.Fatalf("records %d synack %d us, want 1 record, 49931", len(recs), recs[0].TCP.SynAck)
 	}
 }
+
+// TestStartSecondsOnly: argus 3.0.8.2 on zeek tcp/miss_end_data.pcap: the
+// second record of 192.168.122.230:60648->77.238.160.184:80 starts at
+// 1331764481.712243, the client's ACK, though the server's FIN came first
+// at .712014 in the same second (argus compares start times by second);
+// a destination packet in an earlier second stays the start.
+func TestStartSecondsOnly(t *testing.T) {
+	us := int64(time.Microsecond)
+	for _, c := range []struct{ fin, want int64 }{
+		{1331764481712014, 1331764481712243},
+		{1331764480999000, 1331764480999000},
+	} {
+		var recs []flow.Record
+		tr := New(Options{}, func(r *flow.Record) { recs = append(recs, *r) })
+		pk := []decode.Packet{
+			tcpPkt(1331764471664131*us, true, decode.TCPSyn, 3810936567, 0, 0),
+			tcpPkt(1331764471669683*us, false, decode.TCPSyn|decode.TCPAck, 1268090424, 3810936568, 0),
+			tcpPkt(c.fin*us, false, decode.TCPAck|decode.TCPFin, 1268093327, 3810937106, 0),
+			tcpPkt(1331764481712243*us, true, decode.TCPAck, 3810937106, 1268093328, 0),
+		}
+		for i := range pk {
+			tr.Packet(&pk[i])
+		}
+		tr.Flush()
+		if len(recs) != 2 || recs[1].Start != c.want*us {
+			t.Fatalf("FIN at %d: %d records, second starts %d, want %d", c.fin, len(recs), recs[len(recs)-1].Start/us, c.want)
+		}
+	}
+}
