@@ -1237,6 +1237,7 @@ func (t *Tracker) tcp(e *entry, p *decode.Packet, d int) {
 	pk := e.s[d].pkts
 	f := p.TCPFlags
 	s.tflags |= f
+	prevWin := s.win
 	s.win = p.Win
 	s.tlast = p.TS
 	x.topts |= p.TCPOpts
@@ -1321,7 +1322,20 @@ func (t *Tracker) tcp(e *entry, p *decode.Packet, d int) {
 	}
 	if f&decode.TCPRst != 0 {
 		x.tstatus |= stSrcReset << d
-		e.fl |= fClosed
+		// argus 3.0.8.2 closes the flow (TCPS_CLOSED: 10 s timeout) on a
+		// RST only outside SYN_SENT and with the RST's sequence number
+		// within the window above its sender's own ack - 1; otherwise the
+		// state is CLOSING and the flow keeps the TCP timeout (zeek
+		// Teredo.pcap: the server's RST 18 s after the client's joins
+		// the same flow).
+		ack := s.ack
+		if ack != 0 {
+			ack--
+		}
+		sh := prevWin >> min(s.wscale, 14)
+		if x.tstatus&(stSynSent|stEst) != 0 && p.Seq >= ack && p.Seq < ack+uint32(sh) {
+			e.fl |= fClosed
+		}
 	}
 }
 

@@ -601,3 +601,34 @@ func TestStartSecondsOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestResetClosing: argus 3.0.8.2 on zeek tunnels/Teredo.pcap (192.168.
+// 2.16:1578 -> 75.126.203.78:80): the client's RST (seq 943496510, its
+// ack 4057007861) leaves the flow CLOSING with the TCP timeout, so the
+// server's RST 18 s later is a second record of the same flow (0+1 pkts),
+// not a new flow; a RST whose seq is in the window above its sender's own
+// ack - 1 closes it (10 s).
+func TestResetClosing(t *testing.T) {
+	us := int64(time.Microsecond)
+	for _, c := range []struct {
+		seq  uint32
+		want [2]uint64 // second record's packets
+	}{{943496510, [2]uint64{0, 1}}, {4057007860, [2]uint64{1, 0}}} {
+		var recs []flow.Record
+		tr := New(Options{}, func(r *flow.Record) { recs = append(recs, *r) })
+		pk := []decode.Packet{
+			tcpPkt(1210953057834454*us, true, decode.TCPSyn, 943495719, 0, 0),
+			tcpPkt(1210953057914475*us, false, decode.TCPSyn|decode.TCPAck, 4057007689, 943495720, 0),
+			tcpPkt(1210953058142847*us, true, decode.TCPAck, 943496510, 4057007861, 0),
+			tcpPkt(1210953058242362*us, true, decode.TCPAck|decode.TCPRst, c.seq, 4057007861, 0),
+			tcpPkt(1210953076058333*us, false, decode.TCPAck|decode.TCPRst, 4057007861, 943496510, 0),
+		}
+		for i := range pk {
+			tr.Packet(&pk[i])
+		}
+		tr.Flush()
+		if len(recs) != 2 || recs[1].Pkts != c.want {
+			t.Errorf("RST seq %d: %d records, last %v, want 2 records, last %v", c.seq, len(recs), recs[len(recs)-1].Pkts, c.want)
+		}
+	}
+}
