@@ -465,7 +465,7 @@ type keyX struct {
 // table; the other groups are slab indexes.
 type entry struct {
 	key     fkey
-	start   int64 // of the unreported interval
+	start   int64 // of the unreported interval; reported: the report's time (expiry)
 	lastPkt int64
 	s       [2]side
 	seq     uint32 // creation order
@@ -959,6 +959,10 @@ func (t *Tracker) schedule(e *entry, at int64) {
 		}
 	}
 	b = max(b, t.wheelPos)
+	// A time past one turn goes to the turn's last bucket, to be checked
+	// again there: wrapped, it could land in the bucket a scan is walking,
+	// whose words the scan replaces (the word would be lost).
+	b = min(b, t.wheelPos+t.wmask)
 	e.wb = uint32(b)
 	w := &t.wheel[b&t.wmask]
 	*w = append(*w, e.idx)
@@ -967,7 +971,24 @@ func (t *Tracker) schedule(e *entry, at int64) {
 // touch keeps e's wheel word no later than its idle expiry (a flow that
 // closed, or a packet from the past).
 func (t *Tracker) touch(e *entry) {
-	t.wakeBy(e, e.lastPkt+t.timeout(e))
+	t.wakeBy(e, t.expiry(e))
+}
+
+// expiry is when e times out. argus 3.0.8.2 counts the idle timeout from
+// the queue scan that reported the flow's interval, not from its last
+// packet: ArgusProcessQueueTimeout sends the record of a flow due in the
+// status queue and moves it to a timeout queue with qtime = now, and only
+// that queue deletes it, timeout seconds later. So a flow with an
+// unreported interval waits for its status report first (zeek
+// pppoe-over-qinq.pcap: a packet 235 s after the last one, the first
+// since, still continues the TCP flow: the scan it starts reports the
+// flow and then finds it fresh in its timeout queue). A reported flow's
+// start holds the report's scan time (report), until its next packet.
+func (t *Tracker) expiry(e *entry) int64 {
+	if e.fl&fDirty != 0 {
+		return max(e.start+t.status, t.now) + t.timeout(e)
+	}
+	return e.start + t.timeout(e)
 }
 
 // buildKey fills the record key in first-seen orientation: the rare
@@ -1424,7 +1445,7 @@ func (t *Tracker) Advance(now int64) {
 			if e.fl&(fLive|fExpiring) != fLive || int64(e.wb)&t.wmask != b&t.wmask {
 				continue // stale
 			}
-			at := e.lastPkt + t.timeout(e)
+			at := t.expiry(e)
 			if now >= at {
 				e.fl |= fExpiring
 				t.out = append(t.out, uint64(e.seq)<<32|uint64(i))
@@ -1564,7 +1585,7 @@ func (t *Tracker) force(mask, val uint16) bool {
 				if e.fl&(fLive|fExpiring) != fLive || int64(e.wb)&t.wmask != b&t.wmask || e.fl&mask != val {
 					continue
 				}
-				if pass == 0 && (e.lastPkt+t.timeout(e))/wheelTick > b {
+				if pass == 0 && t.expiry(e)/wheelTick > b {
 					continue // its wake-up here is a status record
 				}
 				e.fl |= fExpiring
@@ -1860,6 +1881,7 @@ func (t *Tracker) report(e *entry, cause flow.Cause) {
 	t.emit(r)
 	// Next interval: counters restart, cumulative TCP state stays.
 	e.fl = e.fl&^(fDirty|fHasMap) | fStarted
+	e.start = t.now // the report's scan: the idle timeout counts from it (expiry)
 	for i := range e.s {
 		s := &e.s[i]
 		s.pkts, s.bytes, s.app = 0, 0, 0

@@ -65,10 +65,16 @@ func TestIdleTimeout(t *testing.T) {
 		Src: netip.MustParseAddr("10.0.0.1"), Dst: netip.MustParseAddr("10.0.0.2"), SrcPort: 1, DstPort: 2}
 	tr.Packet(&p)
 	tr.Advance(1e18 + int64(2*time.Second))
+	// argus 3.0.8.2 reports the interval at the first scan after 5 s and
+	// deletes the flow 30 s (UDP) after that scan, without another record.
 	tr.Advance(1e18 + int64(31*time.Second))
 	tr.Advance(1e18 + int64(33*time.Second))
+	if n != 1 || tr.Active() != 1 {
+		t.Fatalf("records %d active %d, want 1 record, flow kept 30 s after it", n, tr.Active())
+	}
+	tr.Advance(1e18 + int64(61*time.Second))
 	if n != 1 || tr.Active() != 0 {
-		t.Fatalf("records %d active %d", n, tr.Active())
+		t.Fatalf("records %d active %d, want 1 record, flow gone", n, tr.Active())
 	}
 }
 
@@ -291,10 +297,13 @@ func TestIdleExpiry(t *testing.T) {
 		p.SrcPort = port
 		tr.Packet(&p)
 	}
-	udp(t0, 1)              // idle from t0: expires at +30 s
-	udp(t0, 2)              // active until ~+19.9 s: expires at ~+49.9 s
+	// argus 3.0.8.2 deletes a flow its timeout after the scan that reported
+	// its last interval (scans here about every 1.2 s, the first report
+	// at +5.8 s).
+	udp(t0, 1)              // idle from t0: reported at +5.8 s, expires at +35.8 s
+	udp(t0, 2)              // active until ~+19.9 s: reported at ~+21.4 s, expires at ~+51.4 s
 	udp(t0+s/2, 3)          // a packet every 0.3 s: scans at least every 1.3 s
-	tcp := []decode.Packet{ // closed at t0: expires at +10 s
+	tcp := []decode.Packet{ // closed at t0: reported at +5.8 s, expires at +16.6 s
 		tcpPkt(t0, true, decode.TCPSyn, 1000, 0, 0),
 		tcpPkt(t0+1, false, decode.TCPSyn|decode.TCPAck, 5000, 1001, 0),
 		tcpPkt(t0+2, true, decode.TCPAck|decode.TCPFin, 1001, 5001, 0),
@@ -305,7 +314,7 @@ func TestIdleExpiry(t *testing.T) {
 		tr.Packet(&tcp[i])
 	}
 	want := map[int64]int{ // tenths of a second after t0 -> active flows
-		95: 4, 116: 3, 295: 3, 316: 2, 495: 2, 516: 1,
+		150: 4, 172: 3, 345: 3, 372: 2, 500: 2, 528: 1,
 	}
 	for ts := t0 + s; ts < t0+60*s; ts += 3 * s / 10 {
 		if ts < t0+20*s {
@@ -321,9 +330,11 @@ func TestIdleExpiry(t *testing.T) {
 			}
 		}
 	}
-	udp(t0+10*365*24*3600*s, 4) // ten years on
-	if tr.Active() != 1 {
-		t.Fatalf("after a long gap: %d active flows, want 1", tr.Active())
+	// Ten years on: the scan reports flow 3's last interval and keeps it
+	// (its timeout counts from this scan), beside the new flow.
+	udp(t0+10*365*24*3600*s, 4)
+	if tr.Active() != 2 {
+		t.Fatalf("after a long gap: %d active flows, want 2", tr.Active())
 	}
 }
 
@@ -372,9 +383,10 @@ func TestScanInvariant(t *testing.T) {
 			if e.seq == tr.seq && e.lastPkt == pts {
 				continue // created by this packet, after the scan
 			}
-			if now-e.lastPkt >= tr.timeout(e) && e.lastPkt != pts {
-				t.Fatalf("packet %d: flow %d idle %v (timeout %v) after a scan", i, e.seq,
-					time.Duration(now-e.lastPkt), time.Duration(tr.timeout(e)))
+			// A reported flow's start is the report's scan time (repT).
+			if e.fl&fDirty == 0 && now-e.start >= tr.timeout(e) && e.lastPkt != pts {
+				t.Fatalf("packet %d: flow %d idle %v since its report (timeout %v) after a scan", i, e.seq,
+					time.Duration(now-e.start), time.Duration(tr.timeout(e)))
 			}
 			if e.fl&fDirty != 0 && now-e.start >= tr.status && e.start != pts {
 				t.Fatalf("packet %d: flow %d owes a status record (interval from %v ago)", i, e.seq, time.Duration(now-e.start))
@@ -621,14 +633,21 @@ func TestResetClosing(t *testing.T) {
 			tcpPkt(1210953057914475*us, false, decode.TCPSyn|decode.TCPAck, 4057007689, 943495720, 0),
 			tcpPkt(1210953058142847*us, true, decode.TCPAck, 943496510, 4057007861, 0),
 			tcpPkt(1210953058242362*us, true, decode.TCPAck|decode.TCPRst, c.seq, 4057007861, 0),
+			udpPkt(1210953063000000*us, 1), // a scan: the TCP flow's report, its timeout starts
 			tcpPkt(1210953076058333*us, false, decode.TCPAck|decode.TCPRst, 4057007861, 943496510, 0),
 		}
 		for i := range pk {
 			tr.Packet(&pk[i])
 		}
 		tr.Flush()
-		if len(recs) != 2 || recs[1].Pkts != c.want {
-			t.Errorf("RST seq %d: %d records, last %v, want 2 records, last %v", c.seq, len(recs), recs[len(recs)-1].Pkts, c.want)
+		var tcp []flow.Record
+		for _, r := range recs {
+			if r.Key.Proto == 6 {
+				tcp = append(tcp, r)
+			}
+		}
+		if len(tcp) != 2 || tcp[1].Pkts != c.want {
+			t.Errorf("RST seq %d: %d TCP records, want 2 records, last %v", c.seq, len(tcp), c.want)
 		}
 	}
 }
