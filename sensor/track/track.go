@@ -409,13 +409,152 @@ type tcpX struct {
 // the entry in its slot (optsOf): present only when one of those is on.
 type sideX struct {
 	last         int64 // last packet (jitter)
-	jmin, jmax   float64
-	jsum, jsq    float64 // active inter-packet times, ns
-	jn           uint32
 	psMin, psMax uint16
 	mac, dmac    [6]byte // -m: sender and receiver MAC of the first packet
 	macN         uint8   // 0 none, 1 one, 2 several
 	ulen         uint16  // -U bytes held (in Tracker.user)
+	// -J: inter-packet times (µs) filed active or idle, and argus's own
+	// view of the TCP sequence that decides which (see jitTCP).
+	jit        [2]jstat // active, idle
+	aseq, aack uint32
+	awinb      uint32
+	awin       uint16
+	aipid      uint16
+	aseqSet    bool
+}
+
+// jstat is argus 3.0.8.2's ArgusTimeStats, with its types: a float32
+// sum and extremes, an integer sum of squares, in µs.
+type jstat struct {
+	n             uint32
+	min, max, sum float32
+	sq            int64
+}
+
+// add files an inter-packet time of iv µs.
+func (j *jstat) add(iv int64) {
+	if j.n == 0 || float32(iv) < j.min {
+		j.min = float32(iv)
+	}
+	j.max = max(j.max, float32(iv))
+	j.sum += float32(iv)
+	j.sq = int64(float64(j.sq) + float64(iv)*float64(iv))
+	j.n++
+}
+
+// stat is the DSR's statistics object as ArgusGenerateRecord computes it
+// (mean in float32, the variance from the integer quotient of the sum of
+// squares: NaN when that rounds below the squared mean), in ns.
+func (j *jstat) stat() flow.Stat {
+	mean := j.sum / float32(j.n)
+	sd := float32(math.Sqrt(float64(j.sq/int64(j.n)) - math.Pow(float64(mean), 2)))
+	return flow.Stat{N: j.n, Min: float64(j.min) * 1e3, Max: float64(j.max) * 1e3,
+		Mean: float64(mean) * 1e3, StdDev: float64(sd) * 1e3}
+}
+
+// jitTCP follows the part of argus 3.0.8.2's TCP tracking
+// (ArgusUpdateTCPState's first packet, ArgusUpdateTCPSequence) that sets
+// ArgusInProtocol, which files a packet's inter-packet time as active
+// (true) or idle: a data packet is active when the window is open, data of
+// its side were outstanding already and it is no retransmission; pure
+// ACKs, the first segment after everything was acknowledged and
+// retransmissions are idle. Only -J keeps this state.
+func jitTCP(x *[2]sideX, p *decode.Packet, d int, first bool, wscale uint8) bool {
+	src, dst := &x[d], &x[1-d]
+	f := p.TCPFlags
+	seq, ack, ln := p.Seq, p.Ack, uint32(p.AppLen)
+	ipid := uint16(p.IPID)<<8 | uint16(p.IPID)>>8 // argus compares ip_id as stored, unswapped
+	const syn, ack_, fin, rst, psh, urg = decode.TCPSyn, decode.TCPAck, decode.TCPFin, decode.TCPRst, decode.TCPPsh, decode.TCPUrg
+	if first {
+		src.aseqSet = true
+		if f&rst != 0 {
+			if seq != 0 {
+				src.aseq = seq + ln
+			} else {
+				src.aseq = ack - 1
+			}
+			dst.aack = ack - 1
+			return true
+		}
+		switch f & (syn | ack_ | fin | psh | urg) {
+		case syn:
+			src.aseq = seq
+		case syn | ack_:
+			src.aseq = seq
+			dst.aack = ack - 1
+		case ack_, psh | ack_, urg | ack_, psh | urg | ack_:
+			dst.aack = ack - 1
+			src.aseq = seq + ln
+		default:
+			src.aseq = seq + ln
+		}
+		src.awin = p.Win
+		return true
+	}
+	if f == syn { // "we started over"
+		return true
+	}
+	in := true
+	if p.Win == 0 && f&(fin|rst) == 0 {
+		in = false
+	} else if f&(fin|rst) == 0 {
+		src.awin = p.Win
+	}
+	if ln > 0 && dst.awin != 0 {
+		if src.awinb == 0 {
+			in = false
+		}
+		if f&syn == 0 {
+			src.awinb += ln
+		}
+	} else {
+		in = false
+	}
+	newseq := seq + ln
+	switch {
+	case newseq < seq:
+		src.aseq = newseq
+	case !src.aseqSet:
+		src.aseqSet, src.aseq = true, newseq
+	case ln > 0:
+		if dst.awin != 0 {
+			if seq < dst.aack {
+				if dst.aack-seq < uint32(src.awin>>min(wscale, 14)) {
+					in = false
+					src.awinb -= ln
+				}
+			} else {
+				maxseq := max(newseq, src.aseq)
+				if src.awin != 0 {
+					dip := int(ipid) - int(src.aipid)
+					switch {
+					case src.aipid != 0 && dip < 0 && dip > -5000: // out of order
+					case src.awinb > (maxseq-1)-dst.aack:
+						in = false
+						src.awinb -= ln
+					case newseq < src.aseq && seq == dst.aack+1:
+						src.awinb -= ln
+					}
+				}
+				src.aseq = maxseq
+			}
+		}
+		src.aipid = ipid
+	}
+	if ack != 0 && f&ack_ != 0 {
+		if src.aack != 0 && dst.aseq > src.aack {
+			dst.awinb = (dst.aseq - 1) - src.aack
+		}
+		if src.aack != ack-1 {
+			if src.aack == 0 || dst.aseq == ack {
+				dst.awinb = 0
+			} else if f&syn == 0 {
+				dst.awinb -= min(dst.awinb, (ack-1)-src.aack)
+			}
+			src.aack = ack - 1
+		}
+	}
+	return in
 }
 
 // icmpX holds an ICMP flow's ICMP data when its addresses are IPv4 (all
@@ -785,7 +924,7 @@ func (t *Tracker) warmKeys(bk []bkey) {
 				}
 				if t.xOn {
 					x := t.optsOf(uint32(s) - 1)
-					sink += uint64(x[0].jn) + uint64(x[1].jn)
+					sink += uint64(x[0].jit[0].n) + uint64(x[1].jit[0].n)
 				}
 				break
 			}
@@ -1171,19 +1310,28 @@ func (t *Tracker) account(e *entry, p *decode.Packet, s2d bool) {
 		t.dirty(e, p.TS)
 	}
 	if t.xOn {
-		x := &t.optsOf(e.idx)[d]
-		if t.opt.Jitter {
-			if s.pkts > 0 {
-				v := float64(p.TS - x.last)
-				if x.jn == 0 || v < x.jmin {
-					x.jmin = v
-				}
-				x.jmax = max(x.jmax, v)
-				x.jsum += v
-				x.jsq += v * v
-				x.jn++
+		xs := t.optsOf(e.idx)
+		x := &xs[d]
+		if t.opt.Jitter && !(p.Frag && !p.FirstFrag && e.key.kind != kFrag) {
+			// argus 3.0.8.2 (ArgusTallyStats) files the time since this side's
+			// previous packet, also across records, if it is under twice the
+			// status interval, as active or idle by ArgusInProtocol (TCP:
+			// jitTCP; other protocols: active); time only moves forward.
+			// Non-first IPv4 fragments it tallies in their fragment flow, not the datagram's.
+			in := true
+			if e.fl&fTCP != 0 && p.HasL4 {
+				in = jitTCP(xs, p, d, e.s[0].pkts+e.s[1].pkts == 0 && e.fl&fStarted == 0, t.tcpOf(e).s[d].wscale)
 			}
-			x.last = p.TS
+			if p.TS/1000 > x.last/1000 {
+				if iv := p.TS/1000 - x.last/1000; x.last > 0 && iv < 2*t.status/1000 {
+					if in {
+						x.jit[0].add(iv)
+					} else {
+						x.jit[1].add(iv)
+					}
+				}
+				x.last = p.TS
+			}
 		}
 		if p.HasMAC && t.opt.MAC {
 			switch {
@@ -1408,10 +1556,6 @@ func (t *Tracker) mapICMP(p *decode.Packet) {
 	}
 	if p.TS > e.lastPkt {
 		e.lastPkt = p.TS
-	}
-	if t.opt.Jitter {
-		x := &t.optsOf(e.idx)[0]
-		x.last = max(x.last, p.TS)
 	}
 }
 
@@ -1809,21 +1953,17 @@ func (t *Tracker) report(e *entry, cause flow.Cause) {
 		}
 	}
 	if t.opt.Jitter {
-		for i, s := range []*side{s0, s1} {
-			if s.pkts == 0 {
-				continue
-			}
+		// A group goes out only when it holds an interval (argus 3.0.8.2
+		// ArgusGenerateRecord), so no jitter DSR for single packets.
+		for i := range x {
 			x := &x[i]
-			st := &r.Jitter.Act[i]
-			r.Jitter.Present |= 1 << (2 * i)
-			st.N = x.jn
-			if x.jn > 0 {
-				n := float64(x.jn)
-				st.Min, st.Max, st.Mean = x.jmin, x.jmax, x.jsum/n
-				st.StdDev = math.Sqrt(max(x.jsq/n-st.Mean*st.Mean, 0))
-			} else {
-				st.N = 1
-				st.StdDev = math.NaN()
+			if x.jit[0].n > 0 {
+				r.Jitter.Present |= 1 << (2 * i)
+				r.Jitter.Act[i] = x.jit[0].stat()
+			}
+			if x.jit[1].n > 0 {
+				r.Jitter.Present |= 2 << (2 * i)
+				r.Jitter.Idle[i] = x.jit[1].stat()
 			}
 		}
 		if r.Jitter.Present != 0 {
@@ -1886,7 +2026,7 @@ func (t *Tracker) report(e *entry, cause flow.Cause) {
 		s := &e.s[i]
 		s.pkts, s.bytes, s.app = 0, 0, 0
 		if x != nil {
-			x[i].jn, x[i].jmin, x[i].jmax, x[i].jsum, x[i].jsq = 0, 0, 0, 0, 0
+			x[i].jit = [2]jstat{}
 			x[i].psMin, x[i].psMax, x[i].macN = 0, 0, 0
 		}
 		if tx != nil {
