@@ -18,6 +18,7 @@ import (
 	"github.com/flowgate/flowgate/codecs/argus"
 	"github.com/flowgate/flowgate/flow"
 	"github.com/flowgate/flowgate/sensor/capture"
+	"github.com/flowgate/flowgate/sensor/track"
 )
 
 // readPcap calls fn for every frame of a pcap or pcapng file, read with
@@ -50,7 +51,13 @@ const nKey, nCnt = 6, 4
 
 func raRows(t *testing.T, file string) [][]string {
 	t.Helper()
-	cmd := exec.Command("ra", append([]string{"-X", "-n", "-u", "-c", ",", "-r", file, "-s"}, oracleFields...)...)
+	return raRowsF(t, file, oracleFields)
+}
+
+// raRowsF prints fields of file's flow records with Debian's ra.
+func raRowsF(t *testing.T, file string, fields []string) [][]string {
+	t.Helper()
+	cmd := exec.Command("ra", append([]string{"-X", "-n", "-u", "-c", ",", "-r", file, "-s"}, fields...)...)
 	cmd.Env = append(os.Environ(), "TZ=UTC")
 	out, err := cmd.Output()
 	if err != nil {
@@ -64,7 +71,7 @@ func raRows(t *testing.T, file string) [][]string {
 	}
 	var res [][]string
 	for i, r := range rows {
-		if i == 0 || len(r) < len(oracleFields) || r[1] == "man" {
+		if i == 0 || len(r) < len(fields) || r[1] == "man" {
 			continue
 		}
 		for j := range r {
@@ -332,44 +339,13 @@ func TestArgusOracle(t *testing.T) {
 			t.Skipf("%s not installed (Debian argus 3.0.8.2 / argus-client is the oracle)", tool)
 		}
 	}
-	var pcaps []string
-	for _, dir := range []string{"generated/pcaps", "traffic", "zeek/zeek-btest/traces"} {
-		filepath.WalkDir(filepath.Join(corpus, dir), func(p string, d os.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
-				return nil
-			}
-			if ext := filepath.Ext(p); ext == ".pcap" || ext == ".pcapng" || ext == ".cap" {
-				if fi, err := d.Info(); err == nil && fi.Size() < 20<<20 {
-					pcaps = append(pcaps, p)
-				}
-			}
-			return nil
-		})
-	}
-	sort.Strings(pcaps)
+	pcaps := oraclePcaps(corpus)
 	known := loadKnownDiffs(t, "known-differences.tsv")
 	tmp := t.TempDir()
 	var sumT, sumM int
 	var unexp []string
 	failed := []string{}
-	// argus takes about a second per file whatever its size: run them in parallel.
-	refs := make([]string, len(pcaps))
-	refErr := make([]string, len(pcaps))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 16)
-	for i, p := range pcaps {
-		refs[i] = filepath.Join(tmp, fmt.Sprintf("ref%d.argus", i))
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			if out, err := exec.Command("argus", "-X", "-r", p, "-w", refs[i]).CombinedOutput(); err != nil {
-				refErr[i] = fmt.Sprintf("%v: %s", err, bytes.TrimSpace(out))
-			}
-		}()
-	}
-	wg.Wait()
+	refs, refErr := runArgus(pcaps, tmp, "ref", "-X")
 	for i, p := range pcaps {
 		name, _ := filepath.Rel(corpus, p)
 		ref := refs[i]
@@ -495,4 +471,153 @@ func checkUnexplained(file string, unexp []string, max int) []string {
 		out = append(out, "    "+u)
 	}
 	return out
+}
+
+// oraclePcaps lists the corpus captures the oracle tests run.
+func oraclePcaps(corpus string) []string {
+	var pcaps []string
+	for _, dir := range []string{"generated/pcaps", "traffic", "zeek/zeek-btest/traces"} {
+		filepath.WalkDir(filepath.Join(corpus, dir), func(p string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return nil
+			}
+			if ext := filepath.Ext(p); ext == ".pcap" || ext == ".pcapng" || ext == ".cap" {
+				if fi, err := d.Info(); err == nil && fi.Size() < 20<<20 {
+					pcaps = append(pcaps, p)
+				}
+			}
+			return nil
+		})
+	}
+	sort.Strings(pcaps)
+	return pcaps
+}
+
+// runArgus runs Debian's argus with args on every capture, in parallel
+// (argus takes about a second per file whatever its size), writing
+// tmp/<prefix><i>.argus; refErr holds its failures.
+func runArgus(pcaps []string, tmp, prefix string, args ...string) (refs, refErr []string) {
+	refs = make([]string, len(pcaps))
+	refErr = make([]string, len(pcaps))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 16)
+	for i, p := range pcaps {
+		refs[i] = filepath.Join(tmp, fmt.Sprintf("%s%d.argus", prefix, i))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			a := append(append([]string(nil), args...), "-r", p, "-w", refs[i])
+			if out, err := exec.Command("argus", a...).CombinedOutput(); err != nil {
+				refErr[i] = fmt.Sprintf("%v: %s", err, bytes.TrimSpace(out))
+			}
+		}()
+	}
+	wg.Wait()
+	return refs, refErr
+}
+
+// jitterFields are ra's inter-packet time fields, printed from the jitter
+// DSR that -J adds.
+var jitterFields = []string{"sintpkt", "dintpkt", "sintpktact", "dintpktact", "sintpktidl", "dintpktidl",
+	"sintpktmax", "sintpktmin", "dintpktmax", "dintpktmin", "sintpktactmax", "sintpktactmin",
+	"dintpktactmax", "dintpktactmin", "sintpktidlmax", "sintpktidlmin", "dintpktidlmax", "dintpktidlmin",
+	"sjit", "djit", "sjitact", "djitact", "sjitidl", "djitidl"}
+
+// minJitterMatched is the ratchet of TestArgusOracleJitter: records
+// matched on key, counters and every jitter field.
+const minJitterMatched = 2322 // of 2362
+
+// TestArgusOracleJitter runs Debian argus 3.0.8.2 with -J (jitter: ra's
+// *intpkt* and *jit* fields) and -R (response time data) on the corpus and
+// the sensor with the same options. Records matched on key and counters
+// (known-differences.tsv as in TestArgusOracle) must agree on every jitter
+// field. -R writes nothing in 3.0.8.2 (setArgusResponseStatus is read
+// nowhere): argus -X -J without -R must give the same fields.
+func TestArgusOracleJitter(t *testing.T) {
+	corpus := os.Getenv("FLOWGATE_CORPUS")
+	if corpus == "" {
+		t.Skip("FLOWGATE_CORPUS not set")
+	}
+	for _, tool := range []string{"argus", "ra"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed (Debian argus 3.0.8.2 / argus-client is the oracle)", tool)
+		}
+	}
+	pcaps := oraclePcaps(corpus)
+	known := loadKnownDiffs(t, "known-differences.tsv")
+	tmp := t.TempDir()
+	refs, refErr := runArgus(pcaps, tmp, "jr", "-X", "-J", "-R")
+	refsJ, _ := runArgus(pcaps, tmp, "j", "-X", "-J")
+	fields := append(append([]string(nil), oracleFields...), jitterFields...)
+	n := len(oracleFields)
+	var sumT, sumM, sumJ, withJit int
+	var failed []string
+	for i, p := range pcaps {
+		name, _ := filepath.Rel(corpus, p)
+		if refErr[i] != "" {
+			continue
+		}
+		if _, err := os.Stat(refs[i]); err != nil {
+			continue
+		}
+		want := raRowsF(t, refs[i], fields)
+		ours := filepath.Join(tmp, "ours.argus")
+		ourArgus(t, p, ours, Options{Argus3: true, Track: track.Options{Jitter: true, Response: true}})
+		got := raRowsF(t, ours, fields)
+		cut := func(rows [][]string) [][]string {
+			out := make([][]string, len(rows))
+			for j, r := range rows {
+				out[j] = r[:n]
+			}
+			return out
+		}
+		res, rows := compareKnown(cut(want), cut(got), name, known)
+		ignore := map[string]bool{}
+		whole := false // a '*' row: argus's records are not all comparable
+		for _, k := range rows {
+			ignore[k.field] = true
+			whole = whole || k.field == "*"
+		}
+		if wj := raRowsF(t, refsJ[i], fields); !whole && fmt.Sprint(wj) != fmt.Sprint(want) {
+			failed = append(failed, name+": argus -J -R and argus -J differ (-R is expected to write nothing)")
+		}
+		want, got = blankFields(want, ignore), blankFields(got, ignore)
+		// Jitter: multiset match on key, counters and the jitter fields.
+		kc := func(r []string) string { return strings.Join(r[:nKey+nCnt], ",") + "|" + strings.Join(r[n:], ",") }
+		have := map[string]int{}
+		for _, r := range got {
+			have[kc(r)]++
+		}
+		mj := 0
+		var miss []string
+		for _, w := range want {
+			if strings.Join(w[n:], "") != "" {
+				withJit++
+			}
+			if have[kc(w)] > 0 {
+				have[kc(w)]--
+				mj++
+			} else if len(miss) < 3 {
+				miss = append(miss, strings.Join(w, ","))
+			}
+		}
+		sumT += res.total
+		sumM += res.matched
+		sumJ += mj
+		if mj < res.matched {
+			failed = append(failed, fmt.Sprintf("%s: %d records match on key and counters, %d also on the jitter fields", name, res.matched, mj))
+			for _, m := range miss {
+				t.Logf("    argus: %s", m)
+			}
+		}
+	}
+	t.Logf("TOTAL -J -R: %d/%d records matched on key and counters, %d also on the %d jitter fields (%d argus records carry jitter)", sumM, sumT, sumJ, len(jitterFields), withJit)
+	if sumJ < minJitterMatched {
+		failed = append(failed, fmt.Sprintf("TOTAL: %d matched with jitter < floor %d", sumJ, minJitterMatched))
+	}
+	for _, f := range failed {
+		t.Error(f)
+	}
 }
