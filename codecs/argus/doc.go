@@ -44,7 +44,7 @@
 // stored with the REVERSE bit is swapped on reading and Key.RevBit keeps
 // the wire bit (§7.2). Times are Unix nanoseconds. Fields that sensors
 // write in little-endian host order (§10.2) are decoded to their true
-// value: ICMP key id and sequence, fragment ip id, the ICMP network object,
+// value: ICMP key id and sequence, fragment ip id (IPv4: little-endian; IPv6: each 16-bit half little-endian), the ICMP network object,
 // the MAC ether type, the GRE outer addresses, AGR internals. Two are kept
 // as ra prints them instead: IPAttr.IPID is the big-endian reading of the
 // wire bytes (ra's sIpId/dIpId; the IP header's id is its byte swap on an

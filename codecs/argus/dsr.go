@@ -598,7 +598,7 @@ func (d *dec) flowKey(rec *flow.Record, h, body []byte) {
 		k.Proto, k.FlowLabel = byte(w9>>24), w9&0x00FFFFFF
 		switch {
 		case h[2]&0x80 != 0:
-			k.FragID = be.Uint32(a[36:])
+			k.FragID = fragID6(a[36:40], h[1]&0x40 != 0)
 			rec.Has |= flow.HasFragKey
 		case k.Proto == 58:
 			k.ICMPType, k.ICMPCode, k.ICMPID = a[36], a[37], be.Uint16(a[38:])
@@ -691,7 +691,7 @@ func (e *enc) flowKey(rec *flow.Record, h [4]byte, bodyLen int) {
 		be.PutUint32(a[32:], uint32(k.Proto)<<24|k.FlowLabel&0x00FFFFFF)
 		switch {
 		case h[2]&0x80 != 0:
-			be.PutUint32(a[36:], k.FragID)
+			putFragID6(a[36:40], k.FragID, rec.Key.RevBit)
 		case k.Proto == 58:
 			a[36], a[37] = k.ICMPType, k.ICMPCode
 			be.PutUint16(a[38:], k.ICMPID)
@@ -1675,4 +1675,26 @@ func putUint(b []byte, w int, v uint64) {
 	default:
 		be.PutUint64(b, v)
 	}
+}
+
+// The sensors store the IPv6 fragment identification in host order, a
+// little-endian word (identification 1 is 01 00 00 00), which ra reads
+// as the key's source and destination ports (256 and 0); in a key stored
+// reversed those two port halves are exchanged (00 00 01 00) like any
+// ports. fragID6 and putFragID6 convert between that and the
+// identification.
+func fragID6(w []byte, rev bool) uint32 {
+	if rev {
+		return uint32(le.Uint16(w[2:])) | uint32(le.Uint16(w[0:]))<<16
+	}
+	return le.Uint32(w)
+}
+
+func putFragID6(w []byte, id uint32, rev bool) {
+	if rev {
+		le.PutUint16(w[2:], uint16(id))
+		le.PutUint16(w[0:], uint16(id>>16))
+		return
+	}
+	le.PutUint32(w, id)
 }

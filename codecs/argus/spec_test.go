@@ -257,6 +257,19 @@ func TestSpecDSRs(t *testing.T) {
 			check(t, "fragid", r.Key.FragID, 0xabcd)
 			check(t, "has", r.Has&flow.HasFragKey != 0, true)
 		}},
+		// argus 3.0.8.2 on zeek ipv6-fragmented-dns.pcap: identification
+		// 1 of 2607:f740:b::f93 is on the wire as 01 00 00 00 (ra: ports
+		// 256 and 0), 2 as 02 00 00 00.
+		{"ipv6 fragment key", 3, "02 01 82 0b 2607f740000b00000000000000000f93 20010470 1f11081f d1385f55 06d41fe2 11000000 02000000", func(t *testing.T, r *flow.Record) {
+			check(t, "fragid", r.Key.FragID, 2)
+			check(t, "has", r.Has&flow.HasFragKey != 0, true)
+		}},
+		// Stored reversed (flowgate's sensor before this codec rule wrote
+		// it so; ra prints it as the one above): the port halves swap.
+		{"ipv6 fragment key reversed", 3, "02 41 82 0b 20010470 1f11081f d1385f55 06d41fe2 2607f740000b00000000000000000f93 11000000 00000200", func(t *testing.T, r *flow.Record) {
+			check(t, "fragid", r.Key.FragID, 2)
+			check(t, "Src", r.Key.Src, ip("2607:f740:b::f93"))
+		}},
 		{"reverse numeric ipv4", 5, "02 41 01 05 09000003 0a000002 06 00 0050 c350 0000", func(t *testing.T, r *flow.Record) {
 			check(t, "Src", r.Key.Src, ip("10.0.0.2"))
 			check(t, "Dst", r.Key.Dst, ip("9.0.0.3"))

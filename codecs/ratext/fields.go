@@ -3,6 +3,7 @@ package ratext
 import (
 	"encoding/binary"
 	"math"
+	"math/bits"
 	"net/netip"
 	"strconv"
 
@@ -610,10 +611,12 @@ func fPort(p *Printer, r *flow.Record, b []byte, d int) []byte {
 		switch {
 		case (proto == 6 || proto == 17) && isIPv6(r) && r.Has&flow.HasFragKey != 0:
 			// ra reads an IPv6 fragment key as a 5-tuple: its ports are
-			// the two halves of the fragment id word
-			port = k.FragID >> 16
+			// the big-endian halves of the identification the sensor
+			// stored little-endian (identification 1: ports 256 and 0)
+			w := bits.ReverseBytes32(k.FragID)
+			port = w >> 16
 			if d == 1 {
-				port = k.FragID & 0xffff
+				port = w & 0xffff
 			}
 		case proto == 6 || proto == 17:
 			port = uint32(k.SrcPort)

@@ -475,12 +475,9 @@ func (d *Decoder) ipv6(p *Packet, b []byte, off, depth int) error {
 			p.FragOff = uint32(fo>>3) * 8
 			p.MoreFrags = fo&1 != 0
 			p.FirstFrag = p.FragOff == 0
-			// argus 3.0.8.2 records the identification with the bytes
-			// of each 16-bit half swapped (0x00000001 is keyed and
-			// printed as 256), as it stores the IPv4 id little-endian;
-			// the mapping is one-to-one, so fragments still group.
-			id := be.Uint32(b[hl+4:])
-			p.IPID = id&0xFF00FF00>>8 | id&0x00FF00FF<<8
+			// The identification as sent; the byte order argus
+			// stores it in is the Argus codec's business.
+			p.IPID = be.Uint32(b[hl+4:])
 			nh = b[hl]
 			hl += 8
 			if !p.FirstFrag {

@@ -144,7 +144,7 @@ func TestDecodeSeeds(t *testing.T) {
 	check(9, func(p *Packet) bool { return p.Encaps&EncGRE != 0 && p.Proto == 6 && p.TCPFlags == TCPAck })
 	check(10, func(p *Packet) bool { return p.Encaps&EncPPP != 0 && p.SrcPort == 5 })
 	check(11, func(p *Packet) bool {
-		return p.Frag && p.FirstFrag && p.IPID == 0x0900 && p.Proto == 17 && p.SrcPort == 7
+		return p.Frag && p.FirstFrag && p.IPID == 9 && p.Proto == 17 && p.SrcPort == 7
 	})
 	check(12, func(p *Packet) bool { return p.Net == NetNone && p.DSAP == 0x42 && p.Encaps == EncEther|EncLLC })
 	check(13, func(p *Packet) bool { return p.Encaps == EncIP && p.SrcPort == 9 })

@@ -96,7 +96,7 @@ type Packet struct {
 	Proto    uint8      // IP protocol (IPv6: after extension headers)
 	TTL      uint8      // IPv4 TTL / IPv6 hop limit
 	TOS      uint8      // IPv4 TOS / IPv6 traffic class
-	IPID     uint32     // IPv4 id; IPv6 fragment id, each 16-bit half byte-swapped as argus keys it
+	IPID     uint32     // IPv4 id; IPv6 fragment identification
 	FlowLbl  uint32     // IPv6 flow label
 	IPOpts   uint32     // Argus IP option bits
 	IPHdrLen int        // IPv4 header / IPv6 header plus extension headers
