@@ -1364,6 +1364,13 @@ func (t *Tracker) account(e *entry, p *decode.Packet, s2d bool) {
 	e.lastPkt = p.TS
 	if p.Net == decode.NetIPv4 || p.Net == decode.NetIPv6 {
 		s.ttl, s.tos = p.TTL, p.TOS
+		if p.Net == decode.NetIPv6 {
+			// argus 3.0.8.2 reads an IPv6 packet's TOS from the wrong
+			// half of the first header word (ntohs of its low 16 bits,
+			// >> 4): flow label bits 4-11, not the traffic class
+			// (zeek ftp/ipv6.pcap: label 0x01cef gives dtos 206).
+			s.tos = uint8(p.FlowLbl >> 4)
+		}
 		s.fl |= sIPSeen
 		s.ipid = uint16(p.IPID)
 		s.ipopts |= uint8(p.IPOpts)

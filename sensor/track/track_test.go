@@ -651,3 +651,19 @@ func TestResetClosing(t *testing.T) {
 		}
 	}
 }
+
+// TestIPv6TOS: argus 3.0.8.2 on zeek ftp/ipv6.pcap prints dtos 206 for
+// 2001:470:4867:99::21, whose packets carry traffic class 0 and flow label
+// 0x01cef: it reads the TOS from the label's bits 4-11.
+func TestIPv6TOS(t *testing.T) {
+	var recs []flow.Record
+	tr := New(Options{}, func(r *flow.Record) { recs = append(recs, *r) })
+	p := tcpPkt(1329327777822004000, true, decode.TCPSyn, 1, 0, 0)
+	p.Net, p.Src, p.Dst = decode.NetIPv6, netip.MustParseAddr("2001:470:4867:99::21"), netip.MustParseAddr("2001:470:1f11:81f::1")
+	p.TOS, p.FlowLbl = 0, 0x01cef
+	tr.Packet(&p)
+	tr.Flush()
+	if len(recs) != 1 || recs[0].IPAttr.TOS[0] != 206 {
+		t.Fatalf("%d records, tos %d, want 206", len(recs), recs[0].IPAttr.TOS[0])
+	}
+}
