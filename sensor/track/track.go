@@ -1522,6 +1522,18 @@ func (t *Tracker) mapICMP(p *decode.Packet) {
 	put16(&k.a, p.QSrc)
 	put16(&k.b, p.QDst)
 	k.pa, k.pb = p.QSrcPort, p.QDstPort
+	if p.QProto == 17 && (p.QSrcPort == 53 || p.QDstPort == 53) {
+		// DNS flows are keyed with the transaction id (keyOf): take it
+		// from the quoted datagram (zeek tunnels/gre-sample.pcap: argus
+		// maps the port unreachable to 37675->53, flag U).
+		o := 40
+		if p.Net == decode.NetIPv4 && len(p.Payload) > 0 {
+			o = int(p.Payload[0]&0x0F) * 4
+		}
+		if len(p.Payload) >= o+10 {
+			k.x = uint32(p.Payload[o+8])<<8 | uint32(p.Payload[o+9]) | 1<<16
+		}
+	}
 	// Same address at both ends (loopback): argus does not reorder by
 	// port, each direction is its own flow.
 	if after16(&k.a, &k.b) {

@@ -667,3 +667,29 @@ func TestIPv6TOS(t *testing.T) {
 		t.Fatalf("%d records, tos %d, want 206", len(recs), recs[0].IPAttr.TOS[0])
 	}
 }
+
+// TestICMPMapsDNS: argus 3.0.8.2 on zeek tunnels/gre-sample.pcap maps the
+// port unreachable quoting 66.59.111.190:37675 -> 172.28.2.3:53 to that
+// DNS flow (flag U, last time the error's); the quoted DNS transaction id
+// is part of the flow's key.
+func TestICMPMapsDNS(t *testing.T) {
+	var recs []flow.Record
+	tr := New(Options{}, func(r *flow.Record) { recs = append(recs, *r) })
+	src, dst := netip.MustParseAddr("66.59.111.190"), netip.MustParseAddr("172.28.2.3")
+	dns := []byte{0xbe, 0xef, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0}
+	u := decode.Packet{TS: 1055289987055189000, WireLen: 99, Net: decode.NetIPv4, Proto: 17, TTL: 64, HasL4: true,
+		Src: src, Dst: dst, SrcPort: 37675, DstPort: 53, AppLen: len(dns), Payload: dns}
+	quote := append([]byte{0x45, 0, 0, 40, 0, 0, 0, 0, 64, 17, 0, 0, 66, 59, 111, 190, 172, 28, 2, 3,
+		0x93, 0x2b, 0, 53, 0, 20, 0, 0}, dns...)
+	ic := decode.Packet{TS: 1055289987106744000, WireLen: 127, Net: decode.NetIPv4, Proto: 1, TTL: 63, HasL4: true,
+		Src: dst, Dst: src, ICMPType: 3, ICMPCode: 3, Payload: quote, HasQuote: true,
+		QSrc: src, QDst: dst, QProto: 17, QSrcPort: 37675, QDstPort: 53}
+	tr.Packet(&u)
+	tr.Packet(&ic)
+	tr.Flush()
+	for _, r := range recs {
+		if r.Key.Proto == 17 && (r.Has&flow.HasICMPMap == 0 || r.Last != ic.TS) {
+			t.Fatalf("DNS flow: mapped %v, last %d, want the ICMP error mapped at %d", r.Has&flow.HasICMPMap != 0, r.Last, ic.TS)
+		}
+	}
+}
