@@ -1379,9 +1379,15 @@ func (t *Tracker) account(e *entry, p *decode.Packet, s2d bool) {
 			e.fl |= fFragSeen
 		}
 		if p.HasL4 || p.Frag && !p.FirstFrag {
-			if p.Frag && !p.FirstFrag {
+			switch {
+			case p.Frag && !p.FirstFrag:
 				s.app += uint64(max(p.IPLen-p.IPHdrLen, 0))
-			} else {
+			case p.Proto == 1 || p.Proto == 58:
+				// argus 3.0.8.2 counts the whole ICMP message as
+				// application bytes, header included (zeek
+				// communityid/icmp.pcap: 40 per 74-byte echo).
+				s.app += uint64(p.AppLen + p.L4HdrLen)
+			default:
 				s.app += uint64(p.AppLen)
 			}
 		}
