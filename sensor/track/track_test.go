@@ -693,3 +693,18 @@ func TestICMPMapsDNS(t *testing.T) {
 		}
 	}
 }
+
+// TestICMPAppBytes: argus 3.0.8.2 -A on zeek communityid/icmp.pcap counts
+// 40 application bytes per 74-byte echo (the 8-byte header and 32 data).
+func TestICMPAppBytes(t *testing.T) {
+	var recs []flow.Record
+	tr := New(Options{AppBytes: true}, func(r *flow.Record) { recs = append(recs, *r) })
+	p := decode.Packet{TS: 1e18, WireLen: 74, Net: decode.NetIPv4, Proto: 1, TTL: 64, HasL4: true,
+		Src: netip.MustParseAddr("192.168.0.89"), Dst: netip.MustParseAddr("192.168.0.1"),
+		ICMPType: 8, L4HdrLen: 8, AppLen: 32}
+	tr.Packet(&p)
+	tr.Flush()
+	if len(recs) != 1 || recs[0].AppBytes[0] != 40 {
+		t.Fatalf("%d records, app bytes %v, want 40", len(recs), recs[0].AppBytes)
+	}
+}
