@@ -390,9 +390,22 @@ type tside struct {
 	mss     uint16
 	tflags  uint8
 	wscale  uint8
-	seqSet  bool
-	finSeen bool
+	sf      uint8 // tsSeq...
+	// argus 3.0.8.2's own view of the sequence (ArgusUpdateTCPSequence),
+	// which decides its retransmission, out-of-order and window-shut
+	// flags and the -J active/idle filing (argusSeq).
+	aseq, aack uint32
+	awinb      uint32 // winbytes: data sent and not yet acknowledged
+	awin       uint16
+	aipid      uint16 // ip_id of the last data segment, as argus stores it
 }
+
+// tside.sf bits.
+const (
+	tsSeq  = 1 << iota // seqBase is set
+	tsFin              // a FIN was sent (finSeq)
+	tsASeq             // aseq is set (argus's seqbase != 0)
+)
 
 // tcpX is a TCP flow's state: only the TCP flows' slots have it (tcpOf).
 type tcpX struct {
@@ -413,14 +426,9 @@ type sideX struct {
 	mac, dmac    [6]byte // -m: sender and receiver MAC of the first packet
 	macN         uint8   // 0 none, 1 one, 2 several
 	ulen         uint16  // -U bytes held (in Tracker.user)
-	// -J: inter-packet times (µs) filed active or idle, and argus's own
-	// view of the TCP sequence that decides which (see jitTCP).
-	jit        [2]jstat // active, idle
-	aseq, aack uint32
-	awinb      uint32
-	awin       uint16
-	aipid      uint16
-	aseqSet    bool
+	// -J: inter-packet times (µs) filed active or idle (argus's
+	// ArgusInProtocol, see argusSeq).
+	jit [2]jstat // active, idle
 }
 
 // jstat is argus 3.0.8.2's ArgusTimeStats, with its types: a float32
@@ -452,21 +460,23 @@ func (j *jstat) stat() flow.Stat {
 		Mean: float64(mean) * 1e3, StdDev: float64(sd) * 1e3}
 }
 
-// jitTCP follows the part of argus 3.0.8.2's TCP tracking
-// (ArgusUpdateTCPState's first packet, ArgusUpdateTCPSequence) that sets
-// ArgusInProtocol, which files a packet's inter-packet time as active
+// argusSeq follows argus 3.0.8.2's TCP sequence tracking
+// (ArgusUpdateTCPState's first packet, ArgusUpdateTCPSequence) for
+// direction d of TCP flow x: it sets the direction's retransmission,
+// out-of-order and window-shut status bits as argus does, and returns
+// ArgusInProtocol, which files a packet's inter-packet time (-J) as active
 // (true) or idle: a data packet is active when the window is open, data of
 // its side were outstanding already and it is no retransmission; pure
 // ACKs, the first segment after everything was acknowledged and
-// retransmissions are idle. Only -J keeps this state.
-func jitTCP(x *[2]sideX, p *decode.Packet, d int, first bool, wscale uint8) bool {
-	src, dst := &x[d], &x[1-d]
+// retransmissions are idle. Its tflags already hold p's flags.
+func argusSeq(x *tcpX, p *decode.Packet, d int, first bool) bool {
+	src, dst := &x.s[d], &x.s[1-d]
 	f := p.TCPFlags
 	seq, ack, ln := p.Seq, p.Ack, uint32(p.AppLen)
 	ipid := uint16(p.IPID)<<8 | uint16(p.IPID)>>8 // argus compares ip_id as stored, unswapped
 	const syn, ack_, fin, rst, psh, urg = decode.TCPSyn, decode.TCPAck, decode.TCPFin, decode.TCPRst, decode.TCPPsh, decode.TCPUrg
 	if first {
-		src.aseqSet = true
+		src.sf |= tsASeq
 		if f&rst != 0 {
 			if seq != 0 {
 				src.aseq = seq + ln
@@ -494,8 +504,10 @@ func jitTCP(x *[2]sideX, p *decode.Packet, d int, first bool, wscale uint8) bool
 	if f == syn { // "we started over"
 		return true
 	}
+	retrans, ooo := uint32(stSrcRetrans)<<d, uint32(stSrcOOO)<<d
 	in := true
 	if p.Win == 0 && f&(fin|rst) == 0 {
+		x.tstatus |= stSrcWinShut << d
 		in = false
 	} else if f&(fin|rst) == 0 {
 		src.awin = p.Win
@@ -503,6 +515,16 @@ func jitTCP(x *[2]sideX, p *decode.Packet, d int, first bool, wscale uint8) bool
 	if ln > 0 && dst.awin != 0 {
 		if src.awinb == 0 {
 			in = false
+		}
+		if src.tflags&fin != 0 {
+			// Data after this side's FIN: behind its sequence a
+			// retransmission, else out of order (unless it is the FIN).
+			if seq < src.aseq {
+				x.tstatus |= retrans
+				src.retrans++
+			} else if f&fin == 0 {
+				x.tstatus |= ooo
+			}
 		}
 		if f&syn == 0 {
 			src.awinb += ln
@@ -514,12 +536,15 @@ func jitTCP(x *[2]sideX, p *decode.Packet, d int, first bool, wscale uint8) bool
 	switch {
 	case newseq < seq:
 		src.aseq = newseq
-	case !src.aseqSet:
-		src.aseqSet, src.aseq = true, newseq
+	case src.sf&tsASeq == 0:
+		src.sf |= tsASeq
+		src.aseq = newseq
 	case ln > 0:
 		if dst.awin != 0 {
 			if seq < dst.aack {
-				if dst.aack-seq < uint32(src.awin>>min(wscale, 14)) {
+				if dst.aack-seq < uint32(src.awin>>min(src.wscale, 14)) {
+					x.tstatus |= retrans
+					src.retrans++
 					in = false
 					src.awinb -= ln
 				}
@@ -528,12 +553,21 @@ func jitTCP(x *[2]sideX, p *decode.Packet, d int, first bool, wscale uint8) bool
 				if src.awin != 0 {
 					dip := int(ipid) - int(src.aipid)
 					switch {
-					case src.aipid != 0 && dip < 0 && dip > -5000: // out of order
+					case dip < 0 && dip > -5000:
+						x.tstatus |= ooo
 					case src.awinb > (maxseq-1)-dst.aack:
+						x.tstatus |= retrans
+						src.retrans++
 						in = false
 						src.awinb -= ln
-					case newseq < src.aseq && seq == dst.aack+1:
-						src.awinb -= ln
+					case newseq < src.aseq:
+						if seq == dst.aack+1 {
+							x.tstatus |= retrans
+							src.retrans++
+							src.awinb -= ln
+						} else {
+							x.tstatus |= ooo
+						}
 					}
 				}
 				src.aseq = maxseq
@@ -646,6 +680,7 @@ const (
 	stFinAck     = 0x10
 	stClose      = 0x20
 	stSrcRetrans = 0x100
+	stSrcWinShut = 0x400
 	stSrcReset   = 0x1000
 	stSrcOOO     = 0x10000
 )
@@ -997,7 +1032,7 @@ func (t *Tracker) accountKey(p *decode.Packet, k *fkey, h uint64, fwd bool, clas
 // RST-ACK three times is one record of 3+3 packets with flag s).
 func refusedSyn(x *tcpX) bool {
 	return x.tstatus&(stSynSent|stEst|stSrcReset) == 0 && x.tstatus&(stSawSyn|stSrcReset<<1) == stSawSyn|stSrcReset<<1 &&
-		x.s[0].seqSet && x.s[1].ack == x.s[0].seqBase+1
+		x.s[0].sf&tsSeq != 0 && x.s[1].ack == x.s[0].seqBase+1
 }
 
 func (t *Tracker) create(k *fkey, h uint64, fwd bool, class uint8, p *decode.Packet) *entry {
@@ -1309,19 +1344,20 @@ func (t *Tracker) account(e *entry, p *decode.Packet, s2d bool) {
 	if e.fl&fDirty == 0 {
 		t.dirty(e, p.TS)
 	}
+	in := true
+	if e.fl&fTCP != 0 && p.HasL4 {
+		x := t.tcpOf(e)
+		x.s[d].tflags |= p.TCPFlags
+		in = argusSeq(x, p, d, e.s[0].pkts+e.s[1].pkts == 0 && e.fl&fStarted == 0)
+	}
 	if t.xOn {
-		xs := t.optsOf(e.idx)
-		x := &xs[d]
+		x := &t.optsOf(e.idx)[d]
 		if t.opt.Jitter && !(p.Frag && !p.FirstFrag && e.key.kind != kFrag) {
 			// argus 3.0.8.2 (ArgusTallyStats) files the time since this side's
 			// previous packet, also across records, if it is under twice the
 			// status interval, as active or idle by ArgusInProtocol (TCP:
 			// jitTCP; other protocols: active); time only moves forward.
 			// Non-first IPv4 fragments it tallies in their fragment flow, not the datagram's.
-			in := true
-			if e.fl&fTCP != 0 && p.HasL4 {
-				in = jitTCP(xs, p, d, e.s[0].pkts+e.s[1].pkts == 0 && e.fl&fStarted == 0, t.tcpOf(e).s[d].wscale)
-			}
 			if p.TS/1000 > x.last/1000 {
 				if iv := p.TS/1000 - x.last/1000; x.last > 0 && iv < 2*t.status/1000 {
 					if in {
@@ -1433,13 +1469,24 @@ func (t *Tracker) tcp(e *entry, p *decode.Packet, d int) {
 	if f&decode.TCPSyn != 0 {
 		seg++
 	}
-	retrans := false // argus does not count the FIN in the sequence space
+	// retrans: argus's state machine sees a SYN sent again (flag s/d);
+	// data retransmissions are argusSeq's. dup: a segment behind what
+	// this side sent, which adds no TCP bytes. argus does not count the
+	// FIN in the sequence space.
+	retrans, dup := false, false
 	switch {
 	case f&(decode.TCPSyn|decode.TCPAck) == decode.TCPSyn:
-		if x.tstatus&stSawSyn != 0 && s.seqSet && p.Seq == s.seqBase {
+		// A SYN in SYN_SENT (no SYN-ACK, no data, no FIN yet) or in
+		// ESTABLISHED: a retransmission, in every record it falls in.
+		if x.tstatus&stSawSyn != 0 && x.tstatus&(stSynSent|stFin) == 0 && f&(decode.TCPRst|decode.TCPFin) == 0 ||
+			x.tstatus&(stEst|stFin) == stEst {
 			retrans = true
+		}
+		if x.tstatus&stSawSyn != 0 && s.sf&tsSeq != 0 && p.Seq == s.seqBase {
+			dup = true
 		} else {
-			s.seqBase, s.seqSet = p.Seq, true
+			s.seqBase = p.Seq
+			s.sf |= tsSeq
 			s.nextSeq = p.Seq
 		}
 		x.tstatus |= stSawSyn
@@ -1450,10 +1497,15 @@ func (t *Tracker) tcp(e *entry, p *decode.Packet, d int) {
 			x.synT = p.TS
 		}
 	case f&(decode.TCPSyn|decode.TCPAck) == decode.TCPSyn|decode.TCPAck:
-		if x.tstatus&stSynSent != 0 && s.seqSet && p.Seq == s.seqBase {
+		// In SYN_RECEIVED or ESTABLISHED a SYN-ACK is a retransmission.
+		if x.tstatus&(stSynSent|stEst) != 0 && x.tstatus&stFin == 0 {
 			retrans = true
+		}
+		if x.tstatus&stSynSent != 0 && s.sf&tsSeq != 0 && p.Seq == s.seqBase {
+			dup = true
 		} else {
-			s.seqBase, s.seqSet = p.Seq, true
+			s.seqBase = p.Seq
+			s.sf |= tsSeq
 			s.nextSeq = p.Seq
 		}
 		x.tstatus |= stSynSent
@@ -1464,8 +1516,9 @@ func (t *Tracker) tcp(e *entry, p *decode.Packet, d int) {
 			x.synAckT = p.TS
 		}
 	default:
-		if !s.seqSet {
-			s.seqBase, s.seqSet = p.Seq-1, true
+		if s.sf&tsSeq == 0 {
+			s.seqBase = p.Seq - 1
+			s.sf |= tsSeq
 			s.nextSeq = p.Seq
 		}
 		if x.tstatus&stEst == 0 && f&decode.TCPRst == 0 {
@@ -1475,7 +1528,7 @@ func (t *Tracker) tcp(e *entry, p *decode.Packet, d int) {
 			}
 		}
 		if seg > 0 && int32(p.Seq+seg-s.nextSeq) <= 0 && pk > 1 {
-			retrans = true
+			dup = true
 		}
 	}
 	if retrans {
@@ -1487,19 +1540,19 @@ func (t *Tracker) tcp(e *entry, p *decode.Packet, d int) {
 	}
 	if f&decode.TCPAck != 0 {
 		s.ack = p.Ack
-		if o.finSeen && int32(p.Ack-o.finSeq) > 0 {
+		if o.sf&tsFin != 0 && int32(p.Ack-o.finSeq) > 0 {
 			x.tstatus |= stFinAck
-			if s.finSeen {
+			if s.sf&tsFin != 0 {
 				e.fl |= fClosed
 			}
 		}
 	}
-	if !retrans && f&(decode.TCPSyn) == 0 {
+	if !dup && f&(decode.TCPSyn) == 0 {
 		s.tbytes += uint32(p.AppLen)
 	}
 	if f&decode.TCPFin != 0 {
 		x.tstatus |= stFin
-		s.finSeen = true
+		s.sf |= tsFin
 		s.finSeq = p.Seq + uint32(p.AppLen)
 	}
 	if f&decode.TCPRst != 0 {
@@ -2044,6 +2097,12 @@ func (t *Tracker) report(e *entry, cause flow.Cause) {
 	}
 	t.Records++
 	t.emit(r)
+	if tx != nil {
+		// argus's retransmission, window-shut and out-of-order flags
+		// say what happened in the record's interval (ArgusTCPFlowRecord
+		// derives them from side status the report clears).
+		tx.tstatus &^= (stSrcRetrans | stSrcWinShut | stSrcOOO) * 3
+	}
 	// Next interval: counters restart, cumulative TCP state stays.
 	e.fl = e.fl&^(fDirty|fHasMap) | fStarted
 	e.start = t.now // the report's scan: the idle timeout counts from it (expiry)
@@ -2057,7 +2116,8 @@ func (t *Tracker) report(e *entry, cause flow.Cause) {
 		if tx != nil {
 			ts := &tx.s[i]
 			ts.tbytes, ts.retrans, ts.tflags = 0, 0, 0
-			if ts.seqSet {
+			ts.awinb, ts.aipid = 0, 0 // argus restarts winbytes and the ip_id it compares every report
+			if ts.sf&tsSeq != 0 {
 				ts.seqBase = ts.nextSeq // argus restarts the sequence base every report
 			}
 		}

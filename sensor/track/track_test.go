@@ -708,3 +708,58 @@ func TestICMPAppBytes(t *testing.T) {
 		t.Fatalf("%d records, app bytes %v, want 40", len(recs), recs[0].AppBytes)
 	}
 }
+
+// TestArgusSeqFlags: argus 3.0.8.2's TCP sequence tracking decides the
+// retransmission, out-of-order and window-shut flags, per record. On the
+// benchmark capture (.bench/gen-1000000.pcap, 10.1.1.146:20000 ->
+// 198.51.100.45:443) argus -X prints flgs 'e r' (destination out of order):
+// the server's data segments carry random IP ids, and one 1105 below the
+// previous one (as argus stores them, unswapped) counts as out of order.
+// Its next record, a lone keep-alive behind the acknowledged sequence,
+// is a source retransmission only ('e s' in smb3_multichannel.pcap).
+func TestArgusSeqFlags(t *testing.T) {
+	var recs []flow.Record
+	tr := New(Options{}, func(r *flow.Record) { recs = append(recs, *r) })
+	us := int64(time.Microsecond)
+	t0 := int64(1700000000) * int64(time.Second)
+	type seg struct {
+		us       int64
+		fwd      bool
+		flags    uint8
+		seq, ack uint32
+		n        int
+		ipid     uint32
+		win      uint16
+	}
+	const A, P, S, F = decode.TCPAck, decode.TCPPsh, decode.TCPSyn, decode.TCPFin
+	for _, s := range []seg{
+		{502, true, S, 3039953444, 0, 0, 0x868d, 64240},
+		{21687, false, S | A, 873677123, 3039953445, 0, 0x1e63, 65160},
+		{69077, true, A, 3039953445, 873677124, 0, 0xaa36, 64240},
+		{91746, true, A | P, 3039953445, 873677124, 85, 0x53af, 64240},
+		{105320, false, A, 873677124, 3039953530, 1448, 0xc993, 65160},
+		{164587, false, A, 873678572, 3039953530, 1448, 0x10cc, 65160},
+		{347540, false, A, 873680020, 3039953530, 1448, 0xd176, 65160},
+		{580275, false, A, 873681468, 3039953530, 1448, 0x8072, 65160},
+		{728218, false, A | P, 873682916, 3039953530, 404, 0x5cd7, 65160},
+		{893301, true, A, 3039953530, 873683320, 0, 0xb37c, 64240},
+		// next record: a keep-alive one byte behind, acknowledged
+		{7000000, true, A, 3039953529, 873683320, 1, 0xb37d, 64240},
+		{7000100, false, A, 873683320, 3039953530, 0, 0x5cd8, 65160},
+	} {
+		p := tcpPkt(t0+s.us*us, s.fwd, s.flags, s.seq, s.ack, s.n)
+		p.IPID, p.Win = s.ipid, s.win
+		tr.Packet(&p)
+	}
+	tr.Flush()
+	const srcRetrans, dstRetrans, dstOOO, ooo = 0x100, 0x200, 0x20000, 0x30000
+	if len(recs) != 2 {
+		t.Fatalf("%d records, want 2", len(recs))
+	}
+	if st := recs[0].TCP.Status; st&ooo != dstOOO || st&(srcRetrans|dstRetrans) != 0 {
+		t.Errorf("first record status %#x, want destination out of order only", st)
+	}
+	if st := recs[1].TCP.Status; st&ooo != 0 || st&(srcRetrans|dstRetrans) != srcRetrans {
+		t.Errorf("second record status %#x, want source retransmission only", st)
+	}
+}
