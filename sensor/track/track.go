@@ -1476,10 +1476,10 @@ func (t *Tracker) tcp(e *entry, p *decode.Packet, d int) {
 	retrans, dup := false, false
 	switch {
 	case f&(decode.TCPSyn|decode.TCPAck) == decode.TCPSyn:
-		// A SYN in SYN_SENT (no SYN-ACK, no data, no FIN yet) or in
-		// ESTABLISHED: a retransmission, in every record it falls in.
-		if x.tstatus&stSawSyn != 0 && x.tstatus&(stSynSent|stFin) == 0 && f&(decode.TCPRst|decode.TCPFin) == 0 ||
-			x.tstatus&(stEst|stFin) == stEst {
+		// A SYN in SYN_SENT, SYN_RECEIVED or ESTABLISHED (a SYN, SYN-ACK
+		// or data seen, no FIN yet): a retransmission, in every record
+		// it falls in.
+		if x.tstatus&(stSawSyn|stSynSent|stEst) != 0 && x.tstatus&stFin == 0 && f&(decode.TCPRst|decode.TCPFin) == 0 {
 			retrans = true
 		}
 		if x.tstatus&stSawSyn != 0 && s.sf&tsSeq != 0 && p.Seq == s.seqBase {
@@ -1512,7 +1512,10 @@ func (t *Tracker) tcp(e *entry, p *decode.Packet, d int) {
 		if x.synT != 0 && x.synAckT == 0 {
 			x.synAck = uint32((p.TS - x.synT) / 1000)
 		}
-		if x.synAckT == 0 {
+		// argus times the ACK from the SYN-ACK side's last packet: the
+		// last of retransmitted SYN-ACKs (zeek ssh.pcap 51489: ackdat
+		// 0.000995 after the third SYN-ACK, not 0.214690 from the first).
+		if x.tstatus&stEst == 0 {
 			x.synAckT = p.TS
 		}
 	default:
@@ -1523,7 +1526,11 @@ func (t *Tracker) tcp(e *entry, p *decode.Packet, d int) {
 		}
 		if x.tstatus&stEst == 0 && f&decode.TCPRst == 0 {
 			x.tstatus |= stEst
-			if x.synAckT != 0 && f&decode.TCPAck != 0 && x.ackDat == 0 {
+			// argus (SYN_RECEIVED -> ESTABLISHED) times it only when
+			// this side's sequence is what the SYN-ACK acknowledged, in
+			// its own view (argusSeq): not after data, not when the flow
+			// began with the SYN-ACK (zeek tcp/missing-syn.pcap: 0).
+			if x.synAckT != 0 && f&(decode.TCPAck|decode.TCPFin) == decode.TCPAck && x.ackDat == 0 && s.aseq == o.aack {
 				x.ackDat = uint32((p.TS - x.synAckT) / 1000)
 			}
 		}

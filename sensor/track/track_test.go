@@ -763,3 +763,42 @@ func TestArgusSeqFlags(t *testing.T) {
 		t.Errorf("second record status %#x, want source retransmission only", st)
 	}
 }
+
+// TestSynRetransAckDat: argus 3.0.8.2 on zeek ssh/ssh.pcap
+// (192.168.1.31:51489 -> 192.168.1.32:22: SYN, SYN-ACK three times, then
+// the ACK) prints flgs '*' (a SYN sent again in SYN_RECEIVED is a source
+// retransmission, a SYN-ACK sent again a destination one) and ackdat
+// 0.000995, timed from the last SYN-ACK; on tcp/missing-syn.pcap, whose
+// flow begins with the SYN-ACK, ackdat 0.
+func TestSynRetransAckDat(t *testing.T) {
+	us := int64(time.Microsecond)
+	t0 := int64(1421006072) * int64(time.Second)
+	const A, S = decode.TCPAck, decode.TCPSyn
+	run := func(pk []decode.Packet) flow.Record {
+		var recs []flow.Record
+		tr := New(Options{}, func(r *flow.Record) { recs = append(recs, *r) })
+		for i := range pk {
+			tr.Packet(&pk[i])
+		}
+		tr.Flush()
+		if len(recs) != 1 {
+			t.Fatalf("%d records, want 1", len(recs))
+		}
+		return recs[0]
+	}
+	var pk []decode.Packet
+	for _, o := range []int64{1012, 113515, 214712} {
+		pk = append(pk, tcpPkt(t0+o*us, true, S, 1131424221, 0, 0), tcpPkt(t0+(o+45)*us, false, S|A, 3695444945, 1131424222, 0))
+	}
+	pk = append(pk, tcpPkt(t0+215749*us, true, A, 1131424222, 3695444946, 0))
+	if r := run(pk); r.TCP.Status&0x300 != 0x300 || r.TCP.AckDat != 215749-214757 {
+		t.Errorf("ssh 51489: status %#x ackdat %d us, want both retransmissions, %d", r.TCP.Status, r.TCP.AckDat, 215749-214757)
+	}
+	r := run([]decode.Packet{
+		tcpPkt(t0, false, S|A, 2697137987, 1512382794, 0),
+		tcpPkt(t0+649*us, true, A, 1512382794, 2697137988, 0),
+	})
+	if r.TCP.AckDat != 0 {
+		t.Errorf("flow from the SYN-ACK: ackdat %d us, want 0", r.TCP.AckDat)
+	}
+}
