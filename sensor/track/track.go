@@ -683,6 +683,9 @@ const (
 	stSrcWinShut = 0x400
 	stSrcReset   = 0x1000
 	stSrcOOO     = 0x10000
+	stSrcCong    = 0x4000     // ECN congestion echoed (ARGUS_SRC_CONGESTED)
+	optSrcECN    = 0x40000000 // ARGUS_TCP_SRC_ECN: the first packet, a SYN, set ECE and CWR
+	optDstECN    = 0x80000000 // ARGUS_TCP_DST_ECN: the first packet, a SYN-ACK, set ECE alone
 )
 
 func addr16(a netip.Addr) [16]byte {
@@ -1459,6 +1462,20 @@ func (t *Tracker) tcp(e *entry, p *decode.Packet, d int) {
 	s.win = p.Win
 	s.tlast = p.TS
 	x.topts |= p.TCPOpts
+	// argus 3.0.8.2 notes ECN from the flow's first packet only; after
+	// that, an ACK echoing congestion (ECE) marks its side congested, for
+	// the rest of the flow (zeek gre-sample.pcap 40264: flgs 't').
+	const ece, cwr = decode.TCPEce, decode.TCPCwr
+	if e.s[0].pkts+e.s[1].pkts == 1 && e.fl&fStarted == 0 {
+		switch {
+		case f&(decode.TCPSyn|decode.TCPAck) == decode.TCPSyn && f&(ece|cwr) == ece|cwr:
+			x.topts |= optSrcECN
+		case f&(decode.TCPSyn|decode.TCPAck) == decode.TCPSyn|decode.TCPAck && f&(ece|cwr) == ece:
+			x.topts |= optDstECN
+		}
+	} else if x.topts&(optSrcECN|optDstECN) != 0 && f&(ece|decode.TCPAck) == ece|decode.TCPAck {
+		x.tstatus |= stSrcCong << d
+	}
 	if p.TCPOpts&decode.TCPOptWScale != 0 {
 		s.wscale = p.WScale
 	}
