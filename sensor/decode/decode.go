@@ -56,6 +56,7 @@ const (
 	etMPLS   = 0x8847
 	etMPLSm  = 0x8848
 	etPPPoE  = 0x8864
+	etPPPoED = 0x8863 // PPPoE discovery
 	etTEB    = 0x6558 // transparent Ethernet bridging (GRE, Geneve)
 	etERSPAN = 0x88be // Cisco ERSPAN type II (GRE)
 	portVXLN = 4789
@@ -288,6 +289,13 @@ func (d *Decoder) etherType(p *Packet, b []byte, off int, et uint16, depth int) 
 			return d.ipv6(p, b, off, depth)
 		case etARP, etRARP:
 			return d.arp(p, b, off)
+		}
+		if et == etPPPoED {
+			// argus 3.0.8.2 (ArgusProcessPPPoEHdr) marks the PPP
+			// encapsulation on PPPoE discovery frames as on session
+			// ones, and keys them as a layer-2 flow (zeek pppoe.pcap:
+			// PADI cc:05:0e:88:00:00 -> Broadcast, flgs '*').
+			p.Encaps |= EncPPP
 		}
 		// argus 3.0.8.2 keys a payload it does not decode by the type
 		// in its last Ethernet header (ArgusCreateFlow: ep->ether_type),

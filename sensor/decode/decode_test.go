@@ -295,3 +295,21 @@ func TestERSPANAndVLANPayloadType(t *testing.T) {
 		t.Errorf("PBB behind VLAN: net %v ethertype %#x vlan %#x", p.Net, p.EtherType, p.VLAN)
 	}
 }
+
+// TestPPPoEDiscoveryEncaps: argus 3.0.8.2 on zeek pppoe.pcap prints the
+// PADI cc:05:0e:88:00:00 -> Broadcast (0x8863) as a layer-2 flow with flgs
+// '*': Ethernet and PPP encapsulation (ArgusProcessPPPoEHdr marks PPP on
+// discovery frames too).
+func TestPPPoEDiscoveryEncaps(t *testing.T) {
+	var d Decoder
+	var p Packet
+	// PPPoE header: version/type 0x11, code 0x09 (PADI), session 0, length 4,
+	// then a Service-Name tag of length 0.
+	fr := cat(ethHdr(0x8863), []byte{0x11, 0x09, 0, 0, 0, 4, 0x01, 0x01, 0, 0})
+	if err := d.Decode(&capture.Frame{Data: fr, Len: len(fr), LinkType: capture.LinkEthernet}, &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.Net != NetNone || p.EtherType != 0x8863 || p.Encaps != EncEther|EncPPP {
+		t.Errorf("PADI: net %v type %#x encaps %#x, want layer 2, 0x8863, Ethernet|PPP", p.Net, p.EtherType, p.Encaps)
+	}
+}
