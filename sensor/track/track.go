@@ -31,8 +31,12 @@ type Options struct {
 	// Idle timeouts per protocol; zero takes argus's default.
 	IPTimeout, TCPTimeout, ICMPTimeout, IGMPTimeout, FragTimeout, ARPTimeout, OtherTimeout time.Duration
 	// IPOtherTimeout is the idle timeout of IP flows that are not TCP,
-	// UDP, ICMP or IGMP (PIM, GRE, ...): argus 3.0.8.2 keeps such a flow
-	// through 37 s of silence and ends it by 62 s (observed; default 60 s).
+	// UDP, ICMP or IGMP (PIM, GRE, ...); zero takes IPTimeout, as argus
+	// 3.0.8.2 does (ArgusNewFlow: ArgusIPTimeout for every IP flow).
+	// Counted from the report (expiry), that is what it shows: tcpdump
+	// pim-packet-assortment.pcap keeps a PIM flow through 42.4 s of
+	// silence reported 15 s after its last packet, and ends one reported
+	// 15 s after its last packet 62.3 s before the next.
 	IPOtherTimeout time.Duration
 
 	MAC       bool // -m: MAC addresses
@@ -65,7 +69,9 @@ func (o *Options) defaults() {
 	def(&o.FragTimeout, 5)
 	def(&o.ARPTimeout, 5)
 	def(&o.OtherTimeout, 30)
-	def(&o.IPOtherTimeout, 60)
+	if o.IPOtherTimeout <= 0 {
+		o.IPOtherTimeout = o.IPTimeout
+	}
 	o.UserData = min(max(o.UserData, 0), math.MaxUint16)
 }
 
@@ -875,12 +881,23 @@ func echoRequest(proto, t uint8) (req uint8, reply bool) {
 
 // Packet folds one decoded packet into the table: Account, then MapICMP
 // for an ICMP error.
-// Packet folds one decoded packet into the table: Account, then MapICMP
-// for an ICMP error.
+//
+// A packet is accounted before the scan its time brings (Advance), as
+// argus 3.0.8.2 runs ArgusQueueManager after the packet: a flow whose
+// idle timeout ended since the last scan is still there for it (tcpdump
+// pim-packet-assortment.pcap: a PIM packet 0.16 s after its flow's
+// timeout ended, the first packet since that flow's last scan, continues
+// it). A due status record of the packet's own flow goes out first
+// (accountKey), as argus's packet path reports it.
 func (t *Tracker) Packet(p *decode.Packet) {
-	t.Account(p)
+	due := t.clock(p.TS)
+	k, fwd, class := t.keyOf(p)
+	t.accountKey(p, &k, 0, fwd, class)
 	if QuotesFlow(p) {
 		t.mapICMP(p)
+	}
+	if due {
+		t.scan(t.now)
 	}
 }
 
@@ -895,9 +912,12 @@ func QuotesFlow(p *decode.Packet) bool {
 // sharded sensor calls it on the shard that holds the quoted flow and
 // Account on the shard of p's own flow; Packet does both.
 func (t *Tracker) MapICMP(p *decode.Packet) {
-	t.Advance(p.TS)
+	due := t.clock(p.TS)
 	if QuotesFlow(p) {
 		t.mapICMP(p)
+	}
+	if due {
+		t.scan(t.now)
 	}
 }
 
@@ -928,10 +948,13 @@ func (t *Tracker) Packets(ps []decode.Packet) {
 		t.warmKeys(t.bk[:len(b)])
 		for i := range b {
 			p, q := &b[i], &t.bk[i]
-			t.Advance(p.TS)
+			due := t.clock(p.TS)
 			t.accountKey(p, &q.k, q.h, q.fwd, q.class)
 			if QuotesFlow(p) {
 				t.mapICMP(p)
+			}
+			if due {
+				t.scan(t.now) // after the packet, as Packet
 			}
 		}
 	}
@@ -973,9 +996,12 @@ func (t *Tracker) warmKeys(bk []bkey) {
 
 // Account folds p into its own flow only (see MapICMP).
 func (t *Tracker) Account(p *decode.Packet) {
-	t.Advance(p.TS)
+	due := t.clock(p.TS)
 	k, fwd, class := t.keyOf(p)
 	t.accountKey(p, &k, 0, fwd, class)
+	if due {
+		t.scan(t.now) // after the packet, as Packet
+	}
 }
 
 // accountKey is Account after Advance, with p's key k (and its hash h,
@@ -1665,18 +1691,31 @@ func (t *Tracker) mapICMP(p *decode.Packet) {
 // records and removes idle flows. Packet calls it; call it directly when
 // time passes without packets.
 func (t *Tracker) Advance(now int64) {
+	if t.clock(now) {
+		t.scan(now)
+	}
+}
+
+// clock moves the table's clock to now and says whether a scan is due.
+func (t *Tracker) clock(now int64) bool {
 	if now <= t.now {
-		return
+		return false
 	}
 	t.now = now
 	if now < t.nextScn {
-		return
+		return false
 	}
 	if t.nextScn == 0 {
 		t.nextScn = now + int64(time.Second)
-		return
+		return false
 	}
 	t.nextScn = now + int64(time.Second)
+	return true
+}
+
+// scan emits the status records due by now and removes the flows idle
+// by now.
+func (t *Tracker) scan(now int64) {
 	// The buckets up to now. After a gap longer than the wheel every word
 	// is due: one turn.
 	last := now / wheelTick

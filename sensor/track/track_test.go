@@ -634,6 +634,7 @@ func TestResetClosing(t *testing.T) {
 			tcpPkt(1210953058142847*us, true, decode.TCPAck, 943496510, 4057007861, 0),
 			tcpPkt(1210953058242362*us, true, decode.TCPAck|decode.TCPRst, c.seq, 4057007861, 0),
 			udpPkt(1210953063000000*us, 1), // a scan: the TCP flow's report, its timeout starts
+			udpPkt(1210953074000000*us, 1), // a scan 11 s later: a closed flow (10 s) is gone
 			tcpPkt(1210953076058333*us, false, decode.TCPAck|decode.TCPRst, 4057007861, 943496510, 0),
 		}
 		for i := range pk {
