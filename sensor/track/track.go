@@ -1551,6 +1551,14 @@ func (t *Tracker) tcp(e *entry, p *decode.Packet, d int) {
 			s.sf |= tsSeq
 			s.nextSeq = p.Seq
 		}
+		if f&decode.TCPEce != 0 {
+			// argus 3.0.8.2 does not take a SYN-ACK that carries ECE
+			// for one: its record has no SAW_SYN_SENT and synack and
+			// ackdat 0 (zeek tunnels/gre-sample.pcap 40264, slips test7
+			// 51529; the same capture with that ECE bit cleared gives
+			// status 0x1f, synack 0.045904, ackdat 0.000072, as ours).
+			break
+		}
 		x.tstatus |= stSynSent
 		if x.synT != 0 && x.synAckT == 0 {
 			x.synAck = uint32((p.TS - x.synT) / 1000)

@@ -803,3 +803,32 @@ func TestSynRetransAckDat(t *testing.T) {
 		t.Errorf("flow from the SYN-ACK: ackdat %d us, want 0", r.TCP.AckDat)
 	}
 }
+
+// TestECN: argus 3.0.8.2 on zeek tunnels/gre-sample.pcap (66.59.111.190:
+// 40264 -> 172.28.2.3:22: SYN with ECE and CWR, SYN-ACK with ECE) writes
+// TCP status 0x801d (destination congested, no SAW_SYN_SENT), options
+// with SRC_ECN (0x40000000), synack and ackdat 0.
+func TestECN(t *testing.T) {
+	var recs []flow.Record
+	tr := New(Options{}, func(r *flow.Record) { recs = append(recs, *r) })
+	us := int64(time.Microsecond)
+	t0 := int64(1055289978) * int64(time.Second)
+	const A, S, E, C = decode.TCPAck, decode.TCPSyn, decode.TCPEce, decode.TCPCwr
+	pk := []decode.Packet{
+		tcpPkt(t0+756932*us, true, S|E|C, 813658343, 0, 0),
+		tcpPkt(t0+802836*us, false, S|A|E, 4183186840, 813658344, 0),
+		tcpPkt(t0+802908*us, true, A, 813658344, 4183186841, 0),
+	}
+	for i := range pk {
+		tr.Packet(&pk[i])
+	}
+	tr.Flush()
+	if len(recs) != 1 {
+		t.Fatalf("%d records, want 1", len(recs))
+	}
+	tc := recs[0].TCP
+	if tc.Status&0xc002 != 0x8000 || tc.Options&0xc0000000 != 0x40000000 || tc.SynAck != 0 || tc.AckDat != 0 {
+		t.Errorf("status %#x options %#x synack %d ackdat %d, want dst congested without SAW_SYN_SENT, SRC_ECN, 0, 0",
+			tc.Status, tc.Options, tc.SynAck, tc.AckDat)
+	}
+}
