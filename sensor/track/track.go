@@ -2023,10 +2023,13 @@ func (t *Tracker) report(e *entry, cause flow.Cause) {
 		r.Start += int64(s0.first)
 	}
 	for i, s := range []*side{s0, s1} {
-		r.Pkts[i], r.Bytes[i], r.AppBytes[i] = uint64(s.pkts), s.bytes, s.app
+		r.Pkts[i], r.Bytes[i] = uint64(s.pkts), s.bytes
 	}
 	if t.opt.AppBytes {
+		// Without -A argus's record has no application byte counts
+		// (ra 5.0.3 prints sappbytes 0 from its v5 goldens).
 		r.Has |= flow.HasAppBytes
+		r.AppBytes = [2]uint64{s0.app, s1.app}
 	}
 	ip := e.key.kind == kIP || e.key.kind == kFrag
 	if ip {
