@@ -213,6 +213,9 @@ func (d *Decoder) ether(p *Packet, b []byte, off, depth int) error {
 				p.DSAP, p.SSAP = 0, 0
 				return d.etherType(p, b[8:], off+22, et, depth)
 			}
+			p.UserData = b[8:] // argus's user data: after LLC and SNAP (CDP: its version byte)
+		} else {
+			p.UserData = b[3:]
 		}
 		p.L2Len = off + 14
 		return nil
@@ -327,6 +330,7 @@ func (d *Decoder) arp(p *Packet, b []byte, off int) error {
 		p.Dst = netip.AddrFrom4([4]byte(b[2*hl+4 : 2*hl+8]))
 	}
 	copy(p.ARPTha[:], b[hl+pl:hl+pl+min(hl, 6)])
+	p.UserData = b[2*hl+2*pl:] // argus's user data: what follows the ARP body (padding)
 	return nil
 }
 
@@ -358,6 +362,7 @@ func enterTunnel(p *Packet) {
 	p.Proto, p.TTL, p.TOS, p.IPID, p.FlowLbl, p.IPOpts = 0, 0, 0, 0, 0, 0
 	p.Frag, p.FragOff, p.MoreFrags, p.FirstFrag = false, 0, false, false
 	p.HasL4, p.SrcPort, p.DstPort = false, 0, 0
+	p.UserData = nil
 }
 
 func (d *Decoder) ipv4(p *Packet, b []byte, off, depth int) error {
@@ -726,6 +731,7 @@ func (d *Decoder) icmp(p *Packet, b []byte, n int) error {
 	}
 	p.ICMPType, p.ICMPCode = b[0], b[1]
 	p.HasL4 = true
+	p.UserData = b // argus's user data starts at the ICMP header
 	p.L4HdrLen = 8
 	p.AppLen = max(n-8, 0)
 	if len(b) >= 8 {

@@ -122,6 +122,10 @@ type Packet struct {
 	L4HdrLen         int
 	AppLen           int    // transport payload length, from the IP length
 	Payload          []byte // captured transport payload (aliases the frame)
+	// UserData, when not nil, is where argus's -U user data starts if not
+	// at Payload: the ICMP message from its header, the bytes after an
+	// ARP body, the payload of a layer-2 frame (aliases the frame).
+	UserData []byte
 
 	// ICMP / ICMPv6.
 	ICMPType, ICMPCode uint8

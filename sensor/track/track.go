@@ -1406,15 +1406,27 @@ func (t *Tracker) account(e *entry, p *decode.Packet, s2d bool) {
 				x.macN = 2
 			}
 		}
-		if t.opt.PktSize {
+		// argus 3.0.8.2 adds a datagram's non-first fragments to its flow's
+		// counters only (ArgusUpdateParentFlow): not to its packet sizes,
+		// user data or application bytes (generated ipv4_frag.pcap: ICMP
+		// echo in 1514+1514+82-byte fragments, sminsz 1514, sappbytes 1480).
+		folded := p.Frag && !p.FirstFrag && e.key.kind != kFrag
+		if t.opt.PktSize && !folded {
 			l := uint16(min(p.WireLen, 65535))
 			if x.psMin == 0 || l < x.psMin {
 				x.psMin = l
 			}
 			x.psMax = max(x.psMax, l)
 		}
-		if n := t.opt.UserData; n > 0 && int(x.ulen) < n && len(p.Payload) > 0 {
-			m := copy(t.userOf(e, d)[x.ulen:], p.Payload)
+		if n := t.opt.UserData; n > 0 && int(x.ulen) < n && !folded {
+			// argus copies from its upper-layer pointer: the ICMP message
+			// from its header, the bytes after an ARP body or after the
+			// headers of a layer-2 frame (decode.Packet.UserData).
+			ud := p.Payload
+			if p.UserData != nil {
+				ud = p.UserData
+			}
+			m := copy(t.userOf(e, d)[x.ulen:], ud)
 			x.ulen += uint16(m)
 		}
 	}
@@ -1443,19 +1455,35 @@ func (t *Tracker) account(e *entry, p *decode.Packet, s2d bool) {
 			s.fl |= sFrag
 			e.fl |= fFragSeen
 		}
-		if p.HasL4 || p.Frag && !p.FirstFrag {
-			switch {
-			case p.Frag && !p.FirstFrag:
+		switch {
+		case p.Frag && !p.FirstFrag:
+			if e.key.kind == kFrag { // not in the datagram's flow (folded, above)
 				s.app += uint64(max(p.IPLen-p.IPHdrLen, 0))
-			case p.Proto == 1 || p.Proto == 58:
-				// argus 3.0.8.2 counts the whole ICMP message as
-				// application bytes, header included (zeek
-				// communityid/icmp.pcap: 40 per 74-byte echo).
-				s.app += uint64(p.AppLen + p.L4HdrLen)
-			default:
+			}
+		case !p.HasL4:
+			if p.Proto != 6 && p.Proto != 17 && p.Proto != 1 && p.Proto != 58 {
+				// Other IP protocols (PIM, GRE, ...): argus counts the
+				// whole IP payload (tcpdump pim-packet-assortment.pcap:
+				// 14 for a 48-byte hello).
 				s.app += uint64(p.AppLen)
 			}
+		case p.Proto == 1 || p.Proto == 58:
+			// argus 3.0.8.2 counts the whole ICMP message as
+			// application bytes, header included (zeek
+			// communityid/icmp.pcap: 40 per 74-byte echo).
+			s.app += uint64(p.AppLen + p.L4HdrLen)
+		default:
+			s.app += uint64(p.AppLen)
 		}
+	} else if e.key.kind == kARP {
+		// argus takes the frame length less its ARP body (28) as
+		// application bytes (ArgusCreateArpFlow then ArgusUpdateArpState:
+		// zeek communityid/arp.pcap: 14 for a 42-byte frame, 32 for 60).
+		s.app += uint64(max(p.WireLen-28, 0))
+	} else {
+		// A layer-2 flow's application bytes are its frame length
+		// (tcpdump LLDP_and_CDP.pcap: 388 for a 388-byte CDP frame).
+		s.app += uint64(p.WireLen)
 	}
 	if p.NVLAN > 0 {
 		s.vlan = p.VLAN
@@ -2186,6 +2214,7 @@ func (t *Tracker) report(e *entry, cause flow.Cause) {
 		if x != nil {
 			x[i].jit = [2]jstat{}
 			x[i].psMin, x[i].psMax, x[i].macN = 0, 0, 0
+			x[i].ulen = 0 // argus's user data buffer restarts every record (ArgusZeroRecord)
 		}
 		if tx != nil {
 			ts := &tx.s[i]

@@ -832,3 +832,56 @@ func TestECN(t *testing.T) {
 			tc.Status, tc.Options, tc.SynAck, tc.AckDat)
 	}
 }
+
+// TestOptionBytes: argus 3.0.8.2 -A -Z -U 32 counts application bytes of
+// an ARP packet as its frame length less the 28-byte ARP body (zeek
+// communityid/arp.pcap: 14 for 42 bytes), of a layer-2 frame as its length
+// (tcpdump LLDP_and_CDP.pcap: 388), of another IP protocol as its whole
+// payload (pim-packet-assortment.pcap: 14 for a 48-byte PIM hello); a
+// datagram's non-first fragments add to none of appbytes, packet sizes and
+// user data (generated ipv4_frag.pcap: sminsz 1514, sappbytes 1480), and
+// user data restart every record.
+func TestOptionBytes(t *testing.T) {
+	var recs []flow.Record
+	tr := New(Options{AppBytes: true, PktSize: true, UserData: 32}, func(r *flow.Record) { recs = append(recs, *r) })
+	t0 := int64(1700000000) * int64(time.Second)
+	arp := decode.Packet{TS: t0, WireLen: 42, Net: decode.NetARP, ARPOp: 1, ARPHrd: 1, ARPPro: 0x800, ARPHln: 6, ARPPln: 4,
+		Src: netip.MustParseAddr("10.0.0.1"), Dst: netip.MustParseAddr("10.0.0.2")}
+	l2 := decode.Packet{TS: t0, WireLen: 388, HasMAC: true, SrcMAC: [6]byte{2, 0, 0, 0, 0, 1}, DstMAC: [6]byte{1, 0, 0x0c, 0xcc, 0xcc, 0xcc}, DSAP: 0xaa, SSAP: 0xaa}
+	pim := decode.Packet{TS: t0, WireLen: 48, Net: decode.NetIPv4, Proto: 103, AppLen: 14, Payload: make([]byte, 14),
+		Src: netip.MustParseAddr("10.0.0.2"), Dst: netip.MustParseAddr("224.0.0.13")}
+	frag := func(ts int64, off uint32, wire int) decode.Packet {
+		p := decode.Packet{TS: ts, WireLen: wire, Net: decode.NetIPv4, Proto: 1, IPID: 0x3333, Frag: true, FragOff: off, FirstFrag: off == 0,
+			IPHdrLen: 20, IPLen: wire - 14, Src: netip.MustParseAddr("10.0.0.1"), Dst: netip.MustParseAddr("10.0.0.9")}
+		if off == 0 {
+			p.HasL4, p.ICMPType, p.ICMPID, p.L4HdrLen, p.AppLen = true, 8, 9, 8, 1472
+		}
+		return p
+	}
+	pk := []decode.Packet{arp, l2, pim, frag(t0, 0, 1514), frag(t0+1, 1480, 1514), frag(t0+2, 2960, 82)}
+	p2 := pim
+	p2.TS = t0 + 6*int64(time.Second) // next record
+	pk = append(pk, p2)
+	for i := range pk {
+		tr.Packet(&pk[i])
+	}
+	tr.Flush()
+	want := map[uint8][]uint64{0: {14, 388}, 103: {14, 14}, 1: {1480}}
+	got := map[uint8][]uint64{}
+	for _, r := range recs {
+		p := r.Key.Proto
+		if r.Key.Kind == flow.KindARP {
+			p = 0
+		}
+		got[p] = append(got[p], r.AppBytes[0])
+		if p == 1 && (r.PktSize.Min[0] != 1514 || r.Pkts[0] != 3) {
+			t.Errorf("fragmented echo: %d pkts, min size %d, want 3, 1514", r.Pkts[0], r.PktSize.Min[0])
+		}
+		if p == 103 && len(r.SrcUser.Data) != 14 {
+			t.Errorf("PIM record user data %d bytes, want 14 (restarted)", len(r.SrcUser.Data))
+		}
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("sappbytes by protocol %v, want %v", got, want)
+	}
+}
