@@ -307,6 +307,7 @@ func (d *Decoder) etherType(p *Packet, b []byte, off int, et uint16, depth int) 
 			p.EtherType = first
 		}
 		p.L2Len = off
+		p.UserData = b // argus's user data: after the Ethernet header (and tags)
 		return nil
 	}
 }
@@ -330,7 +331,15 @@ func (d *Decoder) arp(p *Packet, b []byte, off int) error {
 		p.Dst = netip.AddrFrom4([4]byte(b[2*hl+4 : 2*hl+8]))
 	}
 	copy(p.ARPTha[:], b[hl+pl:hl+pl+min(hl, 6)])
-	p.UserData = b[2*hl+2*pl:] // argus's user data: what follows the ARP body (padding)
+	// argus's user data follow its 28-byte ether_arp, which it places
+	// right after the Ethernet header: behind a VLAN tag that is 4 bytes
+	// before the end of the real body (zeek q-in-q/wikipedia: the target
+	// address shows in the user data).
+	u := 2*hl + 2*pl
+	if p.Encaps&EncEther != 0 && off >= 14 {
+		u = max(28-(off-14), 0) - 8
+	}
+	p.UserData = b[min(max(u, 0), len(b)):]
 	return nil
 }
 
@@ -422,6 +431,7 @@ func (d *Decoder) ipv4(p *Packet, b []byte, off, depth int) error {
 		p.Frag = true
 		p.FirstFrag = p.FragOff == 0
 		if !p.FirstFrag {
+			p.UserData = b[min(hl, len(b)):min(tl, len(b))] // a fragment flow's user data: its payload
 			return nil
 		}
 	}
@@ -495,6 +505,7 @@ func (d *Decoder) ipv6(p *Packet, b []byte, off, depth int) error {
 			hl += 8
 			if !p.FirstFrag {
 				p.Proto, p.IPHdrLen = nh, hl
+				p.UserData = b[min(hl, len(b)):] // a fragment flow's user data: its payload
 				return nil
 			}
 			continue

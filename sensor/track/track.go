@@ -1402,7 +1402,7 @@ func (t *Tracker) account(e *entry, p *decode.Packet, s2d bool) {
 			switch {
 			case x.macN == 0:
 				x.mac, x.dmac, x.macN = p.SrcMAC, p.DstMAC, 1
-			case x.mac != p.SrcMAC:
+			case x.mac != p.SrcMAC || x.dmac != p.DstMAC:
 				x.macN = 2
 			}
 		}
@@ -1425,6 +1425,9 @@ func (t *Tracker) account(e *entry, p *decode.Packet, s2d bool) {
 			ud := p.Payload
 			if p.UserData != nil {
 				ud = p.UserData
+			}
+			if q, ok := icmpQuote(p); ok {
+				ud = p.Payload[q:] // an ICMPv4 error: from the quoted transport header
 			}
 			m := copy(t.userOf(e, d)[x.ulen:], ud)
 			x.ulen += uint16(m)
@@ -1466,6 +1469,14 @@ func (t *Tracker) account(e *entry, p *decode.Packet, s2d bool) {
 				// whole IP payload (tcpdump pim-packet-assortment.pcap:
 				// 14 for a 48-byte hello).
 				s.app += uint64(p.AppLen)
+			}
+		case p.Proto == 1 && p.HasQuote:
+			// For an ICMPv4 error argus moves on to the quoted datagram
+			// (ArgusCreateFlow on it): its application bytes are the
+			// quoted IP length less its header (generated
+			// icmp_unreach.pcap: 28 for a quoted 48-byte UDP datagram).
+			if q, ok := icmpQuote(p); ok {
+				s.app += uint64(max(int(binary.BigEndian.Uint16(p.Payload[2:]))-q, 0))
 			}
 		case p.Proto == 1 || p.Proto == 58:
 			// argus 3.0.8.2 counts the whole ICMP message as
@@ -1658,6 +1669,16 @@ func (t *Tracker) tcp(e *entry, p *decode.Packet, d int) {
 			e.fl |= fClosed
 		}
 	}
+}
+
+// icmpQuote returns the header length of the IPv4 datagram an ICMPv4
+// error p quotes, if it is captured.
+func icmpQuote(p *decode.Packet) (int, bool) {
+	if p.Proto != 1 || !p.HasQuote || p.Net != decode.NetIPv4 || len(p.Payload) < 20 {
+		return 0, false
+	}
+	q := int(p.Payload[0]&0x0F) * 4
+	return q, q >= 20 && q <= len(p.Payload)
 }
 
 // mapICMP attaches an ICMP error to the flow it quotes (flag U/R/T).
@@ -2213,7 +2234,9 @@ func (t *Tracker) report(e *entry, cause flow.Cause) {
 		s.pkts, s.bytes, s.app = 0, 0, 0
 		if x != nil {
 			x[i].jit = [2]jstat{}
-			x[i].psMin, x[i].psMax, x[i].macN = 0, 0, 0
+			// The MAC group stays: argus sets it from the flow's first
+			// packet and never clears it (ArgusZeroRecord skips it).
+			x[i].psMin, x[i].psMax = 0, 0
 			x[i].ulen = 0 // argus's user data buffer restarts every record (ArgusZeroRecord)
 		}
 		if tx != nil {
