@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -55,9 +56,10 @@ func raRows(t *testing.T, file string) [][]string {
 }
 
 // raRowsF prints fields of file's flow records with Debian's ra.
-func raRowsF(t *testing.T, file string, fields []string) [][]string {
+func raRowsF(t *testing.T, file string, fields []string, extra ...string) [][]string {
 	t.Helper()
-	cmd := exec.Command("ra", append([]string{"-X", "-n", "-u", "-c", ",", "-r", file, "-s"}, fields...)...)
+	args := append([]string{"-X", "-n", "-u", "-c", ",", "-r", file}, extra...)
+	cmd := exec.Command("ra", append(append(args, "-s"), fields...)...)
 	cmd.Env = append(os.Environ(), "TZ=UTC")
 	out, err := cmd.Output()
 	if err != nil {
@@ -299,14 +301,14 @@ type knownDiff struct {
 	matched, hit bool // matched some capture; was needed for some capture
 }
 
-func loadKnownDiffs(t *testing.T, file string) []*knownDiff {
+func loadKnownDiffs(t *testing.T, file string, extra ...string) []*knownDiff {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", file))
 	if err != nil {
 		t.Fatal(err)
 	}
 	valid := map[string]bool{"*": true}
-	for _, f := range oracleFields {
+	for _, f := range append(append([]string(nil), oracleFields...), extra...) {
 		valid[f] = true
 	}
 	var kd []*knownDiff
@@ -643,4 +645,181 @@ func TestArgusOracleJitter(t *testing.T) {
 	for _, f := range failed {
 		t.Error(f)
 	}
+}
+
+// optionFields are ra's fields for what -m, -A, -Z and -U add (MAC
+// addresses and application bytes are in oracleFields).
+var optionFields = []string{"smaxsz", "sminsz", "dmaxsz", "dminsz", "suser:32", "duser:32"}
+
+// minOptionsMatched is the ratchet of TestArgusOracleOptions: records
+// matched on key, counters and every option field.
+const minOptionsMatched = 2311 // of 2322 key-matched (the rest listed), 2026-11-26
+
+// TestArgusOracleOptions runs Debian argus 3.0.8.2 with -m -A -Z -U 32
+// (MAC addresses, application bytes, packet sizes, 32 bytes of user data
+// per direction) on the corpus and the sensor with the same options.
+// Records matched on key and counters must agree on smac, dmac, sappbytes,
+// dappbytes and the option fields, but for the rows of
+// known-differences-options.tsv.
+func TestArgusOracleOptions(t *testing.T) {
+	corpus := os.Getenv("FLOWGATE_CORPUS")
+	if corpus == "" {
+		t.Skip("FLOWGATE_CORPUS not set")
+	}
+	for _, tool := range []string{"argus", "ra"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed (Debian argus 3.0.8.2 / argus-client is the oracle)", tool)
+		}
+	}
+	pcaps := oraclePcaps(corpus)
+	known := loadKnownDiffs(t, "known-differences.tsv")
+	knownOpt := loadKnownDiffs(t, "known-differences-options.tsv", optionFields...)
+	tmp := t.TempDir()
+	refs, refErr := runArgus(pcaps, tmp, "o", "-X", "-m", "-A", "-Z", "-U", "32")
+	fields := append(append([]string(nil), oracleFields...), optionFields...)
+	n := len(oracleFields)
+	opt := map[string]bool{"smac": true, "dmac": true, "sappbytes": true, "dappbytes": true}
+	for _, f := range optionFields {
+		opt[f] = true
+	}
+	var sumT, sumM, sumO int
+	var failed []string
+	diffs := map[string]int{}
+	for i, p := range pcaps {
+		name, _ := filepath.Rel(corpus, p)
+		if refErr[i] != "" {
+			continue
+		}
+		if _, err := os.Stat(refs[i]); err != nil {
+			continue
+		}
+		// User data in base64: ra's ASCII form holds commas and quotes.
+		want := raRowsF(t, refs[i], fields, "-M", "printer=encode64")
+		ours := filepath.Join(tmp, "ours.argus")
+		ourArgus(t, p, ours, Options{Argus3: true, Track: track.Options{MAC: true, AppBytes: true, PktSize: true, UserData: 32}})
+		got := raRowsF(t, ours, fields, "-M", "printer=encode64")
+		// Key and counters as TestArgusOracle, with its rows.
+		cut := func(rows [][]string) [][]string {
+			out := make([][]string, len(rows))
+			for j, r := range rows {
+				out[j] = r[:n]
+			}
+			return out
+		}
+		res, rows := compareKnown(cut(want), cut(got), name, known)
+		ignore := map[string]bool{}
+		whole := false
+		for _, k := range rows {
+			ignore[k.field] = true
+			whole = whole || k.field == "*"
+		}
+		sumT += res.total
+		sumM += res.matched
+		if whole {
+			continue
+		}
+		// The option fields of records matched on key and counters.
+		var orows []*knownDiff
+		for _, k := range knownOpt {
+			if ok, _ := path.Match(k.glob, name); ok {
+				k.matched = true
+				orows = append(orows, k)
+				ignore[k.field] = true
+			}
+		}
+		raw := got
+		want, got = blankFields2(want, fields, ignore), blankFields2(got, fields, ignore)
+		kc := func(r []string) string { return strings.Join(r[:nKey+nCnt], ",") }
+		byKC := map[string][][]string{}
+		for _, r := range got {
+			byKC[kc(r)] = append(byKC[kc(r)], r)
+		}
+		miss := map[string]int{}
+		var samples []string
+		for _, w := range want {
+			g := byKC[kc(w)]
+			if len(g) == 0 {
+				continue
+			}
+			o := g[0]
+			byKC[kc(w)] = g[1:]
+			same := true
+			for j, f := range fields {
+				if opt[f] && j < len(w) && j < len(o) && w[j] != o[j] {
+					miss[f]++
+					same = false
+				}
+			}
+			if same {
+				sumO++
+			} else if len(samples) < 4 {
+				samples = append(samples, "argus: "+strings.Join(w, ","), "ours:  "+strings.Join(o, ","))
+			}
+		}
+		for _, k := range orows {
+			if optionMiss(want, raw, fields, k.field) > 0 || k.field == "*" {
+				k.hit = true
+			}
+		}
+		if len(miss) > 0 {
+			var m []string
+			for f, c := range miss {
+				m = append(m, fmt.Sprintf("%s=%d", f, c))
+				diffs[f] += c
+			}
+			sort.Strings(m)
+			failed = append(failed, fmt.Sprintf("%s: option fields differ without a row in known-differences-options.tsv: %s", name, strings.Join(m, " ")))
+			for _, s := range samples {
+				t.Logf("    %s", s)
+			}
+		}
+	}
+	t.Logf("TOTAL -m -A -Z -U 32: %d/%d records matched on key and counters, %d also on the option fields; unlisted differences %v", sumM, sumT, sumO, diffs)
+	if sumO < minOptionsMatched {
+		failed = append(failed, fmt.Sprintf("TOTAL: %d matched with the option fields < floor %d", sumO, minOptionsMatched))
+	}
+	failed = append(failed, staleKnown("known-differences-options.tsv", knownOpt)...)
+	for _, f := range failed {
+		t.Error(f)
+	}
+}
+
+// blankFields2 is blankFields for rows of the given fields.
+func blankFields2(rows [][]string, fields []string, ignore map[string]bool) [][]string {
+	out := make([][]string, len(rows))
+	for i, r := range rows {
+		c := append([]string(nil), r...)
+		for j, f := range fields {
+			if ignore[f] && j < len(c) {
+				c[j] = ""
+			}
+		}
+		out[i] = c
+	}
+	return out
+}
+
+// optionMiss counts the records matched on key and counters (want blanked
+// where rows ignore fields, got as printed) in which ours has a value for
+// f where want's is blanked: the rows for f are still needed.
+func optionMiss(want, got [][]string, fields []string, f string) int {
+	j := slices.Index(fields, f)
+	if j < 0 {
+		return 0
+	}
+	kc := func(r []string) string { return strings.Join(r[:nKey+nCnt], ",") }
+	byKC := map[string][][]string{}
+	for _, r := range got {
+		byKC[kc(r)] = append(byKC[kc(r)], r)
+	}
+	n := 0
+	for _, w := range want {
+		if g := byKC[kc(w)]; len(g) > 0 {
+			byKC[kc(w)] = g[1:]
+			if j < len(w) && j < len(g[0]) && w[j] == "" && g[0][j] != "" {
+				n++
+			}
+		}
+	}
+	return n
 }

@@ -284,6 +284,7 @@ func (d *Decoder) etherType(p *Packet, b []byte, off int, et uint16, depth int) 
 			case 0x0057:
 				return d.ipv6(p, b[8:], off+8, depth)
 			}
+			p.UserData = b[8:] // argus's user data: after the PPPoE header and PPP protocol (LCP, IPCP ...)
 			p.L2Len = off
 			return nil
 		case etIPv4:
@@ -339,7 +340,8 @@ func (d *Decoder) arp(p *Packet, b []byte, off int) error {
 	if p.Encaps&EncEther != 0 && off >= 14 {
 		u = max(28-(off-14), 0) - 8
 	}
-	p.UserData = b[min(max(u, 0), len(b)):]
+	u = min(max(u, 0), len(b))
+	p.UserData = b[u:min(u+max(len(b)-2*hl-2*pl, 0), len(b))] // as many bytes as follow the real body
 	return nil
 }
 
