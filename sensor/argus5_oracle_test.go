@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"encoding/csv"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -66,6 +68,7 @@ func TestArgus5Oracle(t *testing.T) {
 			continue
 		}
 		got := ourRows5(t, pcap)
+		want, got = blankIPv6TTLTOS(want), blankIPv6TTLTOS(got)
 		res, rows := compareKnown(want, got, dir, known)
 		sumT += res.total
 		sumM += res.matched
@@ -87,6 +90,9 @@ func TestArgus5Oracle(t *testing.T) {
 		if unexplained(res, rows) {
 			unexp = append(unexp, fmt.Sprintf("%s: matched %d/%d (ours %d)", dir, res.matched, res.total, res.ours))
 		}
+		if f := unlistedFields(res, rows); len(f) > 0 {
+			failed = append(failed, fmt.Sprintf("%s: fields differ without a row in known-differences-argus5.tsv: %s", dir, strings.Join(f, " ")))
+		}
 	}
 	t.Logf("TOTAL v5: matched %d/%d records of argus 5.0.3 on key and counters", sumM, sumT)
 	if sumM < min5Matched {
@@ -97,6 +103,36 @@ func TestArgus5Oracle(t *testing.T) {
 	for _, f := range failed {
 		t.Error(f)
 	}
+}
+
+// blankIPv6TTLTOS empties sttl, dttl, stos and dtos of IPv6 records:
+// argus 5.0.3 reads an IPv6 packet's TTL and TOS from the wrong header
+// (oracles.md; e.g. zeek ftp/ipv6.pcap, wikipedia.pcap: sttl 233, stos 78
+// where the hop limit is 255 and 3.0.8.2 and we print 255), so on IPv6
+// they are compared with 3.0.8.2 only (TestArgusOracle).
+func blankIPv6TTLTOS(rows [][]string) [][]string {
+	var cols []int
+	for _, f := range []string{"sttl", "dttl", "stos", "dtos"} {
+		cols = append(cols, slices.Index(oracleFields, f))
+	}
+	out := make([][]string, len(rows))
+	for i, r := range rows {
+		out[i] = r
+		if len(r) < 3 {
+			continue
+		}
+		if a, err := netip.ParseAddr(r[2]); err != nil || !a.Is6() {
+			continue
+		}
+		c := append([]string(nil), r...)
+		for _, j := range cols {
+			if j < len(c) {
+				c[j] = ""
+			}
+		}
+		out[i] = c
+	}
+	return out
 }
 
 // goldenRows selects the oracleFields columns of an ra 5 CSV golden.
