@@ -1524,7 +1524,20 @@ func (t *Tracker) tcp(e *entry, p *decode.Packet, d int) {
 	f := p.TCPFlags
 	s.tflags |= f
 	prevWin := s.win
-	s.win = p.Win
+	// The window argus reports: the flow's first packet sets it unless it
+	// is a RST; later, ArgusUpdateTCPSequence takes a non-zero window from
+	// any packet but a bare SYN, a FIN or a RST (a RST-ACK refusing a SYN
+	// leaves that side's window 0: generated RST flows, dwin 0).
+	first := e.s[0].pkts+e.s[1].pkts == 1 && e.fl&fStarted == 0
+	switch {
+	case first:
+		if f&decode.TCPRst == 0 {
+			s.win = p.Win
+		}
+	case f == decode.TCPSyn, p.Win == 0, f&(decode.TCPFin|decode.TCPRst) != 0:
+	default:
+		s.win = p.Win
+	}
 	s.tlast = p.TS
 	x.topts |= p.TCPOpts
 	// argus 3.0.8.2 notes ECN from the flow's first packet only; after
@@ -1609,10 +1622,24 @@ func (t *Tracker) tcp(e *entry, p *decode.Packet, d int) {
 			x.synAckT = p.TS
 		}
 	default:
-		if s.sf&tsSeq == 0 {
-			s.seqBase = p.Seq - 1
+		// The sequence base as argus sets it: on the flow's first packet
+		// seq - 1 (a RST with seq 0: its ack - 1); on a later packet of a
+		// side that has none, seq itself (ArgusUpdateTCPSequence, where
+		// 0 means none: a RST-ACK with seq 0 leaves it unset, ra prints
+		// dtcpb empty).
+		switch {
+		case s.sf&tsSeq != 0:
+		case !first:
+			s.seqBase, s.nextSeq = p.Seq, p.Seq
+			if p.Seq != 0 {
+				s.sf |= tsSeq
+			}
+		case f&decode.TCPRst != 0 && p.Seq == 0:
+			s.seqBase, s.nextSeq = p.Ack-1, p.Ack-1
 			s.sf |= tsSeq
-			s.nextSeq = p.Seq
+		default:
+			s.seqBase, s.nextSeq = p.Seq-1, p.Seq
+			s.sf |= tsSeq
 		}
 		if x.tstatus&stEst == 0 && f&decode.TCPRst == 0 {
 			x.tstatus |= stEst
