@@ -1628,8 +1628,8 @@ func (t *Tracker) tcp(e *entry, p *decode.Packet, d int) {
 		// 0 means none: a RST-ACK with seq 0 leaves it unset, ra prints
 		// dtcpb empty).
 		switch {
-		case s.sf&tsSeq != 0:
-		case !first:
+		case s.sf&tsSeq != 0 && s.seqBase != 0:
+		case !first: // (a base of 0, from a SYN with ISN 0, is none to argus)
 			s.seqBase, s.nextSeq = p.Seq, p.Seq
 			if p.Seq != 0 {
 				s.sf |= tsSeq
@@ -2270,8 +2270,15 @@ func (t *Tracker) report(e *entry, cause flow.Cause) {
 			ts := &tx.s[i]
 			ts.tbytes, ts.retrans, ts.tflags = 0, 0, 0
 			ts.awinb, ts.aipid = 0, 0 // argus restarts winbytes and the ip_id it compares every report
-			if ts.sf&tsSeq != 0 {
-				ts.seqBase = ts.nextSeq // argus restarts the sequence base every report
+			// argus restarts the sequence base every report from its own
+			// view of the sequence (ArgusZeroRecord: seqbase = seq), which
+			// leaves out the SYN and moves only on data it accepts
+			// (argusSeq); 0 means none, set by the side's next packet.
+			ts.seqBase = ts.aseq
+			if ts.aseq == 0 {
+				ts.sf &^= tsSeq
+			} else {
+				ts.sf |= tsSeq
 			}
 		}
 		s.ipopts, s.encaps = 0, 0
