@@ -86,7 +86,6 @@ type Sensor struct {
 	// one shard: the table runs on the caller's goroutine.
 	tr   *track.Tracker
 	pkts []decode.Packet
-	pkt  decode.Packet // several shards: the packet being dispatched
 	one  [1]capture.Frame
 	one1 tablePub
 
@@ -94,6 +93,7 @@ type Sensor struct {
 	n      int
 	shards []*shard
 	free   chan *slot
+	cur    *slot // the slot being filled (not live)
 	clock  track.ScanClock
 	wg     sync.WaitGroup
 	closed bool
@@ -150,7 +150,9 @@ func (s *Sensor) record(r *flow.Record) {
 }
 
 // Counters returns the packet counters so far (the caller's own view:
-// call it from the goroutine that feeds frames, or after Close).
+// call it from the goroutine that feeds frames, or after Close). With
+// several shards, Bad lags by the batches the shards have not decoded yet
+// (they count it).
 func (s *Sensor) Counters() Counters { return s.c }
 
 // Active returns the number of flows in the tables.
