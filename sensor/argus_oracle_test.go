@@ -46,7 +46,7 @@ func readPcap(path string, fn func(*capture.Frame)) error {
 // the match key, the next 4 the counters.
 var oracleFields = []string{"stime", "proto", "saddr", "sport", "daddr", "dport",
 	"spkts", "dpkts", "sbytes", "dbytes",
-	"ltime", "flgs", "dir", "state", "sttl", "dttl", "stos", "dtos", "sipid", "dipid", "smac", "dmac", "svlan", "dvlan", "synack", "ackdat", "sappbytes", "dappbytes", "swin", "dwin", "stcpb", "dtcpb"}
+	"ltime", "flgs", "dir", "state", "sttl", "dttl", "stos", "dtos", "sipid", "dipid", "smac", "dmac", "svlan", "dvlan", "synack", "ackdat", "sappbytes", "dappbytes", "swin", "dwin", "stcpb", "dtcpb", "smpls", "dmpls", "tcprtt", "svid", "dvid", "sdsb", "ddsb", "tcpopt", "cause", "senc", "denc"}
 
 const nKey, nCnt = 6, 4
 

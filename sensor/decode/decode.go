@@ -642,7 +642,7 @@ func (d *Decoder) l4(p *Packet, b []byte, n, off, depth int) error {
 			if len(b) <= hl+8 || b[hl]>>4 != 1 {
 				return nil
 			}
-			p.Encaps |= EncGRE | EncIP | EncERSPAN
+			p.Encaps |= EncGRE | EncERSPAN
 			p.GREProto = pt
 			enterTunnel(p)
 			p.HasMAC = false
@@ -650,7 +650,7 @@ func (d *Decoder) l4(p *Packet, b []byte, n, off, depth int) error {
 		default:
 			return nil
 		}
-		p.Encaps |= EncGRE | EncIP
+		p.Encaps |= EncGRE
 		p.GREProto = pt
 		enterTunnel(p)
 		if pt == etTEB {
