@@ -1,6 +1,7 @@
 package sensor
 
 import (
+	"net/netip"
 	"sync/atomic"
 
 	"github.com/flowgate/flowgate/flow"
@@ -13,12 +14,13 @@ import (
 // into a free slot, counts it and follows the scan clock
 // (track.ScanClock: the times at which a single table would have scanned,
 // so every shard scans when one table would and reports the same
-// records). Every shard gets every slot, in order, and decodes all of its
+// records). Every shard gets every slot, in order, and decodes its
 // frames, keeping the packets of the flows it holds (track.Shard), the
 // ICMP errors that quote one of its flows (track.QuoteShard) and the scan
-// times. Decoding every frame on every shard costs ~70 ns a frame more in
-// all, but in parallel: decoding on the caller's goroutine made it the
-// bottleneck (2 shards were 8% faster than 1 in wall time). The last
+// times. Plain TCP and UDP frames are placed from their raw addresses
+// (rawShard) and decoded by their shard only; every shard decodes the
+// others (~70 ns a frame, in parallel): decoding on the caller's goroutine
+// made it the bottleneck (2 shards were 8% faster than 1 in wall time). The last
 // shard to finish a slot hands it back. Shards emit their records under
 // one lock (emit is never called concurrently), where they are made:
 // copying them to a writer goroutine cost more CPU than the lock (a
@@ -43,13 +45,13 @@ const (
 // slot is one batch on its way through the shards.
 type slot struct {
 	frames []capture.Frame
-	n      int                       // frames in the batch
-	arena  []byte                    // the frames' data (the source reuses its buffer)
-	scan   [slotLen / 64]uint64      // frame i is at a scan time (bit i)
-	tick   int64                     // after its frames, every shard advances to this time (Tick); 0: none
-	flush  bool                      // then flushes its table (Close)
-	mar    marReq                    // a status MAR goes out once every shard is done with this slot
-	bad    [decode.NumReasons]uint64 // frames not decoded up to this slot (shard 0's count)
+	n      int                         // frames in the batch
+	arena  []byte                      // the frames' data (the source reuses its buffer)
+	scan   [slotLen / 64]uint64        // frame i is at a scan time (bit i)
+	tick   int64                       // after its frames, every shard advances to this time (Tick); 0: none
+	flush  bool                        // then flushes its table (Close)
+	mar    marReq                      // a status MAR goes out once every shard is done with this slot
+	bad    [][decode.NumReasons]uint64 // per shard: frames it found undecodable, up to this slot
 	refs   atomic.Int32
 }
 
@@ -69,7 +71,7 @@ type shard struct {
 	tr      *track.Tracker
 	dec     decode.Decoder
 	pkts    []decode.Packet           // the batch's packets of this shard's flows
-	bad     [decode.NumReasons]uint64 // shard 0 only: every shard sees the same frames
+	bad     [decode.NumReasons]uint64 // frames this shard counts (see run) that did not decode
 	in      chan *slot
 	records uint64 // records this shard emitted
 	pub     tablePub
@@ -79,7 +81,8 @@ func (s *Sensor) startShards() {
 	nslot := slotsPerShard * s.n
 	s.free = make(chan *slot, nslot)
 	for range nslot {
-		s.free <- &slot{frames: make([]capture.Frame, slotLen), arena: make([]byte, 0, slotBytes)}
+		s.free <- &slot{frames: make([]capture.Frame, slotLen), arena: make([]byte, 0, slotBytes),
+			bad: make([][decode.NumReasons]uint64, s.n)}
 	}
 	for i := range s.n {
 		sh := &shard{s: s, id: i, in: make(chan *slot, nslot), pkts: make([]decode.Packet, slotLen)}
@@ -110,7 +113,7 @@ func (s *Sensor) reset(sl *slot) *slot {
 	// The shards count undecoded frames: take their count as of the
 	// slot's last trip (slots come back nearly in order: keep the
 	// highest).
-	for r, n := range sl.bad {
+	for r, n := range sl.badSum() {
 		s.c.Bad[r] = max(s.c.Bad[r], n)
 	}
 	sl.n = 0
@@ -209,7 +212,12 @@ func (s *Sensor) stopShards() {
 		close(sh.in)
 	}
 	s.wg.Wait()
-	s.c.Bad = s.shards[0].bad
+	s.c.Bad = [decode.NumReasons]uint64{}
+	for _, sh := range s.shards {
+		for r, n := range sh.bad {
+			s.c.Bad[r] += n
+		}
+	}
 	s.publish()
 	s.emitMar(marReq{ok: true, cause: flow.CauseStop, now: s.last, st: Stats{Counters: s.c}})
 }
@@ -222,10 +230,19 @@ func (sh *shard) run() {
 		pk := sh.pkts[:0] // packets of this shard's flows, not yet tracked
 		for i := range sl.frames[:sl.n] {
 			f := &sl.frames[i]
-			p := &pk[:len(pk)+1][len(pk)]
 			scan := sl.scan[i/64]&(1<<(i%64)) != 0
+			// Most frames are plain TCP or UDP over IP: their shard is
+			// known from the raw addresses, and the other shards skip
+			// them (unless a scan is due) without decoding them.
+			k := rawShard(f, s.n)
+			if k >= 0 && k != me && !scan {
+				continue
+			}
+			p := &pk[:len(pk)+1][len(pk)]
 			if r := decodeErr(sh.dec.Decode(f, p)); r != 0 {
-				if me == 0 {
+				// Counted once: by the shard the frame looked to be
+				// for, else by shard 0.
+				if k == me || k < 0 && me == 0 {
 					sh.bad[r]++
 				}
 				if scan {
@@ -235,9 +252,12 @@ func (sh *shard) run() {
 				}
 				continue
 			}
-			a, q := track.Shard(p, s.n), -1
-			if track.QuotesFlow(p) {
-				q = track.QuoteShard(p, s.n)
+			a, q := k, -1
+			if a < 0 {
+				a = track.Shard(p, s.n)
+				if track.QuotesFlow(p) {
+					q = track.QuoteShard(p, s.n)
+				}
 			}
 			switch {
 			case a == me && (q < 0 || q == me):
@@ -264,21 +284,73 @@ func (sh *shard) run() {
 		if sl.flush {
 			sh.tr.Flush()
 		}
-		if me == 0 {
-			sl.bad = sh.bad
-		}
+		sl.bad[me] = sh.bad
 		sh.pub.store(sh.tr)
 		sh.pub.records.Store(sh.records)
 		if sl.refs.Add(-1) == 0 {
 			// Every shard is done with the batch and has emitted its
 			// records: the MAR goes after them.
 			if sl.mar.ok {
-				sl.mar.st.Bad = sl.bad
+				sl.mar.st.Bad = sl.badSum()
 				s.emitMar(sl.mar)
 			}
 			s.free <- sl
 		}
 	}
+}
+
+// badSum is the shards' count of undecoded frames up to the slot.
+func (sl *slot) badSum() [decode.NumReasons]uint64 {
+	var t [decode.NumReasons]uint64
+	for _, b := range sl.bad {
+		for r, n := range b {
+			t[r] += n
+		}
+	}
+	return t
+}
+
+// rawShard returns the shard of a frame that is TCP or UDP (not to a
+// tunnel port the decoder follows: VXLAN, Geneve) over IPv4, or over
+// IPv6 without extension headers, in Ethernet: track.Shard of the packet
+// the frame decodes to, without decoding it. Otherwise -1. A fragment
+// that looks like one is keyed on its address pair all the same.
+func rawShard(f *capture.Frame, n int) int {
+	b := f.Data
+	if f.LinkType != capture.LinkEthernet || len(b) < 14+40 || b[12] != 0x08 && b[12] != 0x86 {
+		return -1
+	}
+	var src, dst netip.Addr
+	var l4 []byte
+	switch et := uint16(b[12])<<8 | uint16(b[13]); {
+	case et == 0x0800 && b[14]>>4 == 4:
+		ip := b[14:]
+		hl := int(ip[0]&0x0F) * 4
+		if hl < 20 || (ip[9] != 6 && ip[9] != 17) || len(ip) < hl+4 {
+			return -1
+		}
+		src, dst = netip.AddrFrom4([4]byte(ip[12:16])), netip.AddrFrom4([4]byte(ip[16:20]))
+		l4 = ip[hl:]
+		if ip[9] == 6 {
+			return track.PairShard(src, dst, n)
+		}
+	case et == 0x86DD && b[14]>>4 == 6:
+		ip := b[14:]
+		if (ip[6] != 6 && ip[6] != 17) || len(ip) < 44 {
+			return -1
+		}
+		src, dst = netip.AddrFrom16([16]byte(ip[8:24])), netip.AddrFrom16([16]byte(ip[24:40]))
+		l4 = ip[40:]
+		if ip[6] == 6 {
+			return track.PairShard(src, dst, n)
+		}
+	default:
+		return -1
+	}
+	if port := uint16(l4[2])<<8 | uint16(l4[3]); port == 4789 || port == 6081 {
+		return -1 // maybe a tunnel: the decoder keys on the inner packet
+	}
+	return track.PairShard(src, dst, n)
 }
 
 // track tracks a run of packets.

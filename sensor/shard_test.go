@@ -194,6 +194,61 @@ func TestShardsSameRecordsGenerated(t *testing.T) {
 	compareShards(t, pcap, Options{Track: track.Options{MAC: true, AppBytes: true, Jitter: true, Response: true, PktSize: true}}, 2)
 }
 
+// TestRawShard: on every corpus capture and a generated one, a frame
+// rawShard places (plain TCP/UDP over IP, the shards skip the others'
+// frames undecoded) decodes to a packet of that shard (track.Shard) that
+// quotes no flow, with and without tunnel decoding.
+func TestRawShard(t *testing.T) {
+	var files []string
+	if c := os.Getenv("FLOWGATE_CORPUS"); c != "" {
+		filepath.WalkDir(filepath.Join(c, "traffic"), func(p string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && (strings.HasSuffix(p, ".pcap") || strings.HasSuffix(p, ".pcapng") || strings.HasSuffix(p, ".cap")) {
+				files = append(files, p)
+			}
+			return nil
+		})
+	}
+	if !testing.Short() {
+		files = append(files, genPcap(t, 20000))
+	}
+	if len(files) == 0 {
+		t.Skip("no captures (FLOWGATE_CORPUS not set, -short)")
+	}
+	placed, other := 0, 0
+	for _, name := range files {
+		src, err := capture.OpenFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var f capture.Frame
+		var p decode.Packet
+		for src.ReadFrame(&f) == nil {
+			for _, noTun := range []bool{false, true} {
+				dec := decode.Decoder{NoTunnels: noTun}
+				for n := 2; n <= 3; n++ {
+					k := rawShard(&f, n)
+					if k < 0 {
+						other++
+						continue
+					}
+					placed++
+					if dec.Decode(&f, &p) != nil {
+						continue
+					}
+					if s := track.Shard(&p, n); s != k || track.QuotesFlow(&p) {
+						t.Fatalf("%s: frame at %d: rawShard %d of %d, track.Shard %d (quotes a flow: %v)", name, f.TS, k, n, s, track.QuotesFlow(&p))
+					}
+				}
+			}
+		}
+		src.Close()
+	}
+	if placed == 0 || other == 0 {
+		t.Errorf("placed %d frames, left %d to the decoder", placed, other)
+	}
+	t.Logf("%d captures: placed %d frames, left %d to the decoder", len(files), placed, other)
+}
+
 // TestShardSymmetric: both directions of a flow, and an ICMP error's
 // quote, hash to the shard of the flow.
 func TestShardSymmetric(t *testing.T) {

@@ -47,6 +47,16 @@ func Shard(p *decode.Packet, n int) int {
 	return reduce(h, n)
 }
 
+// PairShard returns the shard of an IP flow keyed on the address pair
+// src, dst (no tunnel, not IGMP): Shard of its packets, from their raw
+// addresses.
+func PairShard(src, dst netip.Addr, n int) int {
+	if n <= 1 {
+		return 0
+	}
+	return reduce(addrHash(src)+addrHash(dst), n)
+}
+
 // QuoteShard returns the shard of the flow an ICMP error quotes
 // (QuotesFlow), where MapICMP must run: mapICMP looks the quoted flow up
 // on the quoted address pair.
