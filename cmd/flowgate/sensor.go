@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"os/exec"
 	"os/signal"
 	"strconv"
 	"strings"
@@ -39,7 +41,9 @@ func newSensorCmd() *cobra.Command {
 interface with -i) and writes Argus flow records, as the argus daemon does,
 with argus's flags: -r file... -i iface -N range -w file (- for stdout)
 -3 -P port -S secs -M secs -m -A -J -R -Z -U bytes -e monitor-id
--F argus.conf -X. No configuration file is read unless -F names one.
+-F argus.conf -X [-] [filter expression]. No configuration file is read
+unless -F names one. The filter (tcpdump syntax) needs tcpdump installed,
+which compiles it.
 
 flowgate's own options (long, so that no argus flag changes meaning):
   --shards n        flow tables, each on its own core: flows are spread over
@@ -120,8 +124,14 @@ func parseSensorArgs(args []string) (*sensorArgs, error) {
 			}
 			continue
 		}
-		if len(arg) < 2 || arg[0] != '-' {
-			return nil, fmt.Errorf("sensor: unexpected argument %q (packet filters are not supported yet)", arg)
+		if arg == "-" || arg[0] != '-' {
+			// The rest is a packet filter (tcpdump syntax), as argus
+			// takes it; a lone "-" may introduce it, as in ra.
+			if arg == "-" {
+				i++
+			}
+			a.conf.Filter = strings.Join(args[i:], " ")
+			break
 		}
 		for k := 1; k < len(arg); k++ {
 			c := arg[k]
@@ -156,7 +166,83 @@ func parseSensorArgs(args []string) (*sensorArgs, error) {
 	if len(a.files) > 0 && a.iface != "" {
 		return nil, errors.New("sensor: -r and -i exclude each other")
 	}
+	a.conf.Filter = strings.TrimSpace(a.conf.Filter)
 	return a, nil
+}
+
+// Packet filters (argus's expression, ARGUS_FILTER) are tcpdump syntax,
+// which only libpcap compiles: tcpdump does it for us, so that the binary
+// needs no libpcap. Live, its program (tcpdump -ddd) runs in the kernel;
+// on files, tcpdump filters the capture into the sensor through a pipe.
+
+// compileFilter returns the classic BPF program of expr on iface.
+func compileFilter(iface, expr string) ([]capture.BPFInstruction, error) {
+	tcpdump, err := exec.LookPath("tcpdump")
+	if err != nil {
+		return nil, fmt.Errorf("sensor: filter %q: compiling a packet filter needs tcpdump (apt-get install tcpdump)", expr)
+	}
+	var stderr bytes.Buffer
+	cmd := exec.Command(tcpdump, "-ddd", "-i", iface, expr)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("sensor: filter %q: %s", expr, strings.TrimSpace(stderr.String()))
+	}
+	return capture.ParseBPF(string(out))
+}
+
+// filteredFiles reads the capture files through `tcpdump -r file -w -
+// expr`, one after the other, as one stream.
+type filteredFiles struct {
+	files  []string
+	expr   string
+	cur    *exec.Cmd
+	out    io.ReadCloser
+	stderr bytes.Buffer
+}
+
+func (f *filteredFiles) Read(p []byte) (int, error) {
+	for {
+		if f.cur == nil {
+			if len(f.files) == 0 {
+				return 0, io.EOF
+			}
+			tcpdump, err := exec.LookPath("tcpdump")
+			if err != nil {
+				return 0, fmt.Errorf("sensor: filter %q: filtering capture files needs tcpdump (apt-get install tcpdump)", f.expr)
+			}
+			f.stderr.Reset()
+			f.cur = exec.Command(tcpdump, "-r", f.files[0], "-w", "-", f.expr)
+			f.cur.Stderr = &f.stderr
+			if f.out, err = f.cur.StdoutPipe(); err != nil {
+				return 0, err
+			}
+			if err := f.cur.Start(); err != nil {
+				return 0, err
+			}
+		}
+		n, err := f.out.Read(p)
+		if err == io.EOF {
+			if werr := f.cur.Wait(); werr != nil {
+				return n, fmt.Errorf("sensor: tcpdump -r %s %q: %s", f.files[0], f.expr, strings.TrimSpace(f.stderr.String()))
+			}
+			f.cur, f.files = nil, f.files[1:]
+			if n > 0 {
+				return n, nil
+			}
+			continue
+		}
+		return n, err
+	}
+}
+
+func (f *filteredFiles) Close() error {
+	if f.cur != nil {
+		f.cur.Process.Kill()
+		f.cur.Wait()
+		f.cur = nil
+	}
+	return nil
 }
 
 // longOption sets one of flowgate's own options (argus has none of them).
@@ -579,13 +665,31 @@ func (e *errOnce) get() error {
 func openPackets(a *sensorArgs, stdin io.Reader) (src capture.Source, kstats func() (uint64, uint64), err error) {
 	switch {
 	case a.iface != "":
+		opt := capture.LiveOptions{Promisc: a.conf.Promiscuous, ReadTimeout: time.Second}
+		if a.conf.Filter != "" {
+			if opt.Filter, err = compileFilter(a.iface, a.conf.Filter); err != nil {
+				return nil, nil, err
+			}
+		}
 		var live capture.LiveSource
-		live, err = capture.OpenLive(a.iface, capture.LiveOptions{Promisc: a.conf.Promiscuous, ReadTimeout: time.Second})
+		live, err = capture.OpenLive(a.iface, opt)
 		if err == nil {
 			src, kstats = live, live.Stats
 		}
+	case len(a.files) == 1 && a.files[0] == "-" && a.conf.Filter != "":
+		return nil, nil, fmt.Errorf("sensor: filter %q: filter stdin before the sensor (tcpdump -r - -w - 'expression')", a.conf.Filter)
 	case len(a.files) == 1 && a.files[0] == "-":
 		src, err = capture.NewReader(stdin, "-")
+	case len(a.files) > 0 && a.conf.Filter != "":
+		ff := &filteredFiles{files: a.files, expr: a.conf.Filter}
+		// Fail early on a bad expression rather than after the first file.
+		if _, err := compileFilter("lo", a.conf.Filter); err != nil && !strings.Contains(err.Error(), "permission") {
+			return nil, nil, err
+		}
+		src, err = capture.NewReader(ff, strings.Join(a.files, ","))
+		if err == nil {
+			src = closeBoth{src, ff}
+		}
 	case len(a.files) > 0:
 		src, err = capture.OpenFiles(a.files)
 	default:
@@ -629,4 +733,16 @@ func serveMetrics(addr string, s *sensor.Sensor, stderr io.Writer) (bound string
 		hs.Shutdown(ctx)
 		cancel()
 	}, nil
+}
+
+// closeBoth closes a capture source and the stream under it.
+type closeBoth struct {
+	capture.Source
+	under io.Closer
+}
+
+func (c closeBoth) Close() error {
+	err := c.Source.Close()
+	c.under.Close()
+	return err
 }
