@@ -1,6 +1,7 @@
 package sensor
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -86,9 +87,11 @@ func raLines(t *testing.T, file string, fields []string) []string {
 	args := append([]string{"-X", "-n", "-u", "-c", ",", "-r", file, "-s"}, fields...)
 	cmd := exec.Command("ra", args...)
 	cmd.Env = append(os.Environ(), "TZ=UTC")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("ra %s: %v", file, err)
+		t.Fatalf("ra %s: %v\n%s", file, err, stderr.Bytes())
 	}
 	var lines []string
 	for i, l := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {

@@ -86,6 +86,20 @@ func raRowsF(t *testing.T, file string, fields []string, extra ...string) [][]st
 
 func ourArgus(t *testing.T, pcap, out string, opt Options) {
 	t.Helper()
+	werr := writeArgus3(t, out, opt, func(s *Sensor) {
+		if err := readPcap(pcap, s.Frame); err != nil {
+			t.Logf("%s: %v", pcap, err)
+		}
+	})
+	if werr != nil {
+		t.Logf("writing %s: %v", pcap, werr)
+	}
+}
+
+// writeArgus3 runs a Sensor with opt over the frames feed gives it and
+// writes its records to out as Argus 3; it returns the first write error.
+func writeArgus3(t *testing.T, out string, opt Options, feed func(*Sensor)) error {
+	t.Helper()
 	f, err := os.Create(out)
 	if err != nil {
 		t.Fatal(err)
@@ -102,9 +116,7 @@ func ourArgus(t *testing.T, pcap, out string, opt Options) {
 			werr = err
 		}
 	})
-	if err := readPcap(pcap, s.Frame); err != nil {
-		t.Logf("%s: %v", pcap, err)
-	}
+	feed(s)
 	s.Close()
 	if err := w.Close(); err != nil && werr == nil {
 		werr = err
@@ -112,9 +124,7 @@ func ourArgus(t *testing.T, pcap, out string, opt Options) {
 	if err := bw.Flush(); err != nil && werr == nil {
 		werr = err
 	}
-	if werr != nil {
-		t.Logf("writing %s: %v", pcap, werr)
-	}
+	return werr
 }
 
 type oracleResult struct {
@@ -331,7 +341,10 @@ func loadKnownDiffs(t *testing.T, file string, extra ...string) []*knownDiff {
 	return kd
 }
 
-func TestArgusOracle(t *testing.T) {
+// argusOracle returns the corpus directory, skipping the test unless the
+// corpus and Debian's argus and ra, the oracle, are there.
+func argusOracle(t *testing.T) string {
+	t.Helper()
 	corpus := os.Getenv("FLOWGATE_CORPUS")
 	if corpus == "" {
 		t.Skip("FLOWGATE_CORPUS not set")
@@ -341,6 +354,11 @@ func TestArgusOracle(t *testing.T) {
 			t.Skipf("%s not installed (Debian argus 3.0.8.2 / argus-client is the oracle)", tool)
 		}
 	}
+	return corpus
+}
+
+func TestArgusOracle(t *testing.T) {
+	corpus := argusOracle(t)
 	pcaps := oraclePcaps(corpus)
 	known := loadKnownDiffs(t, "known-differences.tsv")
 	tmp := t.TempDir()
@@ -561,15 +579,7 @@ const minJitterMatched = 2322 // of 2362
 // field. -R writes nothing in 3.0.8.2 (setArgusResponseStatus is read
 // nowhere): argus -X -J without -R must give the same fields.
 func TestArgusOracleJitter(t *testing.T) {
-	corpus := os.Getenv("FLOWGATE_CORPUS")
-	if corpus == "" {
-		t.Skip("FLOWGATE_CORPUS not set")
-	}
-	for _, tool := range []string{"argus", "ra"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (Debian argus 3.0.8.2 / argus-client is the oracle)", tool)
-		}
-	}
+	corpus := argusOracle(t)
 	pcaps := oraclePcaps(corpus)
 	known := loadKnownDiffs(t, "known-differences.tsv")
 	tmp := t.TempDir()
@@ -662,15 +672,7 @@ const minOptionsMatched = 2311 // of 2322 key-matched (the rest listed), 2026-11
 // dappbytes and the option fields, but for the rows of
 // known-differences-options.tsv.
 func TestArgusOracleOptions(t *testing.T) {
-	corpus := os.Getenv("FLOWGATE_CORPUS")
-	if corpus == "" {
-		t.Skip("FLOWGATE_CORPUS not set")
-	}
-	for _, tool := range []string{"argus", "ra"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (Debian argus 3.0.8.2 / argus-client is the oracle)", tool)
-		}
-	}
+	corpus := argusOracle(t)
 	pcaps := oraclePcaps(corpus)
 	known := loadKnownDiffs(t, "known-differences.tsv")
 	knownOpt := loadKnownDiffs(t, "known-differences-options.tsv", optionFields...)

@@ -1,19 +1,15 @@
 package sensor
 
 import (
-	"bufio"
-	"bytes"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/flowgate/flowgate/codecs/argus"
 	"github.com/flowgate/flowgate/flow"
 	"github.com/flowgate/flowgate/sensor/capture"
 	"github.com/flowgate/flowgate/sensor/decode"
@@ -44,66 +40,27 @@ func runFile(t *testing.T, pcap, out string, opt Options) {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	f, err := os.Create(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	bw := bufio.NewWriter(f)
-	w, err := argus.NewWriter(bw, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var werr error
-	s := New(opt, func(r *flow.Record) {
-		if err := w.Encode(r); err != nil && werr == nil {
-			werr = err
+	werr := writeArgus3(t, out, opt, func(s *Sensor) {
+		b := capture.Batch(src)
+		fs := make([]capture.Frame, 200)
+		for {
+			n, err := b.ReadFrames(fs)
+			if err != nil {
+				if err != io.EOF {
+					t.Logf("%s: %v", pcap, err)
+				}
+				return
+			}
+			s.Frames(fs[:n])
 		}
 	})
-	b := capture.Batch(src)
-	fs := make([]capture.Frame, 200)
-	for {
-		n, err := b.ReadFrames(fs)
-		if err != nil {
-			if err != io.EOF {
-				t.Logf("%s: %v", pcap, err)
-			}
-			break
-		}
-		s.Frames(fs[:n])
-	}
-	s.Close()
-	if err := w.Close(); err != nil && werr == nil {
-		werr = err
-	}
-	if err := bw.Flush(); err != nil && werr == nil {
-		werr = err
-	}
 	if werr != nil {
 		t.Fatalf("writing %s: %v", out, werr)
 	}
 }
 
 // raSorted prints a file's flow records with Debian's ra, sorted.
-func raSorted(t *testing.T, file string) []string {
-	t.Helper()
-	cmd := exec.Command("ra", append([]string{"-X", "-n", "-u", "-c", ",", "-r", file, "-s"}, shardFields...)...)
-	cmd.Env = append(os.Environ(), "TZ=UTC")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("ra %s: %v\n%s", file, err, stderr.Bytes())
-	}
-	var lines []string
-	for i, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		if f := strings.Split(l, ","); i > 0 && len(f) > 4 && strings.TrimSpace(f[4]) != "man" {
-			lines = append(lines, l)
-		}
-	}
-	sort.Strings(lines)
-	return lines
-}
+func raSorted(t *testing.T, file string) []string { return raLines(t, file, shardFields) }
 
 // compareShards runs the sensor with 1 shard and with n shards and checks
 // that ra prints the same records.

@@ -1577,13 +1577,7 @@ func (t *Tracker) tcp(e *entry, p *decode.Packet, d int) {
 		if x.tstatus&(stSawSyn|stSynSent|stEst) != 0 && x.tstatus&stFin == 0 && f&(decode.TCPRst|decode.TCPFin) == 0 {
 			retrans = true
 		}
-		if x.tstatus&stSawSyn != 0 && s.sf&tsSeq != 0 && p.Seq == s.seqBase {
-			dup = true
-		} else {
-			s.seqBase = p.Seq
-			s.sf |= tsSeq
-			s.nextSeq = p.Seq
-		}
+		dup = synBase(s, p.Seq, x.tstatus&stSawSyn != 0)
 		x.tstatus |= stSawSyn
 		// argus times the SYN-ACK from the SYN side's last packet, so
 		// from the last of retransmitted SYNs (zeek pop3.pcap 26284:
@@ -1596,13 +1590,7 @@ func (t *Tracker) tcp(e *entry, p *decode.Packet, d int) {
 		if x.tstatus&(stSynSent|stEst) != 0 && x.tstatus&stFin == 0 {
 			retrans = true
 		}
-		if x.tstatus&stSynSent != 0 && s.sf&tsSeq != 0 && p.Seq == s.seqBase {
-			dup = true
-		} else {
-			s.seqBase = p.Seq
-			s.sf |= tsSeq
-			s.nextSeq = p.Seq
-		}
+		dup = synBase(s, p.Seq, x.tstatus&stSynSent != 0)
 		if f&decode.TCPEce != 0 {
 			// argus 3.0.8.2 does not take a SYN-ACK that carries ECE
 			// for one: its record has no SAW_SYN_SENT and synack and
@@ -1696,6 +1684,18 @@ func (t *Tracker) tcp(e *entry, p *decode.Packet, d int) {
 			e.fl |= fClosed
 		}
 	}
+}
+
+// synBase takes a SYN's or SYN-ACK's sequence number as the side's base,
+// unless it repeats the base a SYN of that kind already gave (seen): then
+// the packet is a duplicate that adds no TCP bytes.
+func synBase(s *tside, seq uint32, seen bool) (dup bool) {
+	if seen && s.sf&tsSeq != 0 && seq == s.seqBase {
+		return true
+	}
+	s.seqBase, s.nextSeq = seq, seq
+	s.sf |= tsSeq
+	return false
 }
 
 // icmpQuote returns the header length of the IPv4 datagram an ICMPv4
