@@ -34,33 +34,11 @@ func benchPcap(b *testing.B) string {
 // BenchmarkSensorPcap runs decode + track (default options) over a whole
 // generated capture held in memory; one op is the whole capture.
 func BenchmarkSensorPcap(b *testing.B) {
-	src, err := capture.OpenFile(benchPcap(b))
-	if err != nil {
-		b.Fatal(err)
+	frames := loadFrames(b)
+	var size int64
+	for _, f := range frames {
+		size += int64(len(f.Data))
 	}
-	var frames []capture.Frame
-	var offs []int
-	var data []byte // one buffer: few objects for the GC
-	for {
-		var f capture.Frame
-		err := src.ReadFrame(&f)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			b.Fatal(err)
-		}
-		offs = append(offs, len(data))
-		data = append(data, f.Data...)
-		f.Data = nil
-		frames = append(frames, f)
-	}
-	src.Close()
-	offs = append(offs, len(data))
-	for i := range frames {
-		frames[i].Data = data[offs[i]:offs[i+1]:offs[i+1]]
-	}
-	size := int64(len(data))
 	var recs uint64
 	b.ReportAllocs()
 	b.SetBytes(size)
