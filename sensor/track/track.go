@@ -976,17 +976,7 @@ func (t *Tracker) warmKeys(bk []bkey) {
 				break
 			}
 			if s>>32 == tag {
-				// One load per cache line the packet will touch.
-				e := t.ents.at(uint32(s) - 1)
-				sink += uint64(e.key.x) + uint64(e.s[1].pkts) + uint64(e.fl)
-				if e.fl&fTCP != 0 {
-					x := t.tcpOf(e)
-					sink += uint64(x.s[0].seqBase) + uint64(x.s[1].seqBase) + uint64(x.tstatus)
-				}
-				if t.xOn {
-					x := t.optsOf(uint32(s) - 1)
-					sink += uint64(x[0].jit[0].n) + uint64(x[1].jit[0].n)
-				}
+				sink += t.warmSlot(uint32(s) - 1)
 				break
 			}
 		}
@@ -1861,6 +1851,23 @@ func (t *Tracker) scan(now int64) {
 	}
 }
 
+// warmSlot loads every cache line of slot i (entry, option groups and
+// TCP state): one load per line, none waiting for another, so that a
+// packet's or a report's misses overlap. Slots are not line-aligned,
+// hence the load of the last byte.
+func (t *Tracker) warmSlot(i uint32) uint64 {
+	e := unsafe.Pointer(t.ents.at(i))
+	n := t.ents.s[0].stride
+	if i&tcpBit != 0 {
+		n = t.ents.s[1].stride
+	}
+	var sink uint64
+	for o := uintptr(0); o < n; o += 64 {
+		sink += uint64(*(*byte)(unsafe.Add(e, o)))
+	}
+	return sink + uint64(*(*byte)(unsafe.Add(e, n-1)))
+}
+
 // warmLen is how many flows warmEnts loads ahead.
 const warmLen = 32
 
@@ -1888,6 +1895,7 @@ func (t *Tracker) emitOut(cause flow.Cause) {
 			// slots, so that those misses overlap.
 			var sink uint64
 			for k, v := range t.out[j:min(j+warmLen, len(t.out))] {
+				sink += t.warmSlot(uint32(v)) // what report reads
 				if e := t.ents.at(uint32(v)); e.fl&fExpiring != 0 {
 					h := x.keyHash(&e.key)
 					t.hb[k] = h
