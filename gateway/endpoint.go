@@ -70,6 +70,7 @@ type Options struct {
 	ClientCA  string // TLS: require client certificates signed by this CA (PEM)
 	MTU       int    // senders: largest datagram or message (default 1400 for UDP)
 	Batch     int    // UDP listener: datagrams per recvmmsg call (default 64)
+	Rate      int    // senders: records per second at most (default: as fast as they come)
 }
 
 // ErrEndpoint is what every endpoint syntax error wraps.
@@ -202,6 +203,12 @@ func parseOptions(o *Options, query, transport string) error {
 				return fmt.Errorf("reuseport=%q: want 0 or 1", v)
 			}
 			o.ReusePort, o.NoReuse = b, !b
+		case "rate":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return fmt.Errorf("rate=%q: want records per second, 1 or more", v)
+			}
+			o.Rate = n
 		case "mtu":
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 256 || n > 65507 {
@@ -221,7 +228,7 @@ func parseOptions(o *Options, query, transport string) error {
 				o.ClientCA = v
 			}
 		default:
-			return fmt.Errorf("unknown option %q (workers, rcvbuf, batch, reuseport, mtu, cert, key, clientca)", k)
+			return fmt.Errorf("unknown option %q (workers, rcvbuf, batch, reuseport, mtu, rate, cert, key, clientca)", k)
 		}
 	}
 	return nil

@@ -201,8 +201,8 @@ var errSinkFull = &net.OpError{Op: "write", Err: net.ErrClosed}
 // TestUDPListenerAllocs: receiving and decoding allocates nothing per
 // datagram (the fake decoder allocates nothing once its slice has grown).
 func TestUDPListenerAllocs(t *testing.T) {
-	if testing.Short() {
-		t.Skip("network")
+	if testing.Short() || raceEnabled {
+		t.Skip("network; the race detector allocates")
 	}
 	l, err := ListenUDP("127.0.0.1:0", Options{Workers: 1, Batch: 32}, newFakeDecoders)
 	if err != nil {
