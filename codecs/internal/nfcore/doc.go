@@ -1,0 +1,32 @@
+// Package nfcore is the part NetFlow v9 (RFC 3954) and IPFIX (RFC 7011)
+// share, for the decoders in codecs/netflow9 and codecs/ipfix and their
+// encoders:
+//
+//   - the element registry (elements.go): one table from IANA element ids
+//     (v9 field types 1-127 are the same numbers) to flow.Record fields,
+//     read by the decoder (Lookup) and the encoder (RecordFields,
+//     AppendRecord);
+//   - templates compiled once into per-field ops, so a data record decodes
+//     with no map lookup and no allocation;
+//   - the template cache, scoped by (exporter address and port,
+//     observation domain or v9 source id, template id), bounded per
+//     exporter, with expiry, IPFIX withdrawal and Save/Load (save.go);
+//   - a bounded per-exporter buffer of data sets that came before their
+//     template, decoded when it comes;
+//   - options data (sampling per exporter, domain and sampler id; system
+//     init time), sequence tracking per exporter and domain, and the
+//     counters (Stats) with rejections counted by Reason.
+//
+// Times: every encoding becomes Unix ns. Absolute seconds, milliseconds,
+// and NTP-format micro/nanoseconds directly; flowStart/EndSysUpTime (v9
+// FIRST/LAST_SWITCHED) from systemInitTimeMilliseconds when the record or
+// the exporter's options gave it, else (v9) from the header: the flow's
+// age is sysUpTime minus the field modulo 2^32, read as signed, so the
+// 49.7-day uptime wrap costs nothing; flowStart/EndDeltaMicroseconds back
+// from the export time; durations fill a missing end (or start).
+//
+// Record type: decoded records are flow.TypeFlow. Written by codecs/argus
+// as Argus 3 and read by Debian ra 3.0.8.2, TypeFlow records print every
+// field; TypeNetFlow (0x30) records are what argus's own NetFlow import
+// makes, and ra 3.0.8.2 prints them (see the test in codecs/ipfix).
+package nfcore
