@@ -189,6 +189,10 @@ type Stats struct {
 	ErrorRows                        []ErrorCount
 	Samples                          []error // the first decode errors, as examples
 
+	// Files only.
+	Skipped         map[string]uint64 // capture frames that are not export messages, by reason
+	FirstTS, LastTS int64             // capture times of the first and last message (pcap)
+
 	// UDP listeners only.
 	Sockets      int
 	RcvBufAsked  int    // bytes requested per socket
