@@ -247,8 +247,10 @@ func perDirection(op Op) bool {
 	case OpOctets, OpPackets, OpOctetsTotal, OpPacketsTotal, OpTCPFlags,
 		OpTOS, OpDSCP, OpTTL, OpMinTTL, OpMaxTTL, OpVLAN, OpDot1qVLAN,
 		OpMPLS1, OpStartSec, OpEndSec, OpStartMs, OpEndMs, OpStartUs,
-		OpEndUs, OpStartNs, OpEndNs, OpStartUptime, OpEndUptime,
-		OpStartDeltaUs, OpEndDeltaUs, OpDurMs, OpDurUs:
+		OpEndUs, OpStartNs, OpEndNs, OpStartDeltaUs, OpEndDeltaUs,
+		OpDurMs, OpDurUs:
+		// Not the uptimes: YAF sends 29305/21 as reverseFlowDeltaMilliseconds
+		// (reverse start minus forward start), not a reverse uptime.
 		return true
 	}
 	return false

@@ -130,6 +130,12 @@ func (d *Decoder) decode(b []byte, m *msgCtx, dst []flow.Record) []flow.Record {
 	return dst
 }
 
+// padding reports whether the bytes left in a set after its last record
+// are padding: fewer than 4 (Mikrotik pads with non-zero bytes), or zeros.
+// Anything else means the records do not fit their template: a template
+// that changed length without being re-sent, or a cut record.
+func padding(b []byte) bool { return len(b) < 4 || allZero(b) }
+
 func allZero(b []byte) bool {
 	for _, c := range b {
 		if c != 0 {
@@ -328,7 +334,7 @@ func (d *Decoder) dataSet(e *exporter, s *domainState, m *msgCtx, tid uint16, bo
 	start := len(dst)
 	p := 0
 	for len(body)-p >= t.minLen {
-		if len(body)-p < 4 && allZero(body[p:]) {
+		if len(body)-p < 4 {
 			break // padding
 		}
 		var r *flow.Record
@@ -340,7 +346,7 @@ func (d *Decoder) dataSet(e *exporter, s *domainState, m *msgCtx, tid uint16, bo
 		}
 		p += n
 	}
-	if p < len(body) && !allZero(body[p:]) {
+	if !padding(body[p:]) {
 		d.fail(ReasonTemplateMismatch, m, "set", int(tid), off+p, tid)
 		return dst[:start], 0, false
 	}
@@ -354,7 +360,7 @@ func (d *Decoder) dataSet(e *exporter, s *domainState, m *msgCtx, tid uint16, bo
 func (d *Decoder) optionsData(s *domainState, t *Template, m *msgCtx, body []byte, off int) {
 	p := 0
 	for len(body)-p >= t.minLen {
-		if len(body)-p < 4 && allZero(body[p:]) {
+		if len(body)-p < 4 {
 			break
 		}
 		var sid, rate, interval, space uint64
@@ -392,7 +398,7 @@ func (d *Decoder) optionsData(s *domainState, t *Template, m *msgCtx, body []byt
 		}
 		d.stats.OptionsRecords++
 	}
-	if p < len(body) && !allZero(body[p:]) {
+	if !padding(body[p:]) {
 		d.fail(ReasonTemplateMismatch, m, "set", int(t.ID), off+p, t.ID)
 	}
 }

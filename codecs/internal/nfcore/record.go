@@ -123,25 +123,23 @@ func decodeRecord(t *Template, b []byte, m *msgCtx, rec *flow.Record) int {
 		case OpExtra:
 			rec.Extra = append(rec.Extra, flow.Field{Source: m.src, Enterprise: o.pen, ID: uint32(o.id), Offset: uint32(o.len), Value: v})
 		case OpSrcAddr4:
-			rec.Key.Src = netip.AddrFrom4([4]byte(v))
-			rec.Key.AddrType = flow.AddrIPv4
-			a.has |= flow.HasKey
+			setAddr(&rec.Key.Src, netip.AddrFrom4([4]byte(v)), &a)
 		case OpDstAddr4:
-			rec.Key.Dst = netip.AddrFrom4([4]byte(v))
-			rec.Key.AddrType = flow.AddrIPv4
-			a.has |= flow.HasKey
+			setAddr(&rec.Key.Dst, netip.AddrFrom4([4]byte(v)), &a)
 		case OpSrcAddr6:
-			rec.Key.Src = netip.AddrFrom16([16]byte(v))
-			rec.Key.AddrType = flow.AddrIPv6
-			a.has |= flow.HasKey
+			setAddr(&rec.Key.Src, netip.AddrFrom16([16]byte(v)), &a)
 		case OpDstAddr6:
-			rec.Key.Dst = netip.AddrFrom16([16]byte(v))
-			rec.Key.AddrType = flow.AddrIPv6
-			a.has |= flow.HasKey
+			setAddr(&rec.Key.Dst, netip.AddrFrom16([16]byte(v)), &a)
 		case OpSrcPort:
-			rec.Key.SrcPort = uint16(uintN(v))
+			// Templates with several port elements (transport, TCP, UDP)
+			// fill the unused ones with 0: a 0 does not replace a port.
+			if p := uint16(uintN(v)); p != 0 {
+				rec.Key.SrcPort = p
+			}
 		case OpDstPort:
-			rec.Key.DstPort = uint16(uintN(v))
+			if p := uint16(uintN(v)); p != 0 {
+				rec.Key.DstPort = p
+			}
 		case OpProto:
 			rec.Key.Proto = uint8(uintN(v))
 		case OpOctets:
@@ -323,6 +321,17 @@ func decodeRecord(t *Template, b []byte, m *msgCtx, rec *flow.Record) int {
 	return p
 }
 
+// setAddr sets a key address. Templates that carry both IPv4 and IPv6
+// addresses (Procera, Mikrotik) zero the unused family: an unspecified
+// address does not replace a specified one.
+func setAddr(dst *netip.Addr, v netip.Addr, a *recAcc) {
+	if dst.IsValid() && !dst.IsUnspecified() && v.IsUnspecified() {
+		return
+	}
+	*dst = v
+	a.has |= flow.HasKey
+}
+
 // finishRecord fills what depends on several elements: counters from
 // totals, times, TCP state, sampling, header context.
 func finishRecord(a *recAcc, m *msgCtx, rec *flow.Record) {
@@ -342,6 +351,10 @@ func finishRecord(a *recAcc, m *msgCtx, rec *flow.Record) {
 	}
 	if a.has&flow.HasKey != 0 {
 		rec.Key.Kind = flow.Kind5Tuple
+		rec.Key.AddrType = flow.AddrIPv4
+		if rec.Key.Src.Is6() || rec.Key.Dst.Is6() {
+			rec.Key.AddrType = flow.AddrIPv6
+		}
 		if (rec.Key.Proto == 1 || rec.Key.Proto == 58) && a.has&flow.HasICMPKey == 0 {
 			// NetFlow convention (Cisco, softflowd v9): type*256+code in
 			// the destination port.
