@@ -671,6 +671,7 @@ func (n *jnode) leaves(dst []jnode) []jnode {
 type tsharkPacket struct {
 	Frame     int
 	Malformed []string // expert info of malformed/error severity
+	Warnings  int
 	Flows     []nfFlow
 }
 
@@ -695,9 +696,18 @@ func parseTsharkJSON(b []byte) ([]tsharkPacket, error) {
 			continue
 		}
 		tp := tsharkPacket{Frame: i + 1}
+		// Expert info of error severity (PI_ERROR) or in the malformed
+		// group; warnings (sequence gaps, unknown templates) are not.
+		var msg string
 		for _, l := range layers.leaves(nil) {
-			if l.Key == "_ws.expert.severity" && (l.Val == "8388608" || l.Val == "6291456") {
-				tp.Malformed = append(tp.Malformed, "severity "+l.Val)
+			switch {
+			case l.Key == "_ws.expert.message":
+				msg = l.Val
+			case l.Key == "_ws.expert.severity" && l.Val == "8388608",
+				l.Key == "_ws.expert.group" && l.Val == "117440512":
+				tp.Malformed = append(tp.Malformed, l.Key+"="+l.Val+" "+msg)
+			case l.Key == "_ws.expert.severity" && l.Val == "6291456":
+				tp.Warnings++
 			}
 		}
 		if m := layers.child("_ws.malformed"); m != nil {
