@@ -40,6 +40,10 @@ type TCPListener struct {
 	mu      sync.Mutex
 	conns   map[net.Conn]struct{}
 	serving atomic.Bool
+
+	// SessionEnd, when set before Serve, gets each session's decoders when
+	// the session ends (CodecSet.Release keeps their counters).
+	SessionEnd func(Decoders)
 }
 
 // ListenTCP listens for IPFIX sessions on addr; with o.Cert and o.Key the
@@ -164,7 +168,11 @@ func (l *TCPListener) session(c net.Conn, h Handler) error {
 	from := c.RemoteAddr().(*net.TCPAddr).AddrPort()
 	from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
 	br := bufio.NewReaderSize(c, sessionBufSize)
-	bd := batchDecoder{dec: l.newDec().Only(FormatIPFIX), c: &l.c}
+	dec := l.newDec()
+	if l.SessionEnd != nil {
+		defer l.SessionEnd(dec)
+	}
+	bd := batchDecoder{dec: dec.Only(FormatIPFIX), c: &l.c}
 	var off int64 // stream offset of the next message, for errors
 	for {
 		// Decode every whole message already buffered, without reading

@@ -144,7 +144,8 @@ func TestTCPFraming(t *testing.T) {
 		t.Fatalf("records %d errors %d (%v)", st.Records, st.Errors, st.Samples)
 	}
 	want := map[ErrorKey]uint64{
-		{addrs[0], "other"}: 1, {addrs[1], "truncated"}: 1, {addrs[2], "corrupt"}: 1, {addrs[2], "other"}: 1,
+		{addrs[0], "other: not an IPFIX message stream"}: 1, {addrs[1], "truncated"}: 1,
+		{addrs[2], "corrupt"}: 1, {addrs[2], "other: not an IPFIX message stream"}: 1,
 	}
 	for _, r := range st.ErrorRows {
 		if want[r.ErrorKey] != r.N {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -102,10 +103,32 @@ func Reason(err error) string {
 	return "other"
 }
 
+// reasonKey is Reason, followed by the decoder's own words for the error
+// when it says more than the class ("corrupt: reserved set id").
+func reasonKey(err error) string {
+	r := Reason(err)
+	var de *codecs.DecodeError
+	if !errors.As(err, &de) || de.Err == nil {
+		return r
+	}
+	switch de.Err {
+	case codecs.ErrTruncated, codecs.ErrCorrupt, codecs.ErrTemplateNotFound, codecs.ErrUnsupported, ErrVersion:
+		return r
+	}
+	d := de.Err.Error()
+	if i := strings.LastIndex(d, ": "); i > 0 {
+		d = d[:i] // the class again
+	}
+	if len(d) > 80 {
+		d = d[:80]
+	}
+	return r + ": " + d
+}
+
 // ErrorKey is one row of the per-exporter error counters.
 type ErrorKey struct {
 	Exporter netip.AddrPort // the zero value gathers exporters past the table's bound
-	Reason   string         // see Reason
+	Reason   string         // Reason's class, then the decoder's words: "corrupt: reserved set id"
 }
 
 // maxErrorKeys bounds the per-exporter error table, so a flood of spoofed
@@ -135,7 +158,7 @@ type Counters struct {
 // countError records one decode error.
 func (c *Counters) countError(from netip.AddrPort, err error) {
 	c.Errors.Add(1)
-	k := ErrorKey{Exporter: from, Reason: Reason(err)}
+	k := ErrorKey{Exporter: from, Reason: reasonKey(err)}
 	c.mu.Lock()
 	if c.byKey == nil {
 		c.byKey = make(map[ErrorKey]uint64)

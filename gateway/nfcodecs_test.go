@@ -1,0 +1,150 @@
+package gateway
+
+import (
+	"encoding/binary"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/flowgate/flowgate/flow"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+// byExporter groups records by exporter, keeping their order.
+func byExporter(recs []flow.Record) map[netip.AddrPort][]flow.Record {
+	m := map[netip.AddrPort][]flow.Record{}
+	for _, r := range recs {
+		m[r.Exporter] = append(m[r.Exporter], r)
+	}
+	return m
+}
+
+// TestUDPListenerCodecs: the flowbeat payloads, each exporter sending
+// the whole set in order, through a two-socket listener with the real
+// decoders give, exporter by exporter, the records that decoding the same
+// payloads directly gives.
+func TestUDPListenerCodecs(t *testing.T) {
+	dats := corpusDat(t)
+	cs := NewCodecSet()
+	l, err := ListenUDP("127.0.0.1:0", Options{Workers: 2}, cs.New)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	senders := dialUDP(t, l.Addr().String(), 4)
+	direct := NewCodecSet().New()
+	var want []flow.Record
+	var c collector
+	sent := 0
+	serveUntil(t, l, c.handle, func() {
+		for _, s := range senders {
+			from := s.LocalAddr().(*net.UDPAddr).AddrPort()
+			for _, b := range dats {
+				if _, err := s.Write(b); err != nil {
+					t.Fatal(err)
+				}
+				sent++
+				n := len(want)
+				want, _ = direct.Decode(b, from, want)
+				for i := n; i < len(want); i++ {
+					want[i].Detach()
+				}
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}, func() bool { return l.Stats().Messages == uint64(sent) })
+	st := l.Stats()
+	if st.Messages != uint64(sent) || st.KernelDrops != 0 {
+		t.Fatalf("received %d of %d, drops %d", st.Messages, sent, st.KernelDrops)
+	}
+	if len(c.recs) != len(want) || len(want) == 0 {
+		t.Fatalf("%d records, direct decoding %d", len(c.recs), len(want))
+	}
+	got, exp := byExporter(c.recs), byExporter(want)
+	for e, w := range exp {
+		if d := cmp.Diff(w, got[e], cmpopts.EquateEmpty(), cmpopts.EquateNaNs(), cmpopts.EquateComparable(netip.Addr{}, netip.AddrPort{})); d != "" {
+			t.Fatalf("exporter %s: records differ (-direct +listener):\n%.3000s", e, d)
+		}
+	}
+	cst := cs.Stats()
+	t.Logf("%d datagrams, %d records; errors %d; v5 %d v9 %d ipfix %d packets; ipfix templates %d, pending %d/%d",
+		st.Messages, st.Records, st.Errors, cst.V5.Packets, cst.V9.Packets, cst.IP.Packets, cst.IP.Templates, cst.IP.PendingSets, cst.IP.PendingDecoded)
+}
+
+// ipfixMessage builds an IPFIX message (RFC 7011 §3.1) of the given sets.
+func ipfixMessage(seq, domain uint32, sets ...[]byte) []byte {
+	m := []byte{0, 10, 0, 0, 0x5f, 0x5e, 0x10, 0x00} // export time 2020-09-13T12:26:40Z
+	m = binary.BigEndian.AppendUint32(m, seq)
+	m = binary.BigEndian.AppendUint32(m, domain)
+	for _, s := range sets {
+		m = append(m, s...)
+	}
+	binary.BigEndian.PutUint16(m[2:], uint16(len(m)))
+	return m
+}
+
+// ipfixSet builds a set (RFC 7011 §3.3.2) with id and body.
+func ipfixSet(id uint16, body ...byte) []byte {
+	s := binary.BigEndian.AppendUint16(nil, id)
+	s = binary.BigEndian.AppendUint16(s, uint16(4+len(body)))
+	return append(s, body...)
+}
+
+// TestTCPSessionsSameTemplateID: two sessions define template 256
+// differently (RFC 7011 §8: templates are scoped by the session); each
+// session's data decodes by its own definition.
+func TestTCPSessionsSameTemplateID(t *testing.T) {
+	cs := NewCodecSet()
+	l, err := ListenTCP("127.0.0.1:0", Options{}, cs.New)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	l.SessionEnd = cs.Release
+	// Session A: 256 = sourceIPv4Address(8), destinationIPv4Address(12),
+	// packetDeltaCount(2) 8 bytes.
+	tmplA := ipfixSet(2, 1, 0, 0, 3, 0, 8, 0, 4, 0, 12, 0, 4, 0, 2, 0, 8)
+	dataA := ipfixSet(256, 192, 0, 2, 1, 198, 51, 100, 7, 0, 0, 0, 0, 0, 0, 0, 42)
+	// Session B: 256 = destinationIPv4Address(12), sourceIPv4Address(8),
+	// octetDeltaCount(1) 4 bytes: the same bytes mean other things.
+	tmplB := ipfixSet(2, 1, 0, 0, 3, 0, 12, 0, 4, 0, 8, 0, 4, 0, 1, 0, 4)
+	dataB := ipfixSet(256, 192, 0, 2, 1, 198, 51, 100, 7, 0, 0, 5, 220)
+	var c collector
+	var addrs []netip.AddrPort
+	serveTCP(t, l, c.handle, func() {
+		var conns []net.Conn
+		for _, m := range [][]byte{ipfixMessage(0, 1, tmplA), ipfixMessage(0, 1, tmplB)} {
+			conn, err := net.Dial("tcp", l.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			conn.Write(m)
+			conns = append(conns, conn)
+			addrs = append(addrs, conn.LocalAddr().(*net.TCPAddr).AddrPort())
+		}
+		// Data after both templates are known, each on its own session.
+		time.Sleep(20 * time.Millisecond)
+		conns[0].Write(ipfixMessage(0, 1, dataA))
+		conns[1].Write(ipfixMessage(0, 1, dataB))
+	}, func() bool { return c.len() == 2 })
+	if c.len() != 2 {
+		t.Fatalf("%d records, want 2 (stats %+v)", c.len(), l.Stats())
+	}
+	got := byExporter(c.recs)
+	a, b := got[addrs[0]], got[addrs[1]]
+	if len(a) != 1 || len(b) != 1 {
+		t.Fatalf("records per session: %d, %d", len(a), len(b))
+	}
+	if a[0].Key.Src != netip.MustParseAddr("192.0.2.1") || a[0].Key.Dst != netip.MustParseAddr("198.51.100.7") || a[0].Pkts[0] != 42 || a[0].Bytes[0] != 0 {
+		t.Errorf("session A: %v -> %v pkts %d bytes %d", a[0].Key.Src, a[0].Key.Dst, a[0].Pkts[0], a[0].Bytes[0])
+	}
+	if b[0].Key.Src != netip.MustParseAddr("198.51.100.7") || b[0].Key.Dst != netip.MustParseAddr("192.0.2.1") || b[0].Bytes[0] != 1500 || b[0].Pkts[0] != 0 {
+		t.Errorf("session B: %v -> %v pkts %d bytes %d", b[0].Key.Src, b[0].Key.Dst, b[0].Pkts[0], b[0].Bytes[0])
+	}
+	if st := cs.Stats(); st.IP.Templates != 2 || st.IP.Packets != 4 {
+		t.Errorf("codec stats after the sessions ended: templates %d packets %d", st.IP.Templates, st.IP.Packets)
+	}
+}
