@@ -108,7 +108,25 @@ type nfcapd struct {
 	cmd  *exec.Cmd
 	dir  string
 	port int
-	log  *strings.Builder
+	log  *lockedBuf
+}
+
+// lockedBuf is an output buffer a process writes while the test reads it.
+type lockedBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // startNfcapd starts nfcapd on a free loopback port; repeat, when > 0, is a
@@ -123,7 +141,7 @@ func startNfcapd(tb testing.TB, repeat int) *nfcapd {
 	if repeat > 0 {
 		args = append(args, "-R", fmt.Sprintf("127.0.0.1/%d", repeat))
 	}
-	n := &nfcapd{cmd: exec.Command(bin, args...), dir: dir, port: port, log: &strings.Builder{}}
+	n := &nfcapd{cmd: exec.Command(bin, args...), dir: dir, port: port, log: &lockedBuf{}}
 	n.cmd.Stdout, n.cmd.Stderr = n.log, n.log
 	n.cmd.Env = append(os.Environ(), "TZ=UTC", "LC_ALL=C")
 	if err := n.cmd.Start(); err != nil {
@@ -135,16 +153,16 @@ func startNfcapd(tb testing.TB, repeat int) *nfcapd {
 			n.cmd.Wait()
 		}
 	})
-	// Ready when its socket is bound: a probe bind fails then.
-	for i := 0; i < 100; i++ {
-		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
-		if err != nil {
+	// Ready once it says so (it has bound its socket by then); probing
+	// the port with a bind of our own could take it from nfcapd.
+	for i := 0; i < 250; i++ {
+		if strings.Contains(n.log.String(), "Startup") {
+			time.Sleep(50 * time.Millisecond) // the log line may lead the bind
 			return n
 		}
-		c.Close()
 		time.Sleep(20 * time.Millisecond)
 	}
-	tb.Fatalf("nfcapd did not bind port %d: %s", port, n.log)
+	tb.Fatalf("nfcapd did not start on port %d: %s", port, n.log)
 	return nil
 }
 
