@@ -6,6 +6,7 @@ import (
 	"net/netip"
 
 	"github.com/flowgate/flowgate/codecs"
+	"github.com/flowgate/flowgate/codecs/internal/nfcore"
 	"github.com/flowgate/flowgate/flow"
 )
 
@@ -129,7 +130,7 @@ func (d *Decoder) DecodePacket(b []byte, from netip.AddrPort, dst []flow.Record)
 			dst = append(dst, flow.Record{})
 			r = &dst[len(dst)-1]
 		}
-		r.Type, r.Has = RecordType, has
+		r.Type, r.Cause, r.Has = RecordType, flow.CauseStatus, has
 		r.Exporter, r.ObsDomain, r.ExportSeq, r.SamplingRate = from, dom, fseq, rate
 		k := &r.Key
 		k.Kind, k.AddrType = flow.Kind5Tuple, flow.AddrIPv4
@@ -151,9 +152,11 @@ func (d *Decoder) DecodePacket(b []byte, from netip.AddrPort, dst []flow.Record)
 			k.SrcPort, k.DstPort = sp, dp
 			r.Has |= flow.HasICMPKey
 		case 6:
-			r.TCP.Object = flow.TCPStatus
+			// As the v9/IPFIX decoders: a TCP_PERF object whose status
+			// says what the flags imply (ra prints REQ, CON, FIN, RST ...).
+			r.TCP.Object = flow.TCPPerf
 			r.TCP.Side[flow.Src].Flags = p[37]
-			r.TCP.Status = TCPStatus(p[37])
+			r.TCP.Status = nfcore.TCPStatus(p[37], 0)
 			r.Has |= flow.HasTCP
 			k.SrcPort, k.DstPort = sp, dp
 		default:
@@ -200,33 +203,3 @@ func (d *Decoder) track(from netip.AddrPort, engine uint16, seq, count uint32) {
 // RecordType is the type decoded records get (see the package test
 // TestRecordTypeRa for the choice).
 const RecordType = flow.TypeNetFlow
-
-// Argus TCP status bits (argus_def.h) that an OR of TCP flags implies.
-const (
-	stSawSyn   = 0x1
-	stEst      = 0x4
-	stFin      = 0x8
-	stSrcReset = 0x1000
-)
-
-// TCPStatus maps the OR of one direction's TCP flags (an export's
-// tcpControlBits) onto Argus TCP status bits, so ra prints a state: a SYN
-// is a request (REQ), a SYN with an ACK or an ACK alone means the
-// connection got past its handshake (CON), then FIN (FIN) and RST (RST)
-// take precedence as in ra. 0 flags give 0 (ra prints INT).
-func TCPStatus(flags uint8) uint32 {
-	var st uint32
-	if flags&0x02 != 0 {
-		st |= stSawSyn
-	}
-	if flags&0x10 != 0 {
-		st |= stEst
-	}
-	if flags&0x01 != 0 {
-		st |= stFin
-	}
-	if flags&0x04 != 0 {
-		st |= stSrcReset
-	}
-	return st
-}

@@ -52,8 +52,9 @@
 // time (pmacct#640 printed it 4.29e6 s off).
 //
 // Records are unidirectional 5-tuple IPv4 flows (flow.Kind5Tuple,
-// flow.AddrIPv4): counters, TCP flags (TCP.Side[Src].Flags, TCP status
-// object) and TOS (IPAttr.TOS[Src]) fill the source direction only. An
+// flow.AddrIPv4, Cause STATUS, as the v9/IPFIX decoders): counters, TCP
+// flags (TCP.Side[Src].Flags in a TCP_PERF object whose Argus status
+// nfcore.TCPStatus derives from them) and TOS (IPAttr.TOS[Src]) fill the source direction only. An
 // ICMP flow's destination port is its type and code (Key.ICMPType,
 // Key.ICMPCode, HasICMPKey; the ports stay as on the wire). Masks are
 // prefix lengths (Key.MaskLen) unless one is over 32, then they are kept
