@@ -323,7 +323,7 @@ func (d *Decoder) withdraw(e *exporter, s *domainState, m *msgCtx, tid uint16, o
 func (d *Decoder) dataSet(e *exporter, s *domainState, m *msgCtx, tid uint16, body []byte, off int, dst []flow.Record) ([]flow.Record, int, bool) {
 	t := d.lookup(e, s, tid)
 	if t == nil {
-		d.hold(e, m, tid, body, off)
+		d.hold(e, m, tid, body, off-4)
 		return dst, 0, true
 	}
 	t.used = d.now
