@@ -1,0 +1,425 @@
+package ipfix
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/flowgate/flowgate/codecs"
+	"github.com/flowgate/flowgate/codecs/internal/nfcore"
+	"github.com/flowgate/flowgate/flow"
+)
+
+// Encoder defaults.
+const (
+	DefaultMTU = 1400 // message size limit: fits a 1500-byte link with IP/UDP headers
+	// Templates are re-sent to each domain every DefaultRefreshPackets
+	// messages or DefaultRefresh, whichever comes first (RFC 7011 §8.4:
+	// over UDP templates must be re-sent periodically).
+	DefaultRefreshPackets = 20
+	DefaultRefresh        = time.Minute
+	firstTemplateID       = 256
+	headerLen             = 16
+	setHeaderLen          = 4
+)
+
+var be = binary.BigEndian
+
+// EncoderOption configures an Encoder.
+type EncoderOption func(*encConfig)
+
+type encConfig struct {
+	mtu       int
+	every     time.Duration
+	packets   uint64
+	domain    uint32
+	setDomain bool
+	now       func() time.Time
+	nano      bool
+	lossy     bool
+}
+
+// WithMTU sets the largest message (default DefaultMTU, at least 256).
+func WithMTU(n int) EncoderOption { return func(c *encConfig) { c.mtu = max(n, 256) } }
+
+// WithTemplateRefresh re-sends templates every d and every n messages per
+// domain, whichever comes first (0 turns that trigger off; both 0: sent
+// once, as on a TCP session).
+func WithTemplateRefresh(d time.Duration, n int) EncoderOption {
+	return func(c *encConfig) { c.every, c.packets = d, uint64(max(n, 0)) }
+}
+
+// WithDomain sends every record in observation domain d; by default a
+// record keeps its own ObsDomain (0 without HasExporter).
+func WithDomain(d uint32) EncoderOption {
+	return func(c *encConfig) { c.domain, c.setDomain = d, true }
+}
+
+// WithEncoderClock sets the clock for export times and refreshes.
+func WithEncoderClock(now func() time.Time) EncoderOption { return func(c *encConfig) { c.now = now } }
+
+// WithNanoseconds writes flow times as flowStartNanoseconds and
+// flowEndNanoseconds (156/157) always; by default they are milliseconds
+// (152/153) unless a record's times have a finer part.
+func WithNanoseconds() EncoderOption { return func(c *encConfig) { c.nano = true } }
+
+// WithLossyEncode drops (and counts) Extra elements IPFIX cannot carry (a
+// NetFlow v9 vendor type >= 32768) instead of refusing the record.
+func WithLossyEncode() EncoderOption { return func(c *encConfig) { c.lossy = true } }
+
+// EncoderStats counts what an Encoder did.
+type EncoderStats struct {
+	Records   uint64 // flow records encoded (data records)
+	Messages  uint64 // messages made
+	Templates uint64 // template records sent (first sends and refreshes)
+	Refused   uint64 // records refused with a NotRepresentableError
+	Skipped   uint64 // management records skipped
+	Dropped   uint64 // Extra elements left out (WithLossyEncode)
+}
+
+type template struct {
+	id     uint16
+	fields []nfcore.EncField
+}
+
+type sent struct {
+	ok  bool
+	at  int64  // Unix ns of the last send to the domain
+	msg uint64 // the domain's message count at the last send
+}
+
+type domain struct {
+	seq  uint32 // data records sent before the next message (RFC 7011 §3.1)
+	msgs uint64 // messages sent
+	sent []sent // per template index
+}
+
+// msg is a message being built at buf[base:].
+type msg struct {
+	buf    []byte
+	base   int
+	dom    uint32
+	d      *domain
+	recs   uint32
+	setOff int // offset of the open data set's header, -1 none
+	setTpl int // its template index
+	now    int64
+}
+
+// Encoder writes IPFIX messages (RFC 7011), one Write per message, for a
+// UDP exporter: templates are built from what each record carries (one
+// template id per distinct element list), sent before their first data
+// record in each observation domain, and re-sent periodically; messages
+// fill up to the MTU. It is not safe for concurrent use.
+type Encoder struct {
+	w      io.Writer
+	c      encConfig
+	opts   nfcore.EncOptions
+	optsNs nfcore.EncOptions
+	tpls   []template
+	last   int // index of the template last used, -1 none
+	doms   map[uint32]*domain
+	fields []nfcore.EncField
+	cur    msg
+	stats  EncoderStats
+	err    error
+}
+
+var _ codecs.Encoder = (*Encoder)(nil)
+
+// NewEncoder returns an Encoder writing messages to w.
+func NewEncoder(w io.Writer, opts ...EncoderOption) *Encoder {
+	c := encConfig{mtu: DefaultMTU, every: DefaultRefresh, packets: DefaultRefreshPackets, now: time.Now}
+	for _, o := range opts {
+		o(&c)
+	}
+	e := &Encoder{w: w, c: c, last: -1, doms: map[uint32]*domain{},
+		opts:   nfcore.EncOptions{Version: nfcore.IPFIX, Nanoseconds: c.nano},
+		optsNs: nfcore.EncOptions{Version: nfcore.IPFIX, Nanoseconds: true}}
+	e.cur = msg{buf: make([]byte, 0, c.mtu), setOff: -1}
+	return e
+}
+
+// Stats returns the counts so far.
+func (e *Encoder) Stats() EncoderStats { return e.stats }
+
+func notRep(field, reason string) error {
+	return &codecs.NotRepresentableError{Format: "ipfix", Field: field, Reason: reason}
+}
+
+// check refuses what IPFIX cannot carry.
+func (e *Encoder) check(r *flow.Record) error {
+	if r.Has&flow.HasKey != 0 {
+		k := &r.Key
+		s, d := k.Src.Unmap(), k.Dst.Unmap()
+		if k.Kind != flow.Kind5Tuple || !s.IsValid() || !d.IsValid() || s.Is4() != d.Is4() {
+			return notRep("saddr", "only IPv4 and IPv6 5-tuple keys are encoded")
+		}
+	}
+	if r.Has&flow.HasTime != 0 && (r.Start < 0 || r.Last < 0) {
+		return notRep("stime", "before 1970")
+	}
+	for i := range r.Extra {
+		x := &r.Extra[i]
+		if x.Source != flow.SourceIPFIX && x.Source != flow.SourceNetFlow9 {
+			continue
+		}
+		if x.ID >= 0x8000 || len(x.Value) >= nfcore.VarLen {
+			if !e.c.lossy {
+				return notRep(fmt.Sprintf("element %d/%d", x.Enterprise, x.ID), "no IPFIX element id or too long")
+			}
+			e.stats.Dropped++
+		}
+	}
+	return nil
+}
+
+func (e *Encoder) domainOf(r *flow.Record) uint32 {
+	if e.c.setDomain {
+		return e.c.domain
+	}
+	if r.Has&flow.HasExporter != 0 {
+		return r.ObsDomain
+	}
+	return 0
+}
+
+func (e *Encoder) domain(id uint32) *domain {
+	d := e.doms[id]
+	if d == nil {
+		d = &domain{}
+		e.doms[id] = d
+	}
+	return d
+}
+
+// template returns the index of the template for e.fields, adding one.
+func (e *Encoder) template() (int, error) {
+	if e.last >= 0 && nfcore.SameFields(e.tpls[e.last].fields, e.fields) {
+		return e.last, nil
+	}
+	for i := range e.tpls {
+		if nfcore.SameFields(e.tpls[i].fields, e.fields) {
+			e.last = i
+			return i, nil
+		}
+	}
+	if len(e.tpls) >= 0x10000-firstTemplateID {
+		return 0, notRep("template", "more than 65280 distinct element lists")
+	}
+	e.tpls = append(e.tpls, template{id: uint16(firstTemplateID + len(e.tpls)), fields: append([]nfcore.EncField(nil), e.fields...)})
+	e.last = len(e.tpls) - 1
+	return e.last, nil
+}
+
+// needTemplate says whether template ti must go into message m.
+func (e *Encoder) needTemplate(m *msg, ti int) bool {
+	if ti >= len(m.d.sent) {
+		return true
+	}
+	s := &m.d.sent[ti]
+	if !s.ok {
+		return true
+	}
+	if s.msg == m.d.msgs { // already in this message
+		return false
+	}
+	return e.c.packets > 0 && m.d.msgs-s.msg >= e.c.packets || e.c.every > 0 && m.now-s.at >= int64(e.c.every)
+}
+
+func (m *msg) open(e *Encoder, dst []byte, dom uint32) {
+	m.buf, m.base, m.dom, m.d, m.recs, m.setOff = dst, len(dst), dom, e.domain(dom), 0, -1
+	m.now = e.c.now().UnixNano()
+	m.buf = append(m.buf, make([]byte, headerLen)...)
+}
+
+func (m *msg) empty() bool { return m.d == nil || len(m.buf)-m.base == headerLen }
+
+func (m *msg) closeSet() {
+	if m.setOff >= 0 {
+		be.PutUint16(m.buf[m.setOff+2:], uint16(len(m.buf)-m.setOff))
+		m.setOff = -1
+	}
+}
+
+// finish writes the header and advances the domain's counters.
+func (e *Encoder) finish(m *msg) []byte {
+	m.closeSet()
+	h := m.buf[m.base:]
+	be.PutUint16(h[0:], 10)
+	be.PutUint16(h[2:], uint16(len(h)))
+	be.PutUint32(h[4:], uint32(e.c.now().Unix()))
+	be.PutUint32(h[8:], m.d.seq)
+	be.PutUint32(h[12:], m.dom)
+	m.d.seq += m.recs
+	m.d.msgs++
+	e.stats.Messages++
+	b := m.buf
+	m.d = nil
+	return b
+}
+
+// add puts r into m. It returns false, changing nothing, when r does not
+// fit in m's room (the caller finishes m and retries in a new one).
+func (e *Encoder) add(m *msg, r *flow.Record, ti int) bool {
+	t := &e.tpls[ti]
+	need := nfcore.DataLen(t.fields, r)
+	tpl := e.needTemplate(m, ti)
+	if tpl {
+		need += setHeaderLen + nfcore.TemplateLen(nfcore.IPFIX, t.fields)
+	}
+	if tpl || m.setOff < 0 || m.setTpl != ti {
+		need += setHeaderLen
+	}
+	if len(m.buf)-m.base+need > e.c.mtu {
+		return false
+	}
+	if tpl {
+		m.closeSet()
+		off := len(m.buf)
+		m.buf = be.AppendUint16(m.buf, 2)
+		m.buf = be.AppendUint16(m.buf, 0)
+		m.buf = nfcore.AppendTemplate(m.buf, nfcore.IPFIX, t.id, t.fields)
+		be.PutUint16(m.buf[off+2:], uint16(len(m.buf)-off))
+		for len(m.d.sent) <= ti {
+			m.d.sent = append(m.d.sent, sent{})
+		}
+		m.d.sent[ti] = sent{ok: true, at: m.now, msg: m.d.msgs}
+		e.stats.Templates++
+	}
+	if m.setOff < 0 || m.setTpl != ti {
+		m.closeSet()
+		m.setOff, m.setTpl = len(m.buf), ti
+		m.buf = be.AppendUint16(m.buf, t.id)
+		m.buf = be.AppendUint16(m.buf, 0)
+	}
+	m.buf = nfcore.AppendRecord(m.buf, t.fields, r, &e.opts)
+	m.recs++
+	e.stats.Records++
+	return true
+}
+
+// prepare checks r and finds its template: ti < 0 with a nil error means
+// a record to skip (a MAR).
+func (e *Encoder) prepare(r *flow.Record) (ti int, err error) {
+	if r.Type&0x80 != 0 {
+		e.stats.Skipped++
+		return -1, nil
+	}
+	if err := e.check(r); err != nil {
+		e.stats.Refused++
+		return -1, err
+	}
+	o := &e.opts
+	if r.Has&flow.HasTime != 0 && (r.Start%1e6 != 0 || r.Last%1e6 != 0) {
+		o = &e.optsNs // keep sub-millisecond times (a µs or ns source)
+	}
+	e.fields = nfcore.RecordFields(e.fields[:0], r, o)
+	ti, err = e.template()
+	if err == nil && headerLen+2*setHeaderLen+nfcore.TemplateLen(nfcore.IPFIX, e.fields)+nfcore.DataLen(e.fields, r) > e.c.mtu {
+		err = notRep("record", fmt.Sprintf("its template and data exceed the MTU of %d", e.c.mtu))
+	}
+	if err != nil {
+		e.stats.Refused++
+		return -1, err
+	}
+	return ti, nil
+}
+
+// Encode adds r to the current message, writing the message first when r
+// does not fit in it (room, another domain). A *codecs.NotRepresentableError
+// leaves the message unchanged. Call Flush periodically on a live link.
+func (e *Encoder) Encode(r *flow.Record) error {
+	if e.err != nil {
+		return e.err
+	}
+	ti, err := e.prepare(r)
+	if err != nil || ti < 0 {
+		return err
+	}
+	dom := e.domainOf(r)
+	if e.cur.d != nil && e.cur.dom != dom {
+		if err := e.Flush(); err != nil {
+			return err
+		}
+	}
+	if e.cur.d == nil {
+		e.cur.open(e, e.cur.buf[:0], dom)
+	}
+	if !e.add(&e.cur, r, ti) {
+		if err := e.Flush(); err != nil {
+			return err
+		}
+		e.cur.open(e, e.cur.buf[:0], dom)
+		e.add(&e.cur, r, ti) // fits an empty message (prepare checked)
+	}
+	return nil
+}
+
+// Flush writes the current message, if it holds anything.
+func (e *Encoder) Flush() error {
+	if e.err != nil {
+		return e.err
+	}
+	if e.cur.d == nil {
+		return nil
+	}
+	if e.cur.empty() {
+		e.cur.d = nil
+		return nil
+	}
+	b := e.finish(&e.cur)
+	if _, err := e.w.Write(b); err != nil {
+		e.err = err
+	}
+	return e.err
+}
+
+// Close flushes the Encoder; it does not close the underlying writer.
+func (e *Encoder) Close() error {
+	err := e.Flush()
+	if e.err == nil {
+		e.err = errors.New("ipfix: encoder closed")
+	}
+	return err
+}
+
+// AppendPacket appends one message made from the first records of recs
+// to dst and returns how many it took: it stops at the MTU or at a record
+// of another observation domain. If recs[n] cannot be represented it
+// returns the message of recs[:n] (nothing when n == 0) and a
+// *codecs.NotRepresentableError: the caller skips recs[n]. Management
+// records are skipped and count as taken. Sequence numbers and templates
+// are shared with Encode.
+func (e *Encoder) AppendPacket(dst []byte, recs []flow.Record) ([]byte, int, error) {
+	var m msg
+	i := 0
+	var err error
+	for ; i < len(recs); i++ {
+		r := &recs[i]
+		var ti int
+		ti, err = e.prepare(r)
+		if err != nil {
+			break
+		}
+		if ti < 0 {
+			continue
+		}
+		dom := e.domainOf(r)
+		if m.d == nil {
+			m.setOff = -1
+			m.open(e, dst, dom)
+		} else if dom != m.dom {
+			break
+		}
+		if !e.add(&m, r, ti) {
+			break
+		}
+	}
+	if m.d != nil && !m.empty() {
+		return e.finish(&m), i, err
+	}
+	return dst, i, err
+}
