@@ -71,6 +71,10 @@ type Options struct {
 	MTU       int    // senders: largest datagram or message (default 1400 for UDP)
 	Batch     int    // UDP listener: datagrams per recvmmsg call (default 64)
 	Rate      int    // senders: records per second at most (default: as fast as they come)
+
+	// Strict is not a URI option: callers set it so that senders return a
+	// record the format cannot hold as an error instead of skipping it.
+	Strict bool
 }
 
 // ErrEndpoint is what every endpoint syntax error wraps.

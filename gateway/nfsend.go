@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -37,10 +39,11 @@ type SendStats struct {
 // packer turns batches into messages with a PacketEncoder, counting what
 // it skips.
 type packer struct {
-	enc   PacketEncoder
-	buf   []byte
-	stats SendStats
-	rate  pacer
+	strict bool
+	enc    PacketEncoder
+	buf    []byte
+	stats  SendStats
+	rate   pacer
 }
 
 // pack encodes recs into messages, calling emit for each.
@@ -59,14 +62,18 @@ func (p *packer) pack(recs []flow.Record, emit func([]byte) error) error {
 		p.stats.Records += uint64(n)
 		if err != nil {
 			var nr *codecs.NotRepresentableError
-			if !errors.As(err, &nr) || n >= len(recs) {
+			if !errors.As(err, &nr) || n >= len(recs) || p.strict {
 				return err
 			}
 			p.stats.NotRepresentable++
 			if p.stats.Skipped == nil {
 				p.stats.Skipped = make(map[string]uint64)
 			}
-			p.stats.Skipped[nr.Field+": "+nr.Reason]++
+			k := skipKey(nr)
+			if _, ok := p.stats.Skipped[k]; !ok && len(p.stats.Skipped) >= maxSkipKeys {
+				k = "other"
+			}
+			p.stats.Skipped[k]++
 			n++ // skip the record it could not hold
 		} else if n == 0 {
 			return fmt.Errorf("gateway: encoder took no record and gave no error")
@@ -113,7 +120,7 @@ func DialUDP(addr string, o Options, enc PacketEncoder) (*UDPSender, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &UDPSender{conn: c.(*net.UDPConn), p: packer{enc: enc, buf: make([]byte, 0, 65536), rate: pacer{rate: o.Rate}}}
+	s := &UDPSender{conn: c.(*net.UDPConn), p: packer{strict: o.Strict, enc: enc, buf: make([]byte, 0, 65536), rate: pacer{rate: o.Rate}}}
 	s.emit = s.write
 	return s, nil
 }
@@ -184,6 +191,7 @@ func DialTCP(ctx context.Context, addr string, o Options, newEnc func() PacketEn
 		return d.DialContext(ctx, "tcp", a)
 	}}
 	s.p.rate.rate = o.Rate
+	s.p.strict = o.Strict
 	if err := s.connect(); err != nil {
 		return nil, err
 	}
@@ -197,7 +205,7 @@ func (s *TCPSender) connect() error {
 	}
 	s.conn = c
 	stats := s.p.stats
-	s.p = packer{enc: s.newEnc(), buf: s.p.buf, stats: stats, rate: s.p.rate}
+	s.p = packer{strict: s.p.strict, enc: s.newEnc(), buf: s.p.buf, stats: stats, rate: s.p.rate}
 	return nil
 }
 
@@ -281,4 +289,44 @@ func (s *TCPSender) Close() error {
 	err := s.conn.Close()
 	s.conn = nil
 	return err
+}
+
+// StreamSender writes export messages one after another to a stream: a
+// raw message file (what ReadMessages reads back).
+type StreamSender struct {
+	w    io.Writer
+	p    packer
+	emit func([]byte) error
+}
+
+// NewStreamSender writes the messages enc makes to w.
+func NewStreamSender(w io.Writer, o Options, enc PacketEncoder) *StreamSender {
+	s := &StreamSender{w: w, p: packer{strict: o.Strict, enc: enc, rate: pacer{rate: o.Rate}}}
+	s.emit = s.write
+	return s
+}
+
+func (s *StreamSender) write(b []byte) error {
+	_, err := s.w.Write(b)
+	return err
+}
+
+// Send encodes recs and writes their messages.
+func (s *StreamSender) Send(recs []flow.Record) error { return s.p.pack(recs, s.emit) }
+
+// Stats returns the counts so far.
+func (s *StreamSender) Stats() SendStats { return s.p.stats }
+
+// maxSkipKeys bounds SendStats.Skipped.
+const maxSkipKeys = 64
+
+// skipKey names a not-representable record's reason without the value
+// that some encoders append ("saddr: v5 holds IPv4 addresses only"), so
+// that the table does not grow with every address.
+func skipKey(nr *codecs.NotRepresentableError) string {
+	r := nr.Reason
+	if i := strings.LastIndex(r, ": "); i > 0 {
+		r = r[:i]
+	}
+	return nr.Field + ": " + r
 }

@@ -2,14 +2,22 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
 
 	"github.com/flowgate/flowgate/codecs"
 	"github.com/flowgate/flowgate/codecs/argus"
+	"github.com/flowgate/flowgate/codecs/netflow5"
+	"github.com/flowgate/flowgate/codecs/ratext"
 	"github.com/flowgate/flowgate/flow"
 	"github.com/flowgate/flowgate/gateway"
 	"github.com/spf13/cobra"
@@ -17,20 +25,37 @@ import (
 
 func newConvertCmd() *cobra.Command {
 	var src, dst string
-	var report, lossy bool
+	var o convertOpts
 	cmd := &cobra.Command{
-		Use:   "convert -r [format:]SRC -w [format:]DST",
+		Use:   "convert -r SRC -w DST",
 		Short: "Convert flow records from one source to one sink",
 		Long: `convert reads every record of SRC and writes it to DST.
 
-Endpoints are [format:]path; "-" is stdin or stdout. Formats: argus (Argus
-5.x), argus3 (Argus 3.x). A source without a format is detected from its
-content; a sink without one is written as argus (5.x).
+Files are [format:]path; "-" is stdin or stdout. Formats: argus (Argus
+5.x), argus3 (Argus 3.x), nf (a pcap/pcapng capture of NetFlow/IPFIX
+export traffic, or raw messages of any version), nf5, nf9, ipfix (raw
+export messages, concatenated), json (sink only: ra's -M json lines). A
+source without a format is detected from its content; a sink without one
+is written as argus (5.x).
 
-A value the target cannot hold (a 128-bit monitor id in Argus 3.x, say) is
-an error naming the record and the field, unless --lossy is given: then it
-is dropped or converted, and counted. --report prints what was preserved and
-what was not.`,
+Network endpoints are format+transport://[host]:port[?options]. As a
+source they listen: nf+udp (v5, v9 and IPFIX told apart per datagram),
+nf5+udp, nf9+udp, ipfix+udp, ipfix+tcp, ipfix+tls (?cert=&key=
+[&clientca=]). As a sink they send: nf5+udp, nf9+udp, ipfix+udp,
+ipfix+tcp. Listener options: workers=N (sockets, default the number of
+CPUs), rcvbuf=SIZE (default 8M), batch=N, reuseport=0|1; sender options:
+mtu=BYTES, rate=RECORDS_PER_SECOND. See the README for the exact syntax.
+
+A listening source runs until SIGINT or SIGTERM, --duration or --count,
+then flushes the sink. Decode errors are counted (--report lists them per
+exporter and reason) and never stop it.
+
+A value the target cannot hold (a 128-bit monitor id in Argus 3.x, an
+IPv6 flow in NetFlow v5, say) is an error naming the record and the field,
+unless --lossy is given: then it is dropped or converted (Argus), or the
+record is skipped (NetFlow/IPFIX), and counted. The NetFlow/IPFIX context
+every such record carries and Argus has no field for (exporter, sampling
+rate, interfaces, next hop) is dropped without --lossy, and counted.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if src == "" || dst == "" {
@@ -44,119 +69,472 @@ what was not.`,
 			if err != nil {
 				return err
 			}
-			return runConvert(in, out, lossy, report, os.Stdin, os.Stdout, os.Stderr)
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			o.stdin, o.stdout, o.stderr = os.Stdin, os.Stdout, os.Stderr
+			return runConvert(ctx, in, out, o)
 		},
 	}
-	cmd.Flags().StringVarP(&src, "read", "r", "", "source `[format:]path` (\"-\" for stdin)")
-	cmd.Flags().StringVarP(&dst, "write", "w", "", "sink `[format:]path` (\"-\" for stdout)")
-	cmd.Flags().BoolVar(&report, "report", false, "print what was converted and what could not be represented")
-	cmd.Flags().BoolVar(&lossy, "lossy", false, "drop or convert values the sink cannot hold, and count them, instead of failing")
+	cmd.Flags().StringVarP(&src, "read", "r", "", "source `SRC`: [format:]path, \"-\" for stdin, or a listening URI such as nf+udp://:2055")
+	cmd.Flags().StringVarP(&dst, "write", "w", "", "sink `DST`: [format:]path, \"-\" for stdout, json:-, or a URI such as ipfix+udp://127.0.0.1:4739")
+	cmd.Flags().BoolVar(&o.report, "report", false, "print what was converted, what could not be represented and, for NetFlow/IPFIX sources, the decode counters")
+	cmd.Flags().BoolVar(&o.lossy, "lossy", false, "drop or convert values the sink cannot hold, and count them, instead of failing")
+	cmd.Flags().DurationVar(&o.duration, "duration", 0, "stop a listening source after this long")
+	cmd.Flags().Int64Var(&o.count, "count", 0, "stop after this many records")
 	return cmd
 }
 
-// convertStats is what --report prints.
+// convertOpts are convert's flags and streams.
+type convertOpts struct {
+	lossy, report bool
+	duration      time.Duration
+	count         int64
+	stdin         io.Reader
+	stdout        io.Writer
+	stderr        io.Writer
+}
+
+// source is what convert reads: gateway's listeners and file sources, and
+// the Argus reader below.
+type source interface {
+	Serve(ctx context.Context, h gateway.Handler) error
+	Stats() gateway.Stats
+}
+
+// sink is what convert writes. Calls are serialised by convert.
+type sink interface {
+	write(recs []flow.Record) error
+	flush() error
+	close() error
+	report(w io.Writer)
+}
+
+// convertStats is what --report prints of the argus paths.
 type convertStats struct {
 	read, written, mgmt int64
 	lost                map[string]int64 // "field: reason" -> count
 }
 
-func runConvert(in, out gateway.Endpoint, lossy, report bool, stdin io.Reader, stdout, stderr io.Writer) error {
-	var r io.Reader = stdin
-	if !in.IsStdio() {
-		f, err := os.Open(in.Path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		r = f
+func runConvert(ctx context.Context, in, out gateway.Endpoint, o convertOpts) error {
+	if o.duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.duration)
+		defer cancel()
 	}
-	switch in.Format {
-	case gateway.FormatAuto, gateway.FormatArgus, gateway.FormatArgus3:
-	default:
-		return fmt.Errorf("convert: cannot read format %q yet", in.Format)
-	}
-	rd, err := argus.NewReader(r, argus.WithFileName(in.Path))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	src, codecSet, err := openSource(in, o)
 	if err != nil {
-		return fmt.Errorf("convert: %s: %w", in, err)
+		return err
 	}
-	if in.Format == gateway.FormatArgus3 && rd.Version() != 3 || in.Format == gateway.FormatArgus && rd.Version() != 5 {
-		return fmt.Errorf("convert: %s: stream is Argus %d.x, not %s", in, rd.Version(), in.Format)
+	if c, ok := src.(io.Closer); ok {
+		defer c.Close()
+	}
+	sk, err := openSink(ctx, out, in, o)
+	if err != nil {
+		return err
 	}
 
-	version := 5
-	switch out.Format {
-	case gateway.FormatAuto, gateway.FormatArgus:
-	case gateway.FormatArgus3:
-		version = 3
-	default:
-		return fmt.Errorf("convert: cannot write format %q yet", out.Format)
-	}
-	var w io.Writer = stdout
-	var tmp *os.File
-	if !out.IsStdio() {
-		f, err := os.Create(out.Path)
-		if err != nil {
+	var mu sync.Mutex
+	var read, written int64
+	var sinkErr error
+	done := false
+	h := func(recs []flow.Record) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if done {
+			return nil
+		}
+		if o.count > 0 && read+int64(len(recs)) >= o.count {
+			recs = recs[:o.count-read]
+			done = true
+			cancel()
+		}
+		read += int64(len(recs))
+		if err := sk.write(recs); err != nil {
+			sinkErr = err
 			return err
 		}
-		defer f.Close()
-		tmp = f
-		w = f
+		written += int64(len(recs))
+		return nil
 	}
-	bw := bufio.NewWriterSize(w, 256<<10)
-	st := convertStats{lost: map[string]int64{}}
-	var opts []argus.Option
-	if lossy {
-		opts = append(opts, argus.WithLossy(func(field, reason string) {
-			st.lost[field+": "+reason]++
-		}))
-	}
-	wr, err := argus.NewWriter(bw, version, opts...)
-	if err != nil {
-		return err
-	}
-	var rec flow.Record
-	for {
-		err := rd.Decode(&rec)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("convert: %w", err)
-		}
-		st.read++
-		if rec.Type == flow.TypeMgmt {
-			st.mgmt++
-		}
-		if err := wr.Encode(&rec); err != nil {
-			var nr *codecs.NotRepresentableError
-			if errors.As(err, &nr) {
-				return fmt.Errorf("convert: record %d of %s: %w (use --lossy to drop and count such values)", st.read, in, err)
+	// A listener's records must not wait in a buffer for the next batch.
+	stopFlush := make(chan struct{})
+	var flushWG sync.WaitGroup
+	if in.IsNetwork() {
+		flushWG.Add(1)
+		go func() {
+			defer flushWG.Done()
+			t := time.NewTicker(time.Second)
+			defer t.Stop()
+			for {
+				select {
+				case <-stopFlush:
+					return
+				case <-t.C:
+					mu.Lock()
+					if err := sk.flush(); err != nil && sinkErr == nil {
+						sinkErr = err
+						cancel()
+					}
+					mu.Unlock()
+				}
 			}
-			return fmt.Errorf("convert: record %d of %s: %w", st.read, in, err)
+		}()
+	}
+	serr := src.Serve(ctx, h)
+	close(stopFlush)
+	flushWG.Wait()
+	cerr := sk.close()
+	if serr == nil && sinkErr != nil {
+		serr = sinkErr
+	}
+	if serr != nil {
+		if errors.Is(serr, context.Canceled) && done {
+			serr = nil
+		} else {
+			return serr
 		}
-		st.written++
 	}
-	if err := wr.Close(); err != nil {
-		return err
+	if cerr != nil {
+		return cerr
 	}
-	if err := bw.Flush(); err != nil {
-		return err
-	}
-	if tmp != nil {
-		if err := tmp.Close(); err != nil {
-			return err
+	if o.report {
+		fmt.Fprintf(o.stderr, "convert %s -> %s\n", in, out)
+		if _, ok := src.(*argusSource); !ok {
+			printSourceReport(o.stderr, src.Stats(), codecSet)
 		}
-	}
-	if report {
-		printReport(stderr, in, out, version, &st)
+		sk.report(o.stderr)
 	}
 	return nil
 }
 
-func printReport(w io.Writer, in, out gateway.Endpoint, version int, st *convertStats) {
-	fmt.Fprintf(w, "convert %s -> %s (Argus %d.x)\n", in, out, version)
+// openSource opens in; for NetFlow/IPFIX sources it also returns the
+// decoders' CodecSet, for the report.
+func openSource(in gateway.Endpoint, o convertOpts) (source, *gateway.CodecSet, error) {
+	if !in.IsNetwork() {
+		switch {
+		case in.Format.IsNetFlow():
+			cs := gateway.NewCodecSet()
+			s, err := gateway.OpenFile(in.Path, in.Format, cs.New())
+			return s, cs, err
+		case in.Format == gateway.FormatAuto, in.Format == gateway.FormatArgus, in.Format == gateway.FormatArgus3:
+			s, err := openArgusSource(in, o.stdin)
+			return s, nil, err
+		}
+		return nil, nil, fmt.Errorf("convert: cannot read format %q", in.Format)
+	}
+	cs := gateway.NewCodecSet()
+	newDec := func() gateway.Decoders { return cs.New().Only(in.Format) }
+	switch in.Transport {
+	case gateway.TransportUDP:
+		l, err := gateway.ListenUDP(in.Addr, in.Opts, newDec)
+		if err != nil {
+			return nil, nil, err
+		}
+		if asked, got := l.Granted(); got < asked {
+			fmt.Fprintf(o.stderr, "flowgate convert: %s: receive buffer %d bytes of %d asked (raise net.core.rmem_max, or run with CAP_NET_ADMIN)\n", in, got, asked)
+		}
+		return l, cs, nil
+	case gateway.TransportTCP, gateway.TransportTLS:
+		if in.Transport == gateway.TransportTLS && in.Opts.Cert == "" {
+			return nil, nil, fmt.Errorf("convert: %s: a TLS listener needs ?cert=FILE&key=FILE", in)
+		}
+		l, err := gateway.ListenTCP(in.Addr, in.Opts, cs.New)
+		if err != nil {
+			return nil, nil, err
+		}
+		l.SessionEnd = cs.Release
+		return l, cs, nil
+	}
+	return nil, nil, fmt.Errorf("convert: cannot listen on %s", in)
+}
+
+// argusSource reads an Argus file or stdin in batches.
+type argusSource struct {
+	in    gateway.Endpoint
+	f     *os.File
+	rd    *argus.Reader
+	read  int64
+	mgmt  int64
+	recs  []flow.Record
+	arena []byte
+}
+
+func openArgusSource(in gateway.Endpoint, stdin io.Reader) (*argusSource, error) {
+	s := &argusSource{in: in}
+	r := stdin
+	if !in.IsStdio() {
+		f, err := os.Open(in.Path)
+		if err != nil {
+			return nil, err
+		}
+		s.f, r = f, f
+	}
+	rd, err := argus.NewReader(r, argus.WithFileName(in.Path))
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("convert: %s: %w", in, err)
+	}
+	if in.Format == gateway.FormatArgus3 && rd.Version() != 3 || in.Format == gateway.FormatArgus && rd.Version() != 5 {
+		s.Close()
+		return nil, fmt.Errorf("convert: %s: stream is Argus %d.x, not %s", in, rd.Version(), in.Format)
+	}
+	s.rd = rd
+	s.recs = make([]flow.Record, 256)
+	return s, nil
+}
+
+// Serve hands the records over in batches; each record's bytes are copied
+// into an arena reused from batch to batch (the reader's buffer moves on).
+func (s *argusSource) Serve(ctx context.Context, h gateway.Handler) error {
+	for ctx.Err() == nil {
+		n := 0
+		s.arena = s.arena[:0]
+		var err error
+		for n < len(s.recs) {
+			err = s.rd.Decode(&s.recs[n])
+			if err != nil {
+				break
+			}
+			s.arena = s.recs[n].DetachInto(s.arena)
+			s.read++
+			if s.recs[n].Type == flow.TypeMgmt {
+				s.mgmt++
+			}
+			n++
+		}
+		if n > 0 {
+			if herr := h(s.recs[:n]); herr != nil {
+				return herr
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("convert: %w", err)
+		}
+	}
+	return nil
+}
+
+func (s *argusSource) Stats() gateway.Stats { return gateway.Stats{Records: uint64(s.read)} }
+
+func (s *argusSource) Close() error {
+	if s.f != nil {
+		return s.f.Close()
+	}
+	return nil
+}
+
+// openOutput opens a file sink's file (or stdout).
+func openOutput(out gateway.Endpoint, stdout io.Writer) (io.Writer, *os.File, error) {
+	if out.IsStdio() {
+		return stdout, nil, nil
+	}
+	f, err := os.Create(out.Path)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, f, nil
+}
+
+func openSink(ctx context.Context, out gateway.Endpoint, in gateway.Endpoint, o convertOpts) (sink, error) {
+	if !out.IsNetwork() {
+		switch out.Format {
+		case gateway.FormatAuto, gateway.FormatArgus, gateway.FormatArgus3:
+			return openArgusSink(out, in, o)
+		case gateway.FormatJSON:
+			w, f, err := openOutput(out, o.stdout)
+			if err != nil {
+				return nil, err
+			}
+			bw := bufio.NewWriterSize(w, 256<<10)
+			p, err := ratext.NewPrinter(bw, ratext.Options{JSON: true, Precision: 6})
+			if err != nil {
+				return nil, err
+			}
+			return &jsonSink{p: p, bw: bw, f: f}, nil
+		case gateway.FormatNF5, gateway.FormatNF9, gateway.FormatIPFIX:
+			enc, err := newPacketEncoder(out)
+			if err != nil {
+				return nil, err
+			}
+			w, f, err := openOutput(out, o.stdout)
+			if err != nil {
+				return nil, err
+			}
+			bw := bufio.NewWriterSize(w, 256<<10)
+			opts := out.Opts
+			opts.Strict = !o.lossy
+			s := gateway.NewStreamSender(bw, opts, enc)
+			return &packetSink{out: out, send: s.Send, stats: s.Stats, closer: func() error {
+				err := bw.Flush()
+				if f != nil {
+					if cerr := f.Close(); err == nil {
+						err = cerr
+					}
+				}
+				return err
+			}}, nil
+		}
+		return nil, fmt.Errorf("convert: cannot write format %q (argus, argus3, json, nf5, nf9, ipfix)", out.Format)
+	}
+	opts := out.Opts
+	opts.Strict = !o.lossy
+	switch {
+	case out.Transport == gateway.TransportUDP && out.Format != gateway.FormatNF:
+		enc, err := newPacketEncoder(out)
+		if err != nil {
+			return nil, err
+		}
+		s, err := gateway.DialUDP(out.Addr, opts, enc)
+		if err != nil {
+			return nil, err
+		}
+		return &packetSink{out: out, send: s.Send, stats: s.Stats, closer: s.Close}, nil
+	case out.Scheme == "ipfix+tcp":
+		if _, err := newPacketEncoder(out); err != nil {
+			return nil, err
+		}
+		s, err := gateway.DialTCP(ctx, out.Addr, opts, func() gateway.PacketEncoder {
+			enc, _ := newPacketEncoder(out)
+			return enc
+		})
+		if err != nil {
+			return nil, err
+		}
+		return &packetSink{out: out, send: s.Send, stats: s.Stats, closer: s.Close}, nil
+	case out.Format == gateway.FormatNF:
+		return nil, fmt.Errorf("convert: %s: a sink needs its version: nf5+udp, nf9+udp or ipfix+udp", out)
+	}
+	return nil, fmt.Errorf("convert: %s cannot be a sink (nf5+udp, nf9+udp, ipfix+udp, ipfix+tcp)", out)
+}
+
+// newPacketEncoder makes the encoder of a NetFlow/IPFIX sink.
+func newPacketEncoder(out gateway.Endpoint) (gateway.PacketEncoder, error) {
+	switch out.Format {
+	case gateway.FormatNF5:
+		return netflow5.NewEncoder(nil, time.Now), nil
+	}
+	return nil, fmt.Errorf("convert: %s: the %s encoder is not available yet", out, out.Format)
+}
+
+// argusSink writes Argus 3.x or 5.x.
+type argusSink struct {
+	in, out gateway.Endpoint
+	version int
+	wr      *argus.Writer
+	bw      *bufio.Writer
+	f       *os.File
+	st      convertStats
+	// dropContext: the source is NetFlow/IPFIX, whose records all carry
+	// context Argus has no field for; it is dropped and counted without
+	// --lossy (which would otherwise be needed for every such conversion).
+	dropContext bool
+	ctxDropped  map[string]int64
+}
+
+// netflowContext is the NetFlow/IPFIX context an Argus record cannot hold.
+var netflowContext = [...]struct {
+	g    flow.Group
+	name string
+}{
+	{flow.HasExporter, "exporter, observation domain, export sequence"},
+	{flow.HasSampling, "sampling rate"},
+	{flow.HasIfaces, "input/output interface"},
+	{flow.HasNextHop, "next hop"},
+}
+
+func openArgusSink(out, in gateway.Endpoint, o convertOpts) (*argusSink, error) {
+	version := 5
+	if out.Format == gateway.FormatArgus3 {
+		version = 3
+	}
+	w, f, err := openOutput(out, o.stdout)
+	if err != nil {
+		return nil, err
+	}
+	s := &argusSink{in: in, out: out, version: version, f: f, st: convertStats{lost: map[string]int64{}},
+		dropContext: in.Format.IsNetFlow(), ctxDropped: map[string]int64{}}
+	s.bw = bufio.NewWriterSize(w, 256<<10)
+	var opts []argus.Option
+	if o.lossy {
+		opts = append(opts, argus.WithLossy(func(field, reason string) {
+			s.st.lost[field+": "+reason]++
+		}))
+	}
+	if s.wr, err = argus.NewWriter(s.bw, version, opts...); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *argusSink) write(recs []flow.Record) error {
+	for i := range recs {
+		r := &recs[i]
+		s.st.read++
+		if r.Type == flow.TypeMgmt {
+			s.st.mgmt++
+		}
+		if s.dropContext {
+			for _, c := range netflowContext {
+				if r.Has&c.g != 0 {
+					r.Has &^= c.g
+					s.ctxDropped[c.name]++
+				}
+			}
+		}
+		if err := s.wr.Encode(r); err != nil {
+			var nr *codecs.NotRepresentableError
+			if errors.As(err, &nr) {
+				return fmt.Errorf("convert: record %d of %s: %w (use --lossy to drop and count such values)", s.st.read, s.in, err)
+			}
+			return fmt.Errorf("convert: record %d of %s: %w", s.st.read, s.in, err)
+		}
+		s.st.written++
+	}
+	return nil
+}
+
+func (s *argusSink) flush() error {
+	if err := s.wr.Flush(); err != nil {
+		return err
+	}
+	return s.bw.Flush()
+}
+
+func (s *argusSink) close() error {
+	err := s.wr.Close()
+	if ferr := s.bw.Flush(); err == nil {
+		err = ferr
+	}
+	if s.f != nil {
+		if cerr := s.f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
+func (s *argusSink) report(w io.Writer) {
+	st := &s.st
+	fmt.Fprintf(w, "  sink              Argus %d.x\n", s.version)
 	fmt.Fprintf(w, "  records read      %d (%d management)\n", st.read, st.mgmt)
 	fmt.Fprintf(w, "  records written   %d\n", st.written)
+	if len(s.ctxDropped) > 0 {
+		fmt.Fprintf(w, "  NetFlow/IPFIX context Argus has no field for (dropped, per record):\n")
+		keys := make([]string, 0, len(s.ctxDropped))
+		for k := range s.ctxDropped {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(w, "    %8d  %s\n", s.ctxDropped[k], k)
+		}
+	}
 	if len(st.lost) == 0 {
 		fmt.Fprintf(w, "  not representable none: every value was preserved\n")
 		return
@@ -169,5 +547,180 @@ func printReport(w io.Writer, in, out gateway.Endpoint, version int, st *convert
 	fmt.Fprintf(w, "  not representable (dropped or converted, per value):\n")
 	for _, k := range keys {
 		fmt.Fprintf(w, "    %8d  %s\n", st.lost[k], k)
+	}
+}
+
+// jsonSink prints ra 5's -M json lines with ra's default fields.
+type jsonSink struct {
+	p       *ratext.Printer
+	bw      *bufio.Writer
+	f       *os.File
+	written int64
+}
+
+func (s *jsonSink) write(recs []flow.Record) error {
+	for i := range recs {
+		if recs[i].Type == flow.TypeMgmt {
+			continue // ra prints management records only with -M man
+		}
+		if err := s.p.Print(&recs[i]); err != nil {
+			return err
+		}
+		s.written++
+	}
+	return nil
+}
+
+func (s *jsonSink) flush() error {
+	if err := s.p.Flush(); err != nil {
+		return err
+	}
+	return s.bw.Flush()
+}
+
+func (s *jsonSink) close() error {
+	err := s.flush()
+	if s.f != nil {
+		if cerr := s.f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
+func (s *jsonSink) report(w io.Writer) {
+	fmt.Fprintf(w, "  records printed   %d (JSON)\n", s.written)
+}
+
+// packetSink sends NetFlow/IPFIX messages. Small batches (a listener's
+// few datagrams) are gathered, so that messages go out full; flush sends
+// what is gathered.
+type packetSink struct {
+	out    gateway.Endpoint
+	send   func([]flow.Record) error
+	stats  func() gateway.SendStats
+	closer func() error
+	buf    []flow.Record
+	arena  []byte
+}
+
+// packetBatch is how many records a packet sink gathers before sending.
+const packetBatch = 1024
+
+func (s *packetSink) write(recs []flow.Record) error {
+	if len(recs) >= packetBatch && len(s.buf) == 0 {
+		return s.sendErr(recs)
+	}
+	for i := range recs {
+		s.buf = append(s.buf, recs[i])
+		s.arena = s.buf[len(s.buf)-1].DetachInto(s.arena)
+		if len(s.buf) >= packetBatch {
+			if err := s.flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (s *packetSink) sendErr(recs []flow.Record) error {
+	err := s.send(recs)
+	var nr *codecs.NotRepresentableError
+	if errors.As(err, &nr) {
+		return fmt.Errorf("convert: %s: %w (use --lossy to skip and count such records)", s.out, err)
+	}
+	return err
+}
+
+func (s *packetSink) flush() error {
+	if len(s.buf) == 0 {
+		return nil
+	}
+	err := s.sendErr(s.buf)
+	for i := range s.buf {
+		s.buf[i].Extra = nil // do not keep the last batch's elements alive
+	}
+	s.buf, s.arena = s.buf[:0], s.arena[:0]
+	return err
+}
+
+func (s *packetSink) close() error {
+	err := s.flush()
+	if cerr := s.closer(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func (s *packetSink) report(w io.Writer) {
+	st := s.stats()
+	fmt.Fprintf(w, "  sink              %s\n", s.out)
+	fmt.Fprintf(w, "  records sent      %d in %d messages (%d bytes)\n", st.Records, st.Messages, st.Bytes)
+	if st.NotRepresentable > 0 {
+		fmt.Fprintf(w, "  not representable %d records skipped:\n", st.NotRepresentable)
+		printCounts(w, st.Skipped)
+	}
+	if st.WriteErrors > 0 {
+		fmt.Fprintf(w, "  refused           %d datagrams (no collector? last: %v)\n", st.WriteErrors, st.LastErr)
+	}
+	if st.Reconnects > 0 {
+		fmt.Fprintf(w, "  reconnects        %d (%d messages resent; last error: %v)\n", st.Reconnects, st.Resent, st.LastErr)
+	}
+}
+
+func printCounts(w io.Writer, m map[string]uint64) {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(w, "    %8d  %s\n", m[k], k)
+	}
+}
+
+// printSourceReport prints a NetFlow/IPFIX source's counters and its
+// decoders'.
+func printSourceReport(w io.Writer, st gateway.Stats, cs *gateway.CodecSet) {
+	fmt.Fprintf(w, "  messages          %d (v5 %d, v9 %d, IPFIX %d), %d bytes\n", st.Messages, st.V5, st.V9, st.IPFIX, st.Bytes)
+	fmt.Fprintf(w, "  records decoded   %d\n", st.Records)
+	if st.Sockets > 0 {
+		fmt.Fprintf(w, "  sockets           %d, receive buffer %d bytes each (%d asked), kernel drops %d\n", st.Sockets, st.RcvBuf, st.RcvBufAsked, st.KernelDrops)
+	}
+	if st.Sessions > 0 {
+		fmt.Fprintf(w, "  sessions          %d\n", st.Sessions)
+	}
+	if len(st.Skipped) > 0 {
+		fmt.Fprintf(w, "  frames skipped (not export messages):\n")
+		printCounts(w, st.Skipped)
+	}
+	if cs != nil {
+		c := cs.Stats()
+		fmt.Fprintf(w, "  templates         v9 %d (+%d options), IPFIX %d (+%d options); changed %d, expired %d, withdrawn %d\n",
+			c.V9.Templates, c.V9.OptionsTemplates, c.IP.Templates, c.IP.OptionsTemplates,
+			c.V9.TemplatesChanged+c.IP.TemplatesChanged, c.V9.TemplatesExpired+c.IP.TemplatesExpired, c.V9.TemplatesWithdrawn+c.IP.TemplatesWithdrawn)
+		fmt.Fprintf(w, "  template misses   %d data sets before their template: %d decoded when it came (%d records), %d expired undecoded, %d dropped (buffer full)\n",
+			c.V9.PendingSets+c.IP.PendingSets, c.V9.PendingDecoded+c.IP.PendingDecoded, c.V9.PendingRecords+c.IP.PendingRecords,
+			c.V9.PendingExpired+c.IP.PendingExpired, c.V9.PendingDropped+c.IP.PendingDropped)
+		fmt.Fprintf(w, "  sequence loss     v5 %d flows, v9 %d packets, IPFIX %d records; quirks (resets, reordering) v5 %d, v9 %d, IPFIX %d\n",
+			c.V5.Lost, c.V9.SeqLost, c.IP.SeqLost, c.V5.SeqQuirks, c.V9.SeqQuirks, c.IP.SeqQuirks)
+	}
+	if len(st.ErrorRows) == 0 {
+		fmt.Fprintf(w, "  decode errors     none\n")
+		return
+	}
+	fmt.Fprintf(w, "  decode errors     %d messages, by exporter and reason:\n", st.Errors)
+	for _, r := range st.ErrorRows {
+		e := r.Exporter.String()
+		if !r.Exporter.IsValid() {
+			e = "(file)"
+		}
+		fmt.Fprintf(w, "    %8d  %-28s %s\n", r.N, e, r.Reason)
+	}
+	for i, err := range st.Samples {
+		if i == 3 {
+			break
+		}
+		fmt.Fprintf(w, "    e.g. %s\n", strings.TrimSpace(err.Error()))
 	}
 }

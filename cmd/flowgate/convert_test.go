@@ -2,46 +2,74 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
+	"net"
 	"os"
 	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/flowgate/flowgate/gateway"
 )
+
+// convert runs runConvert on endpoint texts with a report.
+func convert(t testing.TB, in, out string, o convertOpts) (string, error) {
+	t.Helper()
+	i, err := gateway.ParseEndpoint(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := gateway.ParseEndpoint(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	o.report, o.stderr = true, &stderr
+	if o.stdout == nil {
+		o.stdout = &bytes.Buffer{}
+	}
+	err = runConvert(context.Background(), i, w, o)
+	return stderr.String(), err
+}
 
 func TestConvertRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join("..", "..", "testdata", "sample.argus")
 	v3 := filepath.Join(dir, "s3.argus")
 	v5 := filepath.Join(dir, "s5.argus")
-	conv := func(in, out string, lossy bool) (string, error) {
-		i, _ := gateway.ParseEndpoint(in)
-		o, _ := gateway.ParseEndpoint(out)
-		var stderr bytes.Buffer
-		err := runConvert(i, o, lossy, true, nil, nil, &stderr)
-		return stderr.String(), err
-	}
-	if _, err := conv("argus:"+src, "argus3:"+v3, false); err != nil {
+	if _, err := convert(t, "argus:"+src, "argus3:"+v3, convertOpts{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := conv("argus3:"+v3, "argus:"+v5, false); err != nil {
+	if _, err := convert(t, "argus3:"+v3, "argus:"+v5, convertOpts{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := conv("argus:"+v3, "x.argus", false); err == nil || !strings.Contains(err.Error(), "not argus") {
+	if _, err := convert(t, "argus:"+v3, "x.argus", convertOpts{}); err == nil || !strings.Contains(err.Error(), "not argus") {
 		t.Errorf("a 3.x file read as argus (5.x): err = %v", err)
 	}
-	print := func(f string) []byte {
-		a, _ := parseRaArgs([]string{"-M", "ra5", "-n", "-u", "-c", ",", "-s", "stime", "ltime", "saddr", "sport", "daddr", "dport", "proto", "spkts", "dpkts", "sbytes", "dbytes", "state", "flgs", "sttl", "dttl", "-r", f})
-		var out bytes.Buffer
-		if err := runRa(a, nil, &out); err != nil {
-			t.Fatal(err)
-		}
-		return out.Bytes()
-	}
-	if a, b := print(src), print(v5); !bytes.Equal(a, b) {
+	if a, b := raPrint(t, src), raPrint(t, v5); !bytes.Equal(a, b) {
 		t.Errorf("5.x -> 3.x -> 5.x changed the records:\n%s\n%s", a, b)
 	}
+}
+
+func raPrint(t testing.TB, f string, fields ...string) []byte {
+	t.Helper()
+	if len(fields) == 0 {
+		fields = []string{"stime", "ltime", "saddr", "sport", "daddr", "dport", "proto", "spkts", "dpkts", "sbytes", "dbytes", "state", "flgs", "sttl", "dttl"}
+	}
+	a, err := parseRaArgs(append(append([]string{"-M", "ra5", "-n", "-u", "-c", ",", "-s"}, fields...), "-r", f))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := runRa(a, nil, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
 }
 
 // TestConvertNotRepresentable uses the upstream 5.x sample, whose monitor
@@ -51,21 +79,302 @@ func TestConvertNotRepresentable(t *testing.T) {
 	if c == "" {
 		t.Skip("FLOWGATE_CORPUS not set: needs argus/openargus-clients/baseline.2024.01.25.out")
 	}
-	in, _ := gateway.ParseEndpoint(filepath.Join(c, "argus", "openargus-clients", "baseline.2024.01.25.out"))
-	out, _ := gateway.ParseEndpoint("argus3:" + filepath.Join(t.TempDir(), "b3.argus"))
-	var stderr bytes.Buffer
-	err := runConvert(in, out, false, false, nil, nil, &stderr)
+	in := filepath.Join(c, "argus", "openargus-clients", "baseline.2024.01.25.out")
+	out := "argus3:" + filepath.Join(t.TempDir(), "b3.argus")
+	_, err := convert(t, in, out, convertOpts{})
 	if err == nil || !strings.Contains(err.Error(), "srcid") {
 		t.Fatalf("strict conversion: err = %v, want a not-representable srcid", err)
 	}
-	stderr.Reset()
-	if err := runConvert(in, out, true, true, nil, nil, &stderr); err != nil {
+	rep, err := convert(t, in, out, convertOpts{lossy: true})
+	if err != nil {
 		t.Fatal(err)
 	}
-	rep := stderr.String()
 	for _, want := range []string{"records read      8222", "srcid:", "inf:"} {
 		if !strings.Contains(rep, want) {
 			t.Errorf("report lacks %q:\n%s", want, rep)
 		}
+	}
+}
+
+// exportVariant returns a generated export variant's folder, or skips.
+func exportVariant(t testing.TB, name string) string {
+	c := os.Getenv("FLOWGATE_CORPUS")
+	if c == "" {
+		t.Skip("FLOWGATE_CORPUS not set: needs generated/exports")
+	}
+	d := filepath.Join(c, "generated", "exports", name)
+	if _, err := os.Stat(d); err != nil {
+		t.Skip(err)
+	}
+	return d
+}
+
+// nfdumpFlows reads the TCP and UDP flows of an nfdump -o csv file as
+// "saddr,sport,daddr,dport,proto,pkts,bytes" lines, sorted.
+func nfdumpFlows(t testing.TB, csv string) []string {
+	b, err := os.ReadFile(csv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for i, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.Split(l, ",")
+		if i == 0 || len(f) < 13 || f[7] != "TCP" && f[7] != "UDP" {
+			continue
+		}
+		out = append(out, strings.Join([]string{f[3], f[5], f[4], f[6], strings.ToLower(f[7]), f[11], f[12]}, ","))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// raFlows prints an Argus file's TCP and UDP flows like nfdumpFlows.
+func raFlows(t testing.TB, argusFile string) []string {
+	var out []string
+	for _, l := range strings.Split(strings.TrimSpace(string(raPrint(t, argusFile, "saddr", "sport", "daddr", "dport", "proto", "spkts", "sbytes"))), "\n")[1:] {
+		f := strings.Split(l, ",")
+		if f[4] == "tcp" || f[4] == "udp" {
+			// ra leaves the ports of a fragment flow blank; nfdump prints 0.
+			if f[1] == "" && f[3] == "" {
+				f[1], f[3] = "0", "0"
+			}
+			out = append(out, strings.Join(f, ","))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestConvertCaptureNfdump: `flowgate convert -r nf:capture.pcap -w
+// argus:out` on softflowd's v5, v9 and IPFIX exports gives the TCP and UDP
+// flows nfcapd stored from the same captures (addresses, ports, protocol,
+// packets, bytes), run through the command line.
+func TestConvertCaptureNfdump(t *testing.T) {
+	for _, variant := range []string{"v5", "v9", "ipfix"} {
+		d := exportVariant(t, variant)
+		pcaps, _ := filepath.Glob(filepath.Join(d, "pcap", "*.pcap"))
+		n := 0
+		for _, p := range pcaps {
+			name := strings.TrimSuffix(filepath.Base(p), ".pcap")
+			want := nfdumpFlows(t, filepath.Join(d, "nfdump", name+".csv.txt"))
+			if len(want) == 0 {
+				continue
+			}
+			out := filepath.Join(t.TempDir(), name+".argus")
+			if code := run([]string{"convert", "-r", "nf:" + p, "-w", "argus:" + out}); code != 0 {
+				t.Fatalf("%s/%s: exit %d", variant, name, code)
+			}
+			got := raFlows(t, out)
+			if strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Errorf("%s/%s: flows differ\nours:\n%s\nnfdump:\n%s", variant, name, strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+			n += len(got)
+		}
+		if n == 0 {
+			t.Errorf("%s: no TCP/UDP flow compared", variant)
+		}
+		t.Logf("%s: %d flows agree with nfdump", variant, n)
+	}
+}
+
+// freeUDPPort finds a port nothing listens on (racy, but on loopback in a
+// test that is fine).
+func freeUDPPort(t testing.TB) string {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	return pc.LocalAddr().String()
+}
+
+// TestConvertListenJSON: `-r nf+udp://ADDR -w json:-` prints the records
+// of the datagrams sent to it as reading the same capture does, and stops
+// at --count.
+func TestConvertListenJSON(t *testing.T) {
+	d := exportVariant(t, "ipfix")
+	pcap := filepath.Join(d, "pcap", "tcp_handshake.pcap")
+	var fromFile bytes.Buffer
+	if _, err := convert(t, "nf:"+pcap, "json:-", convertOpts{stdout: &fromFile}); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(fromFile.String()), "\n")
+	if len(lines) < 2 {
+		t.Fatalf("capture gave %d JSON lines", len(lines))
+	}
+	for _, l := range lines {
+		if !json.Valid([]byte(l)) {
+			t.Fatalf("invalid JSON line %q", l)
+		}
+	}
+	var payloads [][]byte
+	gateway.ReadMessages(pcap, gateway.FormatNF, func(b []gateway.Message) error {
+		for _, m := range b {
+			payloads = append(payloads, append([]byte(nil), m.Data...))
+		}
+		return nil
+	})
+	addr := freeUDPPort(t)
+	var out bytes.Buffer
+	done := make(chan struct{})
+	var rep string
+	var err error
+	go func() {
+		rep, err = convert(t, "nf+udp://"+addr+"?workers=2", "json:-", convertOpts{stdout: &out, count: int64(len(lines)), duration: 10 * time.Second})
+		close(done)
+	}()
+	c, derr := net.Dial("udp", addr)
+	if derr != nil {
+		t.Fatal(derr)
+	}
+	defer c.Close()
+	// Resend until the listener is up and has its --count.
+	for i := 0; ; i++ {
+		select {
+		case <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := strings.Split(strings.TrimSpace(out.String()), "\n")
+			if strings.Join(got[:len(lines)], "\n") != strings.Join(lines, "\n") {
+				t.Errorf("listener printed\n%s\nthe capture\n%s", out.String(), fromFile.String())
+			}
+			for _, want := range []string{"messages ", "IPFIX", "records decoded", "kernel drops 0", "decode errors     none", "records printed   " + strconv.Itoa(len(lines))} {
+				if !strings.Contains(rep, want) {
+					t.Errorf("report lacks %q:\n%s", want, rep)
+				}
+			}
+			return
+		case <-time.After(50 * time.Millisecond):
+			if i > 100 {
+				t.Fatal("convert did not stop")
+			}
+			if i%4 == 0 {
+				for _, p := range payloads {
+					c.Write(p)
+				}
+			}
+		}
+	}
+}
+
+// TestConvertArgusToNF5UDP: `flowgate convert -r argus:in -w
+// nf5+udp://ADDR --lossy` sends the IPv4 TCP/UDP flows as v5, which a
+// listener decodes back to the same addresses, ports, packets and bytes.
+func TestConvertArgusToNF5UDP(t *testing.T) {
+	src := filepath.Join("..", "..", "testdata", "sample.argus")
+	cs := gateway.NewCodecSet()
+	l, err := gateway.ListenUDP("127.0.0.1:0", gateway.Options{Workers: 1}, cs.New)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	dir := t.TempDir()
+	// What the listener receives goes to an Argus file, as a user would.
+	got := filepath.Join(dir, "got.argus")
+	gotEP, _ := gateway.ParseEndpoint("argus:" + got)
+	sink, err := openSink(context.Background(), gotEP, gateway.Endpoint{Format: gateway.FormatNF}, convertOpts{stdout: os.Stdout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() {
+		served <- l.Serve(ctx, sink.write)
+	}()
+	rep, err := convert(t, "argus:"+src, "nf5+udp://"+l.Addr().String(), convertOpts{lossy: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`in (\d+) messages`).FindStringSubmatch(rep)
+	if m == nil {
+		t.Fatalf("report:\n%s", rep)
+	}
+	sent, _ := strconv.Atoi(m[1])
+	for deadline := time.Now().Add(5 * time.Second); l.Stats().Messages < uint64(sent) && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-served; err != nil {
+		t.Fatal(err)
+	}
+	if err := sink.close(); err != nil {
+		t.Fatal(err)
+	}
+	if st := l.Stats(); st.Errors != 0 || st.V5 != st.Messages {
+		t.Errorf("listener: %+v", st)
+	}
+	// The v5 records are unidirectional: a biflow came as two.
+	want := map[string]bool{}
+	fields := []string{"saddr", "sport", "daddr", "dport", "proto", "spkts", "sbytes", "dpkts", "dbytes"}
+	for _, line := range strings.Split(strings.TrimSpace(string(raPrint(t, src, fields...))), "\n")[1:] {
+		f := strings.Split(line, ",")
+		if (f[4] != "tcp" && f[4] != "udp") || strings.Contains(f[0], ":") {
+			continue
+		}
+		want[strings.Join(f[:7], ",")] = true
+		if f[7] != "0" {
+			want[strings.Join([]string{f[2], f[3], f[0], f[1], f[4], f[7], f[8]}, ",")] = true
+		}
+	}
+	have := map[string]bool{}
+	for _, l := range raFlows(t, got) {
+		have[l] = true
+	}
+	for w := range want {
+		if !have[w] {
+			t.Errorf("flow %s not received", w)
+		}
+	}
+	if len(want) == 0 {
+		t.Fatal("no IPv4 TCP/UDP flow in the sample")
+	}
+	t.Logf("%d directions compared; report:\n%s", len(want), rep)
+}
+
+// TestConvertRawFiles: -w nf5:FILE writes raw v5 messages that -r
+// nf5:FILE (and nf:FILE) read back to the same flows.
+func TestConvertRawFiles(t *testing.T) {
+	src := filepath.Join("..", "..", "testdata", "sample.argus")
+	dir := t.TempDir()
+	raw := filepath.Join(dir, "x.nf5")
+	if _, err := convert(t, "argus:"+src, "nf5:"+raw, convertOpts{}); err == nil || !strings.Contains(err.Error(), "--lossy") {
+		t.Errorf("strict v5 of a sample with IPv6 or non-IP flows: err = %v", err)
+	}
+	if _, err := convert(t, "argus:"+src, "nf5:"+raw, convertOpts{lossy: true}); err != nil {
+		t.Fatal(err)
+	}
+	a, b := filepath.Join(dir, "a.argus"), filepath.Join(dir, "b.argus")
+	if _, err := convert(t, "nf5:"+raw, "argus:"+a, convertOpts{}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := convert(t, "nf:"+raw, "argus:"+b, convertOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fa, fb := raFlows(t, a), raFlows(t, b)
+	if len(fa) == 0 || strings.Join(fa, "\n") != strings.Join(fb, "\n") {
+		t.Errorf("nf5: and nf: read the file differently (%d, %d flows)", len(fa), len(fb))
+	}
+	if !strings.Contains(rep, "decode errors     none") {
+		t.Errorf("report:\n%s", rep)
+	}
+}
+
+// TestConvertBadEndpoints: the errors name what is wrong.
+func TestConvertBadEndpoints(t *testing.T) {
+	for _, tc := range []struct{ in, out, want string }{
+		{"nf+udp://127.0.0.1:0", "nf+udp://127.0.0.1:9", "needs its version"},
+		{"argus:x", "json:-", "no such file"},
+		{"ipfix+tls://127.0.0.1:0", "json:-", "cert"},
+		{"json:x", "json:-", "cannot read"},
+	} {
+		_, err := convert(t, tc.in, tc.out, convertOpts{duration: time.Second})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s -> %s: err = %v, want %q", tc.in, tc.out, err, tc.want)
+		}
+	}
+	if code := run([]string{"convert", "-r", "nf+udp://:2055?wokers=2", "-w", "json:-"}); code != 2 {
+		t.Errorf("a typo in an option: exit %d, want 2", code)
 	}
 }
