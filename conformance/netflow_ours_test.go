@@ -134,10 +134,46 @@ func recordElem(r *flow.Record, d ieDef, hdr []byte) (string, bool) {
 		return u(uint64(r.Key.SrcPort))
 	case 11:
 		return u(uint64(r.Key.DstPort))
-	case 8, 27:
-		return a(r.Key.Src)
-	case 12, 28:
-		return a(r.Key.Dst)
+	case 180, 181, 182, 183:
+		// udp/tcpSource/DestinationPort: the key's port for a flow of
+		// that protocol, 0 (as exporters send them) for another.
+		if (id <= 181) != (r.Key.Proto == 17) || (id >= 182) != (r.Key.Proto == 6) {
+			return "0", true
+		}
+		if id == 180 || id == 182 {
+			return u(uint64(r.Key.SrcPort))
+		}
+		return u(uint64(r.Key.DstPort))
+	case 8, 12, 27, 28:
+		// A template may carry both families (Procera, Mikrotik) with
+		// the unused one zero: the record keeps the used one.
+		v := r.Key.Src
+		if id == 12 || id == 28 {
+			v = r.Key.Dst
+		}
+		if v4 := id == 8 || id == 12; v4 != v.Unmap().Is4() {
+			if v4 {
+				return "0.0.0.0", true
+			}
+			return "::", true
+		}
+		return a(v)
+	case 32, 139: // icmpTypeCode: type<<8 | code
+		return u(uint64(r.Key.ICMPType)<<8 | uint64(r.Key.ICMPCode))
+	case 176, 178:
+		return u(uint64(r.Key.ICMPType))
+	case 177, 179:
+		return u(uint64(r.Key.ICMPCode))
+	case 195: // ipDiffServCodePoint: the TOS byte's upper six bits
+		return u(uint64(r.IPAttr.TOS[dir] >> 2))
+	case 52, 53: // minimumTTL, maximumTTL (the record keeps one TTL)
+		return u(uint64(r.IPAttr.TTL[dir]))
+	case 243: // dot1qVlanId
+		return u(uint64(r.VLAN.TCI[dir] & 0xfff))
+	case 34, 305: // samplingInterval, samplingPacketInterval
+		return u(uint64(r.SamplingRate))
+	case 161: // flowDurationMilliseconds
+		return u(uint64((r.Last - r.Start) / 1e6))
 	case 9, 29:
 		return u(uint64(r.Key.SrcMask))
 	case 13, 30:
@@ -158,6 +194,8 @@ func recordElem(r *flow.Record, d ieDef, hdr []byte) (string, bool) {
 		return u(uint64(r.IPAttr.TOS[dir]))
 	case 192:
 		return u(uint64(r.IPAttr.TTL[dir]))
+	case 31:
+		return u(uint64(r.Key.FlowLabel))
 	case 56:
 		return ieValue(d, r.MAC.Src[:]), true
 	case 80:
