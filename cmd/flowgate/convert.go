@@ -16,6 +16,7 @@ import (
 
 	"github.com/flowgate/flowgate/codecs"
 	"github.com/flowgate/flowgate/codecs/argus"
+	"github.com/flowgate/flowgate/codecs/ipfix"
 	"github.com/flowgate/flowgate/codecs/netflow5"
 	"github.com/flowgate/flowgate/codecs/ratext"
 	"github.com/flowgate/flowgate/flow"
@@ -358,7 +359,7 @@ func openSink(ctx context.Context, out gateway.Endpoint, in gateway.Endpoint, o 
 			}
 			return &jsonSink{p: p, bw: bw, f: f}, nil
 		case gateway.FormatNF5, gateway.FormatNF9, gateway.FormatIPFIX:
-			enc, err := newPacketEncoder(out)
+			enc, err := newPacketEncoder(out, o.lossy)
 			if err != nil {
 				return nil, err
 			}
@@ -386,7 +387,7 @@ func openSink(ctx context.Context, out gateway.Endpoint, in gateway.Endpoint, o 
 	opts.Strict = !o.lossy
 	switch {
 	case out.Transport == gateway.TransportUDP && out.Format != gateway.FormatNF:
-		enc, err := newPacketEncoder(out)
+		enc, err := newPacketEncoder(out, o.lossy)
 		if err != nil {
 			return nil, err
 		}
@@ -396,11 +397,11 @@ func openSink(ctx context.Context, out gateway.Endpoint, in gateway.Endpoint, o 
 		}
 		return &packetSink{out: out, send: s.Send, stats: s.Stats, closer: s.Close}, nil
 	case out.Scheme == "ipfix+tcp":
-		if _, err := newPacketEncoder(out); err != nil {
+		if _, err := newPacketEncoder(out, o.lossy); err != nil {
 			return nil, err
 		}
 		s, err := gateway.DialTCP(ctx, out.Addr, opts, func() gateway.PacketEncoder {
-			enc, _ := newPacketEncoder(out)
+			enc, _ := newPacketEncoder(out, o.lossy)
 			return enc
 		})
 		if err != nil {
@@ -413,11 +414,25 @@ func openSink(ctx context.Context, out gateway.Endpoint, in gateway.Endpoint, o 
 	return nil, fmt.Errorf("convert: %s cannot be a sink (nf5+udp, nf9+udp, ipfix+udp, ipfix+tcp)", out)
 }
 
-// newPacketEncoder makes the encoder of a NetFlow/IPFIX sink.
-func newPacketEncoder(out gateway.Endpoint) (gateway.PacketEncoder, error) {
+// newPacketEncoder makes the encoder of a NetFlow/IPFIX sink. IPFIX
+// templates are re-sent on the encoder's period over UDP and sent once per
+// session on a stream (TCP: each new session gets a new encoder).
+func newPacketEncoder(out gateway.Endpoint, lossy bool) (gateway.PacketEncoder, error) {
 	switch out.Format {
 	case gateway.FormatNF5:
 		return netflow5.NewEncoder(nil, time.Now), nil
+	case gateway.FormatIPFIX:
+		var opts []ipfix.EncoderOption
+		if out.Opts.MTU > 0 {
+			opts = append(opts, ipfix.WithMTU(out.Opts.MTU))
+		}
+		if out.Transport != gateway.TransportUDP {
+			opts = append(opts, ipfix.WithTemplateRefresh(0, 0))
+		}
+		if lossy {
+			opts = append(opts, ipfix.WithLossyEncode())
+		}
+		return ipfix.NewEncoder(nil, opts...), nil
 	}
 	return nil, fmt.Errorf("convert: %s: the %s encoder is not available yet", out, out.Format)
 }

@@ -5,15 +5,18 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/flowgate/flowgate/flow"
 	"github.com/flowgate/flowgate/gateway"
 )
 
@@ -258,20 +261,33 @@ func TestConvertListenJSON(t *testing.T) {
 	}
 }
 
-// TestConvertArgusToNF5UDP: `flowgate convert -r argus:in -w
-// nf5+udp://ADDR --lossy` sends the IPv4 TCP/UDP flows as v5, which a
-// listener decodes back to the same addresses, ports, packets and bytes.
-func TestConvertArgusToNF5UDP(t *testing.T) {
+// listener is a NetFlow/IPFIX collector for the sink tests.
+type listener interface {
+	Serve(ctx context.Context, h gateway.Handler) error
+	Stats() gateway.Stats
+	Addr() netip.AddrPort
+	Close() error
+}
+
+// sendAndCollect converts testdata/sample.argus to scheme://ADDR, where a
+// gateway listener with the real decoders writes what it receives to an
+// Argus file, and returns that file and convert's report.
+func sendAndCollect(t *testing.T, scheme string, lossy bool) (string, string) {
+	t.Helper()
 	src := filepath.Join("..", "..", "testdata", "sample.argus")
 	cs := gateway.NewCodecSet()
-	l, err := gateway.ListenUDP("127.0.0.1:0", gateway.Options{Workers: 1}, cs.New)
+	var l listener
+	var err error
+	if strings.HasSuffix(scheme, "+tcp") {
+		l, err = gateway.ListenTCP("127.0.0.1:0", gateway.Options{}, cs.New)
+	} else {
+		l, err = gateway.ListenUDP("127.0.0.1:0", gateway.Options{Workers: 1}, cs.New)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	dir := t.TempDir()
-	// What the listener receives goes to an Argus file, as a user would.
-	got := filepath.Join(dir, "got.argus")
+	got := filepath.Join(t.TempDir(), "got.argus")
 	gotEP, _ := gateway.ParseEndpoint("argus:" + got)
 	sink, err := openSink(context.Background(), gotEP, gateway.Endpoint{Format: gateway.FormatNF}, convertOpts{stdout: os.Stdout})
 	if err != nil {
@@ -279,11 +295,17 @@ func TestConvertArgusToNF5UDP(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
+	var mu sync.Mutex
 	go func() {
-		served <- l.Serve(ctx, sink.write)
+		served <- l.Serve(ctx, func(recs []flow.Record) error {
+			mu.Lock()
+			defer mu.Unlock()
+			return sink.write(recs)
+		})
 	}()
-	rep, err := convert(t, "argus:"+src, "nf5+udp://"+l.Addr().String(), convertOpts{lossy: true})
+	rep, err := convert(t, "argus:"+src, scheme+"://"+l.Addr().String(), convertOpts{lossy: lossy})
 	if err != nil {
+		cancel()
 		t.Fatal(err)
 	}
 	m := regexp.MustCompile(`in (\d+) messages`).FindStringSubmatch(rep)
@@ -301,17 +323,38 @@ func TestConvertArgusToNF5UDP(t *testing.T) {
 	if err := sink.close(); err != nil {
 		t.Fatal(err)
 	}
-	if st := l.Stats(); st.Errors != 0 || st.V5 != st.Messages {
-		t.Errorf("listener: %+v", st)
+	if st := l.Stats(); st.Errors != 0 || st.Messages != uint64(sent) {
+		t.Errorf("listener: %d of %d messages, errors %d: %v", st.Messages, sent, st.Errors, st.Samples)
 	}
-	// The v5 records are unidirectional: a biflow came as two.
-	want := map[string]bool{}
-	fields := []string{"saddr", "sport", "daddr", "dport", "proto", "spkts", "sbytes", "dpkts", "dbytes"}
-	for _, line := range strings.Split(strings.TrimSpace(string(raPrint(t, src, fields...))), "\n")[1:] {
-		f := strings.Split(line, ",")
-		if (f[4] != "tcp" && f[4] != "udp") || strings.Contains(f[0], ":") {
+	return got, rep
+}
+
+var flowFields = []string{"saddr", "sport", "daddr", "dport", "proto", "spkts", "sbytes", "dpkts", "dbytes"}
+
+// raLines prints an Argus file's TCP and UDP flows with flowFields, sorted.
+func raLines(t *testing.T, f string, ipv4Only bool) []string {
+	var out []string
+	for _, line := range strings.Split(strings.TrimSpace(string(raPrint(t, f, flowFields...))), "\n")[1:] {
+		c := strings.Split(line, ",")
+		if (c[4] != "tcp" && c[4] != "udp") || ipv4Only && strings.Contains(c[0], ":") {
 			continue
 		}
+		out = append(out, line)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestConvertArgusToNF5UDP: `flowgate convert -r argus:in -w
+// nf5+udp://ADDR --lossy` sends the IPv4 TCP/UDP flows as v5, which a
+// listener decodes back to the same addresses, ports, packets and bytes.
+func TestConvertArgusToNF5UDP(t *testing.T) {
+	src := filepath.Join("..", "..", "testdata", "sample.argus")
+	got, rep := sendAndCollect(t, "nf5+udp", true)
+	// The v5 records are unidirectional: a biflow came as two.
+	want := map[string]bool{}
+	for _, line := range raLines(t, src, true) {
+		f := strings.Split(line, ",")
 		want[strings.Join(f[:7], ",")] = true
 		if f[7] != "0" {
 			want[strings.Join([]string{f[2], f[3], f[0], f[1], f[4], f[7], f[8]}, ",")] = true
@@ -329,7 +372,23 @@ func TestConvertArgusToNF5UDP(t *testing.T) {
 	if len(want) == 0 {
 		t.Fatal("no IPv4 TCP/UDP flow in the sample")
 	}
-	t.Logf("%d directions compared; report:\n%s", len(want), rep)
+	if !strings.Contains(rep, "not representable 2 records skipped") {
+		t.Errorf("report:\n%s", rep)
+	}
+}
+
+// TestConvertArgusToIPFIX: over ipfix+udp and ipfix+tcp the sample's
+// TCP/UDP flows, IPv6 included, come back as biflows (RFC 5103) with the
+// same addresses, ports and counters in both directions.
+func TestConvertArgusToIPFIX(t *testing.T) {
+	src := filepath.Join("..", "..", "testdata", "sample.argus")
+	want := raLines(t, src, false)
+	for _, scheme := range []string{"ipfix+udp", "ipfix+tcp"} {
+		got, rep := sendAndCollect(t, scheme, false)
+		if g := raLines(t, got, false); strings.Join(g, "\n") != strings.Join(want, "\n") {
+			t.Errorf("%s: flows differ\nsent:\n%s\nreceived:\n%s\nreport:\n%s", scheme, strings.Join(want, "\n"), strings.Join(g, "\n"), rep)
+		}
+	}
 }
 
 // TestConvertRawFiles: -w nf5:FILE writes raw v5 messages that -r
