@@ -26,7 +26,8 @@
 // from the export time; durations fill a missing end (or start).
 //
 // Record type: decoded records are flow.TypeFlow. Written by codecs/argus
-// as Argus 3 and read by Debian ra 3.0.8.2, TypeFlow records print every
-// field; TypeNetFlow (0x30) records are what argus's own NetFlow import
-// makes, and ra 3.0.8.2 prints them (see the test in codecs/ipfix).
+// as Argus 3 and printed by Debian ra 3.0.8.2, TypeFlow and TypeNetFlow
+// (0x30, what argus's own NetFlow import writes) print the same fields
+// (codecs/ipfix TestRaPrints); TypeFlow is what every other reader and
+// writer expects of a flow.
 package nfcore

@@ -517,13 +517,11 @@ const (
 // request, SYN-ACK an accepted one, ACK with a handshake (or without one:
 // a mid-stream flow) established; FIN closing, FIN both ways a normal
 // close; RST a reset of the side that sent it. ra prints these as REQ,
-// ACC, CON, FIN, CLO and RST.
+// ACC, CON, FIN and RST (a handshake closed both ways prints FIN, as for
+// argus's own record of the same traffic).
 func TCPStatus(src, dst uint8) uint32 {
 	var st uint32
 	all := src | dst
-	if src&flSYN != 0 && src&flACK == 0 || src&flSYN != 0 && dst == 0 && src&(flACK|flFIN|flRST) == 0 {
-		st |= tcpSawSyn
-	}
 	if src&flSYN != 0 {
 		st |= tcpSawSyn
 	}
