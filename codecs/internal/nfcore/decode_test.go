@@ -353,6 +353,11 @@ func TestSampling(t *testing.T) {
 	if recs[1].SamplingRate != 1000 || recs[1].Pkts[0] != 1000 {
 		t.Errorf("sampler 3: rate %d pkts %d", recs[1].SamplingRate, recs[1].Pkts[0])
 	}
+	// A sampler id with no options: no rate (not sampler 2's or 3's).
+	recs, _ = d.DecodePacket(v9Msg(1000, 1700000000, 2, 5, set(301, ip4("10.0.0.1"), ip4("10.0.0.2"), u32(1), u32(1), u8(9))), exporterA, nil)
+	if len(recs) != 1 || recs[0].SamplingRate != 0 || recs[0].Has&flow.HasSampling != 0 {
+		t.Errorf("unknown sampler id got rate %d", recs[0].SamplingRate)
+	}
 	// Huawei: samplingInterval in the data record.
 	d = NewDecoder(V9, Config{})
 	recs, _ = d.DecodePacket(v9Msg(1000, 1700000000, 1, 5, set(0, tplRec(302, fs(8, 4), fs(34, 4))),
@@ -520,5 +525,27 @@ func TestV9Padding(t *testing.T) {
 	recs, err := d.DecodePacket(msg, exporterA, nil)
 	if err != nil || len(recs) != 2 || recs[1].Key.Proto != 17 {
 		t.Errorf("%d records, %v", len(recs), err)
+	}
+}
+
+// TestSetOrder: within one message, options data applies to flow records
+// before it (akvorado#89), a template serves the data sets before it, and
+// a template redefined mid-message decodes each set with the template it
+// came under.
+func TestSetOrder(t *testing.T) {
+	d := NewDecoder(IPFIX, Config{})
+	opt := set(3, optTplRec(260, 1, fs(143, 4), fs(34, 4)))
+	recs, err := d.DecodePacket(ipfixMsg(1, 0, 1, rfcData, rfcTemplate, set(260, u32(1), u32(10)), opt), exporterA, nil)
+	if err != nil || len(recs) != 3 || recs[0].SamplingRate != 10 || recs[2].SamplingRate != 10 {
+		t.Fatalf("%d records, %v, %+v", len(recs), err, recs)
+	}
+	if s := d.Stats(); s.PendingSets != 0 || s.OptionsRecords != 1 {
+		t.Errorf("stats %+v", s)
+	}
+	d = NewDecoder(IPFIX, Config{})
+	other := set(2, tplRec(256, fs(12, 4), fs(8, 4), fs(15, 4), fs(2, 4), fs(1, 4))) // addresses swapped
+	recs, err = d.DecodePacket(ipfixMsg(1, 0, 1, rfcTemplate, rfcData, other, rfcData), exporterA, nil)
+	if err != nil || len(recs) != 6 || recs[0].Key.Src.String() != "192.0.2.12" || recs[3].Key.Src.String() != "192.0.2.254" {
+		t.Errorf("redefinition: %d records, %v", len(recs), err)
 	}
 }

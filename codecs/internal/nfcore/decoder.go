@@ -99,6 +99,7 @@ type Decoder struct {
 	firstErr  *codecs.DecodeError
 	newTpl    bool // a template arrived in this message
 	scratch   []FieldSpec
+	sets      []setRef // data sets of the message being decoded
 }
 
 // exporter is the state of one exporter (address and port).

@@ -112,17 +112,49 @@ func (d *Decoder) decode(b []byte, m *msgCtx, dst []flow.Record) []flow.Record {
 		case id < 256:
 			d.fail(ReasonSetID, m, "set", int(id), p, 0)
 		default:
-			var k int
-			var h bool
-			dst, k, h = d.dataSet(e, s, m, id, body, p+4, dst)
-			recs += k
-			held = held || h
+			// Data sets wait for the end of the message, with the
+			// template they had when they came (immutable, so a later
+			// redefinition in the message does not change them), so that
+			// options data anywhere in the message applies to every flow
+			// record of it (akvorado#89), and a template later in the
+			// same message serves the sets before it. Options data is
+			// read at once.
+			t := d.lookup(e, s, id)
+			if t != nil && t.Options {
+				t.used = d.now
+				d.optionsData(s, t, m, body, p+4)
+			} else {
+				d.sets = append(d.sets, setRef{id: id, off: p, n: n, t: t})
+			}
 		}
 		p += n
 	}
 	if p < end && !allZero(b[p:end]) {
 		d.fail(ReasonSetLength, m, "trailer", 0, p, 0)
 	}
+	for i := range d.sets {
+		r := &d.sets[i]
+		if r.t != nil {
+			continue
+		}
+		if t := d.lookup(e, s, r.id); t != nil && t.Options {
+			t.used = d.now
+			d.optionsData(s, t, m, b[r.off+4:r.off+r.n], r.off+4)
+			r.done = true
+		}
+	}
+	for i := range d.sets {
+		r := &d.sets[i]
+		if r.done {
+			continue
+		}
+		var k int
+		var h bool
+		dst, k, h = d.dataSet(e, s, m, r.id, r.t, b[r.off+4:r.off+r.n], r.off+4, dst)
+		recs += k
+		held = held || h
+	}
+	d.sets = d.sets[:0]
 	d.sequence(s, m, recs, held)
 	if d.newTpl && len(e.pending.sets) > 0 {
 		dst = d.drainPending(e, dst)
@@ -318,10 +350,21 @@ func (d *Decoder) withdraw(e *exporter, s *domainState, m *msgCtx, tid uint16, o
 	}
 }
 
-// dataSet decodes a data set, or holds it when its template is unknown.
+// setRef is a data set of the message being decoded.
+type setRef struct {
+	id     uint16
+	off, n int
+	t      *Template // its template when it came, if known then
+	done   bool
+}
+
+// dataSet decodes a data set with t (or the current template when t is
+// nil), or holds it when its template is unknown.
 // It returns the records added and whether the set was held.
-func (d *Decoder) dataSet(e *exporter, s *domainState, m *msgCtx, tid uint16, body []byte, off int, dst []flow.Record) ([]flow.Record, int, bool) {
-	t := d.lookup(e, s, tid)
+func (d *Decoder) dataSet(e *exporter, s *domainState, m *msgCtx, tid uint16, t *Template, body []byte, off int, dst []flow.Record) ([]flow.Record, int, bool) {
+	if t == nil {
+		t = d.lookup(e, s, tid)
+	}
 	if t == nil {
 		d.hold(e, m, tid, body, off-4)
 		return dst, 0, true

@@ -99,7 +99,7 @@ func (d *Decoder) drainPending(e *exporter, dst []flow.Record) []flow.Record {
 			seq: ps.seq, domain: ps.dom, dom: s, renorm: d.cfg.Renormalise, stats: &d.stats}
 		var k int
 		n := len(dst)
-		dst, k, _ = d.dataSet(e, s, &m, ps.tid, e.pending.buf[ps.off:ps.off+ps.n], 0, dst)
+		dst, k, _ = d.dataSet(e, s, &m, ps.tid, nil, e.pending.buf[ps.off:ps.off+ps.n], 0, dst)
 		for i := n; i < len(dst); i++ {
 			// The arena is reused: late records get their own copies
 			// (a rare path; the data path allocates nothing).
@@ -199,7 +199,9 @@ func (s *domainState) setSampler(id uint64, hasID bool, rate uint64) {
 }
 
 // samplingRate returns the rate of a record's sampler: by id when the
-// record names one, else the default, else the only sampler there is.
+// record names one (else the exporter's default: a record's sampler id is
+// never matched to another sampler, akvorado#997); without an id, the
+// default, else the only sampler there is.
 func (s *domainState) samplingRate(id uint64, hasID bool) uint32 {
 	var def uint32
 	for i := range s.samplers {
@@ -211,7 +213,7 @@ func (s *domainState) samplingRate(id uint64, hasID bool) uint32 {
 			def = x.rate
 		}
 	}
-	if def == 0 && len(s.samplers) == 1 {
+	if def == 0 && !hasID && len(s.samplers) == 1 {
 		def = s.samplers[0].rate
 	}
 	return def
