@@ -93,8 +93,10 @@ func recordFlow(r *flow.Record) nfFlow {
 // text form: from Extra when the decoder kept it opaque, else from the
 // canonical field it fills. hdr is the datagram the record came from (v9
 // and IPFIX sysUpTime elements are checked against the absolute times we
-// computed from it). ok is false when the record does not carry it.
-func recordElem(r *flow.Record, d ieDef, hdr []byte) (string, bool) {
+// computed from it); initMS is the exporter's systemInitTimeMilliseconds
+// (IE 160, options data) when known, else -1: IPFIX uptime elements count
+// from it. ok is false when the record does not carry it.
+func recordElem(r *flow.Record, d ieDef, hdr []byte, initMS int64) (string, bool) {
 	for _, x := range r.Extra {
 		if (x.Source == flow.SourceIPFIX || x.Source == flow.SourceNetFlow9) && x.Enterprise == d.Key.PEN && x.ID == uint32(d.Key.ID) {
 			return ieValue(d, x.Value), true
@@ -214,6 +216,9 @@ func recordElem(r *flow.Record, d ieDef, hdr []byte) (string, bool) {
 		if len(hdr) >= 12 && binary.BigEndian.Uint16(hdr) == 9 {
 			up, secs := int64(binary.BigEndian.Uint32(hdr[4:])), int64(binary.BigEndian.Uint32(hdr[8:]))
 			return fmt.Sprint(uint32(up - (secs*1e9-t)/1e6)), true
+		}
+		if initMS >= 0 {
+			return fmt.Sprint(uint32(t/1e6 - initMS)), true
 		}
 	}
 	return "", false

@@ -169,13 +169,15 @@ func ieValue(d ieDef, b []byte) string {
 }
 
 // ntpToUnixNano converts an RFC 7011 §6.1.9/10 NTP timestamp (seconds since
-// 1900 and a binary fraction; the microsecond form ignores the low 11 bits).
+// 1900 and a binary fraction). The microsecond form carries whole
+// microseconds (its low 11 bits are to be ignored): its fraction is cut to
+// the microsecond (softflowd's fractions lie a little above the value).
 func ntpToUnixNano(v uint64, micro bool) int64 {
 	const ntpToUnix = 2208988800
 	sec := int64(v>>32) - ntpToUnix
 	frac := v & 0xffffffff
 	if micro {
-		frac &^= 0x7ff
+		return sec*1e9 + int64(((frac&^0x7ff)*1e6)>>32)*1e3
 	}
 	return sec*1e9 + int64((frac*1e9)>>32)
 }

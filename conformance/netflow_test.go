@@ -316,7 +316,7 @@ func ourFlowbeatSide(pkts []udpPayload) *ourSide {
 		recs, err := s.decode(p.Data, p.From)
 		for i := range recs {
 			r, hdr := &recs[i], p.Data
-			out.recs = append(out.recs, func(d ieDef) (string, bool) { return recordElem(r, d, hdr) })
+			out.recs = append(out.recs, func(d ieDef) (string, bool) { return recordElem(r, d, hdr, -1) })
 			out.tids = append(out.tids, ourTemplateID(r))
 		}
 		if err != nil && out.err == nil {
