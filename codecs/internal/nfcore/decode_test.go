@@ -3,6 +3,7 @@ package nfcore
 import (
 	"bytes"
 	"errors"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -547,5 +548,34 @@ func TestSetOrder(t *testing.T) {
 	recs, err = d.DecodePacket(ipfixMsg(1, 0, 1, rfcTemplate, rfcData, other, rfcData), exporterA, nil)
 	if err != nil || len(recs) != 6 || recs[0].Key.Src.String() != "192.0.2.12" || recs[3].Key.Src.String() != "192.0.2.254" {
 		t.Errorf("redefinition: %d records, %v", len(recs), err)
+	}
+}
+
+// TestScopes: templates are scoped by exporter address and port and by
+// observation domain: the same template id means different layouts.
+func TestScopes(t *testing.T) {
+	d := NewDecoder(IPFIX, Config{PendingBytes: -1})
+	swapped := set(2, tplRec(256, fs(12, 4), fs(8, 4), fs(15, 4), fs(2, 4), fs(1, 4)))
+	other := exporterA
+	other = netip.AddrPortFrom(other.Addr(), other.Port()+1)
+	d.DecodePacket(ipfixMsg(1, 0, 1, rfcTemplate), exporterA, nil)
+	d.DecodePacket(ipfixMsg(1, 0, 1, swapped), other, nil)
+	d.DecodePacket(ipfixMsg(1, 0, 2, swapped), exporterA, nil)
+	for _, c := range []struct {
+		from netip.AddrPort
+		dom  uint32
+		src  string
+	}{{exporterA, 1, "192.0.2.12"}, {other, 1, "192.0.2.254"}, {exporterA, 2, "192.0.2.254"}, {exporterB, 1, ""}} {
+		recs, _ := d.DecodePacket(ipfixMsg(1, 0, c.dom, rfcData), c.from, nil)
+		got := ""
+		if len(recs) > 0 {
+			got = recs[0].Key.Src.String()
+			if recs[0].Exporter != c.from || recs[0].ObsDomain != c.dom {
+				t.Errorf("context %v %d", recs[0].Exporter, recs[0].ObsDomain)
+			}
+		}
+		if got != c.src {
+			t.Errorf("%v domain %d: source %q, want %q", c.from, c.dom, got, c.src)
+		}
 	}
 }
