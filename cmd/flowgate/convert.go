@@ -18,6 +18,7 @@ import (
 	"github.com/flowgate/flowgate/codecs/argus"
 	"github.com/flowgate/flowgate/codecs/ipfix"
 	"github.com/flowgate/flowgate/codecs/netflow5"
+	"github.com/flowgate/flowgate/codecs/netflow9"
 	"github.com/flowgate/flowgate/codecs/ratext"
 	"github.com/flowgate/flowgate/flow"
 	"github.com/flowgate/flowgate/gateway"
@@ -421,6 +422,18 @@ func newPacketEncoder(out gateway.Endpoint, lossy bool) (gateway.PacketEncoder, 
 	switch out.Format {
 	case gateway.FormatNF5:
 		return netflow5.NewEncoder(nil, time.Now), nil
+	case gateway.FormatNF9:
+		var opts []netflow9.EncoderOption
+		if out.Opts.MTU > 0 {
+			opts = append(opts, netflow9.WithMTU(out.Opts.MTU))
+		}
+		if out.Transport != gateway.TransportUDP {
+			opts = append(opts, netflow9.WithTemplateRefresh(0, 0))
+		}
+		if lossy {
+			opts = append(opts, netflow9.WithLossyEncode())
+		}
+		return netflow9.NewEncoder(nil, opts...), nil
 	case gateway.FormatIPFIX:
 		var opts []ipfix.EncoderOption
 		if out.Opts.MTU > 0 {
@@ -434,7 +447,7 @@ func newPacketEncoder(out gateway.Endpoint, lossy bool) (gateway.PacketEncoder, 
 		}
 		return ipfix.NewEncoder(nil, opts...), nil
 	}
-	return nil, fmt.Errorf("convert: %s: the %s encoder is not available yet", out, out.Format)
+	return nil, fmt.Errorf("convert: %s: no encoder for %s", out, out.Format)
 }
 
 // argusSink writes Argus 3.x or 5.x.

@@ -377,6 +377,35 @@ func TestConvertArgusToNF5UDP(t *testing.T) {
 	}
 }
 
+// TestConvertArgusToNF9UDP: over nf9+udp the sample's IPv4 and IPv6
+// TCP/UDP flows come back with the same addresses, ports and counters;
+// v9 has no reverse elements, so a biflow travels as two flows.
+func TestConvertArgusToNF9UDP(t *testing.T) {
+	src := filepath.Join("..", "..", "testdata", "sample.argus")
+	got, rep := sendAndCollect(t, "nf9+udp", false)
+	want := map[string]bool{}
+	for _, line := range raLines(t, src, false) {
+		f := strings.Split(line, ",")
+		want[strings.Join(f[:7], ",")+",0,0"] = true
+		if f[7] != "0" {
+			want[strings.Join([]string{f[2], f[3], f[0], f[1], f[4], f[7], f[8]}, ",")+",0,0"] = true
+		}
+	}
+	g := raLines(t, got, false)
+	have := map[string]bool{}
+	for _, l := range g {
+		have[l] = true
+	}
+	if len(have) != len(want) {
+		t.Errorf("%d flows received, want %d", len(have), len(want))
+	}
+	for w := range want {
+		if !have[w] {
+			t.Errorf("flow %s not received; got:\n%s\nreport:\n%s", w, strings.Join(g, "\n"), rep)
+		}
+	}
+}
+
 // TestConvertArgusToIPFIX: over ipfix+udp and ipfix+tcp the sample's
 // TCP/UDP flows, IPv6 included, come back as biflows (RFC 5103) with the
 // same addresses, ports and counters in both directions.
