@@ -359,3 +359,25 @@ func findRec(recs []flow.Record, row map[string]string) *flow.Record {
 	}
 	return nil
 }
+
+// TestFlowbeatPcap: flowbeat's ipt_netflow v5 capture (two exporters
+// source ports) agrees with tshark on every record.
+func TestFlowbeatPcap(t *testing.T) {
+	path := filepath.Join(corpus(t, "netflow-exports/flowbeat/pcap"), "ipt_netflow_v5.pcap")
+	payloads, from := readPcapPayloads(t, path)
+	tp := tsharkFile(t, path)
+	if len(tp) != len(payloads) || len(payloads) == 0 {
+		t.Fatalf("tshark %d packets, capture %d", len(tp), len(payloads))
+	}
+	d := NewDecoder(0)
+	n := 0
+	for i, p := range payloads {
+		recs, err := d.DecodePacket(p, from[i], nil)
+		if err != nil {
+			t.Fatalf("packet %d: %v", i, err)
+		}
+		checkTshark(t, fmt.Sprintf("ipt_netflow_v5 packet %d", i), tp[i], recs)
+		n += len(recs)
+	}
+	t.Logf("%d datagrams, %d records agree with tshark; stats %+v", len(payloads), n, d.Stats())
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"sync"
 
 	"github.com/flowgate/flowgate/codecs"
 	"github.com/flowgate/flowgate/codecs/internal/nfcore"
@@ -50,13 +51,17 @@ type seqKey struct {
 	engine uint16
 }
 
-// Decoder decodes NetFlow v5 datagrams. It is not safe for concurrent
-// use; use one per receiving goroutine.
+// Decoder decodes NetFlow v5 datagrams. It is safe for concurrent use
+// (several sockets of one listener can share it and its sequence table);
+// a mutex guards the counters once per datagram.
 type Decoder struct {
+	mu     sync.Mutex
 	seq    map[seqKey]uint32 // next expected flow_sequence
 	maxExp int
 	stats  Stats
 }
+
+var _ codecs.PacketDecoder = (*Decoder)(nil)
 
 // NewDecoder returns a Decoder that follows the sequence numbers of at
 // most maxExporters exporter/engine pairs (0: DefaultMaxExporters).
@@ -68,10 +73,18 @@ func NewDecoder(maxExporters int) *Decoder {
 }
 
 // Stats returns the counts so far.
-func (d *Decoder) Stats() Stats { return d.stats }
+func (d *Decoder) Stats() Stats {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.stats
+}
 
-func (d *Decoder) fail(from netip.AddrPort, dom uint32, off int, part string, partOff int, err error) error {
+// fail counts a refused datagram (its reason counter c) and returns its error.
+func (d *Decoder) fail(c *uint64, from netip.AddrPort, dom uint32, off int, part string, partOff int, err error) error {
+	d.mu.Lock()
+	*c++
 	d.stats.Errors++
+	d.mu.Unlock()
 	return &codecs.DecodeError{Format: "netflow5", Offset: int64(off), Part: part, PartOff: int64(partOff),
 		Exporter: from, Domain: dom, Err: err}
 }
@@ -82,29 +95,24 @@ func (d *Decoder) fail(from netip.AddrPort, dom uint32, off int, part string, pa
 // at fault) and nothing is appended.
 func (d *Decoder) DecodePacket(b []byte, from netip.AddrPort, dst []flow.Record) ([]flow.Record, error) {
 	if len(b) < HeaderLen {
-		d.stats.Truncated++
-		return dst, d.fail(from, 0, 0, "header", 0, fmt.Errorf("%d bytes, header needs %d: %w", len(b), HeaderLen, codecs.ErrTruncated))
+		return dst, d.fail(&d.stats.Truncated, from, 0, 0, "header", 0, fmt.Errorf("%d bytes, header needs %d: %w", len(b), HeaderLen, codecs.ErrTruncated))
 	}
 	if v := be.Uint16(b); v != Version {
-		d.stats.BadVer++
-		return dst, d.fail(from, 0, 0, "version", 0, fmt.Errorf("version %d: %w", v, codecs.ErrCorrupt))
+		return dst, d.fail(&d.stats.BadVer, from, 0, 0, "version", 0, fmt.Errorf("version %d: %w", v, codecs.ErrCorrupt))
 	}
 	count := int(be.Uint16(b[2:]))
 	dom := uint32(be.Uint16(b[20:]))
 	if count == 0 || count > MaxRecords {
-		d.stats.BadCount++
-		return dst, d.fail(from, dom, 0, "count", 2, fmt.Errorf("count %d, want 1-%d: %w", count, MaxRecords, codecs.ErrCorrupt))
+		return dst, d.fail(&d.stats.BadCount, from, dom, 0, "count", 2, fmt.Errorf("count %d, want 1-%d: %w", count, MaxRecords, codecs.ErrCorrupt))
 	}
 	if want := HeaderLen + count*RecordLen; len(b) != want {
 		if len(b) < want {
 			// The first record that does not fit is where the data stops.
-			d.stats.Truncated++
 			i := (len(b) - HeaderLen) / RecordLen
-			return dst, d.fail(from, dom, 0, fmt.Sprintf("record %d", i), HeaderLen+i*RecordLen,
+			return dst, d.fail(&d.stats.Truncated, from, dom, 0, fmt.Sprintf("record %d", i), HeaderLen+i*RecordLen,
 				fmt.Errorf("%d bytes, count %d needs %d: %w", len(b), count, want, codecs.ErrTruncated))
 		}
-		d.stats.BadCount++
-		return dst, d.fail(from, dom, 0, "trailer", want,
+		return dst, d.fail(&d.stats.BadCount, from, dom, 0, "trailer", want,
 			fmt.Errorf("%d bytes after %d records: %w", len(b)-want, count, codecs.ErrCorrupt))
 	}
 
@@ -112,7 +120,6 @@ func (d *Decoder) DecodePacket(b []byte, from netip.AddrPort, dst []flow.Record)
 	export := int64(be.Uint32(b[8:]))*1e9 + int64(be.Uint32(b[12:]))
 	fseq := be.Uint32(b[16:])
 	rate := uint32(be.Uint16(b[22:]) & 0x3fff)
-	d.track(from, uint16(dom), fseq, uint32(count))
 
 	has := flow.HasKey | flow.HasTime | flow.HasMetrics | flow.HasExporter | flow.HasIfaces |
 		flow.HasNextHop | flow.HasASN | flow.HasIPAttr
@@ -167,12 +174,15 @@ func (d *Decoder) DecodePacket(b []byte, from netip.AddrPort, dst []flow.Record)
 		// A mask over 32 is not a prefix length: kept raw, not re-exported.
 		k.SrcMask, k.DstMask, k.MaskLen = p[44], p[45], p[44] <= 32 && p[45] <= 32
 	}
+	d.mu.Lock()
+	d.track(from, uint16(dom), fseq, uint32(count))
 	d.stats.Packets++
 	d.stats.Records += uint64(count)
+	d.mu.Unlock()
 	return dst, nil
 }
 
-// track follows flow_sequence per exporter and engine.
+// track follows flow_sequence per exporter and engine; d.mu is held.
 func (d *Decoder) track(from netip.AddrPort, engine uint16, seq, count uint32) {
 	k := seqKey{from, engine}
 	next, ok := d.seq[k]

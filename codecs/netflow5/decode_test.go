@@ -259,3 +259,25 @@ func FuzzDecode(f *testing.F) {
 		checkRoundTrip(t, b, recs)
 	})
 }
+
+// TestConcurrent: one Decoder shared by goroutines (go test -race).
+func TestConcurrent(t *testing.T) {
+	d := NewDecoder(0)
+	done := make(chan bool)
+	for g := 0; g < 4; g++ {
+		go func() {
+			dst := make([]flow.Record, 0, 30)
+			for i := 0; i < 200; i++ {
+				dst, _ = d.DecodePacket(packet(30, 1000, 1700000000, 0, uint32(i*30)), testFrom, dst[:0])
+				d.DecodePacket(nil, testFrom, nil)
+			}
+			done <- true
+		}()
+	}
+	for g := 0; g < 4; g++ {
+		<-done
+	}
+	if s := d.Stats(); s.Packets != 800 || s.Records != 24000 || s.Errors != 800 {
+		t.Errorf("stats %+v", s)
+	}
+}

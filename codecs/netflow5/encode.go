@@ -105,6 +105,8 @@ func NewEncoder(w io.Writer, now func() time.Time) *Encoder {
 	return &Encoder{w: w, buf: make([]byte, 0, MaxPacket), seq: make(map[uint16]uint32), now: now}
 }
 
+var _ codecs.Encoder = (*Encoder)(nil)
+
 // Stats returns the counts so far.
 func (e *Encoder) Stats() EncStats { return e.stats }
 

@@ -155,6 +155,19 @@ func pduNum(k string) int {
 	return n
 }
 
+// tsharkFile returns tshark's decode of a capture file (UDP port 2055 as cflow).
+func tsharkFile(t testing.TB, path string) []tsharkPacket {
+	t.Helper()
+	if _, err := exec.LookPath("tshark"); err != nil {
+		t.Skip("tshark not installed")
+	}
+	out, err := exec.Command("tshark", "-n", "-r", path, "-d", "udp.port==2055,cflow", "-T", "json").Output()
+	if err != nil {
+		t.Fatalf("tshark: %v", err)
+	}
+	return parseTshark(t, out)
+}
+
 // runTshark writes payloads into a pcap and returns tshark's decode.
 func runTshark(t testing.TB, payloads [][]byte) []tsharkPacket {
 	t.Helper()
