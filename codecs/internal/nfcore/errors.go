@@ -105,6 +105,9 @@ type Stats struct {
 
 	NoTime    uint64 // records with no time element (given the export time)
 	NoSysInit uint64 // IPFIX uptime times without systemInitTimeMilliseconds
+	// TimeClamped counts flows whose uptime times fell more than 10 s
+	// after the export time (an exporter bug): moved to end at it.
+	TimeClamped uint64
 
 	Rejected [NumReasons]uint64 // rejected input, by reason
 }

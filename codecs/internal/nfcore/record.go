@@ -449,6 +449,14 @@ func finishTimes(a *recAcc, m *msgCtx, rec *flow.Record) {
 		} else if ok[d] == 2 {
 			s[d] = e[d]
 		}
+		// Uptimes far past the header's (FortiOS 5.2.1 sends record
+		// uptimes 601,349 s past its sysUpTime) would put the flow in
+		// the future: keep its duration, ending at the export time.
+		if f&(tUpStart|tUpEnd) != 0 && e[d] > exportNs+maxFuture {
+			shift := e[d] - exportNs
+			s[d], e[d] = s[d]-shift, e[d]-shift
+			m.stats.TimeClamped++
+		}
 	}
 	switch {
 	case ok[0] != 0 && ok[1] != 0:
@@ -464,6 +472,11 @@ func finishTimes(a *recAcc, m *msgCtx, rec *flow.Record) {
 		m.stats.NoTime++
 	}
 }
+
+// maxFuture is how far past the export time an uptime-derived time may be
+// (an exporter samples sysUpTime for the header before it writes the last
+// records) before it is taken for an exporter bug.
+const maxFuture = 10 * 1e9
 
 // uptimeNs converts a sysUpTime-relative time (ms since the exporter
 // booted) to Unix ns. With systemInitTimeMilliseconds the boot time is
