@@ -186,13 +186,15 @@ func (n *nfcapd) stop(tb testing.TB) []nfFlow {
 	if err != nil {
 		tb.Fatalf("%v\n%s", err, clip(out, 2000))
 	}
-	// The CSV printer must agree on everything it shows.
+	// The CSV printer must agree on everything it shows but times: they
+	// have whole seconds there, which leaves flows of one key with equal
+	// counters (repeated DNS queries) ambiguous to pair.
 	csvOut := mustRun(tb, n.dir, nfdump, "-R", n.dir, "-o", "csv")
 	cf, err := parseNfdumpCSV(csvOut)
 	if err != nil {
 		tb.Fatalf("%v\n%s", err, clip(csvOut, 2000))
 	}
-	if _, d := compareFlows(fs, cf, nfCompareOpts{Kind: "nfdump-csv-json", TimeTol: 1e9, NoRevFlags: true}); len(d) > 0 {
+	if _, d := compareFlows(fs, cf, nfCompareOpts{Kind: "nfdump-csv-json", TimeTol: -1, NoRevFlags: true}); len(d) > 0 {
 		tb.Errorf("nfdump -o csv and -o json disagree: %v", d)
 	}
 	return fs
@@ -321,3 +323,5 @@ func softflowdRun(tb testing.TB, pcap string, port int, args ...string) {
 		tb.Fatalf("softflowd %s: %v\n%s", strings.Join(full, " "), err, clip(out, 2000))
 	}
 }
+
+func mustAddrPort(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
