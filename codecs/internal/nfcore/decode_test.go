@@ -579,3 +579,18 @@ func TestScopes(t *testing.T) {
 		}
 	}
 }
+
+// TestObservationTime: a record whose only time is observationTime*
+// (Cisco ASA NSEL: 323) takes it, and keeps the element.
+func TestObservationTime(t *testing.T) {
+	d := NewDecoder(V9, Config{})
+	recs, _ := d.DecodePacket(v9Msg(5000, 1700000100, 0, 0, set(0, tplRec(256, fs(8, 4), fs(323, 8))),
+		set(256, ip4("10.0.0.1"), u64(1700000000123))), exporterA, nil)
+	if len(recs) != 1 || recs[0].Start != 1700000000123e6 || recs[0].Last != recs[0].Start ||
+		len(recs[0].Extra) != 1 || recs[0].Extra[0].ID != 323 {
+		t.Errorf("%+v", recs)
+	}
+	if s := d.Stats(); s.NoTime != 0 {
+		t.Errorf("NoTime %d", s.NoTime)
+	}
+}

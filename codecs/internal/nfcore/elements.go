@@ -76,6 +76,12 @@ const (
 	OpDurMs
 	OpDurUs
 	OpSysInit // systemInitTimeMilliseconds
+	// observationTime* (322-325): kept in Extra, and the flow's time when
+	// it has no other (Cisco ASA NSEL sends only 323).
+	OpObsSec
+	OpObsMs
+	OpObsUs
+	OpObsNs
 	OpSamplingInterval
 	OpSamplingAlgo
 	OpSamplerID
@@ -176,6 +182,10 @@ var elements = []Element{
 	{192, 0, "ipTTL", OpTTL, 1},
 	{195, 0, "ipDiffServCodePoint", OpDSCP, 0},
 	{225, 0, "postNATSourceIPv4Address", OpExtra, 0},
+	{322, 0, "observationTimeSeconds", OpObsSec, 0},
+	{323, 0, "observationTimeMilliseconds", OpObsMs, 0},
+	{324, 0, "observationTimeMicroseconds", OpObsUs, 0},
+	{325, 0, "observationTimeNanoseconds", OpObsNs, 0},
 	{226, 0, "postNATDestinationIPv4Address", OpExtra, 0},
 	{227, 0, "postNAPTSourceTransportPort", OpExtra, 0},
 	{228, 0, "postNAPTDestinationTransportPort", OpExtra, 0},

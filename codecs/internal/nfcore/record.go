@@ -46,6 +46,7 @@ type recAcc struct {
 	upStart, upEnd [2]uint32 // ms since boot
 	dStart, dEnd   [2]uint64 // µs before export
 	dur            [2]int64  // ns
+	obs            int64     // observation time, ns (0: none)
 	sysInit        int64     // ms, record's own IE 160
 	hasSysInit     bool
 	delta          [2]uint8 // 1 octets, 2 packets present
@@ -304,6 +305,16 @@ func decodeRecord(t *Template, b []byte, m *msgCtx, rec *flow.Record) int {
 		case OpSysInit:
 			a.sysInit = int64(uintN(v))
 			a.hasSysInit = true
+		case OpObsSec, OpObsMs, OpObsUs, OpObsNs:
+			rec.Extra = append(rec.Extra, flow.Field{Source: m.src, Enterprise: o.pen, ID: uint32(o.id), Offset: uint32(o.len), Value: v})
+			switch o.op {
+			case OpObsSec:
+				a.obs = int64(uintN(v)) * 1e9
+			case OpObsMs:
+				a.obs = int64(uintN(v)) * 1e6
+			default:
+				a.obs = ntpToUnixNs(be.Uint64(v))
+			}
 		case OpSamplingInterval, OpSamplerRandom:
 			a.rate = uintN(v)
 		case OpSamplerID:
@@ -467,6 +478,8 @@ func finishTimes(a *recAcc, m *msgCtx, rec *flow.Record) {
 		rec.Start, rec.Last = s[0], e[0]
 	case ok[1] != 0:
 		rec.Start, rec.Last = s[1], e[1]
+	case a.obs != 0:
+		rec.Start, rec.Last = a.obs, a.obs
 	default:
 		rec.Start, rec.Last = exportNs, exportNs
 		m.stats.NoTime++

@@ -94,7 +94,7 @@ func lenFits(op Op, n uint16) bool {
 		return n == 16
 	case OpSrcMAC, OpDstMAC:
 		return n == 6
-	case OpStartUs, OpEndUs, OpStartNs, OpEndNs:
+	case OpStartUs, OpEndUs, OpStartNs, OpEndNs, OpObsUs, OpObsNs:
 		return n == 8
 	case OpMPLS1:
 		return n >= 3 && n <= 4
