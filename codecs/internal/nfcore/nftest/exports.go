@@ -1,6 +1,9 @@
 package nftest
 
 import (
+	"encoding/json"
+	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -147,5 +150,50 @@ func checkTime(t *testing.T, i int, r *flow.Record, w NfdumpRow) {
 	// nfdump prints td to the millisecond, truncated.
 	if d := float64(r.Last-r.Start) / 1e6; math.Abs(d-w.DurationMs()) >= 1 {
 		t.Errorf("record %d duration: ours %.3f ms, nfdump %s s", i, d, w["td"])
+	}
+}
+
+// TsharkFlowTimes returns, in packet order, the absolute start and end
+// times tshark printed for each flow record of a capture (`tshark -T
+// json`: cflow.abstimestart / cflow.abstimeend), read in document order.
+func TsharkFlowTimes(path string) ([][2]time.Time, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	dec := json.NewDecoder(f)
+	var out [][2]time.Time
+	var key string
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		s, ok := tok.(string)
+		if !ok {
+			key = ""
+			continue
+		}
+		if dec.More() && key == "" && (s == "cflow.abstimestart" || s == "cflow.abstimeend") {
+			key = s
+			continue
+		}
+		switch key {
+		case "cflow.abstimestart", "cflow.abstimeend":
+			t, err := time.Parse("Jan _2, 2006 15:04:05.000000000 MST", s)
+			if err != nil {
+				return nil, fmt.Errorf("%s %q: %w", key, s, err)
+			}
+			if key == "cflow.abstimestart" {
+				out = append(out, [2]time.Time{t})
+			} else if len(out) > 0 {
+				out[len(out)-1][1] = t
+			}
+		}
+		key = ""
 	}
 }
