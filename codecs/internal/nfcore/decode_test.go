@@ -594,3 +594,15 @@ func TestObservationTime(t *testing.T) {
 		t.Errorf("NoTime %d", s.NoTime)
 	}
 }
+
+// TestTemplatePadding: template sets padded with zeros (to 8 bytes and
+// more) are not read as template records.
+func TestTemplatePadding(t *testing.T) {
+	d := NewDecoder(V9, Config{})
+	recs, err := d.DecodePacket(v9Msg(0, 1, 0, 0, set(0, tplRec(256, fs(8, 4)), make([]byte, 8)),
+		set(1, u16(300), u16(4), u16(4), u16(1), u16(4), u16(34), u16(4), make([]byte, 10)),
+		set(256, ip4("10.0.0.1"))), exporterA, nil)
+	if err != nil || len(recs) != 1 {
+		t.Errorf("%d records, %v", len(recs), err)
+	}
+}

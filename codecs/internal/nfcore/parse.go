@@ -206,7 +206,7 @@ func (d *Decoder) fail(r Reason, m *msgCtx, part string, num, off int, tid uint1
 // templates reads a template set (v9 flowset 0, IPFIX set 2 or 3).
 func (d *Decoder) templates(e *exporter, s *domainState, m *msgCtx, body []byte, off int, options bool) {
 	p := 0
-	for len(body)-p >= 4 {
+	for len(body)-p >= 4 && !allZero(body[p:]) { // zeros: padding
 		at := off + p
 		tid := be.Uint16(body[p:])
 		cnt := int(be.Uint16(body[p+2:]))
@@ -257,7 +257,7 @@ func (d *Decoder) templates(e *exporter, s *domainState, m *msgCtx, body []byte,
 // (RFC 3954 §6.1), padded to 4 bytes at the end of the flowset.
 func (d *Decoder) v9OptionsTemplates(e *exporter, s *domainState, m *msgCtx, body []byte, off int) {
 	p := 0
-	for len(body)-p >= 6 {
+	for len(body)-p >= 6 && !allZero(body[p:]) {
 		at := off + p
 		tid := be.Uint16(body[p:])
 		sl := int(be.Uint16(body[p+2:]))
