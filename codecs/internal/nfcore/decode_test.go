@@ -606,3 +606,27 @@ func TestTemplatePadding(t *testing.T) {
 		t.Errorf("%d records, %v", len(recs), err)
 	}
 }
+
+// TestExporterLimit: exporters past the bound are rejected and counted;
+// quiet exporters that hold nothing are forgotten, so the bound is not
+// used up for good by one-off (spoofed) sources; exporters with templates
+// are kept.
+func TestExporterLimit(t *testing.T) {
+	c := newClock()
+	d := NewDecoder(IPFIX, Config{MaxExporters: 2, MaxDomains: 1, PendingBytes: -1, Now: c.now})
+	d.DecodePacket(ipfixMsg(1, 0, 1, rfcTemplate), exporterA, nil)
+	d.DecodePacket(ipfixMsg(1, 0, 1, rfcData), exporterB, nil)
+	third := netip.MustParseAddrPort("198.51.100.7:9995")
+	_, err := d.DecodePacket(ipfixMsg(1, 0, 1, rfcData), third, nil)
+	decodeErr(t, err, ReasonExporterLimit, 0, 0)
+	_, err = d.DecodePacket(ipfixMsg(1, 0, 2, rfcData), exporterA, nil)
+	decodeErr(t, err, ReasonExporterLimit, 0, 0)
+	c.add(2 * time.Minute)
+	d.DecodePacket(ipfixMsg(1, 0, 1, rfcData), exporterA, nil) // sweeps: B held nothing
+	if recs, err := d.DecodePacket(ipfixMsg(1, 0, 1, rfcTemplate, rfcData), third, nil); err != nil || len(recs) != 3 {
+		t.Errorf("third exporter after the sweep: %d records, %v", len(recs), err)
+	}
+	if recs, _ := d.DecodePacket(ipfixMsg(1, 0, 1, rfcData), exporterA, nil); len(recs) != 3 {
+		t.Errorf("exporter with templates forgotten")
+	}
+}

@@ -110,6 +110,7 @@ type exporter struct {
 	nTpl     int
 	tplBytes int
 	pending  pending
+	seen     int64 // last message, Unix ns
 }
 
 // domainState is the state of one observation domain (v9 source id).
@@ -144,6 +145,7 @@ func (d *Decoder) Stats() Stats {
 
 func (d *Decoder) exporter(from netip.AddrPort) *exporter {
 	if e := d.last; e != nil && e.addr == from {
+		e.seen = d.now
 		return e
 	}
 	e := d.exps[from]
@@ -154,6 +156,7 @@ func (d *Decoder) exporter(from netip.AddrPort) *exporter {
 		e = &exporter{addr: from, doms: map[uint32]*domainState{}}
 		d.exps[from] = e
 	}
+	e.seen = d.now
 	d.last = e
 	return e
 }
@@ -244,7 +247,32 @@ func (d *Decoder) sweep() {
 			}
 		}
 		d.expirePending(e)
+		// An exporter that holds nothing (no template, held set, system
+		// init time or sampler) and has gone quiet is forgotten, so
+		// packets from spoofed sources cannot fill the exporter table
+		// for good.
+		if d.now-e.seen > int64(idleExporter) && e.empty() {
+			delete(d.exps, e.addr)
+			if d.last == e {
+				d.last = nil
+			}
+		}
 	}
+}
+
+// idleExporter is how long an exporter that holds nothing is kept.
+const idleExporter = time.Minute
+
+func (e *exporter) empty() bool {
+	if e.nTpl != 0 || len(e.pending.sets) != 0 {
+		return false
+	}
+	for _, s := range e.doms {
+		if s.hasSysInit || len(s.samplers) != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // nextSlot returns dst grown by one record, reset, reusing the capacity of
