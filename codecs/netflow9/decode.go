@@ -20,6 +20,9 @@ type Stats = nfcore.Stats
 // Reason says why input was rejected (Stats.Rejected index).
 type Reason = nfcore.Reason
 
+// DomainInfo is the state of one exporter's observation domain.
+type DomainInfo = nfcore.DomainInfo
+
 // WithTemplateTimeout drops templates neither re-sent nor used for d
 // (default 0: templates live until withdrawn or replaced).
 func WithTemplateTimeout(d time.Duration) Option { return nfcore.WithTemplateTimeout(d) }
@@ -76,6 +79,10 @@ func (d *Decoder) DecodePacket(b []byte, from netip.AddrPort, dst []flow.Record)
 
 // Stats returns a copy of the counters.
 func (d *Decoder) Stats() Stats { return d.c.Stats() }
+
+// Domains returns the state of every exporter's domains: templates held,
+// sequence loss and quirks, sampling, system init time.
+func (d *Decoder) Domains() []DomainInfo { return d.c.Domains() }
 
 // SaveTemplates writes templates, system init times and sampling rates in
 // the text format described in codecs/internal/nfcore (save.go).

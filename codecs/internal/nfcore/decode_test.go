@@ -630,3 +630,19 @@ func TestExporterLimit(t *testing.T) {
 		t.Errorf("exporter with templates forgotten")
 	}
 }
+
+// TestDomains: per exporter and domain state for operators.
+func TestDomains(t *testing.T) {
+	d := NewDecoder(V9, Config{})
+	tpl := set(0, tplRec(256, fs(8, 4)))
+	data := set(256, ip4("10.0.0.1"))
+	for _, seq := range []uint32{1, 2, 5} {
+		d.DecodePacket(v9Msg(0, 1, seq, 7, tpl, data), exporterB, nil)
+	}
+	d.DecodePacket(v9Msg(0, 1, 1, 3, tpl, set(1, u16(300), u16(4), u16(4), u16(1), u16(4), u16(34), u16(4)), set(300, u32(0), u32(512))), exporterA, nil)
+	got := d.Domains()
+	if len(got) != 2 || got[0].Exporter != exporterA || got[0].Domain != 3 || got[0].Templates != 1 || got[0].OptionsTemplates != 1 ||
+		got[0].SamplingRate != 512 || got[1].Exporter != exporterB || got[1].SeqLost != 2 || got[1].Templates != 1 {
+		t.Errorf("%+v", got)
+	}
+}

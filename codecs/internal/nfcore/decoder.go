@@ -1,7 +1,9 @@
 package nfcore
 
 import (
+	"cmp"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -287,4 +289,62 @@ func nextSlot(dst []flow.Record) ([]flow.Record, *flow.Record) {
 	}
 	dst = append(dst, flow.Record{})
 	return dst, &dst[n]
+}
+
+// DomainInfo is the state of one exporter's observation domain (v9
+// source id).
+type DomainInfo struct {
+	Exporter netip.AddrPort
+	Domain   uint32
+	// Templates and OptionsTemplates held.
+	Templates, OptionsTemplates int
+	// SeqLost and SeqQuirks are this domain's share of Stats.SeqLost and
+	// Stats.SeqQuirks; CountsOther is set when the exporter counts
+	// sequence numbers the other version's way (a quirk seen once).
+	SeqLost, SeqQuirks uint64
+	CountsOther        bool
+	// SamplingRate is the exporter's default sampling rate (0: none);
+	// Samplers the number of sampler ids with a rate.
+	SamplingRate uint32
+	Samplers     int
+	// SystemInit is systemInitTimeMilliseconds from options data (0:
+	// none), Unix ms.
+	SystemInit int64
+}
+
+// Domains returns the state of every exporter's domains, for operators
+// (which exporter loses packets, which has no sampling rate ...).
+func (d *Decoder) Domains() []DomainInfo {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []DomainInfo
+	for _, e := range d.exps {
+		for _, s := range e.doms {
+			i := DomainInfo{Exporter: e.addr, Domain: s.id, SeqLost: s.seq.lost, SeqQuirks: s.seq.quirks,
+				CountsOther: s.seq.unit != 0, SamplingRate: s.samplingRate(0, false)}
+			for _, t := range s.tpls {
+				if t.Options {
+					i.OptionsTemplates++
+				} else {
+					i.Templates++
+				}
+			}
+			for _, x := range s.samplers {
+				if x.hasID {
+					i.Samplers++
+				}
+			}
+			if s.hasSysInit {
+				i.SystemInit = s.sysInit
+			}
+			out = append(out, i)
+		}
+	}
+	slices.SortFunc(out, func(a, b DomainInfo) int {
+		if c := a.Exporter.Compare(b.Exporter); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Domain, b.Domain)
+	})
+	return out
 }

@@ -125,6 +125,8 @@ type seqState struct {
 	// version's rule: 1 packets (an IPFIX exporter counting messages), 2
 	// records (a v9 exporter counting records).
 	unit uint8
+	// Per domain: what Stats adds up over all.
+	lost, quirks uint64
 }
 
 // sequence checks a message's sequence number against the expected one
@@ -150,16 +152,20 @@ func (d *Decoder) sequence(s *domainState, m *msgCtx, recs int, held bool) {
 				q.unit = 1
 				byRecords = !byRecords
 				d.stats.SeqQuirks++
+				q.quirks++
 			} else {
 				d.stats.SeqLost += uint64(diff)
+				q.lost += uint64(diff)
 			}
 		case diff < 0 && uint32(-diff) <= 1024:
 			d.stats.SeqQuirks++
 			d.stats.SeqReordered++
+			q.quirks++
 			return // keep expecting the same next number
 		default:
 			d.stats.SeqQuirks++
 			d.stats.SeqResets++
+			q.quirks++
 		}
 	}
 	if byRecords {
