@@ -27,6 +27,9 @@ const (
 
 var be = binary.BigEndian
 
+// ntpEraEnd is the end of NTP era 0 in Unix ns (2036-02-07T06:28:16Z).
+const ntpEraEnd = (1<<32 - 2208988800) * int64(1e9)
+
 // EncoderOption configures an Encoder.
 type EncoderOption func(*encConfig)
 
@@ -76,7 +79,11 @@ type EncoderStats struct {
 	Templates uint64 // template records sent (first sends and refreshes)
 	Refused   uint64 // records refused with a NotRepresentableError
 	Skipped   uint64 // management records skipped
-	Dropped   uint64 // Extra elements left out (WithLossyEncode)
+	// Dropped counts values left out: Extra elements IPFIX cannot carry
+	// (WithLossyEncode), and records whose reverse TOS, VLAN or TCP flags
+	// went without reverse counts (nfcore writes RFC 5103 elements for
+	// biflows only) or whose ICMP type went without a flow key.
+	Dropped uint64
 }
 
 type template struct {
@@ -158,8 +165,21 @@ func (e *Encoder) check(r *flow.Record) error {
 			return notRep("saddr", "only IPv4 and IPv6 5-tuple keys are encoded")
 		}
 	}
-	if r.Has&flow.HasTime != 0 && (r.Start < 0 || r.Last < 0) {
-		return notRep("stime", "before 1970")
+	if r.Has&flow.HasTime != 0 {
+		if r.Start < 0 || r.Last < 0 {
+			return notRep("stime", "before 1970")
+		}
+		// NTP timestamps (flowStart/EndNanoseconds) end with era 0.
+		if (e.c.nano || r.Start%1e6 != 0 || r.Last%1e6 != 0) && max(r.Start, r.Last) >= ntpEraEnd {
+			return notRep("stime", "a nanosecond time after 2036-02-07 (NTP era 0)")
+		}
+	}
+	if r.Pkts[flow.Dst] == 0 && r.Bytes[flow.Dst] == 0 && revOnly(r) ||
+		r.Has&(flow.HasKey|flow.HasICMPKey) == flow.HasICMPKey {
+		// nfcore sends reverse elements with reverse counts only (a
+		// reverse TOS, VLAN or flags of a flow with none is left out),
+		// and ICMP type and code with a key only.
+		e.stats.Dropped++
 	}
 	for i := range r.Extra {
 		x := &r.Extra[i]
@@ -174,6 +194,13 @@ func (e *Encoder) check(r *flow.Record) error {
 		}
 	}
 	return nil
+}
+
+// revOnly says whether r carries reverse-direction values besides counts.
+func revOnly(r *flow.Record) bool {
+	return r.Has&flow.HasIPAttr != 0 && r.IPAttr.Present&2 != 0 && r.IPAttr.TOS[flow.Dst] != 0 ||
+		r.Has&flow.HasVLAN != 0 && r.VLAN.Present&2 != 0 && r.VLAN.TCI[flow.Dst] != 0 ||
+		r.Has&flow.HasTCP != 0 && r.TCP.Side[flow.Dst].Flags != 0
 }
 
 func (e *Encoder) domainOf(r *flow.Record) uint32 {
