@@ -293,7 +293,7 @@ func (d *Decoder) defineTemplate(e *exporter, s *domainState, m *msgCtx, tid uin
 	}
 	n := 0
 	for _, x := range f {
-		if x.Len == VarLen && d.ver == IPFIX {
+		if x.Len == VarLen {
 			n++
 		} else {
 			n += int(x.Len)

@@ -51,7 +51,7 @@ func (t *Template) compile(v Version) {
 	t.minLen, t.variable = 0, false
 	for i, f := range t.Fields {
 		o := fieldOp{op: OpExtra, len: f.Len, pen: f.PEN, id: f.ID}
-		if f.Len == VarLen && v == IPFIX { // v9 has no variable-length fields
+		if f.Len == VarLen { // v9 too: H3C NetStream sends IPFIX-style variable-length strings
 			o.vlen = true
 			t.variable = true
 			t.minLen++
