@@ -84,7 +84,10 @@ type EncoderStats struct {
 	Templates uint64 // template records sent (first sends and refreshes)
 	Refused   uint64 // records refused with a NotRepresentableError
 	Skipped   uint64 // management records skipped
-	Dropped   uint64 // Extra elements left out (WithLossyEncode)
+	// Dropped counts values left out: Extra elements v9 cannot carry
+	// (WithLossyEncode), and records whose reverse TOS, VLAN or TCP flags
+	// came without reverse counts or whose ICMP type came without a key.
+	Dropped uint64
 }
 
 type template struct {
@@ -184,6 +187,12 @@ func (e *Encoder) check(r *flow.Record) error {
 			}
 		}
 	}
+	if r.Pkts[flow.Dst] == 0 && r.Bytes[flow.Dst] == 0 && revOnly(r) ||
+		r.Has&(flow.HasKey|flow.HasICMPKey) == flow.HasICMPKey {
+		// Reverse TOS, VLAN or flags of a flow without reverse counts
+		// (no second record to carry them), an ICMP type without a key.
+		e.stats.Dropped++
+	}
 	for i := range r.Extra {
 		x := &r.Extra[i]
 		if x.Source != flow.SourceIPFIX && x.Source != flow.SourceNetFlow9 {
@@ -197,6 +206,13 @@ func (e *Encoder) check(r *flow.Record) error {
 		}
 	}
 	return nil
+}
+
+// revOnly says whether r carries reverse-direction values besides counts.
+func revOnly(r *flow.Record) bool {
+	return r.Has&flow.HasIPAttr != 0 && r.IPAttr.Present&2 != 0 && r.IPAttr.TOS[flow.Dst] != 0 ||
+		r.Has&flow.HasVLAN != 0 && r.VLAN.Present&2 != 0 && r.VLAN.TCI[flow.Dst] != 0 ||
+		r.Has&flow.HasTCP != 0 && r.TCP.Side[flow.Dst].Flags != 0
 }
 
 func (e *Encoder) domainOf(r *flow.Record) uint32 {
