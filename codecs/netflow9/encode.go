@@ -52,8 +52,9 @@ func WithTemplateRefresh(d time.Duration, n int) EncoderOption {
 	return func(c *encConfig) { c.every, c.packets = d, uint64(max(n, 0)) }
 }
 
-// WithDomain sends every record in observation domain d; by default a
-// record keeps its own ObsDomain (0 without HasExporter).
+// WithDomain sends every record with source id d (v9's observation
+// domain, as ipfix.WithDomain); by default a record keeps its own
+// ObsDomain (0 without HasExporter).
 func WithDomain(d uint32) EncoderOption {
 	return func(c *encConfig) { c.domain, c.setDomain = d, true }
 }
