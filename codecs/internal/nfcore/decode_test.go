@@ -646,3 +646,37 @@ func TestDomains(t *testing.T) {
 		t.Errorf("%+v", got)
 	}
 }
+
+// TestKeptElements: elements flow/fields.csv maps to Argus fields fill
+// them and stay in Extra, so the encoder writes them back unchanged.
+func TestKeptElements(t *testing.T) {
+	d := NewDecoder(IPFIX, Config{})
+	tpl := set(2, tplRec(256, fs(8, 4), fs(12, 4), fs(4, 1), fs(25, 2), fs(26, 2), fs(54, 2), fs(186, 2), fs(184, 4),
+		fs(256, 2), fs(58, 2), fs(244, 1), fs(136, 1)))
+	data := set(256, ip4("10.0.0.1"), ip4("10.0.0.2"), u8(6), u16(40), u16(1500), u16(0x1234), u16(65535), u32(1000),
+		u16(0x0800), u16(100), u8(5), u8(1))
+	recs, err := d.DecodePacket(ipfixMsg(1, 0, 0, tpl, data), exporterA, nil)
+	if err != nil || len(recs) != 1 {
+		t.Fatal(len(recs), err)
+	}
+	r := &recs[0]
+	if r.PktSize.Min[0] != 40 || r.PktSize.Max[0] != 1500 || r.Has&flow.HasPktSize == 0 || r.IPAttr.IPID[0] != 0x1234 ||
+		r.TCP.Side[0].Win != 65535 || r.TCP.Side[0].SeqBase != 1000 || r.Has&flow.HasTCP == 0 || r.MAC.EtherType != 0x0800 ||
+		r.VLAN.TCI[0] != 5<<13|100 || r.Cause != flow.CauseTimeout {
+		t.Errorf("fields: %+v %+v %+v %#x cause %#x", r.PktSize, r.IPAttr, r.TCP.Side[0], r.VLAN.TCI[0], r.Cause)
+	}
+	if len(r.Extra) != 8 {
+		t.Fatalf("extra %+v", r.Extra)
+	}
+	o := &EncOptions{Version: IPFIX}
+	f := RecordFields(nil, r, o)
+	n := 0
+	for _, x := range f {
+		if x.op == OpExtra {
+			n++
+		}
+	}
+	if n != 8 {
+		t.Errorf("encoder writes %d of the 8 kept elements", n)
+	}
+}

@@ -82,6 +82,16 @@ const (
 	OpObsMs
 	OpObsUs
 	OpObsNs
+	// Kept in Extra too (the encoder writes them from there), and filling
+	// the Argus field flow/fields.csv maps them to.
+	OpMinLen    // minimumIpTotalLength: PktSize.Min
+	OpMaxLen    // maximumIpTotalLength: PktSize.Max
+	OpIPID      // fragmentIdentification: IPAttr.IPID
+	OpTCPWin    // tcpWindowSize: TCP side Win
+	OpTCPSeq    // tcpSequenceNumber: TCP side SeqBase
+	OpEtherType // ethernetType: MAC.EtherType
+	OpVLANPrio  // dot1qPriority: the VLAN TCI's priority bits
+	OpEndReason // flowEndReason: Cause
 	OpSamplingInterval
 	OpSamplingAlgo
 	OpSamplerID
@@ -137,8 +147,11 @@ var elements = []Element{
 	{48, 0, "samplerId", OpSamplerID, 0},
 	{49, 0, "samplerMode", OpSamplerMode, 0},
 	{50, 0, "samplerRandomInterval", OpSamplerRandom, 0},
+	{25, 0, "minimumIpTotalLength", OpMinLen, 0},
+	{26, 0, "maximumIpTotalLength", OpMaxLen, 0},
 	{52, 0, "minimumTTL", OpMinTTL, 0},
 	{53, 0, "maximumTTL", OpMaxTTL, 0},
+	{54, 0, "fragmentIdentification", OpIPID, 0},
 	{56, 0, "sourceMacAddress", OpSrcMAC, 6},
 	{57, 0, "postDestinationMacAddress", OpExtra, 0},
 	{58, 0, "vlanId", OpVLAN, 2},
@@ -154,7 +167,7 @@ var elements = []Element{
 	{85, 0, "octetTotalCount", OpOctetsTotal, 0},
 	{86, 0, "packetTotalCount", OpPacketsTotal, 0},
 	{89, 0, "forwardingStatus", OpExtra, 0},
-	{136, 0, "flowEndReason", OpExtra, 0},
+	{136, 0, "flowEndReason", OpEndReason, 0},
 	{139, 0, "icmpTypeCodeIPv6", OpICMPTypeCode6, 2},
 	{143, 0, "meteringProcessId", OpExtra, 0},
 	{148, 0, "flowId", OpExtra, 0},
@@ -179,6 +192,8 @@ var elements = []Element{
 	{181, 0, "udpDestinationPort", OpDstPort, 0},
 	{182, 0, "tcpSourcePort", OpSrcPort, 0},
 	{183, 0, "tcpDestinationPort", OpDstPort, 0},
+	{184, 0, "tcpSequenceNumber", OpTCPSeq, 0},
+	{186, 0, "tcpWindowSize", OpTCPWin, 0},
 	{192, 0, "ipTTL", OpTTL, 1},
 	{195, 0, "ipDiffServCodePoint", OpDSCP, 0},
 	{225, 0, "postNATSourceIPv4Address", OpExtra, 0},
@@ -193,6 +208,8 @@ var elements = []Element{
 	{232, 0, "responderOctets", OpRespOctets, 0},
 	{233, 0, "firewallEvent", OpExtra, 0},
 	{243, 0, "dot1qVlanId", OpDot1qVLAN, 0},
+	{244, 0, "dot1qPriority", OpVLANPrio, 0},
+	{256, 0, "ethernetType", OpEtherType, 0},
 	{298, 0, "initiatorPackets", OpInitPackets, 0},
 	{299, 0, "responderPackets", OpRespPackets, 0},
 	{302, 0, "selectorId", OpSamplerID, 0},
@@ -249,6 +266,18 @@ func Name(pen uint32, id uint16) string {
 	return e.Name
 }
 
+// kept says which ops keep the value in Extra as well as filling a field:
+// the encoder writes these elements from Extra, so an IPFIX to IPFIX
+// round trip keeps them exactly.
+func kept(op Op) bool {
+	switch op {
+	case OpObsSec, OpObsMs, OpObsUs, OpObsNs, OpMinLen, OpMaxLen, OpIPID,
+		OpTCPWin, OpTCPSeq, OpEtherType, OpVLANPrio, OpEndReason:
+		return true
+	}
+	return false
+}
+
 // perDirection says which ops fill the element's direction, so that an
 // RFC 5103 reverse element of them fills flow.Dst. Reverse elements of
 // other ops (a reverse source address makes no sense) go to Extra.
@@ -256,7 +285,7 @@ func perDirection(op Op) bool {
 	switch op {
 	case OpOctets, OpPackets, OpOctetsTotal, OpPacketsTotal, OpTCPFlags,
 		OpTOS, OpDSCP, OpTTL, OpMinTTL, OpMaxTTL, OpVLAN, OpDot1qVLAN,
-		OpMPLS1, OpStartSec, OpEndSec, OpStartMs, OpEndMs, OpStartUs,
+		OpMPLS1, OpMinLen, OpMaxLen, OpIPID, OpTCPWin, OpTCPSeq, OpVLANPrio, OpStartSec, OpEndSec, OpStartMs, OpEndMs, OpStartUs,
 		OpEndUs, OpStartNs, OpEndNs, OpStartDeltaUs, OpEndDeltaUs,
 		OpDurMs, OpDurUs:
 		// Not the uptimes: YAF sends 29305/21 as reverseFlowDeltaMilliseconds

@@ -61,6 +61,8 @@ type recAcc struct {
 	space          uint64
 	has            flow.Group
 	ttlSet         [2]bool
+	tcpMore        bool  // TCP window or sequence seen
+	endReason      uint8 // flowEndReason
 }
 
 // uintN reads a big-endian unsigned integer of 1-8 bytes.
@@ -119,6 +121,9 @@ func decodeRecord(t *Template, b []byte, m *msgCtx, rec *flow.Record) int {
 		v := b[p : p+n : p+n]
 		p += n
 		d := o.dir
+		if o.keep {
+			rec.Extra = append(rec.Extra, flow.Field{Source: m.src, Enterprise: o.pen, ID: uint32(o.id), Offset: uint32(o.len), Value: v})
+		}
 		switch o.op {
 		case OpSkip:
 		case OpExtra:
@@ -305,8 +310,34 @@ func decodeRecord(t *Template, b []byte, m *msgCtx, rec *flow.Record) int {
 		case OpSysInit:
 			a.sysInit = int64(uintN(v))
 			a.hasSysInit = true
+		case OpMinLen:
+			rec.PktSize.Min[d] = uint16(min(uintN(v), 0xFFFF))
+			rec.PktSize.Dirs |= 1 << d
+			a.has |= flow.HasPktSize
+		case OpMaxLen:
+			rec.PktSize.Max[d] = uint16(min(uintN(v), 0xFFFF))
+			rec.PktSize.Dirs |= 1 << d
+			a.has |= flow.HasPktSize
+		case OpIPID:
+			rec.IPAttr.IPID[d] = uint16(uintN(v))
+			rec.IPAttr.Present |= 1 << d
+			a.has |= flow.HasIPAttr
+		case OpTCPWin:
+			rec.TCP.Side[d].Win = uint16(uintN(v))
+			a.tcpMore = true
+		case OpTCPSeq:
+			rec.TCP.Side[d].SeqBase = uint32(uintN(v))
+			a.tcpMore = true
+		case OpEtherType:
+			rec.MAC.EtherType = uint16(uintN(v))
+			a.has |= flow.HasMAC
+		case OpVLANPrio:
+			rec.VLAN.TCI[d] = rec.VLAN.TCI[d]&0x1FFF | uint16(uintN(v)&7)<<13
+			rec.VLAN.Present |= 1 << d
+			a.has |= flow.HasVLAN
+		case OpEndReason:
+			a.endReason = uint8(uintN(v))
 		case OpObsSec, OpObsMs, OpObsUs, OpObsNs:
-			rec.Extra = append(rec.Extra, flow.Field{Source: m.src, Enterprise: o.pen, ID: uint32(o.id), Offset: uint32(o.len), Value: v})
 			switch o.op {
 			case OpObsSec:
 				a.obs = int64(uintN(v)) * 1e9
@@ -348,6 +379,16 @@ func setAddr(dst *netip.Addr, v netip.Addr, a *recAcc) {
 func finishRecord(a *recAcc, m *msgCtx, rec *flow.Record) {
 	rec.Type = RecordType
 	rec.Cause = flow.CauseStatus
+	// flowEndReason: idle timeout is an Argus timeout; end of flow (FIN,
+	// RST) and forced end a stop. (Argus causes are bit sets: ra reads
+	// the timeout bit, which CauseClosed and CauseShutdown also have, as
+	// "TIM".)
+	switch a.endReason {
+	case 1:
+		rec.Cause = flow.CauseTimeout
+	case 3, 4:
+		rec.Cause = flow.CauseStop
+	}
 	for d := range 2 {
 		// Delta counts win; a total stands in when no delta came or the
 		// delta is zero (Barracuda sends delta 0 with the total).
@@ -376,7 +417,7 @@ func finishRecord(a *recAcc, m *msgCtx, rec *flow.Record) {
 			a.has &^= flow.HasICMPKey
 		}
 	}
-	if a.hasFlags != 0 {
+	if a.hasFlags != 0 || a.tcpMore && rec.Key.Proto == 6 {
 		for d := range 2 {
 			rec.TCP.Side[d].Flags = uint8(a.flags[d])
 		}

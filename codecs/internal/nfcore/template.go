@@ -13,6 +13,7 @@ type fieldOp struct {
 	op   Op
 	dir  uint8 // flow.Src or flow.Dst
 	vlen bool
+	keep bool // also kept in Extra
 	len  uint16
 	pen  uint32
 	id   uint16
@@ -80,6 +81,7 @@ func (t *Template) compile(v Version) {
 				o.op = OpExtra
 			}
 		}
+		o.keep = kept(o.op)
 		t.ops[i] = o
 	}
 	t.size = 64 + len(t.Fields)*(8+16)
