@@ -34,9 +34,15 @@ func elemFlow(r elemRecord, hdr []byte, initMS int64) (f nfFlow, ok bool) {
 		v := beUint(e.Raw)
 		switch e.Key {
 		case ieKey{0, 8}, ieKey{0, 27}:
-			f.Src, ok = netip.AddrFromSlice(e.Raw)
+			// A template with both families (Procera) zeroes the unused
+			// one: an unspecified address does not replace another.
+			if a, _ := netip.AddrFromSlice(e.Raw); !f.Src.IsValid() || !a.IsUnspecified() {
+				f.Src, ok = a, true
+			}
 		case ieKey{0, 12}, ieKey{0, 28}:
-			f.Dst, _ = netip.AddrFromSlice(e.Raw)
+			if a, _ := netip.AddrFromSlice(e.Raw); !f.Dst.IsValid() || !a.IsUnspecified() {
+				f.Dst = a
+			}
 		case ieKey{0, 7}:
 			f.SrcPort = uint16(v)
 		case ieKey{0, 11}:
@@ -55,6 +61,14 @@ func elemFlow(r elemRecord, hdr []byte, initMS int64) (f nfFlow, ok bool) {
 			f.RevBytes = v
 		case ieKey{reversePEN, 2}, ieKey{reversePEN, 86}:
 			f.RevPkts = v
+		case ieKey{0, 231}: // initiator/responder counts (Cisco ASA, Barracuda)
+			f.Bytes = max(f.Bytes, v)
+		case ieKey{0, 232}:
+			f.RevBytes = max(f.RevBytes, v)
+		case ieKey{0, 298}:
+			f.Pkts = max(f.Pkts, v)
+		case ieKey{0, 299}:
+			f.RevPkts = max(f.RevPkts, v)
 		case ieKey{0, 6}:
 			f.Flags = uint8(v)
 		case ieKey{reversePEN, 6}:
