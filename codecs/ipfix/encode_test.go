@@ -729,3 +729,59 @@ func FuzzEncodeRoundTrip(f *testing.F) {
 		}
 	})
 }
+
+// setIDs lists the set ids of an IPFIX message (RFC 7011 §3.3).
+func setIDs(m []byte) []uint16 {
+	var ids []uint16
+	for b := m[headerLen:]; len(b) >= 4; {
+		n := int(binary.BigEndian.Uint16(b[2:]))
+		if n < 4 || n > len(b) {
+			break
+		}
+		ids = append(ids, binary.BigEndian.Uint16(b))
+		b = b[n:]
+	}
+	return ids
+}
+
+// TestTemplateRefreshTime: a template goes again once the refresh time
+// has passed since it was last sent to the domain, and to each domain of
+// its own; WithTemplateRefresh(0, 0) sends it once.
+func TestTemplateRefreshTime(t *testing.T) {
+	now := time.Unix(1700000000, 0)
+	clock := func() time.Time { return now }
+	var out encDatagrams
+	e := NewEncoder(&out, WithEncoderClock(clock), WithTemplateRefresh(time.Minute, 0))
+	r := manyRecords(1)[0]
+	send := func(dom uint32) {
+		r.Has |= flow.HasExporter
+		r.ObsDomain = dom
+		if err := e.Encode(&r); err != nil {
+			t.Fatal(err)
+		}
+		e.Flush()
+	}
+	send(1) // template
+	now = now.Add(30 * time.Second)
+	send(1) // none
+	send(2) // template: another domain
+	now = now.Add(31 * time.Second)
+	send(1) // template: 61 s since
+	send(2) // none: 31 s since
+	var got []string
+	for _, m := range out {
+		got = append(got, fmt.Sprint(binary.BigEndian.Uint32(m[12:]), setIDs(m)))
+	}
+	if want := "[1 [2 256] 1 [256] 2 [2 256] 1 [2 256] 2 [256]]"; fmt.Sprint(got) != want {
+		t.Errorf("messages %v, want %s", got, want)
+	}
+	out = nil
+	e = NewEncoder(&out, WithEncoderClock(clock), WithTemplateRefresh(0, 0))
+	for i := 0; i < 30; i++ {
+		now = now.Add(time.Hour)
+		send(1)
+	}
+	if n := e.Stats().Templates; n != 1 {
+		t.Errorf("%d templates sent with refresh off, want 1", n)
+	}
+}

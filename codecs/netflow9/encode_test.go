@@ -829,3 +829,51 @@ func FuzzEncodeRoundTrip(f *testing.F) {
 		}
 	})
 }
+
+// flowsetIDs lists the FlowSet ids of a v9 packet (RFC 3954 §5).
+func flowsetIDs(m []byte) []uint16 {
+	var ids []uint16
+	for b := m[headerLen:]; len(b) >= 4; {
+		n := int(binary.BigEndian.Uint16(b[2:]))
+		if n < 4 || n > len(b) {
+			break
+		}
+		ids = append(ids, binary.BigEndian.Uint16(b))
+		b = b[n:]
+	}
+	return ids
+}
+
+// TestTemplateRefreshTime: a template goes again once the refresh time
+// has passed since it was last sent for the source id, and for each
+// source id of its own.
+func TestTemplateRefreshTime(t *testing.T) {
+	now := time.Unix(1700000000, 0)
+	clock := func() time.Time { return now }
+	var out encDatagrams
+	e := NewEncoder(&out, WithEncoderClock(clock), WithTemplateRefresh(time.Minute, 0))
+	r := manyRecords(1)[0]
+	send := func(dom uint32) {
+		r.Has |= flow.HasExporter
+		r.ObsDomain = dom
+		if err := e.Encode(&r); err != nil {
+			t.Fatal(err)
+		}
+		e.Flush()
+	}
+	send(1)
+	now = now.Add(30 * time.Second)
+	send(1)
+	send(2)
+	now = now.Add(31 * time.Second)
+	send(1)
+	send(2)
+	var got []string
+	for _, m := range out {
+		got = append(got, fmt.Sprint(binary.BigEndian.Uint32(m[16:]), binary.BigEndian.Uint32(m[12:]), flowsetIDs(m)))
+	}
+	// source id, sequence (packets of that source id), flowsets
+	if want := "[1 0 [0 256] 1 1 [256] 2 0 [0 256] 1 2 [0 256] 2 1 [256]]"; fmt.Sprint(got) != want {
+		t.Errorf("packets %v, want %s", got, want)
+	}
+}
