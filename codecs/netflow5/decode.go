@@ -210,6 +210,9 @@ func (d *Decoder) track(from netip.AddrPort, engine uint16, seq, count uint32) {
 	d.seq[k] = seq + count
 }
 
-// RecordType is the type decoded records get (see the package test
-// TestRecordTypeRa for the choice).
-const RecordType = flow.TypeNetFlow
+// RecordType is the type decoded records get: TypeFlow, as the v9/IPFIX
+// decoders (nfcore.RecordType). Debian ra 3.0.8.2 prints 0x10 and 0x30
+// (TypeNetFlow) alike, marking 0x30 'N' in flgs, and skips 0x50
+// (TestRecordTypeRa); TypeFlow is what every other reader and writer
+// expects of a flow.
+const RecordType = flow.TypeFlow

@@ -19,10 +19,9 @@ import (
 var testFrom = netip.MustParseAddrPort("192.0.2.1:5000")
 
 // TestRecordTypeRa writes decoded v5 records as Argus 3 with codecs/argus
-// and reads them with Debian's ra 3.0.8.2: every record prints, marked
-// 'N' (NetFlow-derived, as radium marks them) with our addresses,
-// counters and start time. (Type 0x10 prints the same without the 'N';
-// 0x50, TypeAFlow, is not printed by ra at all.)
+// and reads them with Debian's ra 3.0.8.2: every record prints with our
+// addresses, counters and start time; as TypeNetFlow they print the same
+// but for an 'N' in flgs, and as TypeAFlow (0x50) ra skips them.
 func TestRecordTypeRa(t *testing.T) {
 	if _, err := exec.LookPath("ra"); err != nil {
 		t.Skip("ra not installed")
@@ -35,30 +34,45 @@ func TestRecordTypeRa(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var buf bytes.Buffer
-	w, _ := argus.NewWriter(&buf, 3, argus.WithLossy(nil))
-	for i := range recs {
-		if err := w.Encode(&recs[i]); err != nil {
+	ra := func(typ flow.RecordType) []string {
+		var buf bytes.Buffer
+		w, _ := argus.NewWriter(&buf, 3, argus.WithLossy(nil))
+		for i := range recs {
+			r := recs[i]
+			r.Type = typ
+			if err := w.Encode(&r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		w.Close()
+		path := filepath.Join(t.TempDir(), "v5.argus")
+		os.WriteFile(path, buf.Bytes(), 0o644)
+		out, err := exec.Command("ra", "-r", path, "-n", "-u", "-c", ",", "-s", "stime", "flgs", "saddr", "daddr", "pkts", "bytes", "proto").Output()
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	w.Close()
-	path := filepath.Join(t.TempDir(), "v5.argus")
-	os.WriteFile(path, buf.Bytes(), 0o644)
-	out, err := exec.Command("ra", "-r", path, "-n", "-u", "-c", ",", "-s", "stime", "flgs", "saddr", "daddr", "pkts", "bytes", "proto").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	var got []string
-	for _, l := range lines[1:] {
-		if strings.HasSuffix(l, ",man") {
-			continue
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		var got []string
+		for _, l := range lines[1:] {
+			if !strings.HasSuffix(l, ",man") {
+				got = append(got, l)
+			}
 		}
-		got = append(got, l)
+		return got
 	}
-	if len(got) != len(recs) {
-		t.Fatalf("ra printed %d flows, we wrote %d:\n%s", len(got), len(recs), out)
+	if n := len(ra(flow.TypeAFlow)); n != 0 {
+		t.Errorf("ra printed %d TypeAFlow records", n)
+	}
+	nf := ra(flow.TypeNetFlow)
+	got := ra(RecordType)
+	if len(got) != len(recs) || len(nf) != len(recs) {
+		t.Fatalf("ra printed %d and %d (TypeNetFlow) flows, we wrote %d", len(got), len(nf), len(recs))
+	}
+	for i := range got {
+		a, b := strings.Split(got[i], ","), strings.Split(nf[i], ",")
+		if len(a) != len(b) || b[1] != "N"+a[1][1:] || strings.Join(a[2:], ",") != strings.Join(b[2:], ",") || a[0] != b[0] {
+			t.Errorf("as TypeNetFlow %q, as TypeFlow %q: want the same but an N in flgs", nf[i], got[i])
+		}
 	}
 	for i, l := range got {
 		f := strings.Split(l, ",")
@@ -67,7 +81,6 @@ func TestRecordTypeRa(t *testing.T) {
 		// compare the address pair as a set.
 		addrs := f[2] + " " + f[3]
 		if f[0] != strconv.FormatInt(r.Start/1e9, 10)+"."+strconv.FormatInt(r.Start%1e9/1e3+1e6, 10)[1:] ||
-			!strings.HasPrefix(f[1], "N") ||
 			addrs != r.Key.Src.String()+" "+r.Key.Dst.String() && addrs != r.Key.Dst.String()+" "+r.Key.Src.String() ||
 			f[4] != strconv.FormatUint(r.Pkts[0], 10) || f[5] != strconv.FormatUint(r.Bytes[0], 10) {
 			t.Errorf("ra line %d %q; we %v %s %s %d %d", i, l, r.Start, r.Key.Src, r.Key.Dst, r.Pkts[0], r.Bytes[0])
