@@ -146,6 +146,10 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
+// Messages is the number of datagrams received so far: a cheap counter
+// for polling (Stats reads /proc).
+func (l *UDPListener) Messages() uint64 { return l.c.Messages.Load() }
+
 // Stats returns the counters so far; KernelDrops also reads
 // /proc/net/udp{,6}, which counts drops the last datagram did not report.
 func (l *UDPListener) Stats() Stats {
