@@ -42,6 +42,7 @@ type encConfig struct {
 	now       func() time.Time
 	nano      bool
 	lossy     bool
+	maxTpl    int
 }
 
 // WithMTU sets the largest message (default DefaultMTU, at least 256).
@@ -58,6 +59,19 @@ func WithTemplateRefresh(d time.Duration, n int) EncoderOption {
 // record keeps its own ObsDomain (0 without HasExporter).
 func WithDomain(d uint32) EncoderOption {
 	return func(c *encConfig) { c.domain, c.setDomain = d, true }
+}
+
+// DefaultEncoderTemplates bounds the templates an Encoder keeps.
+const DefaultEncoderTemplates = 4096
+
+// WithEncoderTemplateLimit bounds the distinct templates (default
+// DefaultEncoderTemplates, at least 2, at most 65280): past it the least recently used
+// template id is redefined, so a stream of ever-new field lists cannot
+// grow the encoder without bound. A collector that keeps the first
+// definition of an id (tshark 4.0's dissector does) then misreads; the
+// default is far above the shapes real records take.
+func WithEncoderTemplateLimit(n int) EncoderOption {
+	return func(c *encConfig) { c.maxTpl = min(max(n, 2), 0x10000-firstTemplateID) }
 }
 
 // WithEncoderClock sets the clock for export times and refreshes.
@@ -79,6 +93,7 @@ type EncoderStats struct {
 	Templates uint64 // template records sent (first sends and refreshes)
 	Refused   uint64 // records refused with a NotRepresentableError
 	Skipped   uint64 // management records skipped
+	Redefined uint64 // template ids given a new field list (WithEncoderTemplateLimit)
 	// Dropped counts values left out: Extra elements IPFIX cannot carry
 	// (WithLossyEncode), and records whose reverse TOS, VLAN or TCP flags
 	// went without reverse counts (nfcore writes RFC 5103 elements for
@@ -89,6 +104,7 @@ type EncoderStats struct {
 type template struct {
 	id     uint16
 	fields []nfcore.EncField
+	used   uint64 // e.tick when last used
 }
 
 type sent struct {
@@ -126,6 +142,7 @@ type Encoder struct {
 	opts   nfcore.EncOptions
 	optsNs nfcore.EncOptions
 	tpls   []template
+	tick   uint64
 	last   int // index of the template last used, -1 none
 	doms   map[uint32]*domain
 	fields []nfcore.EncField
@@ -138,7 +155,8 @@ var _ codecs.Encoder = (*Encoder)(nil)
 
 // NewEncoder returns an Encoder writing messages to w.
 func NewEncoder(w io.Writer, opts ...EncoderOption) *Encoder {
-	c := encConfig{mtu: DefaultMTU, every: DefaultRefresh, packets: DefaultRefreshPackets, now: time.Now}
+	c := encConfig{mtu: DefaultMTU, every: DefaultRefresh, packets: DefaultRefreshPackets, now: time.Now,
+		maxTpl: DefaultEncoderTemplates}
 	for _, o := range opts {
 		o(&c)
 	}
@@ -222,23 +240,43 @@ func (e *Encoder) domain(id uint32) *domain {
 	return d
 }
 
-// template returns the index of the template for e.fields, adding one.
+// template returns the index of the template for e.fields, adding one,
+// or when the limit is reached redefining the least recently used one
+// (its id then goes again, with the new fields, before its next use).
 func (e *Encoder) template() (int, error) {
+	e.tick++
 	if e.last >= 0 && nfcore.SameFields(e.tpls[e.last].fields, e.fields) {
+		e.tpls[e.last].used = e.tick
 		return e.last, nil
 	}
 	for i := range e.tpls {
 		if nfcore.SameFields(e.tpls[i].fields, e.fields) {
-			e.last = i
+			e.last, e.tpls[i].used = i, e.tick
 			return i, nil
 		}
 	}
-	if len(e.tpls) >= 0x10000-firstTemplateID {
-		return 0, notRep("template", "more than 65280 distinct element lists")
+	if len(e.tpls) < e.c.maxTpl {
+		e.tpls = append(e.tpls, template{id: uint16(firstTemplateID + len(e.tpls)), used: e.tick,
+			fields: append([]nfcore.EncField(nil), e.fields...)})
+		e.last = len(e.tpls) - 1
+		return e.last, nil
 	}
-	e.tpls = append(e.tpls, template{id: uint16(firstTemplateID + len(e.tpls)), fields: append([]nfcore.EncField(nil), e.fields...)})
-	e.last = len(e.tpls) - 1
-	return e.last, nil
+	lru := 0
+	for i := range e.tpls {
+		if e.tpls[i].used < e.tpls[lru].used {
+			lru = i
+		}
+	}
+	t := &e.tpls[lru]
+	t.fields, t.used = append(t.fields[:0], e.fields...), e.tick
+	for _, d := range e.doms {
+		if lru < len(d.sent) {
+			d.sent[lru] = sent{}
+		}
+	}
+	e.stats.Redefined++
+	e.last = lru
+	return lru, nil
 }
 
 // needTemplate says whether template ti must go into message m.

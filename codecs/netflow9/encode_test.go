@@ -877,3 +877,48 @@ func TestTemplateRefreshTime(t *testing.T) {
 		t.Errorf("packets %v, want %s", got, want)
 	}
 }
+
+// TestTemplateLimit: with room for 2 templates, 3 record shapes in turn
+// redefine the least recently used id; the decoder follows (a template
+// received again with another definition replaces the old one) and gets
+// every record back. tshark 4.0 is not asked: it keeps the first
+// definition of an id in a conversation and misreads later data.
+func TestTemplateLimit(t *testing.T) {
+	recs := manyRecords(30)
+	for i := range recs {
+		switch i % 3 {
+		case 1:
+			recs[i].Key.AddrType, recs[i].Key.Src, recs[i].Key.Dst = flow.AddrIPv6, netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8::2")
+		case 2:
+			recs[i].Has |= flow.HasIPAttr
+			recs[i].IPAttr = flow.IPAttr{Present: 1, TOS: [2]uint8{0x20}}
+		}
+	}
+	var out encDatagrams
+	e := NewEncoder(&out, WithEncoderClock(encClock), WithEncoderTemplateLimit(2), WithMTU(300))
+	for i := range recs {
+		if err := e.Encode(&recs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.Close()
+	if s := e.Stats(); s.Redefined < 10 || s.Templates != 2+s.Redefined {
+		t.Errorf("stats %+v: want the 2 ids redefined over and over", s)
+	}
+	d := NewDecoder()
+	var back []flow.Record
+	for _, p := range out {
+		var err error
+		if back, err = d.DecodePacket(p, netip.MustParseAddrPort("192.0.2.1:5000"), back); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(back) != len(recs) {
+		t.Fatalf("%d back, want %d", len(back), len(recs))
+	}
+	for i := range recs {
+		if a, b := encCanon(&recs[i]), encCanon(&back[i]); a != b {
+			t.Errorf("record %d:\nsent %s\nback %s", i, a, b)
+		}
+	}
+}
