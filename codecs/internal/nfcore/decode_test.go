@@ -383,7 +383,11 @@ func TestTimes(t *testing.T) {
 		{"milliseconds", IPFIX, []FieldSpec{fs(152, 8), fs(153, 8)}, cat(u64(1700000000123), u64(1700000000456)), 0, 1700000000123e6, 1700000000456e6},
 		// NTP: seconds since 1900, fraction/2^32: 0x80000000 = .5 s.
 		{"nanoseconds NTP", IPFIX, []FieldSpec{fs(156, 8), fs(157, 8)}, cat(u32(1700000000+2208988800), u32(0x80000000), u32(1700000001+2208988800), u32(0x40000000)), 0, 1700000000500000000, 1700000001250000000},
-		{"microseconds NTP", IPFIX, []FieldSpec{fs(154, 8), fs(155, 8)}, cat(u32(1700000000+2208988800), u32(0), u32(1700000000+2208988800), u32(0x00418937)), 0, 1700000000e9, 1700000000000999999},
+		// RFC 7011 6.1.9: whole microseconds, the fraction's lower 11 bits
+		// ignored. softflowd writes the microsecond's fraction plus 4294
+		// (just under one more microsecond): 0 and 1000 µs, 512345 µs.
+		{"microseconds NTP", IPFIX, []FieldSpec{fs(154, 8), fs(155, 8)}, cat(u32(1700000000+2208988800), u32(4294), u32(1700000000+2208988800), u32(4299261)), 0, 1700000000e9, 1700000000001000000},
+		{"microseconds NTP 512345", IPFIX, []FieldSpec{fs(154, 8), fs(155, 8)}, cat(u32(1700000000+2208988800), u32(0), u32(1700000000+2208988800), u32(2200509313)), 0, 1700000000e9, 1700000000512345000},
 		{"delta microseconds", IPFIX, []FieldSpec{fs(158, 4), fs(159, 4)}, cat(u32(5000000), u32(1000)), 0, (export - 5) * 1e9, export*1e9 - 1e6},
 		{"start ms + duration", IPFIX, []FieldSpec{fs(152, 8), fs(161, 4)}, cat(u64(1700000000000), u32(2500)), 0, 1700000000e9, 1700000002500e6},
 		{"uptime with systemInitTimeMilliseconds", IPFIX, []FieldSpec{fs(160, 8), fs(22, 4), fs(21, 4)}, cat(u64(1699990000000), u32(10000000), u32(10000500)), 0, 1700000000e9, 1700000000500e6},

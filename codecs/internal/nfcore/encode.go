@@ -1,6 +1,8 @@
 package nfcore
 
 import (
+	"net/netip"
+
 	"github.com/flowgate/flowgate/flow"
 )
 
@@ -276,17 +278,13 @@ func AppendRecord(dst []byte, fields []EncField, r *flow.Record, o *EncOptions) 
 		d := f.dir
 		switch f.op {
 		case OpSrcAddr4:
-			a := k.Src.Unmap().As4()
-			dst = append(dst, a[:]...)
+			dst = append4(dst, k.Src)
 		case OpDstAddr4:
-			a := k.Dst.Unmap().As4()
-			dst = append(dst, a[:]...)
+			dst = append4(dst, k.Dst)
 		case OpSrcAddr6:
-			a := k.Src.As16()
-			dst = append(dst, a[:]...)
+			dst = append16(dst, k.Src)
 		case OpDstAddr6:
-			a := k.Dst.As16()
-			dst = append(dst, a[:]...)
+			dst = append16(dst, k.Dst)
 		case OpSrcPort:
 			dst = be.AppendUint16(dst, k.SrcPort)
 		case OpDstPort:
@@ -332,17 +330,13 @@ func AppendRecord(dst []byte, fields []EncField, r *flow.Record, o *EncOptions) 
 		case OpOutIf:
 			dst = be.AppendUint32(dst, r.OutIf)
 		case OpNextHop4:
-			a := r.NextHop.As4()
-			dst = append(dst, a[:]...)
+			dst = append4(dst, r.NextHop)
 		case OpNextHop6:
-			a := r.NextHop.As16()
-			dst = append(dst, a[:]...)
+			dst = append16(dst, r.NextHop)
 		case OpBGPNextHop4:
-			a := r.BGPNextHop.As4()
-			dst = append(dst, a[:]...)
+			dst = append4(dst, r.BGPNextHop)
 		case OpBGPNextHop6:
-			a := r.BGPNextHop.As16()
-			dst = append(dst, a[:]...)
+			dst = append16(dst, r.BGPNextHop)
 		case OpSrcAS:
 			dst = be.AppendUint32(dst, r.ASN.Src)
 		case OpDstAS:
@@ -377,6 +371,25 @@ func AppendRecord(dst []byte, fields []EncField, r *flow.Record, o *EncOptions) 
 		}
 	}
 	return dst
+}
+
+// append4 appends an IPv4 address; a missing (or IPv6) one is 0.0.0.0.
+func append4(dst []byte, a netip.Addr) []byte {
+	a = a.Unmap()
+	if !a.Is4() {
+		return append(dst, 0, 0, 0, 0)
+	}
+	b := a.As4()
+	return append(dst, b[:]...)
+}
+
+// append16 appends an IPv6 address (IPv4 ones mapped); a missing one is ::.
+func append16(dst []byte, a netip.Addr) []byte {
+	if !a.IsValid() {
+		return append(dst, make([]byte, 16)...)
+	}
+	b := a.As16()
+	return append(dst, b[:]...)
 }
 
 // UnixNsToNTP converts Unix ns to an NTP timestamp, rounding the fraction

@@ -146,3 +146,34 @@ func TestEncodeAllocs(t *testing.T) {
 		t.Errorf("%v allocations", a)
 	}
 }
+
+// TestEncodeMissingAddresses: a key with one address, or none (Cisco AVC:
+// protocol only), encodes with zero addresses instead of panicking.
+func TestEncodeMissingAddresses(t *testing.T) {
+	for _, r := range []flow.Record{
+		{Has: flow.HasKey, Key: flow.Key{Proto: 6}},
+		{Has: flow.HasKey | flow.HasNextHop, Key: flow.Key{Src: netip.MustParseAddr("10.0.0.1")}, BGPNextHop: netip.MustParseAddr("2001:db8::1")},
+		{Has: flow.HasKey, Key: flow.Key{Src: netip.MustParseAddr("2001:db8::1"), AddrType: flow.AddrIPv6}},
+	} {
+		for _, o := range []EncOptions{{Version: IPFIX}, {Version: V9}} {
+			f := RecordFields(nil, &r, &o)
+			if b := AppendRecord(nil, f, &r, &o); len(b) != DataLen(f, &r) {
+				t.Errorf("%d bytes, DataLen %d", len(b), DataLen(f, &r))
+			}
+		}
+	}
+	// Decoded: the protocol alone makes a key, so it is written back.
+	d := NewDecoder(IPFIX, Config{})
+	recs, _ := d.DecodePacket(ipfixMsg(1, 0, 0, set(2, tplRec(256, fs(4, 1), FieldSpec{PEN: 9, ID: 12236, Len: 4})), set(256, u8(17), ip4("10.0.0.1"))), exporterA, nil)
+	if len(recs) != 1 || recs[0].Has&flow.HasKey == 0 || recs[0].Key.Proto != 17 {
+		t.Fatalf("%+v", recs)
+	}
+	f := RecordFields(nil, &recs[0], &EncOptions{Version: IPFIX})
+	found := false
+	for _, x := range f {
+		found = found || x.ID == 4 && x.PEN == 0
+	}
+	if !found {
+		t.Error("protocolIdentifier not written back")
+	}
+}

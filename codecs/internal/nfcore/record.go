@@ -92,6 +92,20 @@ func ntpToUnixNs(v uint64) int64 {
 	return sec*1_000_000_000 + int64(frac)
 }
 
+// ntpMicroToUnixNs converts a dateTimeMicroseconds value: RFC 7011
+// §6.1.9 says its fraction's lower 11 bits are to be ignored, and the
+// value is whole microseconds: truncated. softflowd writes the fraction of
+// the microsecond plus 4294 (read to the nanosecond, 0 µs is .000000999
+// s, as tshark prints it); truncation gives its microsecond back. (An
+// exporter writing the fraction rounded down would lose one µs; none in
+// the corpus does.)
+func ntpMicroToUnixNs(v uint64) int64 {
+	const ntpEpoch = 2208988800
+	sec := int64(v>>32) - ntpEpoch
+	us := (v & 0xFFFFF800) * 1_000_000 >> 32
+	return sec*1_000_000_000 + int64(us)*1000
+}
+
 // decodeRecord decodes one data record of t from b into rec (already
 // reset) and returns the bytes it used, or -1 when a variable-length field
 // runs past the end of b.
@@ -142,12 +156,17 @@ func decodeRecord(t *Template, b []byte, m *msgCtx, rec *flow.Record) int {
 			if p := uint16(uintN(v)); p != 0 {
 				rec.Key.SrcPort = p
 			}
+			a.has |= flow.HasKey
 		case OpDstPort:
 			if p := uint16(uintN(v)); p != 0 {
 				rec.Key.DstPort = p
 			}
+			a.has |= flow.HasKey
 		case OpProto:
+			// A key even without addresses (Cisco AVC sends them in
+			// enterprise elements), so the protocol is written back.
 			rec.Key.Proto = uint8(uintN(v))
+			a.has |= flow.HasKey
 		case OpOctets:
 			rec.Bytes[d] = uintN(v)
 			a.delta[d] |= 1
@@ -283,10 +302,16 @@ func decodeRecord(t *Template, b []byte, m *msgCtx, rec *flow.Record) int {
 		case OpEndMs:
 			a.end[d] = int64(uintN(v)) * 1e6
 			a.tflags[d] |= tEnd
-		case OpStartUs, OpStartNs:
+		case OpStartUs:
+			a.start[d] = ntpMicroToUnixNs(be.Uint64(v))
+			a.tflags[d] |= tStart
+		case OpEndUs:
+			a.end[d] = ntpMicroToUnixNs(be.Uint64(v))
+			a.tflags[d] |= tEnd
+		case OpStartNs:
 			a.start[d] = ntpToUnixNs(be.Uint64(v))
 			a.tflags[d] |= tStart
-		case OpEndUs, OpEndNs:
+		case OpEndNs:
 			a.end[d] = ntpToUnixNs(be.Uint64(v))
 			a.tflags[d] |= tEnd
 		case OpStartUptime:
