@@ -231,32 +231,36 @@ func TestConvertListenJSON(t *testing.T) {
 		t.Fatal(derr)
 	}
 	defer c.Close()
-	// Resend until the listener is up and has its --count.
+	// The listener is up when its port cannot be bound without
+	// SO_REUSEPORT; then the payloads go once, in order.
 	for i := 0; ; i++ {
-		select {
-		case <-done:
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := strings.Split(strings.TrimSpace(out.String()), "\n")
-			if strings.Join(got[:len(lines)], "\n") != strings.Join(lines, "\n") {
-				t.Errorf("listener printed\n%s\nthe capture\n%s", out.String(), fromFile.String())
-			}
-			for _, want := range []string{"messages ", "IPFIX", "records decoded", "kernel drops 0", "decode errors     none", "records printed   " + strconv.Itoa(len(lines))} {
-				if !strings.Contains(rep, want) {
-					t.Errorf("report lacks %q:\n%s", want, rep)
-				}
-			}
-			return
-		case <-time.After(50 * time.Millisecond):
-			if i > 100 {
-				t.Fatal("convert did not stop")
-			}
-			if i%4 == 0 {
-				for _, p := range payloads {
-					c.Write(p)
-				}
-			}
+		pc, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			break
+		}
+		pc.Close()
+		if i > 500 {
+			t.Fatal("the listener did not come up")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, p := range payloads {
+		c.Write(p)
+	}
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		t.Fatal("convert did not stop")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(out.String()); got != strings.Join(lines, "\n") {
+		t.Errorf("listener printed\n%s\nthe capture\n%s", got, fromFile.String())
+	}
+	for _, want := range []string{"messages ", "IPFIX", "records decoded", "kernel drops 0", "decode errors     none", "records printed   " + strconv.Itoa(len(lines))} {
+		if !strings.Contains(rep, want) {
+			t.Errorf("report lacks %q:\n%s", want, rep)
 		}
 	}
 }
