@@ -457,7 +457,7 @@ func (e *Encoder) Close() error {
 // returns the message of recs[:n] (nothing when n == 0) and a
 // *codecs.NotRepresentableError: the caller skips recs[n]. Management
 // records are skipped and count as taken. Sequence numbers and templates
-// are shared with Encode.
+// are shared with Encode; use one or the other on an Encoder.
 func (e *Encoder) AppendPacket(dst []byte, recs []flow.Record) ([]byte, int, error) {
 	var m msg
 	i := 0
