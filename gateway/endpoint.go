@@ -71,6 +71,7 @@ type Options struct {
 	MTU       int    // senders: largest datagram or message (default 1400 for UDP)
 	Batch     int    // UDP listener: datagrams per recvmmsg call (default 64)
 	Rate      int    // senders: records per second at most (default: as fast as they come)
+	Sessions  int    // TCP/TLS listeners: sessions at once at most (default 1024)
 
 	// Strict is not a URI option: callers set it so that senders return a
 	// record the format cannot hold as an error instead of skipping it.
@@ -207,6 +208,12 @@ func parseOptions(o *Options, query, transport string) error {
 				return fmt.Errorf("reuseport=%q: want 0 or 1", v)
 			}
 			o.ReusePort, o.NoReuse = b, !b
+		case "sessions":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 1<<20 {
+				return fmt.Errorf("sessions=%q: want 1 to 1048576", v)
+			}
+			o.Sessions = n
 		case "rate":
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 {
@@ -232,7 +239,7 @@ func parseOptions(o *Options, query, transport string) error {
 				o.ClientCA = v
 			}
 		default:
-			return fmt.Errorf("unknown option %q (workers, rcvbuf, batch, reuseport, mtu, rate, cert, key, clientca)", k)
+			return fmt.Errorf("unknown option %q (workers, rcvbuf, batch, reuseport, mtu, rate, sessions, cert, key, clientca)", k)
 		}
 	}
 	return nil

@@ -18,6 +18,12 @@ import (
 	"github.com/flowgate/flowgate/codecs"
 )
 
+// DefaultMaxSessions bounds a TCP/TLS listener's sessions at once: each
+// holds a read buffer and its own templates, so a connection flood must
+// not grow memory without end. Sessions past it are closed at once and
+// counted.
+const DefaultMaxSessions = 1024
+
 // IPFIX message header size and the session read buffer (a message is at
 // most 65,535 bytes, so any whole message fits in the buffer).
 const (
@@ -32,10 +38,12 @@ const (
 // templates go away with it (RFC 7011 §8.1: templates are valid for the
 // session's lifetime). Messages are framed by the header's length field.
 type TCPListener struct {
-	ln     net.Listener
-	newDec NewDecoders
-	c      Counters
-	tls    bool
+	ln      net.Listener
+	newDec  NewDecoders
+	c       Counters
+	tls     bool
+	max     int // sessions at once
+	refused atomic.Uint64
 
 	mu      sync.Mutex
 	conns   map[net.Conn]struct{}
@@ -54,7 +62,10 @@ func ListenTCP(addr string, o Options, newDec NewDecoders) (*TCPListener, error)
 	if err != nil {
 		return nil, err
 	}
-	l := &TCPListener{ln: ln, newDec: newDec, conns: map[net.Conn]struct{}{}}
+	l := &TCPListener{ln: ln, newDec: newDec, conns: map[net.Conn]struct{}{}, max: o.Sessions}
+	if l.max == 0 {
+		l.max = DefaultMaxSessions
+	}
 	if o.Cert != "" {
 		cfg, err := serverTLS(o)
 		if err != nil {
@@ -140,6 +151,12 @@ func (l *TCPListener) Serve(ctx context.Context, h Handler) error {
 			c.Close()
 			break
 		}
+		if len(l.conns) >= l.max {
+			l.mu.Unlock()
+			l.refused.Add(1)
+			c.Close()
+			continue
+		}
 		l.conns[c] = struct{}{}
 		l.mu.Unlock()
 		l.c.Sessions.Add(1)
@@ -218,6 +235,7 @@ func (l *TCPListener) session(c net.Conn, h Handler) error {
 func (l *TCPListener) Stats() Stats {
 	var s Stats
 	l.c.snapshot(&s)
+	s.SessionsRefused = l.refused.Load()
 	return s
 }
 

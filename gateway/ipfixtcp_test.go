@@ -232,3 +232,39 @@ func writeSelfSigned(t testing.TB, dir, name string) (certFile, keyFile string) 
 	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600)
 	return certFile, keyFile
 }
+
+// TestTCPSessionLimit: sessions past sessions= are closed and counted;
+// the first keeps working.
+func TestTCPSessionLimit(t *testing.T) {
+	l, err := ListenTCP("127.0.0.1:0", Options{Sessions: 1}, newFakeDecoders)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	msg := []byte{0, 10, 0, 16, 1, 2, 3, 4, 0, 0, 0, 0, 0, 0, 0, 0}
+	var c collector
+	serveTCP(t, l, c.handle, func() {
+		first, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer first.Close()
+		first.Write(msg)
+		for deadline := time.Now().Add(5 * time.Second); c.len() == 0 && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+		second, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer second.Close()
+		second.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := second.Read(make([]byte, 1)); err == nil {
+			t.Error("the second session was not closed")
+		}
+		first.Write(msg)
+	}, func() bool { return c.len() == 2 })
+	if st := l.Stats(); c.len() != 2 || st.Sessions != 1 || st.SessionsRefused != 1 {
+		t.Errorf("records %d, sessions %d, refused %d", c.len(), st.Sessions, st.SessionsRefused)
+	}
+}

@@ -209,6 +209,7 @@ type Stats struct {
 	Messages, Bytes, Records, Errors uint64
 	V5, V9, IPFIX                    uint64 // messages per version
 	Sessions                         uint64 // TCP/TLS sessions accepted
+	SessionsRefused                  uint64 // TCP/TLS sessions closed at once: too many open
 	ErrorRows                        []ErrorCount
 	Samples                          []error // the first decode errors, as examples
 

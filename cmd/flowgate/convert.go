@@ -45,8 +45,9 @@ source they listen: nf+udp (v5, v9 and IPFIX told apart per datagram),
 nf5+udp, nf9+udp, ipfix+udp, ipfix+tcp, ipfix+tls (?cert=&key=
 [&clientca=]). As a sink they send: nf5+udp, nf9+udp, ipfix+udp,
 ipfix+tcp. Listener options: workers=N (sockets, default the number of
-CPUs), rcvbuf=SIZE (default 8M), batch=N, reuseport=0|1; sender options:
-mtu=BYTES, rate=RECORDS_PER_SECOND. See the README for the exact syntax.
+CPUs), rcvbuf=SIZE (default 8M), batch=N, reuseport=0|1; TCP/TLS
+listeners: sessions=N (at once, default 1024); sender options: mtu=BYTES,
+rate=RECORDS_PER_SECOND. See the README for the exact syntax.
 
 A listening source runs until SIGINT or SIGTERM, --duration or --count,
 then flushes the sink. Decode errors are counted (--report lists them per
@@ -715,8 +716,8 @@ func printSourceReport(w io.Writer, st gateway.Stats, cs *gateway.CodecSet) {
 	if st.Sockets > 0 {
 		fmt.Fprintf(w, "  sockets           %d, receive buffer %d bytes each (%d asked), kernel drops %d\n", st.Sockets, st.RcvBuf, st.RcvBufAsked, st.KernelDrops)
 	}
-	if st.Sessions > 0 {
-		fmt.Fprintf(w, "  sessions          %d\n", st.Sessions)
+	if st.Sessions > 0 || st.SessionsRefused > 0 {
+		fmt.Fprintf(w, "  sessions          %d (%d refused: too many at once)\n", st.Sessions, st.SessionsRefused)
 	}
 	if len(st.Skipped) > 0 {
 		fmt.Fprintf(w, "  frames skipped (not export messages):\n")
