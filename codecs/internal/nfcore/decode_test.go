@@ -363,8 +363,18 @@ func TestSampling(t *testing.T) {
 	d = NewDecoder(V9, Config{})
 	recs, _ = d.DecodePacket(v9Msg(1000, 1700000000, 1, 5, set(0, tplRec(302, fs(8, 4), fs(34, 4))),
 		set(302, ip4("10.0.0.1"), u32(512))), exporterA, nil)
-	if len(recs) != 1 || recs[0].SamplingRate != 512 || recs[0].Pkts[0] != 0 {
+	if len(recs) != 1 || recs[0].SamplingRate != 512 || recs[0].Pkts[0] != 0 || len(recs[0].Extra) != 0 {
 		t.Errorf("IE 34 in data: %+v", recs)
+	}
+	// Written back once, as it came.
+	n := 0
+	for _, f := range RecordFields(nil, &recs[0], &EncOptions{Version: V9}) {
+		if f.ID == 34 {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("IE 34 written %d times", n)
 	}
 }
 

@@ -272,7 +272,13 @@ func Name(pen uint32, id uint16) string {
 func kept(op Op) bool {
 	switch op {
 	case OpObsSec, OpObsMs, OpObsUs, OpObsNs, OpMinLen, OpMaxLen, OpIPID,
-		OpTCPWin, OpTCPSeq, OpEtherType, OpVLANPrio, OpEndReason:
+		OpTCPWin, OpTCPSeq, OpEtherType, OpVLANPrio, OpEndReason,
+		// Sampling elements in data records (a sampler id, its mode): the
+		// record's rate comes from them, and they go back out as sent.
+		// Not samplingInterval (34): it is the rate itself, which the
+		// encoder writes as 34 (Huawei sends it in data records).
+		OpSamplingAlgo, OpSamplerID, OpSamplerMode,
+		OpSamplerRandom, OpSelectorAlgo, OpPacketInterval, OpPacketSpace:
 		return true
 	}
 	return false

@@ -174,7 +174,7 @@ func RecordFields(dst []EncField, r *flow.Record, o *EncOptions) []EncField {
 	if h&flow.HasMPLS != 0 && r.MPLS.Count[0] != 0 {
 		add(OpMPLS1, 70, 3)
 	}
-	if h&flow.HasSampling != 0 && r.SamplingRate != 0 {
+	if h&flow.HasSampling != 0 && r.SamplingRate != 0 && !hasExtra(r, 34) {
 		add(OpSamplingInterval, 34, 4)
 	}
 	for i := range r.Extra {
@@ -204,6 +204,17 @@ func RecordFields(dst []EncField, r *flow.Record, o *EncOptions) []EncField {
 		dst = append(dst, EncField{FieldSpec: spec, op: OpExtra, extra: i})
 	}
 	return dst
+}
+
+// hasExtra reports whether r keeps IANA element id in Extra (the decoder
+// keeps sampling elements of data records there).
+func hasExtra(r *flow.Record, id uint32) bool {
+	for i := range r.Extra {
+		if x := &r.Extra[i]; x.ID == id && x.Enterprise == 0 && (x.Source == flow.SourceIPFIX || x.Source == flow.SourceNetFlow9) {
+			return true
+		}
+	}
+	return false
 }
 
 // SameFields reports whether two field lists make the same template.
