@@ -407,13 +407,21 @@ func TestEncodeMessages(t *testing.T) {
 	}
 }
 
+// canonAddr prints an address; a missing one goes out as zeros.
+func canonAddr(a netip.Addr) string {
+	if !a.IsValid() || a.IsUnspecified() {
+		return "unspecified"
+	}
+	return a.Unmap().String()
+}
+
 // encCanon prints the values an IPFIX encoder writes and a decoder
 // reads back (times to the ms unless finer, Extra in order).
 func encCanon(r *flow.Record) string {
 	k := &r.Key
 	var b strings.Builder
 	if r.Has&flow.HasKey != 0 { // without it nfcore writes no key element
-		fmt.Fprintf(&b, "%s %s %d %d %d", k.Src.Unmap(), k.Dst.Unmap(), k.SrcPort, k.DstPort, k.Proto)
+		fmt.Fprintf(&b, "%s %s %d %d %d", canonAddr(k.Src), canonAddr(k.Dst), k.SrcPort, k.DstPort, k.Proto)
 	}
 	if k.MaskLen && r.Has&flow.HasKey != 0 {
 		fmt.Fprintf(&b, " mask %d/%d", k.SrcMask, k.DstMask)
@@ -588,7 +596,6 @@ func TestEncodeNotRepresentable(t *testing.T) {
 	}{
 		{"saddr", func(r *flow.Record) { r.Key.Kind = flow.KindARP }},
 		{"saddr", func(r *flow.Record) { r.Key.Dst = netip.MustParseAddr("2001:db8::1") }},
-		{"saddr", func(r *flow.Record) { r.Key.Src = netip.Addr{} }},
 		{"stime", func(r *flow.Record) { r.Start = -1 }},
 		{"stime", func(r *flow.Record) { r.Start, r.Last = 2085978496_000_000_001, 2085978497_000_000_000 }},
 		{"element 0/40000", func(r *flow.Record) {

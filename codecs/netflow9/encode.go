@@ -43,8 +43,9 @@ type encConfig struct {
 	maxTpl    int
 }
 
-// WithMTU sets the largest packet (default DefaultMTU, at least 256).
-func WithMTU(n int) EncoderOption { return func(c *encConfig) { c.mtu = max(n, 256) } }
+// WithMTU sets the largest packet (default DefaultMTU, at least 256, at
+// most 65507: a UDP payload over IPv4).
+func WithMTU(n int) EncoderOption { return func(c *encConfig) { c.mtu = min(max(n, 256), 65507) } }
 
 // WithTemplateRefresh re-sends templates every d and every n packets per
 // source id, whichever comes first (0 turns that trigger off; both 0:
@@ -189,8 +190,11 @@ func notRep(field, reason string) error {
 func (e *Encoder) check(r *flow.Record) error {
 	if r.Has&flow.HasKey != 0 {
 		k := &r.Key
+		// A missing address goes as zeros (a key of protocol and ports:
+		// Cisco AVC sends the addresses in enterprise elements); two of
+		// different families have no template.
 		s, d := k.Src.Unmap(), k.Dst.Unmap()
-		if k.Kind != flow.Kind5Tuple || !s.IsValid() || !d.IsValid() || s.Is4() != d.Is4() {
+		if k.Kind != flow.Kind5Tuple || s.IsValid() && d.IsValid() && s.Is4() != d.Is4() {
 			return notRep("saddr", "only IPv4 and IPv6 5-tuple keys are encoded")
 		}
 	}

@@ -479,13 +479,21 @@ func splitAll(recs []flow.Record) []flow.Record {
 	return out
 }
 
+// canonAddr prints an address; a missing one goes out as zeros.
+func canonAddr(a netip.Addr) string {
+	if !a.IsValid() || a.IsUnspecified() {
+		return "unspecified"
+	}
+	return a.Unmap().String()
+}
+
 // encCanon prints the values a v9 encoder writes and a decoder reads back.
 func encCanon(r *flow.Record) string {
 	k := &r.Key
 	var b strings.Builder
 	key := r.Has&flow.HasKey != 0 // without it nfcore writes no key element
 	if key {
-		fmt.Fprintf(&b, "%s %s %d %d %d", k.Src.Unmap(), k.Dst.Unmap(), k.SrcPort, k.DstPort, k.Proto)
+		fmt.Fprintf(&b, "%s %s %d %d %d", canonAddr(k.Src), canonAddr(k.Dst), k.SrcPort, k.DstPort, k.Proto)
 	}
 	if k.MaskLen && key {
 		fmt.Fprintf(&b, " mask %d/%d", k.SrcMask, k.DstMask)
