@@ -212,6 +212,13 @@ func (l *TCPListener) session(c net.Conn, h Handler) error {
 			bd.add(msg, from)
 			br.Discard(n)
 			off += int64(n)
+			if bd.full() {
+				// Nothing is read before the handler returns: the
+				// buffer stays put.
+				if err := bd.flush(h); err != nil {
+					return err
+				}
+			}
 		}
 		if err := bd.flush(h); err != nil {
 			return err

@@ -258,6 +258,11 @@ func (c *Counters) snapshot(s *Stats) {
 // large). An error stops the source, which returns it.
 type Handler func(recs []flow.Record) error
 
+// maxBatchRecords bounds the records a batch holds before it goes to the
+// handler (a record is about 2.3 KB): a batch of large datagrams full of
+// small records must not grow memory without end.
+const maxBatchRecords = 4096
+
 // batchDecoder decodes a run of messages into one record slice and keeps
 // local totals that it hands to Counters once per batch.
 type batchDecoder struct {
@@ -282,6 +287,9 @@ func (bd *batchDecoder) add(b []byte, from netip.AddrPort) {
 		bd.c.countError(from, err)
 	}
 }
+
+// full reports whether the batch should go to the handler now.
+func (bd *batchDecoder) full() bool { return len(bd.recs) >= maxBatchRecords }
 
 // flush hands the batch to h and resets it.
 func (bd *batchDecoder) flush(h Handler) error {

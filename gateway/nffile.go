@@ -418,6 +418,11 @@ func (s *FileSource) Serve(ctx context.Context, h Handler) error {
 				s.last = m.TS
 			}
 			bd.add(m.Data, m.From)
+			if bd.full() {
+				if err := bd.flush(h); err != nil {
+					return err
+				}
+			}
 		}
 		return bd.flush(h)
 	})

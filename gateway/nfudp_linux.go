@@ -151,6 +151,12 @@ func (w *udpWorker) serve(stop *atomic.Bool, h Handler) error {
 				continue
 			}
 			w.bd.add(w.bufs[i*slotSize:i*slotSize+int(m.Len)], from)
+			if w.bd.full() {
+				// The datagrams stay put until the next recvmmsg.
+				if err := w.bd.flush(h); err != nil {
+					return err
+				}
+			}
 		}
 		if drops > 0 {
 			w.drops.Store(uint64(drops))

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"net"
+	"net/netip"
 	"runtime"
 	"sync"
 	"testing"
@@ -317,4 +318,54 @@ func TestUDPListenerKernelDrops(t *testing.T) {
 	if st.KernelDrops == 0 || st.Messages+st.KernelDrops != n {
 		t.Errorf("received %d + dropped %d, want %d in all with some dropped", st.Messages, st.KernelDrops, n)
 	}
+}
+
+// TestBatchBound: however many records a batch of datagrams decodes to,
+// the handler gets at most maxBatchRecords at a time (plus one message's).
+func TestBatchBound(t *testing.T) {
+	l, err := ListenUDP("127.0.0.1:0", Options{Workers: 1, Batch: 64}, func() Decoders {
+		d := &manyDecoder{per: 1000}
+		return Decoders{V5: d, V9: d, IPFIX: d}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	s := dialUDP(t, l.Addr().String(), 1)[0]
+	var largest, total int
+	h := func(r []flow.Record) error {
+		largest = max(largest, len(r))
+		total += len(r)
+		return nil
+	}
+	release := make(chan struct{})
+	first := true
+	serveUntil(t, l, func(r []flow.Record) error {
+		if first {
+			first = false
+			<-release // let datagrams queue so that one recvmmsg takes many
+		}
+		return h(r)
+	}, func() {
+		s.Write([]byte{0, 10})
+		waitMessages(l, 1)
+		for i := 0; i < 60; i++ {
+			s.Write([]byte{0, 10})
+		}
+		time.Sleep(20 * time.Millisecond)
+		close(release)
+	}, func() bool { return l.Messages() == 61 })
+	if total != 61000 || largest > maxBatchRecords+1000 || largest < 2000 {
+		t.Errorf("records %d, largest batch %d (bound %d)", total, largest, maxBatchRecords)
+	}
+}
+
+// manyDecoder makes per records of every message.
+type manyDecoder struct{ per int }
+
+func (d *manyDecoder) DecodePacket(b []byte, from netip.AddrPort, dst []flow.Record) ([]flow.Record, error) {
+	for i := 0; i < d.per; i++ {
+		dst = append(dst, flow.Record{Exporter: from})
+	}
+	return dst, nil
 }
