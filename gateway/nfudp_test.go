@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -368,4 +369,41 @@ func (d *manyDecoder) DecodePacket(b []byte, from netip.AddrPort, dst []flow.Rec
 		dst = append(dst, flow.Record{Exporter: from})
 	}
 	return dst, nil
+}
+
+// TestUDPListenerDualStack: on a wildcard address an IPv4 exporter is seen
+// as its IPv4 address (not v4-mapped IPv6), and IPv6 exporters as IPv6,
+// so that template scopes and reports name exporters one way.
+func TestUDPListenerDualStack(t *testing.T) {
+	l, err := ListenUDP(":0", Options{Workers: 2}, newFakeDecoders)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	port := strconv.Itoa(int(l.Addr().Port()))
+	var c collector
+	var want []netip.AddrPort
+	serveUntil(t, l, c.handle, func() {
+		for _, to := range []string{"127.0.0.1:" + port, "[::1]:" + port} {
+			conn, err := net.Dial("udp", to)
+			if err != nil {
+				t.Skipf("%s: %v", to, err)
+			}
+			defer conn.Close()
+			conn.Write([]byte{0, 5, 0, 0})
+			want = append(want, conn.LocalAddr().(*net.UDPAddr).AddrPort())
+		}
+	}, func() bool { return c.len() == 2 })
+	got := map[netip.AddrPort]bool{}
+	for _, r := range c.recs {
+		got[r.Exporter] = true
+	}
+	for _, w := range want {
+		if !got[w] {
+			t.Errorf("exporter %s not seen as such: %v", w, got)
+		}
+	}
+	if !want[0].Addr().Is4() {
+		t.Errorf("dialled IPv4 from %s", want[0])
+	}
 }
