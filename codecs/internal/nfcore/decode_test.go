@@ -694,3 +694,31 @@ func TestKeptElements(t *testing.T) {
 		t.Errorf("encoder writes %d of the 8 kept elements", n)
 	}
 }
+
+// TestConcurrent: one decoder shared by several goroutines (go test
+// -race) decodes every exporter's records.
+func TestConcurrent(t *testing.T) {
+	d := NewDecoder(IPFIX, Config{})
+	done := make(chan int)
+	for g := range 4 {
+		go func() {
+			from := netip.AddrPortFrom(exporterA.Addr(), uint16(1000+g))
+			var recs []flow.Record
+			n := 0
+			for i := range 200 {
+				recs, _ = d.DecodePacket(ipfixMsg(1, uint32(3*i), 1, rfcTemplate, rfcData), from, recs[:0])
+				n += len(recs)
+				_ = d.Stats()
+			}
+			done <- n
+		}()
+	}
+	for range 4 {
+		if n := <-done; n != 600 {
+			t.Errorf("%d records, want 600", n)
+		}
+	}
+	if s := d.Stats(); s.Records != 2400 || s.SeqLost != 0 {
+		t.Errorf("stats %+v", s)
+	}
+}
