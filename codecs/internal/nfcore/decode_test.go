@@ -722,3 +722,24 @@ func TestConcurrent(t *testing.T) {
 		t.Errorf("stats %+v", s)
 	}
 }
+
+// TestDecodeAllocsExtra: records with Extra values (enterprise and
+// variable-length elements) decode into reused records with no
+// allocation once the records' Extra slices have grown.
+func TestDecodeAllocsExtra(t *testing.T) {
+	d := NewDecoder(IPFIX, Config{})
+	tpl := set(2, tplRec(256, fs(8, 4), fs(82, VarLen), FieldSpec{PEN: 9, ID: 12235, Len: 4}, fs(136, 1)))
+	var body []byte
+	for i := range 20 {
+		body = cat(body, ip4("10.0.0.1"), u8(4), []byte("eth0"), u32(uint32(i)), u8(1))
+	}
+	d.DecodePacket(ipfixMsg(1, 0, 1, tpl), exporterA, nil)
+	msg := ipfixMsg(1, 0, 1, set(256, body))
+	recs, _ := d.DecodePacket(msg, exporterA, nil)
+	a := testing.AllocsPerRun(100, func() {
+		recs, _ = d.DecodePacket(msg, exporterA, recs[:0])
+	})
+	if a != 0 || len(recs) != 20 || len(recs[19].Extra) != 3 {
+		t.Errorf("%v allocations, %d records", a, len(recs))
+	}
+}
