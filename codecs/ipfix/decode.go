@@ -46,6 +46,11 @@ func WithPendingLimit(bytes int, wait time.Duration) Option {
 // WithRenormalise multiplies packet and byte counts by the sampling rate.
 func WithRenormalise(on bool) Option { return nfcore.WithRenormalise(on) }
 
+// WithSamplingRate sets the sampling rate of records whose exporter
+// gives none (softflowd sends no options); with force, it replaces every
+// exporter's rate.
+func WithSamplingRate(rate uint32, force bool) Option { return nfcore.WithSamplingRate(rate, force) }
+
 // WithSeqMaxGap sets the largest sequence-number jump counted as loss
 // (default 1<<20); larger jumps count as exporter resets.
 func WithSeqMaxGap(n uint32) Option { return nfcore.WithSeqMaxGap(n) }

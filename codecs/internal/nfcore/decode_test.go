@@ -359,6 +359,18 @@ func TestSampling(t *testing.T) {
 	if len(recs) != 1 || recs[0].SamplingRate != 0 || recs[0].Has&flow.HasSampling != 0 {
 		t.Errorf("unknown sampler id got rate %d", recs[0].SamplingRate)
 	}
+	// A default rate for exporters that give none, and a forced one.
+	for _, c := range []struct {
+		force bool
+		want  uint32
+	}{{false, 1000}, {true, 7}} {
+		d2 := NewDecoderOpts(V9, WithSamplingRate(7, c.force))
+		recs, _ = d2.DecodePacket(v9Msg(1000, 1700000000, 1, 5, optTpl, opts, tpl, data), exporterA, nil)
+		recs2, _ := d2.DecodePacket(v9Msg(1000, 1700000000, 1, 6, tpl, data), exporterA, nil)
+		if len(recs) != 2 || recs[1].SamplingRate != c.want || len(recs2) != 2 || recs2[0].SamplingRate != 7 {
+			t.Errorf("force %v: rates %d, %d", c.force, recs[1].SamplingRate, recs2[0].SamplingRate)
+		}
+	}
 	// Huawei: samplingInterval in the data record.
 	d = NewDecoder(V9, Config{})
 	recs, _ = d.DecodePacket(v9Msg(1000, 1700000000, 1, 5, set(0, tplRec(302, fs(8, 4), fs(34, 4))),

@@ -50,6 +50,12 @@ type Config struct {
 	PendingTimeout time.Duration
 	// Renormalise multiplies packet and byte counts by the sampling rate.
 	Renormalise bool
+	// DefaultSamplingRate is the rate of records whose exporter gives
+	// none (softflowd and ipt_NETFLOW send no options); with
+	// ForceSamplingRate it replaces every exporter's rate (goflow#87,
+	// Akvorado's default-sampling-rate).
+	DefaultSamplingRate uint32
+	ForceSamplingRate   bool
 	// SeqMaxGap is the largest forward jump of a sequence number counted
 	// as loss; larger jumps are resets (default 1<<20).
 	SeqMaxGap uint32

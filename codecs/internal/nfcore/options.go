@@ -43,6 +43,12 @@ func WithRenormalise(on bool) Option {
 	return func(c *Config) { c.Renormalise = on }
 }
 
+// WithSamplingRate sets the sampling rate of records whose exporter gives
+// none; with force, it replaces every exporter's rate.
+func WithSamplingRate(rate uint32, force bool) Option {
+	return func(c *Config) { c.DefaultSamplingRate, c.ForceSamplingRate = rate, force }
+}
+
 // WithSeqMaxGap sets the largest sequence jump counted as loss.
 func WithSeqMaxGap(n uint32) Option {
 	return func(c *Config) { c.SeqMaxGap = n }

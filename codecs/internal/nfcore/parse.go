@@ -32,7 +32,8 @@ func (d *Decoder) DecodePacket(b []byte, from netip.AddrPort, dst []flow.Record)
 	d.firstErr = nil
 	d.newTpl = false
 	d.stats.Packets++
-	m := msgCtx{ver: d.ver, src: d.src, from: from, renorm: d.cfg.Renormalise, stats: &d.stats}
+	m := msgCtx{ver: d.ver, src: d.src, from: from, renorm: d.cfg.Renormalise, stats: &d.stats,
+		defRate: d.cfg.DefaultSamplingRate, forceRate: d.cfg.ForceSamplingRate}
 	dst = d.decode(b, &m, dst)
 	d.sweep()
 	if d.firstErr != nil {

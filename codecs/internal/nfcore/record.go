@@ -25,6 +25,8 @@ type msgCtx struct {
 	domain    uint32
 	dom       *domainState
 	renorm    bool
+	defRate   uint32 // Config.DefaultSamplingRate
+	forceRate bool
 	stats     *Stats
 }
 
@@ -462,6 +464,9 @@ func finishRecord(a *recAcc, m *msgCtx, rec *flow.Record) {
 	}
 	if rate == 0 && m.dom != nil {
 		rate = uint64(m.dom.samplingRate(a.samplerID, a.hasSamplerID))
+	}
+	if m.defRate != 0 && (rate == 0 || m.forceRate) {
+		rate = uint64(m.defRate)
 	}
 	if rate > 0 && rate <= 1<<31 {
 		rec.SamplingRate = uint32(rate)

@@ -96,7 +96,8 @@ func (d *Decoder) drainPending(e *exporter, dst []flow.Record) []flow.Record {
 			continue
 		}
 		m := msgCtx{ver: d.ver, src: d.src, from: e.addr, exportSec: ps.exportSec, sysUp: ps.sysUp,
-			seq: ps.seq, domain: ps.dom, dom: s, renorm: d.cfg.Renormalise, stats: &d.stats}
+			seq: ps.seq, domain: ps.dom, dom: s, renorm: d.cfg.Renormalise, stats: &d.stats,
+			defRate: d.cfg.DefaultSamplingRate, forceRate: d.cfg.ForceSamplingRate}
 		var k int
 		n := len(dst)
 		dst, k, _ = d.dataSet(e, s, &m, ps.tid, nil, e.pending.buf[ps.off:ps.off+ps.n], 0, dst)
