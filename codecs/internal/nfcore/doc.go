@@ -17,13 +17,29 @@
 //     init time), sequence tracking per exporter and domain, and the
 //     counters (Stats) with rejections counted by Reason.
 //
+// Extra: elements with no canonical field go to Record.Extra with their
+// enterprise number, id, template length (Field.Offset; VarLen for a
+// variable-length one) and value (aliasing the message until Detach).
+// A few elements fill an Argus field and are kept in Extra too (packet
+// size bounds, IP id, TCP window and sequence, ethertype, VLAN priority,
+// flowEndReason, observation times, sampler ids and modes), so that the
+// encoder writes them back exactly as they came.
+//
+// Sets: template sets take effect at once; data sets are decoded at the
+// end of their message, each with the template it came under, so options
+// data and templates anywhere in a message serve all its data.
+//
 // Times: every encoding becomes Unix ns. Absolute seconds, milliseconds,
 // and NTP-format micro/nanoseconds directly; flowStart/EndSysUpTime (v9
 // FIRST/LAST_SWITCHED) from systemInitTimeMilliseconds when the record or
 // the exporter's options gave it, else (v9) from the header: the flow's
 // age is sysUpTime minus the field modulo 2^32, read as signed, so the
 // 49.7-day uptime wrap costs nothing; flowStart/EndDeltaMicroseconds back
-// from the export time; durations fill a missing end (or start).
+// from the export time; durations fill a missing end (or start);
+// dateTimeMicroseconds to whole microseconds (RFC 7011 §6.1.9); an
+// observation time when there is no other; uptime times more than 10 s
+// past the export time (an exporter bug) keep their duration and end at
+// the export time; no time at all: the export time (Stats.NoTime).
 //
 // Record type: decoded records are flow.TypeFlow. Written by codecs/argus
 // as Argus 3 and printed by Debian ra 3.0.8.2, TypeFlow and TypeNetFlow
