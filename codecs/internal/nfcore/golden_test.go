@@ -397,14 +397,13 @@ func TestFlowbeatPcapGolden(t *testing.T) {
 	total, compared, skipped := 0, 0, map[string]int{}
 	for _, pc := range pcaps {
 		name := strings.TrimSuffix(filepath.Base(pc), ".pcap")
-		gb, err := os.ReadFile(filepath.Join(dir, "golden", name+".pcap.golden.json"))
-		if err != nil {
-			continue
-		}
+		gb, gerr := os.ReadFile(filepath.Join(dir, "golden", name+".pcap.golden.json"))
 		t.Run(name, func(t *testing.T) {
 			var g goldenFile
-			if err := json.Unmarshal(gb, &g); err != nil {
-				t.Fatal(err)
+			if gerr == nil {
+				if err := json.Unmarshal(gb, &g); err != nil {
+					t.Fatal(err)
+				}
 			}
 			dgs, err := nftest.ReadPcapUDP(pc)
 			if err != nil {
@@ -416,6 +415,8 @@ func TestFlowbeatPcapGolden(t *testing.T) {
 				d := d9
 				if len(dg.Payload) > 1 && dg.Payload[1] == 10 {
 					d = d10
+				} else if len(dg.Payload) > 1 && dg.Payload[1] != 9 {
+					continue // NetFlow v5: codecs/netflow5
 				}
 				n := len(recs)
 				recs, err = d.DecodePacket(dg.Payload, dg.From, recs)
@@ -425,6 +426,11 @@ func TestFlowbeatPcapGolden(t *testing.T) {
 				for i := n; i < len(recs); i++ {
 					recs[i].Detach()
 				}
+			}
+			if gerr != nil {
+				// No golden (ipt_netflow_v9): every datagram decodes.
+				t.Logf("%d records, no golden", len(recs))
+				return
 			}
 			compareGolden(t, name, &g, recs, &total, &compared, skipped)
 		})
