@@ -180,9 +180,17 @@ func TestNetflowOurExports(t *testing.T) {
 				t.Fatal("no datagram written")
 			}
 
-			nc := startNfcapd(t, 0)
+			// nfcapd repeats what it read to sink: once all came back, it
+			// has them all and stopping it loses none.
+			sink := newUDPSink(t)
+			nc := startNfcapd(t, sink.port())
 			sendPaced(t, nc.port, w.dgs)
-			time.Sleep(300 * time.Millisecond)
+			for end := time.Now().Add(10 * time.Second); sink.count() < len(w.dgs) && time.Now().Before(end); {
+				time.Sleep(20 * time.Millisecond)
+			}
+			if n := sink.count(); n != len(w.dgs) {
+				t.Errorf("nfcapd read %d of %d datagrams (it drops what it cannot read in time)", n, len(w.dgs))
+			}
 			stored := nc.stop(t)
 			scope := "export/" + enc.name
 			var diffs []nfDiff
