@@ -38,7 +38,7 @@ func raLines(t *testing.T, recs []flow.Record, typ flow.RecordType) []string {
 		t.Fatal(err)
 	}
 	cmd := exec.Command("ra", "-X", "-n", "-u", "-c", ",", "-r", f, "-L", "-1", "-s",
-		"stime", "ltime", "saddr", "sport", "daddr", "dport", "proto", "spkts", "dpkts", "sbytes", "dbytes", "state")
+		"stime", "ltime", "saddr", "sport", "daddr", "dport", "proto", "spkts", "dpkts", "sbytes", "dbytes", "state", "srcid")
 	cmd.Env = append(os.Environ(), "TZ=UTC")
 	out, err := cmd.Output()
 	if err != nil {
@@ -51,7 +51,8 @@ func raLines(t *testing.T, recs []flow.Record, typ flow.RecordType) []string {
 // Debian ra 3.0.8.2 with the addresses, ports, counters both ways, times
 // and TCP state that nfdump stored for the same export (ipfix_bi
 // tcp_handshake: 10.0.0.1:40000 -> 10.0.0.2:80, 6/4 packets, 258/659
-// bytes, 7 ms, SYN/FIN both ways) and argus's own state for the traffic. The record type is flow.TypeFlow:
+// bytes, 7 ms, SYN/FIN both ways) and argus's own state for the traffic;
+// the monitor id (srcid) is the exporter, 127.0.0.1. The record type is flow.TypeFlow:
 // with TypeNetFlow (0x30, what argus's own NetFlow import writes) ra
 // 3.0.8.2 prints the same fields, and TypeFlow is what every other reader
 // expects of a flow.
@@ -67,7 +68,7 @@ func TestRaPrints(t *testing.T) {
 	// State FIN: what ra prints for argus 3.0.8.2's own record of the
 	// traffic this export was made from (corpus argus/oracle/
 	// generated_tcp_handshake/v3.ra3.csv: FIN, 6 and 4 packets).
-	want := "1700000000.000000,1700000000.007000,10.0.0.1,40000,10.0.0.2,80,tcp,6,4,258,659,FIN"
+	want := "1700000000.000000,1700000000.007000,10.0.0.1,40000,10.0.0.2,80,tcp,6,4,258,659,FIN,127.0.0.1"
 	got := raLines(t, recs, nfcore.RecordType)
 	if len(got) != 1 || got[0] != want {
 		t.Errorf("ra printed %q, want %q", got, want)

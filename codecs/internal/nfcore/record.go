@@ -479,6 +479,14 @@ func finishRecord(a *recAcc, m *msgCtx, rec *flow.Record) {
 		}
 	}
 	rec.Exporter = m.from
+	if a := m.from.Addr().Unmap(); a.Is4() {
+		// The Argus monitor id is the exporter, as argus's own NetFlow
+		// import sets it (ra prints it as srcid). Argus 3 has no IPv6 id.
+		rec.SrcID = flow.SrcID{Type: flow.SrcIDIPv4}
+		b := a.As4()
+		copy(rec.SrcID.ID[:4], b[:])
+		rec.Has |= flow.HasSrcID
+	}
 	rec.ObsDomain = m.domain
 	rec.ExportSeq = m.seq
 	rec.Has |= a.has | flow.HasExporter | flow.HasTime
