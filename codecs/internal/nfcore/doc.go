@@ -42,8 +42,11 @@
 // the export time; no time at all: the export time (Stats.NoTime).
 //
 // Record type: decoded records are flow.TypeFlow. Written by codecs/argus
-// as Argus 3 and printed by Debian ra 3.0.8.2, TypeFlow and TypeNetFlow
-// (0x30, what argus's own NetFlow import writes) print the same fields
-// (codecs/ipfix TestRaPrints); TypeFlow is what every other reader and
-// writer expects of a flow.
+// as Argus 3 and printed by Debian ra 3.0.8.2 with 45 fields, the 68
+// records of the generated IPFIX exports print the same as TypeFlow and
+// as TypeNetFlow (0x30, what argus's own NetFlow import writes) but for
+// flgs, where 0x30 shows 'N'; ra prints etype, abr and tf for 0x10 only.
+// TypeFlow keeps those and is what every other reader and writer expects
+// of a flow (codecs/netflow5 decides the same); the exporter is in
+// srcid and Exporter. (codecs/ipfix TestRaPrints.)
 package nfcore
