@@ -480,8 +480,8 @@ func finishRecord(a *recAcc, m *msgCtx, rec *flow.Record) {
 	}
 	rec.Exporter = m.from
 	if a := m.from.Addr().Unmap(); a.Is4() {
-		// The Argus monitor id is the exporter, as argus's own NetFlow
-		// import sets it (ra prints it as srcid). Argus 3 has no IPv6 id.
+		// The Argus monitor id is the exporter, so ra prints it as
+		// srcid. (Argus 3 has no IPv6 id: IPv6 exporters leave it unset.)
 		rec.SrcID = flow.SrcID{Type: flow.SrcIDIPv4}
 		b := a.As4()
 		copy(rec.SrcID.ID[:4], b[:])
