@@ -22,6 +22,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 
 	"github.com/flowgate/flowgate/codecs"
+	"github.com/flowgate/flowgate/codecs/internal/nfcore"
 	"github.com/flowgate/flowgate/flow"
 )
 
@@ -407,6 +408,40 @@ func TestEncodeMessages(t *testing.T) {
 	}
 }
 
+// canonInExtra says whether r keeps in Extra an element the registry
+// maps to a canonical field (a second occurrence, an odd length): which
+// occurrence a decoder takes is its rule, so such records are only
+// checked to decode, not value by value.
+func canonInExtra(r *flow.Record) bool {
+	for _, x := range r.Extra {
+		if x.Source != flow.SourceIPFIX && x.Source != flow.SourceNetFlow9 || x.ID > 0xFFFF {
+			continue
+		}
+		if e, _ := nfcore.Lookup(x.Enterprise, uint16(x.ID)); e != nil && e.Op != nfcore.OpExtra {
+			return true
+		}
+	}
+	return false
+}
+
+// fuzzCanon is encCanon without sampling: the decoder derives a rate
+// from the sampling elements of a record (the last one wins, a zero one
+// is dropped), so a mutated record with conflicting ones can decode to
+// another rate once re-sent; that is the decoder's rule, checked in its
+// own tests, and the deterministic tests here check the rate.
+func fuzzCanon(r *flow.Record) string {
+	c := *r
+	c.Has &^= flow.HasSampling
+	c.Extra = nil
+	for _, x := range r.Extra {
+		if x.Enterprise == 0 && (x.ID == 34 || x.ID == 35 || x.ID == 48 || x.ID == 49 || x.ID == 50 || x.ID >= 302 && x.ID <= 306) {
+			continue
+		}
+		c.Extra = append(c.Extra, x)
+	}
+	return encCanon(&c)
+}
+
 // canonAddr prints an address; a missing one goes out as zeros.
 func canonAddr(a netip.Addr) string {
 	if !a.IsValid() || a.IsUnspecified() {
@@ -730,7 +765,10 @@ func FuzzEncodeRoundTrip(f *testing.F) {
 			t.Fatalf("%d back, sent %d", len(back), len(sent))
 		}
 		for i := range sent {
-			if a, b := encCanon(&sent[i]), encCanon(&back[i]); a != b {
+			if canonInExtra(&sent[i]) {
+				continue
+			}
+			if a, b := fuzzCanon(&sent[i]), fuzzCanon(&back[i]); a != b {
 				t.Fatalf("record %d:\nsent %s\nback %s", i, a, b)
 			}
 		}

@@ -479,6 +479,40 @@ func splitAll(recs []flow.Record) []flow.Record {
 	return out
 }
 
+// canonInExtra says whether r keeps in Extra an element the registry
+// maps to a canonical field (a second occurrence, an odd length): which
+// occurrence a decoder takes is its rule, so such records are only
+// checked to decode, not value by value.
+func canonInExtra(r *flow.Record) bool {
+	for _, x := range r.Extra {
+		if x.Source != flow.SourceIPFIX && x.Source != flow.SourceNetFlow9 || x.ID > 0xFFFF {
+			continue
+		}
+		if e, _ := nfcore.Lookup(x.Enterprise, uint16(x.ID)); e != nil && e.Op != nfcore.OpExtra {
+			return true
+		}
+	}
+	return false
+}
+
+// fuzzCanon is encCanon without sampling: the decoder derives a rate
+// from the sampling elements of a record (the last one wins, a zero one
+// is dropped), so a mutated record with conflicting ones can decode to
+// another rate once re-sent; that is the decoder's rule, checked in its
+// own tests, and the deterministic tests here check the rate.
+func fuzzCanon(r *flow.Record) string {
+	c := *r
+	c.Has &^= flow.HasSampling
+	c.Extra = nil
+	for _, x := range r.Extra {
+		if x.Enterprise == 0 && (x.ID == 34 || x.ID == 35 || x.ID == 48 || x.ID == 49 || x.ID == 50 || x.ID >= 302 && x.ID <= 306) {
+			continue
+		}
+		c.Extra = append(c.Extra, x)
+	}
+	return encCanon(&c)
+}
+
 // canonAddr prints an address; a missing one goes out as zeros.
 func canonAddr(a netip.Addr) string {
 	if !a.IsValid() || a.IsUnspecified() {
@@ -831,7 +865,10 @@ func FuzzEncodeRoundTrip(f *testing.F) {
 			t.Fatalf("%d back, sent %d", len(back), len(want))
 		}
 		for i := range want {
-			if a, b := encCanon(&want[i]), encCanon(&back[i]); a != b {
+			if canonInExtra(&want[i]) {
+				continue
+			}
+			if a, b := fuzzCanon(&want[i]), fuzzCanon(&back[i]); a != b {
 				t.Fatalf("record %d:\nsent %s\nback %s", i, a, b)
 			}
 		}
