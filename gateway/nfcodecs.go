@@ -1,6 +1,12 @@
 package gateway
 
 import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net/netip"
+	"strings"
 	"sync"
 
 	"github.com/flowgate/flowgate/codecs/ipfix"
@@ -17,6 +23,7 @@ type CodecSet struct {
 	mu    sync.Mutex
 	live  []Decoders
 	ended CodecStats // sessions that ended
+	state []byte     // LoadTemplates' state, given to every new set
 }
 
 // NewCodecSet returns a CodecSet whose v9 and IPFIX decoders take opts
@@ -27,15 +34,97 @@ func NewCodecSet(opts ...ipfix.Option) *CodecSet {
 
 // New is a NewDecoders: a fresh set of decoders.
 func (c *CodecSet) New() Decoders {
-	d := Decoders{
-		V5:    netflow5.NewDecoder(0),
-		V9:    netflow9.NewDecoder(c.opts...),
-		IPFIX: ipfix.NewDecoder(c.opts...),
-	}
+	v9, ip := netflow9.NewDecoder(c.opts...), ipfix.NewDecoder(c.opts...)
+	d := Decoders{V5: netflow5.NewDecoder(0), V9: v9, IPFIX: ip}
 	c.mu.Lock()
 	c.live = append(c.live, d)
+	if c.state != nil {
+		// Checked by LoadTemplates already: cannot fail here.
+		v9.LoadTemplates(bytes.NewReader(c.state))
+		ip.LoadTemplates(bytes.NewReader(c.state))
+	}
 	c.mu.Unlock()
 	return d
+}
+
+// LoadTemplates reads what SaveTemplates wrote into every decoder set made
+// so far and every one made later: a restarted collector decodes at once
+// the data of exporters that send their templates rarely (peers.md §3.1).
+// Templates learnt from the wire replace loaded ones.
+func (c *CodecSet) LoadTemplates(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	// Check the state once on scratch decoders, so a bad line is an error
+	// here and not a half-loaded worker.
+	if err := netflow9.NewDecoder(c.opts...).LoadTemplates(bytes.NewReader(b)); err != nil {
+		return err
+	}
+	if err := ipfix.NewDecoder(c.opts...).LoadTemplates(bytes.NewReader(b)); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.state = b
+	for _, d := range c.live {
+		if v9, ok := d.V9.(*netflow9.Decoder); ok {
+			v9.LoadTemplates(bytes.NewReader(b))
+		}
+		if ip, ok := d.IPFIX.(*ipfix.Decoder); ok {
+			ip.LoadTemplates(bytes.NewReader(b))
+		}
+	}
+	return nil
+}
+
+// SaveTemplates writes the templates, system init times and sampling
+// rates of every live v9 and IPFIX decoder, each line once. State of
+// messages with no exporter address (raw message files) is left out: it
+// could not be told apart when loaded.
+func (c *CodecSet) SaveTemplates(w io.Writer) error {
+	c.mu.Lock()
+	var buf bytes.Buffer
+	for _, d := range c.live {
+		if v9, ok := d.V9.(*netflow9.Decoder); ok {
+			if err := v9.SaveTemplates(&buf); err != nil {
+				c.mu.Unlock()
+				return err
+			}
+		}
+		if ip, ok := d.IPFIX.(*ipfix.Decoder); ok {
+			if err := ip.SaveTemplates(&buf); err != nil {
+				c.mu.Unlock()
+				return err
+			}
+		}
+	}
+	c.mu.Unlock()
+	seen := map[string]bool{}
+	bw := bufio.NewWriter(w)
+	header := false
+	for _, line := range strings.Split(buf.String(), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || seen[line] {
+			continue
+		}
+		if strings.HasPrefix(line, "#") {
+			if !header {
+				fmt.Fprintln(bw, line)
+				header = true
+			}
+			continue
+		}
+		if len(f) < 3 {
+			continue
+		}
+		if _, err := netip.ParseAddrPort(f[2]); err != nil {
+			continue
+		}
+		seen[line] = true
+		fmt.Fprintln(bw, line)
+	}
+	return bw.Flush()
 }
 
 // Release folds a finished set's counters into the totals and forgets it

@@ -1,10 +1,12 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/binary"
 	"net"
 	"net/netip"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -155,5 +157,44 @@ func TestTCPSessionsSameTemplateID(t *testing.T) {
 	}
 	if st := cs.Stats(); st.IP.Templates != 2 || st.IP.Packets != 4 {
 		t.Errorf("codec stats after the sessions ended: templates %d packets %d", st.IP.Templates, st.IP.Packets)
+	}
+}
+
+// TestCodecSetTemplates: templates saved by one collector let another
+// decode an exporter's data at once; without them the data waits for its
+// template.
+func TestCodecSetTemplates(t *testing.T) {
+	msgs := ipfixDatagrams(t, 28*3)
+	from := netip.MustParseAddrPort("192.0.2.9:4739")
+	a := NewCodecSet()
+	da := a.New()
+	if recs, err := da.Decode(msgs[0], from, nil); err != nil || len(recs) == 0 {
+		t.Fatalf("template message: %d records, %v", len(recs), err)
+	}
+	da.Decode(msgs[0], netip.AddrPort{}, nil) // a raw file's: not saved
+	var saved bytes.Buffer
+	if err := a.SaveTemplates(&saved); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(saved.String(), "template 10 192.0.2.9:4739 ") || strings.Contains(saved.String(), "invalid") {
+		t.Fatalf("saved state:\n%s", saved.String())
+	}
+	cold := NewCodecSet().New()
+	if recs, _ := cold.Decode(msgs[1], from, nil); len(recs) != 0 {
+		t.Fatalf("data decoded without its template: %d records", len(recs))
+	}
+	b := NewCodecSet()
+	if err := b.LoadTemplates(bytes.NewReader(saved.Bytes())); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ { // a set made after the load, and the same again
+		d := b.New()
+		recs, err := d.Decode(msgs[1], from, nil)
+		if err != nil || len(recs) < 28 || recs[0].Key.Proto != 6 || recs[0].Key.DstPort != 443 {
+			t.Fatalf("after loading: %d records, %v", len(recs), err)
+		}
+	}
+	if err := b.LoadTemplates(strings.NewReader("template 10 nonsense\n")); err == nil {
+		t.Error("a bad state file loaded")
 	}
 }

@@ -84,6 +84,7 @@ rate, interfaces, next hop) is dropped without --lossy, and counted.`,
 	cmd.Flags().BoolVar(&o.lossy, "lossy", false, "drop or convert values the sink cannot hold, and count them, instead of failing")
 	cmd.Flags().DurationVar(&o.duration, "duration", 0, "stop a listening source after this long")
 	cmd.Flags().Int64Var(&o.count, "count", 0, "stop after this many records")
+	cmd.Flags().StringVar(&o.templates, "templates", "", "NetFlow v9/IPFIX over UDP or from files: load templates, system init times and sampling rates from `FILE` at the start (if it exists) and save them there at the end, so a restarted collector decodes at once")
 	return cmd
 }
 
@@ -92,6 +93,7 @@ type convertOpts struct {
 	lossy, report bool
 	duration      time.Duration
 	count         int64
+	templates     string // --templates file
 	stdin         io.Reader
 	stdout        io.Writer
 	stderr        io.Writer
@@ -133,6 +135,14 @@ func runConvert(ctx context.Context, in, out gateway.Endpoint, o convertOpts) er
 	}
 	if c, ok := src.(io.Closer); ok {
 		defer c.Close()
+	}
+	if o.templates != "" {
+		if codecSet == nil || in.Transport == gateway.TransportTCP || in.Transport == gateway.TransportTLS {
+			return fmt.Errorf("convert: --templates is for NetFlow v9/IPFIX over UDP and from files (over TCP and TLS, templates belong to their session)")
+		}
+		if err := loadTemplates(codecSet, o.templates); err != nil {
+			return err
+		}
 	}
 	sk, err := openSink(ctx, out, in, o)
 	if err != nil {
@@ -203,12 +213,55 @@ func runConvert(ctx context.Context, in, out gateway.Endpoint, o convertOpts) er
 	if cerr != nil {
 		return cerr
 	}
+	if o.templates != "" {
+		if err := saveTemplates(codecSet, o.templates); err != nil {
+			return err
+		}
+	}
 	if o.report {
 		fmt.Fprintf(o.stderr, "convert %s -> %s\n", in, out)
 		if _, ok := src.(*argusSource); !ok {
 			printSourceReport(o.stderr, src.Stats(), codecSet)
 		}
 		sk.report(o.stderr)
+	}
+	return nil
+}
+
+// loadTemplates loads a --templates file, if it exists.
+func loadTemplates(cs *gateway.CodecSet, name string) error {
+	f, err := os.Open(name)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := cs.LoadTemplates(f); err != nil {
+		return fmt.Errorf("convert: --templates %s: %w", name, err)
+	}
+	return nil
+}
+
+// saveTemplates writes a --templates file through a temporary file and a
+// rename, so that a crash never leaves half a file.
+func saveTemplates(cs *gateway.CodecSet, name string) error {
+	tmp := name + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	err = cs.SaveTemplates(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, name)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("convert: --templates %s: %w", name, err)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -180,6 +181,28 @@ func TestConvertCaptureNfdump(t *testing.T) {
 	}
 }
 
+// waitBound waits until a UDP socket is bound to addr's port, as
+// /proc/net/udp shows (a test bind would race with the listener's).
+func waitBound(t testing.TB, addr string) {
+	t.Helper()
+	_, port, _ := net.SplitHostPort(addr)
+	p, _ := strconv.Atoi(port)
+	want := fmt.Sprintf(":%04X ", p)
+	for i := 0; i < 500; i++ {
+		b, err := os.ReadFile("/proc/net/udp")
+		if err != nil {
+			t.Skip("no /proc/net/udp")
+		}
+		for _, l := range strings.Split(string(b), "\n")[1:] {
+			if f := strings.Fields(l); len(f) > 2 && strings.HasSuffix(f[1]+" ", want) && f[2] == "00000000:0000" {
+				return
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("nothing bound to %s", addr)
+}
+
 // freeUDPPort finds a port nothing listens on (racy, but on loopback in a
 // test that is fine).
 func freeUDPPort(t testing.TB) string {
@@ -231,19 +254,8 @@ func TestConvertListenJSON(t *testing.T) {
 		t.Fatal(derr)
 	}
 	defer c.Close()
-	// The listener is up when its port cannot be bound without
-	// SO_REUSEPORT; then the payloads go once, in order.
-	for i := 0; ; i++ {
-		pc, err := net.ListenPacket("udp", addr)
-		if err != nil {
-			break
-		}
-		pc.Close()
-		if i > 500 {
-			t.Fatal("the listener did not come up")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	// The payloads go once, in order, when the listener is up.
+	waitBound(t, addr)
 	for _, p := range payloads {
 		c.Write(p)
 	}
@@ -450,6 +462,75 @@ func TestConvertRawFiles(t *testing.T) {
 	}
 	if !strings.Contains(rep, "decode errors     none") {
 		t.Errorf("report:\n%s", rep)
+	}
+}
+
+// TestConvertTemplatesFile: a collector stopped after an exporter's
+// template decodes that exporter's data at once after a restart with
+// --templates; without it the data has no template.
+func TestConvertTemplatesFile(t *testing.T) {
+	d := exportVariant(t, "ipfix")
+	var payloads [][]byte
+	gateway.ReadMessages(filepath.Join(d, "pcap", "tcp_handshake.pcap"), gateway.FormatNF, func(b []gateway.Message) error {
+		for _, m := range b {
+			payloads = append(payloads, append([]byte(nil), m.Data...))
+		}
+		return nil
+	})
+	if len(payloads) != 1 {
+		t.Fatalf("%d payloads, want 1 (template and data)", len(payloads))
+	}
+	// The data set alone: the message without its template set (set 2).
+	msg := payloads[0]
+	var dataOnly []byte
+	for p := 16; p+4 <= len(msg); {
+		id, l := int(msg[p])<<8|int(msg[p+1]), int(msg[p+2])<<8|int(msg[p+3])
+		if id != 2 {
+			dataOnly = append(dataOnly, msg[p:p+l]...)
+		}
+		p += l
+	}
+	dataOnly = append(append([]byte{}, msg[:16]...), dataOnly...)
+	dataOnly[2], dataOnly[3] = byte(len(dataOnly)>>8), byte(len(dataOnly))
+	dir := t.TempDir()
+	tpl := filepath.Join(dir, "templates")
+	from, _ := net.ResolveUDPAddr("udp", freeUDPPort(t))
+	listen := func(send []byte, templates string) string {
+		addr := freeUDPPort(t)
+		var out bytes.Buffer
+		done := make(chan struct{})
+		var rep string
+		var err error
+		go func() {
+			rep, err = convert(t, "nf+udp://"+addr, "json:-", convertOpts{stdout: &out, duration: 500 * time.Millisecond, templates: templates})
+			close(done)
+		}()
+		waitBound(t, addr)
+		to, _ := net.ResolveUDPAddr("udp", addr)
+		c, cerr := net.DialUDP("udp", from, to) // the same exporter each time
+		if cerr != nil {
+			t.Fatal(cerr)
+		}
+		c.Write(send)
+		c.Close()
+		<-done
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep + out.String()
+	}
+	listen(msg, tpl)
+	if b, err := os.ReadFile(tpl); err != nil || !strings.Contains(string(b), "template 10 "+from.String()) {
+		t.Fatalf("templates file: %v\n%s", err, b)
+	}
+	if got := listen(dataOnly, ""); !strings.Contains(got, "records decoded   0") {
+		t.Errorf("data without its template decoded:\n%s", got)
+	}
+	if got := listen(dataOnly, tpl); strings.Contains(got, "records decoded   0") || !strings.Contains(got, `"proto":"tcp"`) {
+		t.Errorf("data after a restart with --templates:\n%s", got)
+	}
+	if _, err := convert(t, "ipfix+tcp://127.0.0.1:0", "json:-", convertOpts{templates: tpl}); err == nil {
+		t.Error("--templates accepted for TCP sessions")
 	}
 }
 
