@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -531,6 +532,54 @@ func TestConvertTemplatesFile(t *testing.T) {
 	}
 	if _, err := convert(t, "ipfix+tcp://127.0.0.1:0", "json:-", convertOpts{templates: tpl}); err == nil {
 		t.Error("--templates accepted for TCP sessions")
+	}
+}
+
+// TestConvertSIGTERM: `flowgate convert -r nf+udp://... -w argus:FILE`
+// run through the command line stops on SIGTERM, flushes what it received
+// and exits 0.
+func TestConvertSIGTERM(t *testing.T) {
+	d := exportVariant(t, "v5")
+	pcap := filepath.Join(d, "pcap", "tcp_handshake.pcap")
+	want := nfdumpFlows(t, filepath.Join(d, "nfdump", "tcp_handshake.csv.txt"))
+	var payloads [][]byte
+	gateway.ReadMessages(pcap, gateway.FormatNF, func(b []gateway.Message) error {
+		for _, m := range b {
+			payloads = append(payloads, append([]byte(nil), m.Data...))
+		}
+		return nil
+	})
+	addr := freeUDPPort(t)
+	out := filepath.Join(t.TempDir(), "out.argus")
+	code := make(chan int, 1)
+	go func() {
+		code <- run([]string{"convert", "-r", "nf+udp://" + addr, "-w", "argus:" + out, "--duration", "20s"})
+	}()
+	waitBound(t, addr) // the signal handler is set before the socket is bound
+	c, err := net.Dial("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, p := range payloads {
+		c.Write(p)
+	}
+	time.Sleep(100 * time.Millisecond)
+	start := time.Now()
+	syscall.Kill(os.Getpid(), syscall.SIGTERM)
+	select {
+	case c := <-code:
+		if c != 0 {
+			t.Fatalf("exit %d", c)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("SIGTERM did not stop convert")
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Errorf("stopping took %v", time.Since(start))
+	}
+	if got := raFlows(t, out); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("flows\n%s\nwant (nfdump)\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
 
