@@ -516,7 +516,7 @@ type argusSink struct {
 	// context Argus has no field for; it is dropped and counted without
 	// --lossy (which would otherwise be needed for every such conversion).
 	dropContext bool
-	ctxDropped  map[string]int64
+	ctxDropped  [len(netflowContext)]int64 // per netflowContext entry
 }
 
 // netflowContext is the NetFlow/IPFIX context an Argus record cannot hold.
@@ -540,7 +540,7 @@ func openArgusSink(out, in gateway.Endpoint, o convertOpts) (*argusSink, error) 
 		return nil, err
 	}
 	s := &argusSink{in: in, out: out, version: version, f: f, st: convertStats{lost: map[string]int64{}},
-		dropContext: in.Format.IsNetFlow(), ctxDropped: map[string]int64{}}
+		dropContext: in.Format.IsNetFlow()}
 	s.bw = bufio.NewWriterSize(w, 256<<10)
 	var opts []argus.Option
 	if o.lossy {
@@ -562,10 +562,10 @@ func (s *argusSink) write(recs []flow.Record) error {
 			s.st.mgmt++
 		}
 		if s.dropContext {
-			for _, c := range netflowContext {
+			for k, c := range netflowContext {
 				if r.Has&c.g != 0 {
 					r.Has &^= c.g
-					s.ctxDropped[c.name]++
+					s.ctxDropped[k]++
 				}
 			}
 		}
@@ -606,15 +606,12 @@ func (s *argusSink) report(w io.Writer) {
 	fmt.Fprintf(w, "  sink              Argus %d.x\n", s.version)
 	fmt.Fprintf(w, "  records read      %d (%d management)\n", st.read, st.mgmt)
 	fmt.Fprintf(w, "  records written   %d\n", st.written)
-	if len(s.ctxDropped) > 0 {
+	if s.ctxDropped != [len(netflowContext)]int64{} {
 		fmt.Fprintf(w, "  NetFlow/IPFIX context Argus has no field for (dropped, per record):\n")
-		keys := make([]string, 0, len(s.ctxDropped))
-		for k := range s.ctxDropped {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			fmt.Fprintf(w, "    %8d  %s\n", s.ctxDropped[k], k)
+		for k, c := range netflowContext {
+			if n := s.ctxDropped[k]; n > 0 {
+				fmt.Fprintf(w, "    %8d  %s\n", n, c.name)
+			}
 		}
 	}
 	if len(st.lost) == 0 {
