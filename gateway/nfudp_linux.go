@@ -117,7 +117,12 @@ func (w *udpWorker) recvmmsg(fd uintptr) bool {
 		h.Flags = 0
 	}
 	r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&w.msgs[0])), uintptr(len(w.msgs)), unix.MSG_DONTWAIT, 0, 0)
-	if e == unix.EAGAIN || e == unix.EINTR {
+	for e == unix.EINTR {
+		// Retry now: waiting for the (edge-triggered) poller could miss
+		// datagrams already queued.
+		r, _, e = unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&w.msgs[0])), uintptr(len(w.msgs)), unix.MSG_DONTWAIT, 0, 0)
+	}
+	if e == unix.EAGAIN {
 		return false
 	}
 	w.n, w.errno = int(r), e
