@@ -778,9 +778,13 @@ func printSourceReport(w io.Writer, st gateway.Stats, cs *gateway.CodecSet) {
 		fmt.Fprintf(w, "  templates         v9 %d (+%d options), IPFIX %d (+%d options); changed %d, expired %d, withdrawn %d\n",
 			c.V9.Templates, c.V9.OptionsTemplates, c.IP.Templates, c.IP.OptionsTemplates,
 			c.V9.TemplatesChanged+c.IP.TemplatesChanged, c.V9.TemplatesExpired+c.IP.TemplatesExpired, c.V9.TemplatesWithdrawn+c.IP.TemplatesWithdrawn)
-		fmt.Fprintf(w, "  template misses   %d data sets before their template: %d decoded when it came (%d records), %d expired undecoded, %d dropped (buffer full)\n",
-			c.V9.PendingSets+c.IP.PendingSets, c.V9.PendingDecoded+c.IP.PendingDecoded, c.V9.PendingRecords+c.IP.PendingRecords,
-			c.V9.PendingExpired+c.IP.PendingExpired, c.V9.PendingDropped+c.IP.PendingDropped)
+		sets, dec, exp := c.V9.PendingSets+c.IP.PendingSets, c.V9.PendingDecoded+c.IP.PendingDecoded, c.V9.PendingExpired+c.IP.PendingExpired
+		var held uint64
+		if sets > dec+exp {
+			held = sets - dec - exp
+		}
+		fmt.Fprintf(w, "  template misses   %d data sets before their template: %d decoded when it came (%d records), %d expired undecoded, %d still held at the end (no template came), %d dropped (buffer full)\n",
+			sets, dec, c.V9.PendingRecords+c.IP.PendingRecords, exp, held, c.V9.PendingDropped+c.IP.PendingDropped)
 		fmt.Fprintf(w, "  sequence loss     v5 %d flows, v9 %d packets, IPFIX %d records; quirks (resets, reordering) v5 %d, v9 %d, IPFIX %d\n",
 			c.V5.Lost, c.V9.SeqLost, c.IP.SeqLost, c.V5.SeqQuirks, c.V9.SeqQuirks, c.IP.SeqQuirks)
 	}
