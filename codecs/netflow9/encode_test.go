@@ -24,6 +24,7 @@ import (
 	"github.com/flowgate/flowgate/codecs"
 	"github.com/flowgate/flowgate/codecs/internal/nfcore"
 	"github.com/flowgate/flowgate/flow"
+	"github.com/flowgate/flowgate/sensor/capture"
 )
 
 // encDatagrams collects one Write per message.
@@ -966,4 +967,97 @@ func TestTemplateLimit(t *testing.T) {
 			t.Errorf("record %d:\nsent %s\nback %s", i, a, b)
 		}
 	}
+}
+
+// exportPayloads returns the UDP payloads of a capture of export packets.
+func exportPayloads(t testing.TB, path string) [][]byte {
+	t.Helper()
+	src, err := capture.OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	var out [][]byte
+	for {
+		var fr capture.Frame
+		if err := src.ReadFrame(&fr); err != nil {
+			break
+		}
+		pkt := gopacket.NewPacket(fr.Data, layers.LinkType(fr.LinkType), gopacket.Default)
+		if udp, ok := pkt.Layer(layers.LayerTypeUDP).(*layers.UDP); ok {
+			out = append(out, append([]byte(nil), udp.Payload...))
+		}
+	}
+	return out
+}
+
+// TestGeneratedV9ToV9: every softflowd and pmacct v9 export of the corpus
+// decoded by A's decoder, encoded (also with FIRST/LAST_SWITCHED) and
+// decoded again keeps its values; tshark reads our packets with no
+// expert info.
+func TestGeneratedV9ToV9(t *testing.T) {
+	dir := os.Getenv("FLOWGATE_CORPUS")
+	if dir == "" {
+		t.Skip("FLOWGATE_CORPUS not set")
+	}
+	from := netip.MustParseAddrPort("127.0.0.1:2055")
+	total := 0
+	for _, uptime := range []bool{false, true} {
+		for _, variant := range []string{"v9", "pmacct_v9"} {
+			pcaps, _ := filepath.Glob(filepath.Join(dir, "generated/exports", variant, "pcap", "*.pcap"))
+			var all [][]byte
+			for _, pc := range pcaps {
+				d := NewDecoder()
+				var recs []flow.Record
+				for _, p := range exportPayloads(t, pc) {
+					recs, _ = d.DecodePacket(p, from, recs)
+				}
+				opts := []EncoderOption{WithEncoderClock(encClock)}
+				if uptime {
+					opts = append(opts, WithUptimeTimes(), WithBoot(time.Unix(1699990000, 0)))
+				}
+				var out encDatagrams
+				e := NewEncoder(&out, opts...)
+				for i := range recs {
+					recs[i].Detach()
+					if err := e.Encode(&recs[i]); err != nil {
+						t.Fatalf("%s: %v", pc, err)
+					}
+				}
+				e.Close()
+				d2 := NewDecoder()
+				var back []flow.Record
+				for _, p := range out {
+					var err error
+					if back, err = d2.DecodePacket(p, from, back); err != nil {
+						t.Fatalf("%s: decoding ours: %v", pc, err)
+					}
+				}
+				want := splitAll(recs)
+				if len(back) != len(want) {
+					t.Fatalf("%s: %d back, sent %d", pc, len(back), len(want))
+				}
+				for i := range want {
+					if a, b := encCanon(&want[i]), encCanon(&back[i]); a != b {
+						t.Errorf("%s record %d (uptime %v):\nsent %s\nback %s", pc, i, uptime, a, b)
+					}
+				}
+				total += len(want)
+				// Each stream its own source id for tshark.
+				for i := range out {
+					binary.BigEndian.PutUint32(out[i][16:], uint32(len(all)))
+				}
+				all = append(all, out...)
+			}
+			for i, m := range encTshark(t, all) {
+				if len(m.Expert) != 0 {
+					t.Errorf("%s message %d: tshark expert info %v", variant, i, m.Expert)
+				}
+			}
+		}
+	}
+	if total < 100 {
+		t.Errorf("%d records: the corpus is not there", total)
+	}
+	t.Logf("%d records through v9 and back", total)
 }
