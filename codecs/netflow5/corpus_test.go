@@ -312,6 +312,7 @@ func TestGeneratedExports(t *testing.T) {
 			if s := d.Stats(); s.Lost != 0 || s.SeqQuirks != 0 || s.Errors != 0 {
 				t.Errorf("%s: stats %+v", name, s)
 			}
+			checkRoundTrip(t, nil, all) // and back through our encoder
 			rows := nfdumpRows(t, filepath.Join(dir, "nfdump", case_+".csv.txt"))
 			if len(rows) != len(all) {
 				t.Fatalf("%s: nfdump %d flows, we %d", name, len(rows), len(all))

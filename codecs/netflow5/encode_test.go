@@ -286,7 +286,7 @@ func checkRoundTrip(t *testing.T, orig []byte, recs []flow.Record) {
 	}
 	for i := range recs {
 		w := recs[i]
-		w.ExportSeq = again[i].ExportSeq
+		w.ExportSeq, w.Exporter = again[i].ExportSeq, again[i].Exporter
 		w.Start = floorMs(w.Start) * 1e6
 		w.Last = max(floorMs(w.Last)*1e6, w.Start)
 		if !w.Key.MaskLen { // raw mask bytes are not exported
