@@ -198,3 +198,68 @@ func TestCodecSetTemplates(t *testing.T) {
 		t.Error("a bad state file loaded")
 	}
 }
+
+// TestUDPListenerExportPcaps: the UDP payloads of every generated export
+// capture (softflowd and pmacct: v5, v9, IPFIX), each capture sent by an
+// exporter of its own, through a two-socket listener give the records that
+// decoding the same payloads directly gives.
+func TestUDPListenerExportPcaps(t *testing.T) {
+	pcaps := exportPcaps(t)
+	var streams [][][]byte
+	for _, p := range pcaps {
+		var s [][]byte
+		if _, err := ReadMessages(p, FormatNF, func(b []Message) error {
+			for _, m := range b {
+				s = append(s, append([]byte(nil), m.Data...))
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if len(s) > 0 {
+			streams = append(streams, s)
+		}
+	}
+	cs := NewCodecSet()
+	l, err := ListenUDP("127.0.0.1:0", Options{Workers: 2}, cs.New)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	senders := dialUDP(t, l.Addr().String(), len(streams))
+	direct := NewCodecSet().New()
+	var want []flow.Record
+	var c collector
+	sent := 0
+	serveUntil(t, l, c.handle, func() {
+		for i, s := range streams {
+			from := senders[i].LocalAddr().(*net.UDPAddr).AddrPort()
+			for _, b := range s {
+				senders[i].Write(b)
+				sent++
+				n := len(want)
+				want, _ = direct.Decode(b, from, want)
+				for k := n; k < len(want); k++ {
+					want[k].Detach()
+				}
+			}
+		}
+	}, func() bool { return l.Messages() == uint64(sent) })
+	st := l.Stats()
+	if st.Messages != uint64(sent) || st.Errors != 0 || len(c.recs) != len(want) || len(want) == 0 {
+		t.Fatalf("%d of %d datagrams, %d errors (%v), %d records, direct %d", st.Messages, sent, st.Errors, st.Samples, len(c.recs), len(want))
+	}
+	got, exp := byExporter(c.recs), byExporter(want)
+	for e, w := range exp {
+		g := got[e]
+		if len(g) != len(w) {
+			t.Fatalf("exporter %s: %d records, direct decoding %d", e, len(g), len(w))
+		}
+		for i := range w {
+			if !reflect.DeepEqual(w[i], g[i]) {
+				t.Fatalf("exporter %s record %d differs:\n%s", e, i, cmp.Diff(w[i], g[i], cmpopts.EquateEmpty(), cmpopts.EquateComparable(netip.Addr{}, netip.AddrPort{})))
+			}
+		}
+	}
+	t.Logf("%d captures, %d datagrams (v5 %d, v9 %d, IPFIX %d), %d records", len(streams), sent, st.V5, st.V9, st.IPFIX, len(want))
+}
