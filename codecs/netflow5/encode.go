@@ -133,7 +133,8 @@ func conv(r *flow.Record, out *[2]v5rec) (n int, dom, sampling uint16, err error
 	if r.Has&flow.HasKey == 0 || k.Kind != flow.Kind5Tuple {
 		return 0, 0, 0, notRep("saddr", "v5 holds IPv4 5-tuple flows only")
 	}
-	if !k.Src.Is4() || !k.Dst.Is4() {
+	src, dst := k.Src.Unmap(), k.Dst.Unmap() // an IPv4-mapped IPv6 address is IPv4
+	if !src.Is4() || !dst.Is4() {
 		return 0, 0, 0, notRep("saddr", "v5 holds IPv4 addresses only: "+k.Src.String())
 	}
 	if r.Has&flow.HasExporter != 0 {
@@ -173,10 +174,10 @@ func conv(r *flow.Record, out *[2]v5rec) (n int, dom, sampling uint16, err error
 	}
 	var nh [4]byte
 	if r.Has&flow.HasNextHop != 0 && r.NextHop.IsValid() {
-		if !r.NextHop.Is4() {
+		if !r.NextHop.Unmap().Is4() {
 			return 0, 0, 0, notRep("nexthop", "v5 holds an IPv4 next hop only")
 		}
-		nh = r.NextHop.As4()
+		nh = r.NextHop.Unmap().As4()
 	}
 	var sp, dp uint16
 	if r.Has&flow.HasICMPKey != 0 && k.Proto == 1 {
@@ -226,12 +227,12 @@ func conv(r *flow.Record, out *[2]v5rec) (n int, dom, sampling uint16, err error
 			o.tos = r.IPAttr.TOS[d]
 		}
 		if d == 0 {
-			o.src, o.dst, o.nh = k.Src.As4(), k.Dst.As4(), nh
+			o.src, o.dst, o.nh = src.As4(), dst.As4(), nh
 			o.in, o.out, o.sp, o.dp = uint16(inIf), uint16(outIf), sp, dp
 			o.sas, o.das, o.smask, o.dmask = uint16(sas), uint16(das), smask, dmask
 		} else {
 			// The reverse direction: the next hop is unknown.
-			o.src, o.dst = k.Dst.As4(), k.Src.As4()
+			o.src, o.dst = dst.As4(), src.As4()
 			o.in, o.out, o.sp, o.dp = uint16(outIf), uint16(inIf), dp, sp
 			if r.Has&flow.HasICMPKey != 0 && k.Proto == 1 {
 				o.sp, o.dp = 0, uint16(icmpReply(k.ICMPType))<<8|uint16(k.ICMPCode)

@@ -218,6 +218,20 @@ func TestAppendPacket(t *testing.T) {
 	}
 }
 
+// TestMappedAddresses: IPv4-mapped IPv6 addresses go out as IPv4.
+func TestMappedAddresses(t *testing.T) {
+	r := sample()[0]
+	r.Key.Src, r.Key.Dst = netip.MustParseAddr("::ffff:10.0.0.1"), netip.MustParseAddr("::ffff:10.0.0.2")
+	b, n, err := NewEncoder(nil, nil).AppendPacket(nil, []flow.Record{r})
+	if err != nil || n != 1 {
+		t.Fatal(err)
+	}
+	got, err := NewDecoder(0).DecodePacket(b, testFrom, nil)
+	if err != nil || got[0].Key.Src != netip.MustParseAddr("10.0.0.1") || got[0].Key.Dst != netip.MustParseAddr("10.0.0.2") {
+		t.Errorf("%v %v", err, got[0].Key)
+	}
+}
+
 // TestTimeSpan: records of any age come out exact (the export time is the
 // datagram's latest flow time); records more than 24.8 days apart go into
 // separate datagrams.
