@@ -199,7 +199,7 @@ func ourValue(r *flow.Record, name string, nf map[string]any) (any, bool) {
 	}
 	// Elements kept in Extra: compare the raw value.
 	e := ByName(name)
-	if e == nil || e.Op != OpExtra {
+	if e == nil || e.Op != OpExtra && !kept(e.Op) {
 		return nil, false
 	}
 	for i := range r.Extra {
@@ -381,6 +381,11 @@ func compareGolden(t *testing.T, name string, g *goldenFile, recs []flow.Record,
 			gv = normGolden(k, gv)
 			if f, isF := gv.(float64); isF && k == "tcpControlBits" {
 				gv = float64(uint64(f) & 0xFF)
+			}
+			if k == "samplerId" && gv == 0.0 && isFloat(ov) && ov.(float64) < 256 {
+				// tehmaze reads FLOW_SAMPLER_ID as one byte: of the ASR
+				// 9000's 2-byte 0x0001 it takes the 0 (listed).
+				continue
 			}
 			if fmt.Sprint(ov) != fmt.Sprint(gv) && !(isFloat(gv) && isFloat(ov) && math.Abs(gv.(float64)-ov.(float64)) < 0.5) {
 				t.Errorf("record %d %s: ours %v, golden %v", i, k, ov, gv)
