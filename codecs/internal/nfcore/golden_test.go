@@ -192,6 +192,8 @@ func ourValue(r *flow.Record, name string, nf map[string]any) (any, bool) {
 		return num(uint64(r.Key.ICMPType)<<8 | uint64(r.Key.ICMPCode))
 	case "samplingInterval":
 		return num(uint64(r.SamplingRate))
+	case "observation_domain_id":
+		return num(uint64(r.ObsDomain))
 	case "flowStartSeconds", "flowStartMilliseconds":
 		return time.Unix(0, r.Start).UTC().Format(time.RFC3339Nano), true
 	case "flowEndSeconds", "flowEndMilliseconds":
