@@ -196,13 +196,6 @@ func (e *Encoder) check(r *flow.Record) error {
 			return notRep("stime", "a nanosecond time after 2036-02-07 (NTP era 0)")
 		}
 	}
-	if r.Pkts[flow.Dst] == 0 && r.Bytes[flow.Dst] == 0 && revOnly(r) ||
-		r.Has&(flow.HasKey|flow.HasICMPKey) == flow.HasICMPKey {
-		// nfcore sends reverse elements with reverse counts only (a
-		// reverse TOS, VLAN or flags of a flow with none is left out),
-		// and ICMP type and code with a key only.
-		e.stats.Dropped++
-	}
 	for i := range r.Extra {
 		x := &r.Extra[i]
 		if x.Source != flow.SourceIPFIX && x.Source != flow.SourceNetFlow9 {
@@ -214,6 +207,13 @@ func (e *Encoder) check(r *flow.Record) error {
 			}
 			e.stats.Dropped++
 		}
+	}
+	if r.Pkts[flow.Dst] == 0 && r.Bytes[flow.Dst] == 0 && revOnly(r) ||
+		r.Has&(flow.HasKey|flow.HasICMPKey) == flow.HasICMPKey {
+		// nfcore sends reverse elements with reverse counts only (a
+		// reverse TOS, VLAN or flags of a flow with none is left out),
+		// and ICMP type and code with a key only.
+		e.stats.Dropped++
 	}
 	return nil
 }

@@ -210,12 +210,6 @@ func (e *Encoder) check(r *flow.Record) error {
 			}
 		}
 	}
-	if r.Pkts[flow.Dst] == 0 && r.Bytes[flow.Dst] == 0 && revOnly(r) ||
-		r.Has&(flow.HasKey|flow.HasICMPKey) == flow.HasICMPKey {
-		// Reverse TOS, VLAN or flags of a flow without reverse counts
-		// (no second record to carry them), an ICMP type without a key.
-		e.stats.Dropped++
-	}
 	for i := range r.Extra {
 		x := &r.Extra[i]
 		if x.Source != flow.SourceIPFIX && x.Source != flow.SourceNetFlow9 {
@@ -227,6 +221,12 @@ func (e *Encoder) check(r *flow.Record) error {
 			}
 			e.stats.Dropped++
 		}
+	}
+	if r.Pkts[flow.Dst] == 0 && r.Bytes[flow.Dst] == 0 && revOnly(r) ||
+		r.Has&(flow.HasKey|flow.HasICMPKey) == flow.HasICMPKey {
+		// Reverse TOS, VLAN or flags of a flow without reverse counts
+		// (no second record to carry them), an ICMP type without a key.
+		e.stats.Dropped++
 	}
 	return nil
 }
