@@ -583,6 +583,87 @@ func TestConvertSIGTERM(t *testing.T) {
 	}
 }
 
+// TestConvertRelay: a live relay, v5 in and IPFIX out (`-r nf+udp://A
+// -w ipfix+udp://B`): the few records wait in the sink's batch and go out
+// on its one-second flush; the collector at B sees the flows nfdump has
+// for the v5 capture.
+func TestConvertRelay(t *testing.T) {
+	d := exportVariant(t, "v5")
+	pcap := filepath.Join(d, "pcap", "tcp_handshake.pcap")
+	want := nfdumpFlows(t, filepath.Join(d, "nfdump", "tcp_handshake.csv.txt"))
+	var payloads [][]byte
+	gateway.ReadMessages(pcap, gateway.FormatNF, func(b []gateway.Message) error {
+		for _, m := range b {
+			payloads = append(payloads, append([]byte(nil), m.Data...))
+		}
+		return nil
+	})
+	cs := gateway.NewCodecSet()
+	coll, err := gateway.ListenUDP("127.0.0.1:0", gateway.Options{Workers: 1}, cs.New)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer coll.Close()
+	got := filepath.Join(t.TempDir(), "got.argus")
+	gotEP, _ := gateway.ParseEndpoint("argus:" + got)
+	sink, err := openSink(context.Background(), gotEP, gateway.Endpoint{Format: gateway.FormatNF}, convertOpts{stdout: os.Stdout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- coll.Serve(ctx, sink.write) }()
+
+	relay := freeUDPPort(t)
+	done := make(chan error, 1)
+	go func() {
+		_, err := convert(t, "nf+udp://"+relay, "ipfix+udp://"+coll.Addr().String(), convertOpts{duration: 1500 * time.Millisecond})
+		done <- err
+	}()
+	waitBound(t, relay)
+	c, err := net.Dial("udp", relay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, p := range payloads {
+		c.Write(p)
+	}
+	// Before the flush tick nothing has gone out.
+	time.Sleep(200 * time.Millisecond)
+	if n := coll.Messages(); n != 0 {
+		t.Errorf("%d messages before the flush", n)
+	}
+	for deadline := time.Now().Add(5 * time.Second); coll.Messages() == 0 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	select {
+	case <-done:
+		t.Fatal("convert ended before its flush sent anything")
+	default:
+	}
+	if coll.Messages() == 0 {
+		t.Fatal("nothing relayed after the flush tick")
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	if err := <-served; err != nil {
+		t.Fatal(err)
+	}
+	if err := sink.close(); err != nil {
+		t.Fatal(err)
+	}
+	if st := coll.Stats(); st.IPFIX == 0 || st.Errors != 0 {
+		t.Errorf("collector: %+v", st)
+	}
+	if g := raFlows(t, got); strings.Join(g, "\n") != strings.Join(want, "\n") {
+		t.Errorf("relayed flows\n%s\nwant (nfdump)\n%s", strings.Join(g, "\n"), strings.Join(want, "\n"))
+	}
+}
+
 // TestConvertBadEndpoints: the errors name what is wrong.
 func TestConvertBadEndpoints(t *testing.T) {
 	for _, tc := range []struct{ in, out, want string }{
