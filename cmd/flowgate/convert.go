@@ -150,7 +150,7 @@ func runConvert(ctx context.Context, in, out gateway.Endpoint, o convertOpts) er
 	}
 
 	var mu sync.Mutex
-	var read, written int64
+	var read int64
 	var sinkErr error
 	done := false
 	h := func(recs []flow.Record) error {
@@ -169,7 +169,6 @@ func runConvert(ctx context.Context, in, out gateway.Endpoint, o convertOpts) er
 			sinkErr = err
 			return err
 		}
-		written += int64(len(recs))
 		return nil
 	}
 	// A listener's records must not wait in a buffer for the next batch.
