@@ -762,6 +762,9 @@ func printCounts(w io.Writer, m map[string]uint64) {
 func printSourceReport(w io.Writer, st gateway.Stats, cs *gateway.CodecSet) {
 	fmt.Fprintf(w, "  messages          %d (v5 %d, v9 %d, IPFIX %d), %d bytes\n", st.Messages, st.V5, st.V9, st.IPFIX, st.Bytes)
 	fmt.Fprintf(w, "  records decoded   %d\n", st.Records)
+	if st.FirstTS != 0 {
+		fmt.Fprintf(w, "  captured          %s .. %s\n", time.Unix(0, st.FirstTS).UTC().Format(time.RFC3339Nano), time.Unix(0, st.LastTS).UTC().Format(time.RFC3339Nano))
+	}
 	if st.Sockets > 0 {
 		fmt.Fprintf(w, "  sockets           %d, receive buffer %d bytes each (%d asked), kernel drops %d\n", st.Sockets, st.RcvBuf, st.RcvBufAsked, st.KernelDrops)
 	}
