@@ -117,6 +117,7 @@ type Element struct {
 var elements = []Element{
 	{1, 0, "octetDeltaCount", OpOctets, 8},
 	{2, 0, "packetDeltaCount", OpPackets, 8},
+	{3, 0, "deltaFlowCount", OpExtra, 0},
 	{4, 0, "protocolIdentifier", OpProto, 1},
 	{5, 0, "ipClassOfService", OpTOS, 1},
 	{6, 0, "tcpControlBits", OpTCPFlags, 2},
@@ -143,6 +144,10 @@ var elements = []Element{
 	{31, 0, "flowLabelIPv6", OpFlowLabel, 4},
 	{32, 0, "icmpTypeCodeIPv4", OpICMPTypeCode4, 2},
 	{34, 0, "samplingInterval", OpSamplingInterval, 4},
+	{38, 0, "engineType", OpExtra, 0},
+	{39, 0, "engineId", OpExtra, 0},
+	{44, 0, "sourceIPv4Prefix", OpExtra, 0},
+	{45, 0, "destinationIPv4Prefix", OpExtra, 0},
 	{35, 0, "samplingAlgorithm", OpSamplingAlgo, 0},
 	{48, 0, "samplerId", OpSamplerID, 0},
 	{49, 0, "samplerMode", OpSamplerMode, 0},
@@ -167,9 +172,16 @@ var elements = []Element{
 	{85, 0, "octetTotalCount", OpOctetsTotal, 0},
 	{86, 0, "packetTotalCount", OpPacketsTotal, 0},
 	{89, 0, "forwardingStatus", OpExtra, 0},
+	{92, 0, "srcTrafficIndex", OpExtra, 0},
+	{93, 0, "dstTrafficIndex", OpExtra, 0},
+	{95, 0, "applicationId", OpExtra, 0},
+	{96, 0, "applicationName", OpExtra, 0},
+	{98, 0, "postIpDiffServCodePoint", OpExtra, 0},
 	{136, 0, "flowEndReason", OpEndReason, 0},
+	{138, 0, "observationPointId", OpExtra, 0},
 	{139, 0, "icmpTypeCodeIPv6", OpICMPTypeCode6, 2},
 	{143, 0, "meteringProcessId", OpExtra, 0},
+	{144, 0, "exportingProcessId", OpExtra, 0},
 	{148, 0, "flowId", OpExtra, 0},
 	{150, 0, "flowStartSeconds", OpStartSec, 0},
 	{151, 0, "flowEndSeconds", OpEndSec, 0},
@@ -196,6 +208,8 @@ var elements = []Element{
 	{186, 0, "tcpWindowSize", OpTCPWin, 0},
 	{192, 0, "ipTTL", OpTTL, 1},
 	{195, 0, "ipDiffServCodePoint", OpDSCP, 0},
+	{196, 0, "ipPrecedence", OpExtra, 0},
+	{210, 0, "paddingOctets", OpExtra, 0},
 	{225, 0, "postNATSourceIPv4Address", OpExtra, 0},
 	{322, 0, "observationTimeSeconds", OpObsSec, 0},
 	{323, 0, "observationTimeMilliseconds", OpObsMs, 0},
@@ -207,9 +221,13 @@ var elements = []Element{
 	{231, 0, "initiatorOctets", OpInitOctets, 0},
 	{232, 0, "responderOctets", OpRespOctets, 0},
 	{233, 0, "firewallEvent", OpExtra, 0},
+	{234, 0, "ingressVRFID", OpExtra, 0},
+	{235, 0, "egressVRFID", OpExtra, 0},
+	{239, 0, "biflowDirection", OpExtra, 0},
 	{243, 0, "dot1qVlanId", OpDot1qVLAN, 0},
 	{244, 0, "dot1qPriority", OpVLANPrio, 0},
 	{256, 0, "ethernetType", OpEtherType, 0},
+	{278, 0, "newConnectionDeltaCount", OpExtra, 0},
 	{298, 0, "initiatorPackets", OpInitPackets, 0},
 	{299, 0, "responderPackets", OpRespPackets, 0},
 	{302, 0, "selectorId", OpSamplerID, 0},
@@ -278,7 +296,11 @@ func kept(op Op) bool {
 		// Not samplingInterval (34): it is the rate itself, which the
 		// encoder writes as 34 (Huawei sends it in data records).
 		OpSamplingAlgo, OpSamplerID, OpSamplerMode,
-		OpSamplerRandom, OpSelectorAlgo, OpPacketInterval, OpPacketSpace:
+		OpSamplerRandom, OpSelectorAlgo, OpPacketInterval, OpPacketSpace,
+		// Alternatives of canonical elements (the encoder writes the
+		// canonical one, ipClassOfService, ipTTL, vlanId, from the field):
+		// kept so the element that came goes back too.
+		OpDSCP, OpMinTTL, OpMaxTTL, OpDot1qVLAN:
 		return true
 	}
 	return false

@@ -1,6 +1,7 @@
 package nfcore
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -194,6 +195,8 @@ func ourValue(r *flow.Record, name string, nf map[string]any) (any, bool) {
 		return num(uint64(r.SamplingRate))
 	case "observation_domain_id":
 		return num(uint64(r.ObsDomain))
+	case "flowDurationMilliseconds":
+		return num(uint64((r.Last - r.Start) / 1e6))
 	case "flowStartSeconds", "flowStartMilliseconds":
 		return time.Unix(0, r.Start).UTC().Format(time.RFC3339Nano), true
 	case "flowEndSeconds", "flowEndMilliseconds":
@@ -213,6 +216,11 @@ func ourValue(r *flow.Record, name string, nf map[string]any) (any, bool) {
 		case float64:
 			return num(uintN(x.Value))
 		case string:
+			// tehmaze prints octet arrays in base64, addresses and MACs
+			// in their text form, strings as they are.
+			if b64 := base64.StdEncoding.EncodeToString(x.Value); b64 == g {
+				return b64, true
+			}
 			if len(x.Value) == 4 || len(x.Value) == 16 {
 				a, _ := netip.AddrFromSlice(x.Value)
 				return ip(a)
