@@ -280,3 +280,44 @@ func TestUDPPayloadFrames(t *testing.T) {
 		}
 	}
 }
+
+// FuzzRawFrame: framing any bytes never panics, never claims more bytes
+// than it has, and a claimed message starts with its format's version.
+func FuzzRawFrame(f *testing.F) {
+	f.Add([]byte{0, 10, 0, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, uint8(3), true)
+	f.Add([]byte{0, 9, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 8, 0, 0, 0, 0, 0, 9}, uint8(2), false)
+	f.Add([]byte{0, 5, 0, 1}, uint8(1), true)
+	formats := []Format{FormatNF, FormatNF5, FormatNF9, FormatIPFIX}
+	f.Fuzz(func(t *testing.T, b []byte, fi uint8, eof bool) {
+		fm := formats[int(fi)%len(formats)]
+		n, err := rawFrame(b, fm, eof)
+		if err != nil {
+			return
+		}
+		if n > len(b) || n < 0 || n > maxMessage {
+			t.Fatalf("rawFrame claimed %d of %d bytes", n, len(b))
+		}
+		if n > 0 && MessageVersion(b) != 5 && MessageVersion(b) != 9 && MessageVersion(b) != 10 {
+			t.Fatalf("message of version %d", MessageVersion(b))
+		}
+	})
+}
+
+// FuzzUDPPayload: any frame of any link type gives a payload inside the
+// frame, or a reason, never a panic.
+func FuzzUDPPayload(f *testing.F) {
+	udp := []byte{0x08, 0x07, 0x08, 0x13, 0, 12, 0, 0, 0, 10, 0, 4}
+	ip := append([]byte{0x45, 0, 0, 32, 0, 1, 0, 0, 64, 17, 0, 0, 192, 0, 2, 1, 198, 51, 100, 2}, udp...)
+	f.Add(append([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 8, 0}, ip...), uint16(1))
+	f.Add(ip, uint16(101))
+	f.Add(append([]byte{2, 0, 0, 0}, ip...), uint16(0))
+	f.Fuzz(func(t *testing.T, b []byte, link uint16) {
+		var m Message
+		fr := capture.Frame{Data: b, LinkType: link}
+		if why := udpPayload(&fr, &m); why == "" {
+			if len(m.Data) > len(b) || !m.From.IsValid() {
+				t.Fatalf("payload %d of %d bytes, from %v", len(m.Data), len(b), m.From)
+			}
+		}
+	})
+}
