@@ -23,8 +23,8 @@ import (
 
 	"github.com/flowgate/flowgate/codecs"
 	"github.com/flowgate/flowgate/codecs/internal/nfcore"
+	"github.com/flowgate/flowgate/codecs/internal/nfcore/nftest"
 	"github.com/flowgate/flowgate/flow"
-	"github.com/flowgate/flowgate/sensor/capture"
 )
 
 // encDatagrams collects one Write per message.
@@ -880,21 +880,13 @@ func TestTemplateLimit(t *testing.T) {
 // exportPayloads returns the UDP payloads of a capture of export packets.
 func exportPayloads(t testing.TB, path string) [][]byte {
 	t.Helper()
-	src, err := capture.OpenFile(path)
+	dgs, err := nftest.ReadPcapUDP(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer src.Close()
-	var out [][]byte
-	for {
-		var fr capture.Frame
-		if err := src.ReadFrame(&fr); err != nil {
-			break
-		}
-		pkt := gopacket.NewPacket(fr.Data, layers.LinkType(fr.LinkType), gopacket.Default)
-		if udp, ok := pkt.Layer(layers.LayerTypeUDP).(*layers.UDP); ok {
-			out = append(out, append([]byte(nil), udp.Payload...))
-		}
+	out := make([][]byte, len(dgs))
+	for i := range dgs {
+		out[i] = dgs[i].Payload
 	}
 	return out
 }
