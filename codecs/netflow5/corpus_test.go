@@ -12,12 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-
 	"github.com/flowgate/flowgate/codecs"
+	"github.com/flowgate/flowgate/codecs/internal/nfcore/nftest"
 	"github.com/flowgate/flowgate/flow"
-	"github.com/flowgate/flowgate/sensor/capture"
 )
 
 func corpus(t testing.TB, rel string) string {
@@ -199,31 +196,15 @@ func TestFlowbeatDat(t *testing.T) {
 // readPcapPayloads returns the UDP payloads of a capture and their senders.
 func readPcapPayloads(t testing.TB, path string) ([][]byte, []netip.AddrPort) {
 	t.Helper()
-	src, err := capture.OpenFile(path)
+	dgs, err := nftest.ReadPcapUDP(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer src.Close()
 	var out [][]byte
 	var from []netip.AddrPort
-	for {
-		var fr capture.Frame
-		if err := src.ReadFrame(&fr); err != nil {
-			break
-		}
-		pkt := gopacket.NewPacket(fr.Data, layers.LinkType(fr.LinkType), gopacket.Default)
-		udp, _ := pkt.Layer(layers.LayerTypeUDP).(*layers.UDP)
-		if udp == nil {
-			continue
-		}
-		var src netip.Addr
-		if ip, ok := pkt.NetworkLayer().(*layers.IPv4); ok {
-			src, _ = netip.AddrFromSlice(ip.SrcIP.To4())
-		} else if ip, ok := pkt.NetworkLayer().(*layers.IPv6); ok {
-			src, _ = netip.AddrFromSlice(ip.SrcIP)
-		}
-		out = append(out, append([]byte(nil), udp.Payload...))
-		from = append(from, netip.AddrPortFrom(src, uint16(udp.SrcPort)))
+	for _, d := range dgs {
+		out = append(out, d.Payload)
+		from = append(from, d.From)
 	}
 	return out, from
 }
