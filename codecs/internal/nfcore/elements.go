@@ -182,6 +182,7 @@ var elements = []Element{
 	{139, 0, "icmpTypeCodeIPv6", OpICMPTypeCode6, 2},
 	{143, 0, "meteringProcessId", OpExtra, 0},
 	{144, 0, "exportingProcessId", OpExtra, 0},
+	{147, 0, "wlanSSID", OpExtra, 0},
 	{148, 0, "flowId", OpExtra, 0},
 	{150, 0, "flowStartSeconds", OpStartSec, 0},
 	{151, 0, "flowEndSeconds", OpEndSec, 0},
@@ -223,6 +224,7 @@ var elements = []Element{
 	{233, 0, "firewallEvent", OpExtra, 0},
 	{234, 0, "ingressVRFID", OpExtra, 0},
 	{235, 0, "egressVRFID", OpExtra, 0},
+	{236, 0, "VRFname", OpExtra, 0},
 	{239, 0, "biflowDirection", OpExtra, 0},
 	{243, 0, "dot1qVlanId", OpDot1qVLAN, 0},
 	{244, 0, "dot1qPriority", OpVLANPrio, 0},
@@ -234,6 +236,11 @@ var elements = []Element{
 	{304, 0, "selectorAlgorithm", OpSelectorAlgo, 0},
 	{305, 0, "samplingPacketInterval", OpPacketInterval, 0},
 	{306, 0, "samplingPacketSpace", OpPacketSpace, 0},
+	{346, 0, "privateEnterpriseNumber", OpExtra, 0},
+	{351, 0, "layer2SegmentId", OpExtra, 0},
+	{365, 0, "staMacAddress", OpExtra, 0},
+	{366, 0, "staIPv4Address", OpExtra, 0},
+	{367, 0, "wtpMacAddress", OpExtra, 0},
 }
 
 // maxIANA bounds the direct-index table of IANA (PEN 0) elements.

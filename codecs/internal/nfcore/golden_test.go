@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/flowgate/flowgate/codecs/internal/nfcore/nftest"
 	"github.com/flowgate/flowgate/flow"
@@ -228,10 +229,27 @@ func ourValue(r *flow.Record, name string, nf map[string]any) (any, bool) {
 			if len(x.Value) == 6 {
 				return mac([6]byte(x.Value))
 			}
-			return string(x.Value), g != ""
+			return jsonString(x.Value), g != ""
 		}
 	}
 	return nil, false
+}
+
+// jsonString is the bytes as Go's encoding/json wrote them into the
+// goldens: each byte of an invalid UTF-8 sequence becomes U+FFFD.
+func jsonString(b []byte) string {
+	var sb strings.Builder
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		if r == utf8.RuneError && n <= 1 {
+			sb.WriteRune(utf8.RuneError)
+			b = b[1:]
+			continue
+		}
+		sb.Write(b[:n])
+		b = b[n:]
+	}
+	return sb.String()
 }
 
 // normGolden puts golden times in UTC RFC 3339 form for comparison.
@@ -391,6 +409,12 @@ func compareGolden(t *testing.T, name string, g *goldenFile, recs []flow.Record,
 			gv = normGolden(k, gv)
 			if f, isF := gv.(float64); isF && k == "tcpControlBits" {
 				gv = float64(uint64(f) & 0xFF)
+			}
+			if g, ok := gv.(string); ok && len(g) >= 65535 {
+				// H3C's variable-length VRFname (length 65535 in the v9
+				// template): tehmaze reads 65535 bytes from past the
+				// record (listed).
+				continue
 			}
 			if k == "samplerId" && gv == 0.0 && isFloat(ov) && ov.(float64) < 256 {
 				// tehmaze reads FLOW_SAMPLER_ID as one byte: of the ASR
