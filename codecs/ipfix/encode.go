@@ -27,6 +27,9 @@ const (
 
 var be = binary.BigEndian
 
+// maxDomains bounds the observation domains an Encoder keeps state for.
+const maxDomains = 1 << 16
+
 // ntpEraEnd is the end of NTP era 0 in Unix ns (2036-02-07T06:28:16Z).
 const ntpEraEnd = (1<<32 - 2208988800) * int64(1e9)
 
@@ -384,6 +387,12 @@ func (e *Encoder) prepare(r *flow.Record) (ti int, err error) {
 	o := &e.opts
 	if r.Has&flow.HasTime != 0 && (r.Start%1e6 != 0 || r.Last%1e6 != 0) {
 		o = &e.optsNs // keep sub-millisecond times (a µs or ns source)
+	}
+	if len(e.doms) >= maxDomains {
+		if _, ok := e.doms[e.domainOf(r)]; !ok {
+			e.stats.Refused++
+			return -1, notRep("obsdomain", fmt.Sprintf("more than %d observation domains", maxDomains))
+		}
 	}
 	e.fields = nfcore.RecordFields(e.fields[:0], r, o)
 	ti, err = e.template()

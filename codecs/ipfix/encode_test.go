@@ -960,3 +960,26 @@ func TestGeneratedIPFIXToIPFIX(t *testing.T) {
 	}
 	t.Logf("%d records (%d biflows) through IPFIX and back", total, bi)
 }
+
+// TestDomainLimit: state is kept for at most 65536 observation domains;
+// a record of one more is refused, those of known ones still go.
+func TestDomainLimit(t *testing.T) {
+	e := NewEncoder(io.Discard)
+	r := manyRecords(1)[0]
+	r.Has |= flow.HasExporter
+	for d := 0; d < maxDomains; d++ {
+		r.ObsDomain = uint32(d)
+		if err := e.Encode(&r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.ObsDomain = maxDomains
+	var nr *codecs.NotRepresentableError
+	if err := e.Encode(&r); !errors.As(err, &nr) || nr.Field != "obsdomain" {
+		t.Errorf("domain %d: %v", r.ObsDomain, err)
+	}
+	r.ObsDomain = 7
+	if err := e.Encode(&r); err != nil {
+		t.Errorf("known domain: %v", err)
+	}
+}

@@ -27,6 +27,10 @@ const (
 
 var be = binary.BigEndian
 
+// maxDomains bounds the observation domains (source ids) an Encoder keeps
+// state for.
+const maxDomains = 1 << 16
+
 // EncoderOption configures an Encoder.
 type EncoderOption func(*encConfig)
 
@@ -412,6 +416,12 @@ func (e *Encoder) prepare(r *flow.Record, checked bool) (ti int, err error) {
 		if err := e.check(r); err != nil {
 			e.stats.Refused++
 			return -1, err
+		}
+	}
+	if len(e.doms) >= maxDomains {
+		if _, ok := e.doms[e.domainOf(r)]; !ok {
+			e.stats.Refused++
+			return -1, notRep("obsdomain", fmt.Sprintf("more than %d observation domains", maxDomains))
 		}
 	}
 	e.fields = nfcore.RecordFields(e.fields[:0], r, &e.opts)
