@@ -340,7 +340,10 @@ func TestNetflowIPFIXRoundTrip(t *testing.T) {
 				a.Start, a.End = b.Start, b.End
 			}
 			wf, gf = append(wf, a), append(gf, b)
+			seen := map[ieKey]int{}
 			for _, el := range want[i].Elems {
+				n := seen[el.Key]
+				seen[el.Key]++
 				if canonicalIE(el.Key) {
 					continue
 				}
@@ -350,7 +353,7 @@ func TestNetflowIPFIXRoundTrip(t *testing.T) {
 				}
 				nVals++
 				want := ieValue(d, el.Raw)
-				raw, ok := got[j].get(el.Key)
+				raw, ok := got[j].getN(el.Key, n)
 				if !ok {
 					diffs = append(diffs, nfDiff{"ipfix-roundtrip", d.Name, st.Scope, fmt.Sprintf("record %d: %s (%s) %q not re-exported", i, d.Name, d.Key, clip([]byte(want), 60))})
 					continue

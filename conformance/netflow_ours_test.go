@@ -97,10 +97,22 @@ func recordFlow(r *flow.Record) nfFlow {
 // (IE 160, options data) when known, else -1: IPFIX uptime elements count
 // from it. ok is false when the record does not carry it.
 func recordElem(r *flow.Record, d ieDef, hdr []byte, initMS int64) (string, bool) {
+	return recordElemN(r, d, hdr, initMS, 0)
+}
+
+// recordElemN is recordElem for the n-th occurrence of an element a
+// template repeats: only Extra can hold more than one.
+func recordElemN(r *flow.Record, d ieDef, hdr []byte, initMS int64, n int) (string, bool) {
 	for _, x := range r.Extra {
 		if (x.Source == flow.SourceIPFIX || x.Source == flow.SourceNetFlow9) && x.Enterprise == d.Key.PEN && x.ID == uint32(d.Key.ID) {
-			return ieValue(d, x.Value), true
+			if n == 0 {
+				return ieValue(d, x.Value), true
+			}
+			n--
 		}
+	}
+	if n > 0 {
+		return "", false
 	}
 	u := func(v uint64) (string, bool) { return fmt.Sprint(v), true }
 	a := func(v netip.Addr) (string, bool) { return v.Unmap().String(), v.IsValid() }

@@ -158,7 +158,11 @@ func ieValue(d ieDef, b []byte) string {
 		}
 	case translate.DateTimeMilliseconds:
 		if len(b) == 8 {
-			return strconv.FormatInt(int64(binary.BigEndian.Uint64(b))*1e6, 10)
+			v := binary.BigEndian.Uint64(b)
+			if v > math.MaxInt64/1000000 {
+				return ieOutOfRange // past 2262: no int64 ns
+			}
+			return strconv.FormatInt(int64(v)*1e6, 10)
 		}
 	case translate.DateTimeMicroseconds, translate.DateTimeNanoseconds:
 		if len(b) == 8 {
@@ -167,6 +171,9 @@ func ieValue(d ieDef, b []byte) string {
 	}
 	return base64.StdEncoding.EncodeToString(b)
 }
+
+// ieOutOfRange is ieValue's text for a time no int64 of ns can hold.
+const ieOutOfRange = "out of range"
 
 // ntpToUnixNano converts an RFC 7011 §6.1.9/10 NTP timestamp (seconds since
 // 1900 and a binary fraction). The microsecond form carries whole

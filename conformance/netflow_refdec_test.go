@@ -30,10 +30,17 @@ type elemVal struct {
 	Raw []byte
 }
 
-func (r elemRecord) get(k ieKey) ([]byte, bool) {
+func (r elemRecord) get(k ieKey) ([]byte, bool) { return r.getN(k, 0) }
+
+// getN returns the n-th (0-based) occurrence of an element: a template may
+// repeat one (vendors do; the fuzzer does).
+func (r elemRecord) getN(k ieKey, n int) ([]byte, bool) {
 	for _, e := range r.Elems {
 		if e.Key == k {
-			return e.Raw, true
+			if n == 0 {
+				return e.Raw, true
+			}
+			n--
 		}
 	}
 	return nil, false
