@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/flowgate/flowgate/codecs/ipfix"
 	"github.com/flowgate/flowgate/codecs/netflow5"
@@ -19,6 +20,7 @@ import (
 // counters: template and sequence accounting live in the decoders.
 type CodecSet struct {
 	opts []ipfix.Option // shared by ipfix and netflow9 (nfcore options)
+	v5   []netflow5.Option
 
 	mu    sync.Mutex
 	live  []Decoders
@@ -32,10 +34,44 @@ func NewCodecSet(opts ...ipfix.Option) *CodecSet {
 	return &CodecSet{opts: opts}
 }
 
+// CodecConfig holds the collector choices that apply to every NetFlow
+// version alike.
+type CodecConfig struct {
+	// TemplateTimeout forgets a v9/IPFIX template not refreshed for this
+	// long (0: templates never expire; IPFIX withdrawals still apply).
+	TemplateTimeout time.Duration
+	// SamplingRate is the rate of records whose exporter gives none
+	// (softflowd, ipt_NETFLOW); with ForceSampling it replaces every
+	// exporter's rate.
+	SamplingRate  uint32
+	ForceSampling bool
+	// Renormalise multiplies packet and byte counts by the sampling rate.
+	Renormalise bool
+}
+
+// NewCodecSetConfig returns a CodecSet whose v5, v9 and IPFIX decoders
+// all follow cfg.
+func NewCodecSetConfig(cfg CodecConfig) *CodecSet {
+	var opts []ipfix.Option
+	var v5 []netflow5.Option
+	if cfg.TemplateTimeout > 0 {
+		opts = append(opts, ipfix.WithTemplateTimeout(cfg.TemplateTimeout))
+	}
+	if cfg.SamplingRate > 0 {
+		opts = append(opts, ipfix.WithSamplingRate(cfg.SamplingRate, cfg.ForceSampling))
+		v5 = append(v5, netflow5.WithSamplingRate(cfg.SamplingRate, cfg.ForceSampling))
+	}
+	if cfg.Renormalise {
+		opts = append(opts, ipfix.WithRenormalise(true))
+		v5 = append(v5, netflow5.WithRenormalise(true))
+	}
+	return &CodecSet{opts: opts, v5: v5}
+}
+
 // New is a NewDecoders: a fresh set of decoders.
 func (c *CodecSet) New() Decoders {
 	v9, ip := netflow9.NewDecoder(c.opts...), ipfix.NewDecoder(c.opts...)
-	d := Decoders{V5: netflow5.NewDecoder(0), V9: v9, IPFIX: ip}
+	d := Decoders{V5: netflow5.NewDecoder(0, c.v5...), V9: v9, IPFIX: ip}
 	c.mu.Lock()
 	c.live = append(c.live, d)
 	if c.state != nil {

@@ -85,6 +85,10 @@ rate, interfaces, next hop) is dropped without --lossy, and counted.`,
 	cmd.Flags().DurationVar(&o.duration, "duration", 0, "stop a listening source after this long")
 	cmd.Flags().Int64Var(&o.count, "count", 0, "stop after this many records")
 	cmd.Flags().StringVar(&o.templates, "templates", "", "NetFlow v9/IPFIX over UDP or from files: load templates, system init times and sampling rates from `FILE` at the start (if it exists) and save them there at the end, so a restarted collector decodes at once")
+	cmd.Flags().DurationVar(&o.codecs.TemplateTimeout, "template-timeout", 0, "NetFlow v9/IPFIX: forget a template not refreshed for this long (0: never; IPFIX withdrawals always apply)")
+	cmd.Flags().Uint32Var(&o.codecs.SamplingRate, "sampling-rate", 0, "sampling rate of records whose exporter sends none (e.g. softflowd); with --force-sampling-rate, of every record")
+	cmd.Flags().BoolVar(&o.codecs.ForceSampling, "force-sampling-rate", false, "use --sampling-rate for every record, whatever the exporter says")
+	cmd.Flags().BoolVar(&o.codecs.Renormalise, "renormalize", false, "multiply packet and byte counts by each record's sampling rate (as pmacct's nfacctd_renormalize)")
 	return cmd
 }
 
@@ -94,6 +98,7 @@ type convertOpts struct {
 	duration      time.Duration
 	count         int64
 	templates     string // --templates file
+	codecs        gateway.CodecConfig
 	stdin         io.Reader
 	stdout        io.Writer
 	stderr        io.Writer
@@ -271,7 +276,7 @@ func openSource(in gateway.Endpoint, o convertOpts) (source, *gateway.CodecSet, 
 	if !in.IsNetwork() {
 		switch {
 		case in.Format.IsNetFlow():
-			cs := gateway.NewCodecSet()
+			cs := gateway.NewCodecSetConfig(o.codecs)
 			s, err := gateway.OpenFile(in.Path, in.Format, cs.New())
 			return s, cs, err
 		case in.Format == gateway.FormatAuto, in.Format == gateway.FormatArgus, in.Format == gateway.FormatArgus3:
@@ -280,7 +285,7 @@ func openSource(in gateway.Endpoint, o convertOpts) (source, *gateway.CodecSet, 
 		}
 		return nil, nil, fmt.Errorf("convert: cannot read format %q", in.Format)
 	}
-	cs := gateway.NewCodecSet()
+	cs := gateway.NewCodecSetConfig(o.codecs)
 	newDec := func() gateway.Decoders { return cs.New().Only(in.Format) }
 	switch in.Transport {
 	case gateway.TransportUDP:

@@ -681,3 +681,52 @@ func TestConvertBadEndpoints(t *testing.T) {
 		t.Errorf("a typo in an option: exit %d, want 2", code)
 	}
 }
+
+// TestConvertRenormalize: softflowd's v5 header gives no sampling
+// interval, its v9/IPFIX options say 1 in 1 (samplingPacketInterval 1,
+// space 0, as tshark shows). --sampling-rate 10 --renormalize multiplies
+// the v5 counts nfcapd stored by ten and leaves v9/IPFIX alone (the
+// exporter's own rate wins); --force-sampling-rate multiplies them all;
+// without --renormalize the counts stay.
+func TestConvertRenormalize(t *testing.T) {
+	times10 := func(flows []string) []string {
+		out := make([]string, len(flows))
+		for i, l := range flows {
+			f := strings.Split(l, ",")
+			for _, j := range []int{5, 6} {
+				n, _ := strconv.Atoi(f[j])
+				f[j] = strconv.Itoa(10 * n)
+			}
+			out[i] = strings.Join(f, ",")
+		}
+		return out
+	}
+	for _, variant := range []string{"v5", "v9", "ipfix"} {
+		d := exportVariant(t, variant)
+		p := filepath.Join(d, "pcap", "tcp_handshake.pcap")
+		plain := nfdumpFlows(t, filepath.Join(d, "nfdump", "tcp_handshake.csv.txt"))
+		if len(plain) == 0 {
+			t.Fatalf("%s: nfdump stored no flow", variant)
+		}
+		byDefault := plain
+		if variant == "v5" {
+			byDefault = times10(plain)
+		}
+		for _, c := range []struct {
+			flags []string
+			want  []string
+		}{
+			{[]string{"--sampling-rate", "10", "--renormalize"}, byDefault},
+			{[]string{"--sampling-rate", "10", "--force-sampling-rate", "--renormalize"}, times10(plain)},
+			{[]string{"--sampling-rate", "10", "--force-sampling-rate"}, plain},
+		} {
+			out := filepath.Join(t.TempDir(), "r.argus")
+			if code := run(append([]string{"convert", "-r", "nf:" + p, "-w", "argus:" + out}, c.flags...)); code != 0 {
+				t.Fatalf("%s %v: exit %d", variant, c.flags, code)
+			}
+			if got := raFlows(t, out); strings.Join(got, "\n") != strings.Join(c.want, "\n") {
+				t.Errorf("%s %v:\nours:\n%s\nwant:\n%s", variant, c.flags, strings.Join(got, "\n"), strings.Join(c.want, "\n"))
+			}
+		}
+	}
+}

@@ -59,17 +59,43 @@ type Decoder struct {
 	seq    map[seqKey]uint32 // next expected flow_sequence
 	maxExp int
 	stats  Stats
+	opt    options
 }
+
+// options are the sampling choices the v9/IPFIX decoders offer too
+// (nfcore's WithSamplingRate and WithRenormalise), so that one collector
+// flag means the same for every version.
+type options struct {
+	rate   uint32 // for datagrams with no sampling interval (or all, with force)
+	force  bool
+	renorm bool
+}
+
+// Option configures a Decoder.
+type Option func(*options)
+
+// WithSamplingRate sets the sampling rate of datagrams whose header gives
+// none; with force, it replaces every datagram's.
+func WithSamplingRate(rate uint32, force bool) Option {
+	return func(o *options) { o.rate, o.force = rate, force }
+}
+
+// WithRenormalise multiplies packet and byte counts by the sampling rate.
+func WithRenormalise(on bool) Option { return func(o *options) { o.renorm = on } }
 
 var _ codecs.PacketDecoder = (*Decoder)(nil)
 
 // NewDecoder returns a Decoder that follows the sequence numbers of at
 // most maxExporters exporter/engine pairs (0: DefaultMaxExporters).
-func NewDecoder(maxExporters int) *Decoder {
+func NewDecoder(maxExporters int, opts ...Option) *Decoder {
 	if maxExporters <= 0 {
 		maxExporters = DefaultMaxExporters
 	}
-	return &Decoder{seq: make(map[seqKey]uint32), maxExp: maxExporters}
+	d := &Decoder{seq: make(map[seqKey]uint32), maxExp: maxExporters}
+	for _, o := range opts {
+		o(&d.opt)
+	}
+	return d
 }
 
 // Stats returns the counts so far.
@@ -120,6 +146,9 @@ func (d *Decoder) DecodePacket(b []byte, from netip.AddrPort, dst []flow.Record)
 	export := int64(be.Uint32(b[8:]))*1e9 + int64(be.Uint32(b[12:]))
 	fseq := be.Uint32(b[16:])
 	rate := uint32(be.Uint16(b[22:]) & 0x3fff)
+	if d.opt.rate != 0 && (rate == 0 || d.opt.force) {
+		rate = d.opt.rate
+	}
 
 	has := flow.HasKey | flow.HasTime | flow.HasMetrics | flow.HasExporter | flow.HasIfaces |
 		flow.HasNextHop | flow.HasASN | flow.HasIPAttr
@@ -146,6 +175,10 @@ func (d *Decoder) DecodePacket(b []byte, from netip.AddrPort, dst []flow.Record)
 		r.NextHop = netip.AddrFrom4([4]byte(p[8:12]))
 		r.InIf, r.OutIf = uint32(be.Uint16(p[12:])), uint32(be.Uint16(p[14:]))
 		r.Pkts[flow.Src], r.Bytes[flow.Src] = uint64(be.Uint32(p[16:])), uint64(be.Uint32(p[20:]))
+		if d.opt.renorm && rate > 1 {
+			r.Pkts[flow.Src] *= uint64(rate)
+			r.Bytes[flow.Src] *= uint64(rate)
+		}
 		// Signed 32-bit distance back from the export time: right across
 		// an uptime wrap.
 		r.Start = export - int64(int32(uptime-be.Uint32(p[24:])))*1e6
