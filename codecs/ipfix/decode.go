@@ -51,6 +51,12 @@ func WithRenormalise(on bool) Option { return nfcore.WithRenormalise(on) }
 // exporter's rate.
 func WithSamplingRate(rate uint32, force bool) Option { return nfcore.WithSamplingRate(rate, force) }
 
+// WithMaxRecords bounds the flow records one message (and the held sets
+// it releases) may add (default 8192); records past it are rejected and
+// counted, so a template of tiny records cannot turn one datagram into
+// hundreds of megabytes of records.
+func WithMaxRecords(n int) Option { return nfcore.WithMaxRecords(n) }
+
 // WithSeqMaxGap sets the largest sequence-number jump counted as loss
 // (default 1<<20); larger jumps count as exporter resets.
 func WithSeqMaxGap(n uint32) Option { return nfcore.WithSeqMaxGap(n) }

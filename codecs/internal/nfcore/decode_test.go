@@ -124,6 +124,11 @@ func TestHostile(t *testing.T) {
 		{"options scope count above field count", func() []byte {
 			return ipfixMsg(1, 0, 1, set(3, optTplRec(500, 3, fs(149, 4))), good())
 		}, ReasonScope, 500, 20, 3},
+		{"tiny records past the per-message bound", func() []byte {
+			// protocolIdentifier alone: 1-byte records, 9000 of them
+			// after the 3 good ones; the bound (8192) cuts the set.
+			return ipfixMsg(1, 0, 1, good(), set(2, tplRec(600, fs(4, 1))), set(600, make([]byte, 9000)))
+		}, ReasonTooManyRecords, 600, 16 + int64(len(good())) + 12 + 4 + 8189, 8192},
 		{"wrong version", func() []byte {
 			b := ipfixMsg(1, 0, 1, good())
 			b[1] = 5

@@ -56,6 +56,11 @@ type Config struct {
 	// Akvorado's default-sampling-rate).
 	DefaultSamplingRate uint32
 	ForceSamplingRate   bool
+	// MaxRecords bounds the flow records one message (with the held sets
+	// it releases) may add (default 8192): a template of one 1-byte field
+	// would otherwise turn a 64 KiB datagram into 65,000 records, 150 MB.
+	// Records past it are rejected and counted (ReasonTooManyRecords).
+	MaxRecords int
 	// SeqMaxGap is the largest forward jump of a sequence number counted
 	// as loss; larger jumps are resets (default 1<<20).
 	SeqMaxGap uint32
@@ -82,6 +87,9 @@ func (c *Config) defaults() {
 	if c.PendingTimeout == 0 {
 		c.PendingTimeout = 2 * time.Minute
 	}
+	if c.MaxRecords == 0 {
+		c.MaxRecords = 8192
+	}
 	if c.SeqMaxGap == 0 {
 		c.SeqMaxGap = 1 << 20
 	}
@@ -94,12 +102,15 @@ func (c *Config) defaults() {
 // exporters. It is safe for concurrent use (one lock per message), so the
 // sockets of one listener can share templates.
 type Decoder struct {
-	ver  Version
-	src  flow.FieldSource
-	cfg  Config
-	mu   sync.Mutex
-	exps map[netip.AddrPort]*exporter
-	last *exporter
+	ver Version
+	src flow.FieldSource
+	cfg Config
+	mu  sync.Mutex
+	// recLimit is the message's record bound: len(dst) at its start
+	// plus Config.MaxRecords (held sets released by it count too).
+	recLimit int
+	exps     map[netip.AddrPort]*exporter
+	last     *exporter
 
 	stats     Stats
 	lastSweep int64

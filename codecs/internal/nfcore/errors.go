@@ -24,6 +24,7 @@ var (
 	ErrTemplateMismatch = fmt.Errorf("data set does not fit its template (template changed?): %w", codecs.ErrCorrupt)
 	ErrFieldPastEnd     = fmt.Errorf("variable-length field past the end of its set: %w", codecs.ErrTruncated)
 	ErrPendingFull      = fmt.Errorf("no template and the pending buffer is full: %w", codecs.ErrTemplateNotFound)
+	ErrTooManyRecords   = fmt.Errorf("more data records in one message than the bound: %w", codecs.ErrCorrupt)
 )
 
 // Reason indexes Stats.Rejected: why a message, set or template was
@@ -46,6 +47,7 @@ const (
 	ReasonTemplateMismatch
 	ReasonFieldPastEnd
 	ReasonPendingFull
+	ReasonTooManyRecords
 	NumReasons
 )
 
@@ -53,14 +55,14 @@ var reasonErr = [NumReasons]error{
 	ErrShortHeader, ErrVersion, ErrMessageLength, ErrSetLength, ErrSetID,
 	ErrTemplateTrunc, ErrTemplateID, ErrZeroLength, ErrScope,
 	ErrTemplateLimit, ErrExporterLimit, ErrTemplateMismatch, ErrFieldPastEnd,
-	ErrPendingFull,
+	ErrPendingFull, ErrTooManyRecords,
 }
 
 var reasonName = [NumReasons]string{
 	"short_header", "version", "message_length", "set_length", "set_id",
 	"template_truncated", "template_id", "zero_length", "scope",
 	"template_limit", "exporter_limit", "template_mismatch",
-	"field_past_end", "pending_full",
+	"field_past_end", "pending_full", "too_many_records",
 }
 
 // String returns the reason's metric-friendly name.

@@ -49,6 +49,11 @@ func WithSamplingRate(rate uint32, force bool) Option {
 	return func(c *Config) { c.DefaultSamplingRate, c.ForceSamplingRate = rate, force }
 }
 
+// WithMaxRecords bounds the flow records one message may add.
+func WithMaxRecords(n int) Option {
+	return func(c *Config) { c.MaxRecords = n }
+}
+
 // WithSeqMaxGap sets the largest sequence jump counted as loss.
 func WithSeqMaxGap(n uint32) Option {
 	return func(c *Config) { c.SeqMaxGap = n }

@@ -34,6 +34,8 @@ func (d *Decoder) DecodePacket(b []byte, from netip.AddrPort, dst []flow.Record)
 	d.stats.Packets++
 	m := msgCtx{ver: d.ver, src: d.src, from: from, renorm: d.cfg.Renormalise, stats: &d.stats,
 		defRate: d.cfg.DefaultSamplingRate, forceRate: d.cfg.ForceSamplingRate}
+	d.recLimit = len(dst) + d.cfg.MaxRecords
+	m.recLimit = d.recLimit
 	dst = d.decode(b, &m, dst)
 	d.sweep()
 	if d.firstErr != nil {
@@ -381,6 +383,10 @@ func (d *Decoder) dataSet(e *exporter, s *domainState, m *msgCtx, tid uint16, t 
 		if len(body)-p < 4 {
 			break // padding
 		}
+		if len(dst) >= m.recLimit {
+			d.fail(ReasonTooManyRecords, m, "set", int(tid), off+p, tid)
+			break
+		}
 		var r *flow.Record
 		dst, r = nextSlot(dst)
 		n := decodeRecord(t, body[p:], m, r)
@@ -390,7 +396,7 @@ func (d *Decoder) dataSet(e *exporter, s *domainState, m *msgCtx, tid uint16, t 
 		}
 		p += n
 	}
-	if !padding(body[p:]) {
+	if len(dst) < m.recLimit && !padding(body[p:]) {
 		d.fail(ReasonTemplateMismatch, m, "set", int(tid), off+p, tid)
 		return dst[:start], 0, false
 	}

@@ -28,6 +28,7 @@ type msgCtx struct {
 	defRate   uint32 // Config.DefaultSamplingRate
 	forceRate bool
 	stats     *Stats
+	recLimit  int // len(dst) past which records are refused (Config.MaxRecords)
 }
 
 // time-accumulator flags, per direction.

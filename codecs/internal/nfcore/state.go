@@ -97,7 +97,7 @@ func (d *Decoder) drainPending(e *exporter, dst []flow.Record) []flow.Record {
 		}
 		m := msgCtx{ver: d.ver, src: d.src, from: e.addr, exportSec: ps.exportSec, sysUp: ps.sysUp,
 			seq: ps.seq, domain: ps.dom, dom: s, renorm: d.cfg.Renormalise, stats: &d.stats,
-			defRate: d.cfg.DefaultSamplingRate, forceRate: d.cfg.ForceSamplingRate}
+			defRate: d.cfg.DefaultSamplingRate, forceRate: d.cfg.ForceSamplingRate, recLimit: d.recLimit}
 		var k int
 		n := len(dst)
 		dst, k, _ = d.dataSet(e, s, &m, ps.tid, nil, e.pending.buf[ps.off:ps.off+ps.n], 0, dst)
