@@ -730,3 +730,52 @@ func TestConvertRenormalize(t *testing.T) {
 		}
 	}
 }
+
+// TestConvertSentCountsFlows: "records sent" counts the flows that went
+// out, not the Argus MARs of the source (which have no NetFlow/IPFIX
+// form): it equals the flows the raw file reads back as, and the MARs ra
+// prints with -M man are reported apart.
+func TestConvertSentCountsFlows(t *testing.T) {
+	src := filepath.Join("..", "..", "testdata", "sample.argus")
+	a, err := parseRaArgs([]string{"-M", "man", "-n", "-c", ",", "-s", "type", "-r", src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := runRa(a, nil, &out); err != nil {
+		t.Fatal(err)
+	}
+	var mars int
+	for _, l := range strings.Split(out.String(), "\n") {
+		if strings.TrimSpace(l) == "man" {
+			mars++
+		}
+	}
+	if mars == 0 {
+		t.Fatal("sample.argus has no MAR: the test needs one")
+	}
+	raw := filepath.Join(t.TempDir(), "x.ipfix")
+	rep, err := convert(t, "argus:"+src, "ipfix:"+raw, convertOpts{lossy: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := convert(t, "ipfix:"+raw, "json:-", convertOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sent, decoded, mgmt int
+	for _, l := range strings.Split(rep+back, "\n") {
+		f := strings.Fields(l)
+		switch {
+		case strings.HasPrefix(l, "  records sent"):
+			sent, _ = strconv.Atoi(f[2])
+		case strings.HasPrefix(l, "  records decoded"):
+			decoded, _ = strconv.Atoi(f[2])
+		case strings.HasPrefix(l, "  management"):
+			mgmt, _ = strconv.Atoi(f[1])
+		}
+	}
+	if sent == 0 || sent != decoded || mgmt != mars {
+		t.Errorf("sent %d, decoded back %d, MARs reported %d (ra: %d)\n%s%s", sent, decoded, mgmt, mars, rep, back)
+	}
+}
