@@ -189,7 +189,7 @@ func waitBound(t testing.TB, addr string) {
 	_, port, _ := net.SplitHostPort(addr)
 	p, _ := strconv.Atoi(port)
 	want := fmt.Sprintf(":%04X ", p)
-	for i := 0; i < 500; i++ {
+	for i := 0; i < 1000; i++ { // 10 s: a loaded machine can be slow to start the listener
 		b, err := os.ReadFile("/proc/net/udp")
 		if err != nil {
 			t.Skip("no /proc/net/udp")
