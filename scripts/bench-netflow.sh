@@ -78,7 +78,7 @@ if [ ! -s "$recs" ]; then
 	pids=""
 	mv "$tmp/sf.argus" "$recs"
 fi
-nrec=$("$fg" ra -n -r "$recs" 2>/dev/null | wc -l)
+nrec=$("$fg" ra -n -r "$recs" 2>/dev/null | tail -n +2 | wc -l) # without the header line
 
 # offer URI: sends the records to URI again and again for $secs seconds at
 # $rate records/s; prints the records sent.
