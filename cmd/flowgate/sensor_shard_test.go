@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/flowgate/flowgate/codecs/argus"
 	"github.com/flowgate/flowgate/flow"
@@ -135,8 +136,13 @@ func TestSensorMetrics(t *testing.T) {
 		s.Frames(fs[:n])
 	}
 	src.Close()
-	// Mid-run: the flows are in the tables.
+	// Mid-run: the flows are in the tables, once the shards (which take
+	// the frames on their own goroutines) have published their batches.
 	mid := scrape(t, addr)
+	for i := 0; i < 100 && mid["flowgate_sensor_active_flows"] <= 0; i++ {
+		time.Sleep(20 * time.Millisecond)
+		mid = scrape(t, addr)
+	}
 	if mid["flowgate_sensor_active_flows"] <= 0 || mid["flowgate_sensor_table_memory_bytes"] <= 0 || mid["flowgate_sensor_shards"] != 2 {
 		t.Errorf("mid-run gauges: %v", mid)
 	}
