@@ -72,6 +72,12 @@ type Options struct {
 	Batch     int    // UDP listener: datagrams per recvmmsg call (default 64)
 	Rate      int    // senders: records per second at most (default: as fast as they come)
 	Sessions  int    // TCP/TLS listeners: sessions at once at most (default 1024)
+	// Times is how IPFIX senders write flow times: "" (auto: milliseconds,
+	// or NTP nanoseconds for a record with a finer part), "ms" always
+	// milliseconds (for collectors such as nfdump 1.7.1 that misread the
+	// NTP-format elements; the finer part is dropped and counted), "ns"
+	// always nanoseconds.
+	Times string
 
 	// Strict is not a URI option: callers set it so that senders return a
 	// record the format cannot hold as an error instead of skipping it.
@@ -226,6 +232,13 @@ func parseOptions(o *Options, query, transport string) error {
 				return fmt.Errorf("mtu=%q: want 256 to 65507", v)
 			}
 			o.MTU = n
+		case "times":
+			if v != "auto" && v != "ms" && v != "ns" {
+				return fmt.Errorf("times=%q: want auto, ms or ns", v)
+			}
+			if v != "auto" {
+				o.Times = v
+			}
 		case "cert", "key", "clientca":
 			if transport != TransportTLS {
 				return fmt.Errorf("%s= is for ipfix+tls only", k)
@@ -239,7 +252,7 @@ func parseOptions(o *Options, query, transport string) error {
 				o.ClientCA = v
 			}
 		default:
-			return fmt.Errorf("unknown option %q (workers, rcvbuf, batch, reuseport, mtu, rate, sessions, cert, key, clientca)", k)
+			return fmt.Errorf("unknown option %q (workers, rcvbuf, batch, reuseport, mtu, rate, times, sessions, cert, key, clientca)", k)
 		}
 	}
 	return nil

@@ -40,6 +40,8 @@ func TestParseEndpoint(t *testing.T) {
 			Query: "mtu=1500", Opts: Options{MTU: 1500}}},
 		{in: "nf9+udp://127.0.0.1:2055?rate=500000", want: Endpoint{Format: FormatNF9, Scheme: "nf9+udp", Transport: "udp", Addr: "127.0.0.1:2055", Query: "rate=500000", Opts: Options{Rate: 500000}}},
 		{in: "nf9+udp://127.0.0.1:2055?rate=0", err: true},
+		{in: "ipfix+udp://127.0.0.1:4739?times=ms", want: Endpoint{Format: FormatIPFIX, Scheme: "ipfix+udp", Transport: "udp", Addr: "127.0.0.1:4739", Query: "times=ms", Opts: Options{Times: "ms"}}},
+		{in: "ipfix+udp://127.0.0.1:4739?times=us", err: true},
 		{in: "nf9+udp://127.0.0.1:2055", want: Endpoint{Format: FormatNF9, Scheme: "nf9+udp", Transport: "udp", Addr: "127.0.0.1:2055"}},
 		{in: "ipfix+udp://127.0.0.1:4739", want: Endpoint{Format: FormatIPFIX, Scheme: "ipfix+udp", Transport: "udp", Addr: "127.0.0.1:4739"}},
 		{in: "nf+udp://2055", err: true},                      // no colon before the port

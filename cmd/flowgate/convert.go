@@ -47,7 +47,9 @@ nf5+udp, nf9+udp, ipfix+udp, ipfix+tcp, ipfix+tls (?cert=&key=
 ipfix+tcp. Listener options: workers=N (sockets, default the number of
 CPUs), rcvbuf=SIZE (default 8M), batch=N, reuseport=0|1; TCP/TLS
 listeners: sessions=N (at once, default 1024); sender options: mtu=BYTES,
-rate=RECORDS_PER_SECOND. See the README for the exact syntax.
+rate=RECORDS_PER_SECOND, times=auto|ms|ns (IPFIX flow times; ms for
+nfdump 1.7.1, which prints the finer NTP-format ones as 1970). See the
+README for the exact syntax.
 
 A listening source runs until SIGINT or SIGTERM, --duration or --count,
 then flushes the sink. Decode errors are counted (--report lists them per
@@ -418,7 +420,8 @@ func openSink(ctx context.Context, out gateway.Endpoint, in gateway.Endpoint, o 
 			}
 			return &jsonSink{p: p, bw: bw, f: f}, nil
 		case gateway.FormatNF5, gateway.FormatNF9, gateway.FormatIPFIX:
-			enc, err := newPacketEncoder(out, o.lossy)
+			tally := &encTally{}
+			enc, err := newPacketEncoder(out, o.lossy, tally)
 			if err != nil {
 				return nil, err
 			}
@@ -430,7 +433,7 @@ func openSink(ctx context.Context, out gateway.Endpoint, in gateway.Endpoint, o 
 			opts := out.Opts
 			opts.Strict = !o.lossy
 			s := gateway.NewStreamSender(bw, opts, enc)
-			return &packetSink{out: out, send: s.Send, stats: s.Stats, closer: func() error {
+			return &packetSink{out: out, send: s.Send, stats: s.Stats, tally: tally, closer: func() error {
 				err := bw.Flush()
 				if f != nil {
 					if cerr := f.Close(); err == nil {
@@ -446,7 +449,8 @@ func openSink(ctx context.Context, out gateway.Endpoint, in gateway.Endpoint, o 
 	opts.Strict = !o.lossy
 	switch {
 	case out.Transport == gateway.TransportUDP && out.Format != gateway.FormatNF:
-		enc, err := newPacketEncoder(out, o.lossy)
+		tally := &encTally{}
+		enc, err := newPacketEncoder(out, o.lossy, tally)
 		if err != nil {
 			return nil, err
 		}
@@ -454,19 +458,20 @@ func openSink(ctx context.Context, out gateway.Endpoint, in gateway.Endpoint, o 
 		if err != nil {
 			return nil, err
 		}
-		return &packetSink{out: out, send: s.Send, stats: s.Stats, closer: s.Close}, nil
+		return &packetSink{out: out, send: s.Send, stats: s.Stats, tally: tally, closer: s.Close}, nil
 	case out.Scheme == "ipfix+tcp":
-		if _, err := newPacketEncoder(out, o.lossy); err != nil {
+		if _, err := newPacketEncoder(out, o.lossy, nil); err != nil {
 			return nil, err
 		}
+		tally := &encTally{}
 		s, err := gateway.DialTCP(ctx, out.Addr, opts, func() gateway.PacketEncoder {
-			enc, _ := newPacketEncoder(out, o.lossy)
+			enc, _ := newPacketEncoder(out, o.lossy, tally)
 			return enc
 		})
 		if err != nil {
 			return nil, err
 		}
-		return &packetSink{out: out, send: s.Send, stats: s.Stats, closer: s.Close}, nil
+		return &packetSink{out: out, send: s.Send, stats: s.Stats, tally: tally, closer: s.Close}, nil
 	case out.Format == gateway.FormatNF:
 		return nil, fmt.Errorf("convert: %s: a sink needs its version: nf5+udp, nf9+udp or ipfix+udp", out)
 	}
@@ -476,7 +481,51 @@ func openSink(ctx context.Context, out gateway.Endpoint, in gateway.Endpoint, o 
 // newPacketEncoder makes the encoder of a NetFlow/IPFIX sink. IPFIX
 // templates are re-sent on the encoder's period over UDP and sent once per
 // session on a stream (TCP: each new session gets a new encoder).
-func newPacketEncoder(out gateway.Endpoint, lossy bool) (gateway.PacketEncoder, error) {
+func newPacketEncoder(out gateway.Endpoint, lossy bool, tally *encTally) (gateway.PacketEncoder, error) {
+	enc, err := newPacketEncoder1(out, lossy)
+	if err == nil && tally != nil {
+		tally.mu.Lock()
+		tally.encs = append(tally.encs, enc)
+		tally.mu.Unlock()
+	}
+	return enc, err
+}
+
+// encTally keeps a sink's encoders (one per TCP session) for the report of
+// the values the format could not hold as they were.
+type encTally struct {
+	mu   sync.Mutex
+	encs []gateway.PacketEncoder
+}
+
+// report prints the encoders' declared lossy rules that applied: times
+// cut to the millisecond, values left out (lossy Extra elements, reverse
+// attributes of a flow without reverse counts).
+func (t *encTally) report(w io.Writer) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var subMs, dropped uint64
+	for _, e := range t.encs {
+		switch e := e.(type) {
+		case *netflow5.Encoder:
+			subMs += e.Stats().SubMs
+		case *netflow9.Encoder:
+			st := e.Stats()
+			subMs, dropped = subMs+st.SubMs, dropped+st.Dropped
+		case *ipfix.Encoder:
+			st := e.Stats()
+			subMs, dropped = subMs+st.SubMs, dropped+st.Dropped
+		}
+	}
+	if subMs > 0 {
+		fmt.Fprintf(w, "  times cut to ms   %d records (a finer part the format or times=ms does not hold)\n", subMs)
+	}
+	if dropped > 0 {
+		fmt.Fprintf(w, "  values left out   %d (elements the format cannot carry, reverse attributes of one-way flows)\n", dropped)
+	}
+}
+
+func newPacketEncoder1(out gateway.Endpoint, lossy bool) (gateway.PacketEncoder, error) {
 	switch out.Format {
 	case gateway.FormatNF5:
 		return netflow5.NewEncoder(nil, time.Now), nil
@@ -502,6 +551,12 @@ func newPacketEncoder(out gateway.Endpoint, lossy bool) (gateway.PacketEncoder, 
 		}
 		if lossy {
 			opts = append(opts, ipfix.WithLossyEncode())
+		}
+		switch out.Opts.Times {
+		case "ms":
+			opts = append(opts, ipfix.WithMilliseconds())
+		case "ns":
+			opts = append(opts, ipfix.WithNanoseconds())
 		}
 		return ipfix.NewEncoder(nil, opts...), nil
 	}
@@ -686,6 +741,7 @@ type packetSink struct {
 	buf    []flow.Record
 	arena  []byte
 	mgmt   int64 // Argus management records: no NetFlow/IPFIX form, not sent
+	tally  *encTally
 }
 
 // packetBatch is how many records a packet sink gathers before sending.
@@ -755,6 +811,9 @@ func (s *packetSink) report(w io.Writer) {
 	fmt.Fprintf(w, "  records sent      %d in %d messages (%d bytes)\n", st.Records, st.Messages, st.Bytes)
 	if s.mgmt > 0 {
 		fmt.Fprintf(w, "  management        %d Argus MARs not sent (NetFlow/IPFIX has no form for them)\n", s.mgmt)
+	}
+	if s.tally != nil {
+		s.tally.report(w)
 	}
 	if st.NotRepresentable > 0 {
 		fmt.Fprintf(w, "  not representable %d records skipped:\n", st.NotRepresentable)

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -777,5 +778,79 @@ func TestConvertSentCountsFlows(t *testing.T) {
 	}
 	if sent == 0 || sent != decoded || mgmt != mars {
 		t.Errorf("sent %d, decoded back %d, MARs reported %d (ra: %d)\n%s%s", sent, decoded, mgmt, mars, rep, back)
+	}
+}
+
+// TestConvertIPFIXTimesMsNfdump: Debian's nfdump 1.7.1 prints the
+// NTP-format time elements (flowStart/EndNanoseconds) as 1970; with
+// ?times=ms an IPFIX sink writes milliseconds, and the flows nfcapd
+// stores print with their start and end to the millisecond (the finer
+// part dropped and counted in the report).
+func TestConvertIPFIXTimesMsNfdump(t *testing.T) {
+	nfcapd, err := exec.LookPath("nfcapd")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("nfcapd not installed: .ci/run installs nfdump")
+		}
+		t.Skip("nfcapd not installed (apt-get install nfdump)")
+	}
+	src := filepath.Join("..", "..", "testdata", "sample.argus")
+	want := map[string]bool{}
+	for _, l := range strings.Split(strings.TrimSpace(string(raPrint(t, src, "stime", "ltime", "saddr", "daddr", "proto"))), "\n")[1:] {
+		f := strings.Split(l, ",")
+		if f[4] != "tcp" && f[4] != "udp" && f[4] != "icmp" {
+			continue
+		}
+		var ms [2]string
+		for i := range 2 {
+			v, _ := strconv.ParseFloat(f[i], 64)
+			ms[i] = time.UnixMilli(int64(v * 1000)).UTC().Format("2006-01-02T15:04:05.000")
+		}
+		want[strings.Join([]string{ms[0], ms[1], f[2], f[3]}, ",")] = true
+	}
+	dir := t.TempDir()
+	port := strings.TrimPrefix(freeUDPPort(t), "127.0.0.1:")
+	cmd := exec.Command(nfcapd, "-p", port, "-b", "127.0.0.1", "-w", dir, "-t", "60")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	waitBound(t, "127.0.0.1:"+port)
+	rep, err := convert(t, "argus:"+src, "ipfix+udp://127.0.0.1:"+port+"?times=ms", convertOpts{lossy: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(rep, "times cut to ms") {
+		t.Errorf("report does not count the times cut to the millisecond:\n%s", rep)
+	}
+	time.Sleep(300 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+	out, err := exec.Command("nfdump", "-R", dir, "-o", "json").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var flows []map[string]any
+	if err := json.Unmarshal(out, &flows); err != nil {
+		t.Fatalf("nfdump -o json: %v\n%s", err, out)
+	}
+	got := 0
+	for _, f := range flows {
+		sa, _ := f["src4_addr"].(string)
+		if sa == "" {
+			sa, _ = f["src6_addr"].(string)
+		}
+		da, _ := f["dst4_addr"].(string)
+		if da == "" {
+			da, _ = f["dst6_addr"].(string)
+		}
+		k := strings.Join([]string{fmt.Sprint(f["first"]), fmt.Sprint(f["last"]), sa, da}, ",")
+		if !want[k] {
+			t.Errorf("nfdump printed a flow we did not send: %s", k)
+		}
+		got++
+	}
+	if got == 0 || got != len(want) {
+		t.Errorf("nfdump printed %d flows, we sent %d:\n%s", got, len(want), out)
 	}
 }

@@ -44,6 +44,7 @@ type encConfig struct {
 	setDomain bool
 	now       func() time.Time
 	nano      bool
+	milli     bool
 	lossy     bool
 	maxTpl    int
 }
@@ -86,6 +87,12 @@ func WithEncoderClock(now func() time.Time) EncoderOption { return func(c *encCo
 // (152/153) unless a record's times have a finer part.
 func WithNanoseconds() EncoderOption { return func(c *encConfig) { c.nano = true } }
 
+// WithMilliseconds writes flow times as flowStart/EndMilliseconds
+// (152/153) always, as most exporters do: Debian's nfdump 1.7.1 prints
+// the NTP-format micro- and nanosecond elements as 1970. A sub-millisecond
+// part is then dropped and counted (EncoderStats.SubMs).
+func WithMilliseconds() EncoderOption { return func(c *encConfig) { c.milli = true } }
+
 // WithLossyEncode drops (and counts) Extra elements IPFIX cannot carry (a
 // NetFlow v9 vendor type >= 32768) instead of refusing the record.
 func WithLossyEncode() EncoderOption { return func(c *encConfig) { c.lossy = true } }
@@ -103,6 +110,9 @@ type EncoderStats struct {
 	// went without reverse counts (nfcore writes RFC 5103 elements for
 	// biflows only) or whose ICMP type went without a flow key.
 	Dropped uint64
+	// SubMs counts records whose times lost a sub-millisecond part
+	// (WithMilliseconds).
+	SubMs uint64
 }
 
 type template struct {
@@ -195,7 +205,7 @@ func (e *Encoder) check(r *flow.Record) error {
 			return notRep("stime", "before 1970")
 		}
 		// NTP timestamps (flowStart/EndNanoseconds) end with era 0.
-		if (e.c.nano || r.Start%1e6 != 0 || r.Last%1e6 != 0) && max(r.Start, r.Last) >= ntpEraEnd {
+		if (e.c.nano || !e.c.milli && (r.Start%1e6 != 0 || r.Last%1e6 != 0)) && max(r.Start, r.Last) >= ntpEraEnd {
 			return notRep("stime", "a nanosecond time after 2036-02-07 (NTP era 0)")
 		}
 	}
@@ -386,7 +396,11 @@ func (e *Encoder) prepare(r *flow.Record) (ti int, err error) {
 	}
 	o := &e.opts
 	if r.Has&flow.HasTime != 0 && (r.Start%1e6 != 0 || r.Last%1e6 != 0) {
-		o = &e.optsNs // keep sub-millisecond times (a µs or ns source)
+		if e.c.milli {
+			e.stats.SubMs++
+		} else {
+			o = &e.optsNs // keep sub-millisecond times (a µs or ns source)
+		}
 	}
 	if len(e.doms) >= maxDomains {
 		if _, ok := e.doms[e.domainOf(r)]; !ok {

@@ -22,6 +22,12 @@ type EncStats struct {
 	Datagrams uint64 // datagrams made
 	Refused   uint64 // records refused with a NotRepresentableError
 	Skipped   uint64 // management records skipped
+	SubMs     uint64 // records whose times lost a sub-millisecond part (v5 holds ms)
+}
+
+// subMs reports whether r's times have a part finer than a millisecond.
+func subMs(r *flow.Record) bool {
+	return r.Has&flow.HasTime != 0 && (r.Start%1e6 != 0 || r.Last%1e6 != 0)
 }
 
 // v5rec is one flow record before its times become uptimes.
@@ -341,6 +347,9 @@ func (e *Encoder) AppendPacket(dst []byte, recs []flow.Record) ([]byte, int, err
 		}
 		p.add(two[:n], dom, sampling)
 		e.stats.Records++
+		if subMs(&recs[i]) {
+			e.stats.SubMs++
+		}
 	}
 	if p.n > 0 {
 		dst = e.appendPacket(dst, &p)
@@ -367,6 +376,9 @@ func (e *Encoder) Encode(r *flow.Record) error {
 	}
 	e.p.add(two[:n], dom, sampling)
 	e.stats.Records++
+	if subMs(r) {
+		e.stats.SubMs++
+	}
 	if e.p.n == MaxRecords {
 		return e.Flush()
 	}

@@ -109,6 +109,9 @@ type EncoderStats struct {
 	// (WithLossyEncode), and records whose reverse TOS, VLAN or TCP flags
 	// came without reverse counts or whose ICMP type came without a key.
 	Dropped uint64
+	// SubMs counts records whose times lost a sub-millisecond part (v9
+	// holds milliseconds).
+	SubMs uint64
 }
 
 type template struct {
@@ -402,6 +405,9 @@ func (e *Encoder) add(m *msg, r *flow.Record, ti int) bool {
 	m.buf = nfcore.AppendRecord(m.buf, t.fields, r, &e.opts)
 	m.recs++
 	e.stats.Records++
+	if r.Has&flow.HasTime != 0 && (r.Start%1e6 != 0 || r.Last%1e6 != 0) {
+		e.stats.SubMs++
+	}
 	return true
 }
 
