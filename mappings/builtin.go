@@ -1,0 +1,82 @@
+package mappings
+
+import (
+	"embed"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+//go:embed builtin/*.yaml
+var builtinFS embed.FS
+
+// Builtins lists the embedded mappings by name (file name without .yaml):
+// zeek-conn, ipfix, json-argus, json-ecs, json-goflow2, json-nfdump.
+func Builtins() []string {
+	ents, _ := builtinFS.ReadDir("builtin")
+	var out []string
+	for _, e := range ents {
+		out = append(out, strings.TrimSuffix(e.Name(), ".yaml"))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Builtin loads an embedded mapping by name.
+func Builtin(name string) (*File, error) {
+	b, err := builtinFS.ReadFile("builtin/" + name + ".yaml")
+	if err != nil {
+		return nil, fmt.Errorf("mappings: no built-in mapping %q (have %s)", name, strings.Join(Builtins(), ", "))
+	}
+	return Load("builtin/"+name+".yaml", b)
+}
+
+// Merge lays a user file over a base (built-in) one of the same schema.
+// The rule: a user rule replaces the base rules for the same external field
+// in the directions it covers (so `direction: out` replaces only the
+// writing half); `drop: true` removes them without replacement; any other
+// user rule is added after the base rules. The result keeps the base's
+// dialect unless the user file names one.
+func Merge(base, user *File) (*File, error) {
+	if base.Schema != user.Schema {
+		return nil, &Error{Pos: Pos{File: user.Name, Line: 1, Col: 1, Path: "schema"}, Err: ErrSchemaMismatch,
+			Msg: fmt.Sprintf("%s is %s, %s is %s", user.Name, user.Schema, base.Name, base.Schema)}
+	}
+	out := *base
+	out.Name = user.Name + " over " + base.Name
+	if user.Dialect != "" {
+		out.Dialect = user.Dialect
+	}
+	out.Rules = nil
+	covers := func(r Rule, d Direction) bool { return r.Dir == Both || r.Dir == d }
+	for _, b := range base.Rules {
+		keepIn, keepOut := covers(b, In), covers(b, Out)
+		for _, u := range user.Rules {
+			if u.External != b.External {
+				continue
+			}
+			if covers(u, In) {
+				keepIn = false
+			}
+			if covers(u, Out) {
+				keepOut = false
+			}
+		}
+		switch {
+		case keepIn && keepOut:
+			out.Rules = append(out.Rules, b)
+		case keepIn:
+			b.Dir = In
+			out.Rules = append(out.Rules, b)
+		case keepOut:
+			b.Dir = Out
+			out.Rules = append(out.Rules, b)
+		}
+	}
+	for _, u := range user.Rules {
+		if !u.Drop {
+			out.Rules = append(out.Rules, u)
+		}
+	}
+	return &out, nil
+}

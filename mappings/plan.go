@@ -1,0 +1,575 @@
+package mappings
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"strconv"
+	"time"
+	"unsafe"
+
+	"github.com/flowgate/flowgate/flow"
+)
+
+// ntpOffset is the NTP epoch (1900) in Unix seconds, negated.
+const ntpOffset = 2208988800
+
+// Source gives a decoder's external values by slot (the index into
+// Plan.Columns). ok is false when the field is absent or null; the codec
+// decides what null looks like ("-", "(empty)", JSON null).
+type Source interface {
+	Get(slot int) (v []byte, ok bool)
+}
+
+// Sink takes an encoder's external values by slot. v aliases the scratch
+// buffer Encode was given and is valid until the next Encode call.
+type Sink interface {
+	Put(slot int, v []byte)
+}
+
+// Plan is a compiled mapping for one direction. It is immutable and safe
+// for concurrent use; Decode and Encode do not allocate.
+type Plan struct {
+	Schema  string
+	Dialect string
+	Dir     Direction // In or Out
+	ops     []op
+	columns []string
+	rules   []Rule
+}
+
+// Columns lists the external fields the plan reads or writes, by slot.
+// A codec resolves them once (to a header position, an element id...).
+func (p *Plan) Columns() []string { return p.columns }
+
+type op struct {
+	slot    int
+	rule    int // index in Plan.rules
+	acc     *accessor
+	kind    ConvKind
+	extMax  uint64 // ConvWiden/ConvNarrow: largest external value
+	mul     uint64
+	div     uint64
+	unitNs  int64
+	epochNs int64 // added to a canonical Unix ns time to get the external epoch
+	format  byte  // 'i' integer, 'd' decimal, 'z' iso
+	digits  int
+	enumIn  map[string]value
+	enumU   map[uint64][]byte
+	enumS   map[string][]byte
+	v4      bool // ConvFamily
+	v6      bool
+	konst   value
+	konstB  []byte
+	def     value
+	hasDef  bool
+}
+
+func (o *op) setConv(c *Convert) {
+	o.kind = c.Kind
+	o.mul, o.div = 1, 1
+	switch c.Kind {
+	case ConvWiden, ConvNarrow:
+		o.extMax = 1<<c.Bits - 1
+		if c.Bits == 64 {
+			o.extMax = ^uint64(0)
+		}
+	case ConvScale:
+		o.mul, o.div = c.Mul, c.Div
+	case ConvTime:
+		o.unitNs = timeUnits[c.Unit]
+		if c.Epoch == "ntp" {
+			o.epochNs = ntpOffset * 1e9
+		}
+		o.format = map[string]byte{"integer": 'i', "decimal": 'd', "iso": 'z', "datetime": 't'}[c.Format]
+		o.digits = int(c.Digits)
+	case ConvFamily:
+		o.v4, o.v6 = c.Family == "ipv4", c.Family == "ipv6"
+	}
+}
+
+// Compile builds the plan for one direction: In reads external fields
+// into a Record, Out writes them from one.
+func Compile(f *File, dir Direction) (*Plan, error) {
+	if dir != In && dir != Out {
+		return nil, fmt.Errorf("mappings: compile %s: direction must be in or out", f.Name)
+	}
+	p := &Plan{Schema: f.Schema, Dialect: f.Dialect, Dir: dir}
+	slots := map[string]int{}
+	for _, r := range f.Rules {
+		if r.Drop || (r.Dir != Both && r.Dir != dir) {
+			continue
+		}
+		acc := accessors[r.Canonical]
+		if acc == nil || (dir == In && acc.readOnly) {
+			continue
+		}
+		p.rules = append(p.rules, r)
+		o := op{rule: len(p.rules) - 1, acc: acc}
+		o.setConv(&r.Convert)
+		slot, ok := slots[r.External]
+		if !ok {
+			slot = len(p.columns)
+			slots[r.External] = slot
+			p.columns = append(p.columns, r.External)
+		}
+		o.slot = slot
+		if err := o.prepare(&r); err != nil {
+			return nil, err
+		}
+		p.ops = append(p.ops, o)
+	}
+	if dir == In {
+		// duration sets Last from Start: after everything else.
+		sort.SliceStable(p.ops, func(i, j int) bool {
+			return p.ops[i].acc.kind != KindDur && p.ops[j].acc.kind == KindDur
+		})
+	}
+	return p, nil
+}
+
+func (o *op) prepare(r *Rule) error {
+	c := &r.Convert
+	lit := func(s string) (value, error) {
+		var v value
+		q := *o
+		if q.kind == ConvEnum || q.kind == ConvConstant {
+			q.kind = ConvNone
+		}
+		err := q.parse([]byte(s), &v)
+		return v, err
+	}
+	switch c.Kind {
+	case ConvEnum:
+		o.enumIn = map[string]value{}
+		if o.acc.kind == KindUint {
+			o.enumU = map[uint64][]byte{}
+		} else {
+			o.enumS = map[string][]byte{}
+		}
+		for i, ext := range c.EnumExt {
+			v, err := lit(c.EnumCan[i])
+			if err != nil {
+				return &ApplyError{Rule: r.Pos, External: r.External, Err: ErrValue}
+			}
+			o.enumIn[ext] = v
+			// The first external value listed for a canonical value is the
+			// one written back.
+			if o.enumU != nil {
+				if _, dup := o.enumU[v.u]; !dup {
+					o.enumU[v.u] = []byte(ext)
+				}
+			} else if _, dup := o.enumS[string(v.b)]; !dup {
+				o.enumS[string(v.b)] = []byte(ext)
+			}
+		}
+	case ConvConstant:
+		v, err := lit(c.Constant)
+		if err != nil {
+			return &ApplyError{Rule: r.Pos, External: r.External, Err: ErrValue}
+		}
+		o.konst, o.konstB = v, []byte(c.Constant)
+	}
+	if r.HasDef {
+		var err error
+		o.def, err = lit(r.Default)
+		if o.kind == ConvEnum { // a default is an external value
+			if v, ok := o.enumIn[r.Default]; ok {
+				o.def, err = v, nil
+			}
+		}
+		if err != nil {
+			return &ApplyError{Rule: r.Pos, External: r.External, Err: ErrValue}
+		}
+		o.hasDef = true
+	}
+	return nil
+}
+
+// Decode fills r from src. It sets every field it finds and returns the
+// first value it could not convert (the others are still set).
+func (p *Plan) Decode(src Source, r *flow.Record) error {
+	var first error
+	for i := range p.ops {
+		o := &p.ops[i]
+		var v value
+		if o.kind == ConvConstant {
+			v = o.konst
+		} else {
+			b, ok := src.Get(o.slot)
+			if !ok {
+				if !o.hasDef {
+					continue
+				}
+				v = o.def
+			} else if err := o.parse(b, &v); err != nil {
+				if first == nil {
+					first = p.applyErr(o, err)
+				}
+				continue
+			}
+		}
+		if o.acc.kind == KindUint && o.acc.bits < 64 && v.u>>o.acc.bits != 0 {
+			if first == nil {
+				first = p.applyErr(o, ErrRange)
+			}
+			continue
+		}
+		o.acc.set(r, &v)
+	}
+	return first
+}
+
+func (p *Plan) applyErr(o *op, err error) error {
+	r := &p.rules[o.rule]
+	return &ApplyError{Rule: r.Pos, External: r.External, Err: err}
+}
+
+// Encode writes r's fields to dst, formatting into scratch, and returns
+// scratch for reuse (grown if needed: pass it back to stay allocation
+// free). Fields the record lacks are not written. The error is the first
+// value that could not be represented (others are still written).
+func (p *Plan) Encode(r *flow.Record, dst Sink, scratch []byte) ([]byte, error) {
+	var first error
+	buf := scratch[:0]
+	for i := range p.ops {
+		o := &p.ops[i]
+		start := len(buf)
+		if o.kind == ConvConstant {
+			buf = append(buf, o.konstB...)
+			dst.Put(o.slot, buf[start:])
+			continue
+		}
+		var v value
+		if !o.acc.get(r, &v) {
+			continue
+		}
+		var err error
+		var skip bool
+		buf, skip, err = o.format1(buf, &v)
+		if err != nil {
+			buf = buf[:start]
+			if first == nil {
+				first = p.applyErr(o, err)
+			}
+			continue
+		}
+		if skip {
+			buf = buf[:start]
+			continue
+		}
+		dst.Put(o.slot, buf[start:])
+	}
+	return buf, first
+}
+
+// parse converts external text to a canonical value.
+func (o *op) parse(b []byte, v *value) error {
+	if o.kind == ConvEnum {
+		e, ok := o.enumIn[string(b)] // no allocation: map index by string(b)
+		if !ok {
+			return ErrValue
+		}
+		*v = e
+		return nil
+	}
+	switch o.acc.kind {
+	case KindUint:
+		u, ok := parseUint(b)
+		if !ok {
+			return ErrValue
+		}
+		switch o.kind {
+		case ConvWiden, ConvNarrow:
+			if u > o.extMax {
+				return ErrRange
+			}
+		case ConvScale:
+			if o.mul != 1 {
+				if u > ^uint64(0)/o.mul {
+					return ErrRange
+				}
+				u *= o.mul
+			} else {
+				u /= o.div
+			}
+		}
+		v.u = u
+	case KindTime, KindDur:
+		ns, ok := o.parseTime(b)
+		if !ok {
+			return ErrValue
+		}
+		v.u = uint64(ns)
+	case KindAddr:
+		if len(b) == 0 {
+			return ErrValue
+		}
+		a, err := netip.ParseAddr(unsafe.String(&b[0], len(b)))
+		if err != nil {
+			return ErrValue
+		}
+		if (o.v4 && !a.Is4()) || (o.v6 && !a.Is6()) {
+			return ErrValue
+		}
+		v.addr = a
+	case KindMAC:
+		m, ok := parseMAC(b)
+		if !ok {
+			return ErrValue
+		}
+		v.mac = m
+	case KindText:
+		v.b = b
+	case KindCountry:
+		if len(b) != 2 {
+			return ErrValue
+		}
+		v.b = b
+	}
+	return nil
+}
+
+// format1 appends the external text of v. skip is true when the rule does
+// not apply to this value (an address of the other family).
+func (o *op) format1(buf []byte, v *value) ([]byte, bool, error) {
+	if o.kind == ConvEnum {
+		var t []byte
+		var ok bool
+		if o.enumU != nil {
+			t, ok = o.enumU[v.u]
+		} else {
+			t, ok = o.enumS[string(v.b)]
+		}
+		if !ok {
+			return buf, false, ErrValue
+		}
+		return append(buf, t...), false, nil
+	}
+	switch o.acc.kind {
+	case KindUint:
+		u := v.u
+		switch o.kind {
+		case ConvWiden, ConvNarrow:
+			if u > o.extMax {
+				return buf, false, ErrRange
+			}
+		case ConvScale:
+			if o.mul != 1 {
+				if u%o.mul != 0 {
+					return buf, false, ErrLossy
+				}
+				u /= o.mul
+			} else {
+				if u > ^uint64(0)/o.div {
+					return buf, false, ErrRange
+				}
+				u *= o.div
+			}
+		}
+		return strconv.AppendUint(buf, u, 10), false, nil
+	case KindTime, KindDur:
+		return o.formatTime(buf, int64(v.u)), false, nil
+	case KindAddr:
+		if (o.v4 && !v.addr.Is4()) || (o.v6 && !v.addr.Is6()) {
+			return buf, true, nil
+		}
+		return v.addr.AppendTo(buf), false, nil
+	case KindMAC:
+		const hx = "0123456789abcdef"
+		for i, c := range v.mac {
+			if i > 0 {
+				buf = append(buf, ':')
+			}
+			buf = append(buf, hx[c>>4], hx[c&15])
+		}
+		return buf, false, nil
+	}
+	return append(buf, v.b...), false, nil
+}
+
+func parseUint(b []byte) (uint64, bool) {
+	if len(b) == 0 || len(b) > 20 {
+		return 0, false
+	}
+	var u uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		d := uint64(c - '0')
+		if u > (^uint64(0)-d)/10 {
+			return 0, false
+		}
+		u = u*10 + d
+	}
+	return u, true
+}
+
+func parseMAC(b []byte) ([6]byte, bool) {
+	var m [6]byte
+	if len(b) != 17 {
+		return m, false
+	}
+	for i := range 6 {
+		hi, ok1 := unhex(b[i*3])
+		lo, ok2 := unhex(b[i*3+1])
+		if !ok1 || !ok2 || (i < 5 && b[i*3+2] != ':' && b[i*3+2] != '-') {
+			return m, false
+		}
+		m[i] = hi<<4 | lo
+	}
+	return m, true
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+// parseTime reads a time (or duration) in the op's unit, epoch and format
+// and returns Unix ns (or ns).
+func (o *op) parseTime(b []byte) (int64, bool) {
+	unit := o.unitNs
+	if o.kind != ConvTime {
+		unit = 1 // canonical form: integer ns
+	}
+	if o.format == 'z' || o.format == 't' {
+		return parseISO(b)
+	}
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	whole, frac := b, []byte(nil)
+	for i, c := range b {
+		if c == '.' {
+			whole, frac = b[:i], b[i+1:]
+			break
+		}
+	}
+	w, ok := parseUint(whole)
+	if !ok || w > uint64(1<<63-1)/uint64(unit) {
+		return 0, false
+	}
+	ns := int64(w) * unit
+	// The fraction is exact to the ns: digits past 1 ns of the unit are
+	// dropped (Zeek prints µs, so nothing is lost there).
+	scale := unit
+	for _, c := range frac {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		scale /= 10
+		ns += int64(c-'0') * scale
+	}
+	if neg {
+		ns = -ns
+	}
+	return ns - o.epochNs, true
+}
+
+func (o *op) formatTime(buf []byte, ns int64) []byte {
+	if o.kind != ConvTime {
+		return strconv.AppendInt(buf, ns, 10)
+	}
+	ns += o.epochNs
+	switch o.format {
+	case 'z', 't':
+		layout := "2006-01-02T15:04:05"
+		switch o.unitNs {
+		case 1e6:
+			layout = "2006-01-02T15:04:05.000"
+		case 1e3:
+			layout = "2006-01-02T15:04:05.000000"
+		case 1:
+			layout = "2006-01-02T15:04:05.000000000"
+		}
+		buf = time.Unix(0, ns).UTC().AppendFormat(buf, layout)
+		if o.format == 'z' {
+			buf = append(buf, 'Z')
+		}
+		return buf
+	case 'd':
+		if ns < 0 {
+			buf = append(buf, '-')
+			ns = -ns
+		}
+		buf = strconv.AppendInt(buf, ns/o.unitNs, 10)
+		rem := ns % o.unitNs
+		if o.digits > 0 {
+			buf = append(buf, '.')
+			scale := o.unitNs
+			for range o.digits {
+				scale /= 10
+				if scale == 0 {
+					buf = append(buf, '0')
+					continue
+				}
+				buf = append(buf, byte('0'+rem/scale%10))
+			}
+		}
+		return buf
+	}
+	return strconv.AppendInt(buf, ns/o.unitNs, 10)
+}
+
+// parseISO reads 2006-01-02T15:04:05[.frac][Z|±hh:mm] (a space may stand
+// for the T; no zone means UTC).
+func parseISO(b []byte) (int64, bool) {
+	num := func(s []byte) (int, bool) {
+		u, ok := parseUint(s)
+		return int(u), ok
+	}
+	if len(b) < 19 || b[4] != '-' || b[7] != '-' || (b[10] != 'T' && b[10] != ' ') || b[13] != ':' || b[16] != ':' {
+		return 0, false
+	}
+	y, ok1 := num(b[0:4])
+	mo, ok2 := num(b[5:7])
+	d, ok3 := num(b[8:10])
+	h, ok4 := num(b[11:13])
+	mi, ok5 := num(b[14:16])
+	s, ok6 := num(b[17:19])
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60 {
+		return 0, false
+	}
+	rest := b[19:]
+	var frac int64
+	if len(rest) > 0 && rest[0] == '.' {
+		i := 1
+		scale := int64(1e9)
+		for ; i < len(rest) && rest[i] >= '0' && rest[i] <= '9'; i++ {
+			scale /= 10
+			frac += int64(rest[i]-'0') * scale
+		}
+		if i == 1 {
+			return 0, false
+		}
+		rest = rest[i:]
+	}
+	off := 0
+	switch {
+	case len(rest) == 0, len(rest) == 1 && rest[0] == 'Z':
+	case len(rest) == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':':
+		oh, ok1 := num(rest[1:3])
+		om, ok2 := num(rest[4:6])
+		if !ok1 || !ok2 {
+			return 0, false
+		}
+		off = oh*3600 + om*60
+		if rest[0] == '-' {
+			off = -off
+		}
+	default:
+		return 0, false
+	}
+	t := time.Date(y, time.Month(mo), d, h, mi, s, 0, time.UTC)
+	return (t.Unix()-int64(off))*1e9 + frac, true
+}
