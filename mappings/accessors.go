@@ -57,8 +57,8 @@ type accessor struct {
 	kind     Kind
 	bits     uint8 // KindUint width
 	readOnly bool  // derived (totals): written out, never read in
-	get      func(r *flow.Record, v *value) bool
-	set      func(r *flow.Record, v *value)
+	get      func(r *flow.Record) (value, bool)
+	set      func(r *flow.Record, v value)
 }
 
 // Canonical names this package adds to flow/fields.csv: the Record carries
@@ -74,22 +74,22 @@ var extensionFields = map[string]bool{
 
 func uintAcc(name string, bits uint8, get func(r *flow.Record) (uint64, bool), set func(r *flow.Record, u uint64)) *accessor {
 	return &accessor{name: name, kind: KindUint, bits: bits,
-		get: func(r *flow.Record, v *value) bool { u, ok := get(r); v.u = u; return ok },
-		set: func(r *flow.Record, v *value) { set(r, v.u) },
+		get: func(r *flow.Record) (v value, ok bool) { u, ok := get(r); v.u = u; return v, ok },
+		set: func(r *flow.Record, v value) { set(r, v.u) },
 	}
 }
 
 func textAcc(name string, g flow.Group, p func(r *flow.Record) *[]byte) *accessor {
 	return &accessor{name: name, kind: KindText,
-		get: func(r *flow.Record, v *value) bool { b := *p(r); v.b = b; return r.Has&g != 0 && len(b) > 0 },
-		set: func(r *flow.Record, v *value) { *p(r) = v.b; r.Has |= g },
+		get: func(r *flow.Record) (v value, ok bool) { b := *p(r); v.b = b; return v, r.Has&g != 0 && len(b) > 0 },
+		set: func(r *flow.Record, v value) { *p(r) = v.b; r.Has |= g },
 	}
 }
 
 func addrAcc(name string, g flow.Group, key bool, p func(r *flow.Record) *netip.Addr) *accessor {
 	return &accessor{name: name, kind: KindAddr,
-		get: func(r *flow.Record, v *value) bool { v.addr = *p(r); return r.Has&g != 0 && v.addr.IsValid() },
-		set: func(r *flow.Record, v *value) {
+		get: func(r *flow.Record) (v value, ok bool) { v.addr = *p(r); return v, r.Has&g != 0 && v.addr.IsValid() },
+		set: func(r *flow.Record, v value) {
 			*p(r) = v.addr
 			r.Has |= g
 			if key {
@@ -114,8 +114,8 @@ func counterAcc(name string, g flow.Group, p func(r *flow.Record) *uint64) *acce
 
 func timeAcc(name string, p func(r *flow.Record) *int64, g flow.Group) *accessor {
 	return &accessor{name: name, kind: KindTime,
-		get: func(r *flow.Record, v *value) bool { v.u = uint64(*p(r)); return r.Has&g != 0 },
-		set: func(r *flow.Record, v *value) { *p(r) = int64(v.u); r.Has |= g },
+		get: func(r *flow.Record) (v value, ok bool) { v.u = uint64(*p(r)); return v, r.Has&g != 0 },
+		set: func(r *flow.Record, v value) { *p(r) = int64(v.u); r.Has |= g },
 	}
 }
 
@@ -136,8 +136,13 @@ func init() {
 	// duration is Last-Start; setting it needs Start, so Compile orders
 	// duration ops after every other op.
 	reg(&accessor{name: "duration", kind: KindDur,
-		get: func(r *flow.Record, v *value) bool { v.u = uint64(r.Last - r.Start); return r.Has&flow.HasTime != 0 },
-		set: func(r *flow.Record, v *value) { r.Last = r.Start + int64(v.u); r.Has |= flow.HasTime },
+		// Last 0 is "no end time" (a Zeek conn with duration "-"), not
+		// a negative duration.
+		get: func(r *flow.Record) (v value, ok bool) {
+			v.u = uint64(r.Last - r.Start)
+			return v, r.Has&flow.HasTime != 0 && r.Last != 0 && r.Last >= r.Start
+		},
+		set: func(r *flow.Record, v value) { r.Last = r.Start + int64(v.u); r.Has |= flow.HasTime },
 	})
 	reg(addrAcc("src_addr", flow.HasKey, true, func(r *flow.Record) *netip.Addr { return &r.Key.Src }))
 	reg(addrAcc("dst_addr", flow.HasKey, true, func(r *flow.Record) *netip.Addr { return &r.Key.Dst }))
@@ -177,15 +182,15 @@ func init() {
 			return uint64(r.TCP.Side[d].Flags), r.Has&flow.HasTCP != 0
 		}, func(r *flow.Record, u uint64) { r.TCP.Side[d].Flags = uint8(u); r.Has |= flow.HasTCP }))
 		reg(&accessor{name: pre + "mac", kind: KindMAC,
-			get: func(r *flow.Record, v *value) bool {
+			get: func(r *flow.Record) (v value, ok bool) {
 				if d == 0 {
 					v.mac = r.MAC.Src
 				} else {
 					v.mac = r.MAC.Dst
 				}
-				return r.Has&flow.HasMAC != 0
+				return v, r.Has&flow.HasMAC != 0
 			},
-			set: func(r *flow.Record, v *value) {
+			set: func(r *flow.Record, v value) {
 				if d == 0 {
 					r.MAC.Src = v.mac
 				} else {
@@ -194,11 +199,11 @@ func init() {
 				r.Has |= flow.HasMAC
 			}})
 		reg(&accessor{name: pre + "country", kind: KindCountry,
-			get: func(r *flow.Record, v *value) bool {
+			get: func(r *flow.Record) (v value, ok bool) {
 				v.b = r.Country[d][:]
-				return r.Has&flow.HasCountry != 0 && r.Country[d] != [2]byte{}
+				return v, r.Has&flow.HasCountry != 0 && r.Country[d] != [2]byte{}
 			},
-			set: func(r *flow.Record, v *value) { copy(r.Country[d][:], v.b); r.Has |= flow.HasCountry }})
+			set: func(r *flow.Record, v value) { copy(r.Country[d][:], v.b); r.Has |= flow.HasCountry }})
 	}
 	reg(uintAcc("src_as", 32, func(r *flow.Record) (uint64, bool) { return uint64(r.ASN.Src), r.Has&flow.HasASN != 0 },
 		func(r *flow.Record, u uint64) { r.ASN.Src = uint32(u); r.Has |= flow.HasASN }))
@@ -236,11 +241,11 @@ func init() {
 	reg(uintAcc("obs_domain", 32, func(r *flow.Record) (uint64, bool) { return uint64(r.ObsDomain), r.Has&flow.HasExporter != 0 },
 		func(r *flow.Record, u uint64) { r.ObsDomain = uint32(u); r.Has |= flow.HasExporter }))
 	reg(&accessor{name: "exporter_addr", kind: KindAddr,
-		get: func(r *flow.Record, v *value) bool {
+		get: func(r *flow.Record) (v value, ok bool) {
 			v.addr = r.Exporter.Addr()
-			return r.Has&flow.HasExporter != 0 && v.addr.IsValid()
+			return v, r.Has&flow.HasExporter != 0 && v.addr.IsValid()
 		},
-		set: func(r *flow.Record, v *value) {
+		set: func(r *flow.Record, v value) {
 			r.Exporter = netip.AddrPortFrom(v.addr, r.Exporter.Port())
 			r.Has |= flow.HasExporter
 		}})

@@ -215,7 +215,7 @@ func (p *Plan) Decode(src Source, r *flow.Record) error {
 			}
 			continue
 		}
-		o.acc.set(r, &v)
+		o.acc.set(r, v)
 	}
 	return first
 }
@@ -240,8 +240,8 @@ func (p *Plan) Encode(r *flow.Record, dst Sink, scratch []byte) ([]byte, error) 
 			dst.Put(o.slot, buf[start:])
 			continue
 		}
-		var v value
-		if !o.acc.get(r, &v) {
+		v, ok := o.acc.get(r)
+		if !ok {
 			continue
 		}
 		var err error
