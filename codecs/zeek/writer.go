@@ -1,0 +1,665 @@
+package zeek
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/flowgate/flowgate/flow"
+)
+
+// ErrClosed is returned by a Writer used after Close.
+var ErrClosed = errors.New("zeek: writer closed")
+
+// wcol is one column the TSV writer writes.
+type wcol struct {
+	kind kind
+	id   uint32
+	typ  string
+}
+
+// WriterStats counts what a Writer could not write.
+type WriterStats struct {
+	Records int64
+	Dropped int64 // Extra values with no column in the TSV header
+}
+
+// Writer encodes records as a Zeek conn.log, TSV (default) or JSON lines.
+type Writer struct {
+	bw      *bufio.Writer
+	opt     options
+	json    bool
+	started bool
+	closed  bool
+	err     error
+	cols    []wcol
+	sep     byte
+	unsetV  []byte
+	emptyV  []byte
+	setSep  []byte
+	buf     []byte
+	tmp     []byte
+	stats   WriterStats
+	// Now gives #open and #close times of a header the writer makes.
+	Now func() time.Time
+}
+
+// NewWriter returns a Writer to w. Options: WithFormat(FormatJSON) for
+// JSON lines, WithHeader to reproduce a log's header and columns.
+func NewWriter(w io.Writer, opts ...Option) *Writer {
+	wr := &Writer{bw: bufio.NewWriterSize(w, 64<<10), buf: make([]byte, 0, 1024), Now: time.Now}
+	for _, o := range opts {
+		o(&wr.opt)
+	}
+	wr.json = wr.opt.format == FormatJSON
+	return wr
+}
+
+// Stats returns the counts so far.
+func (w *Writer) Stats() WriterStats { return w.stats }
+
+func zeekStamp(t time.Time) string { return t.UTC().Format("2006-01-02-15-04-05") }
+
+// start writes the TSV header: the reader's lines if it has a schema,
+// else the one Zeek writes, with columns for what rec carries.
+func (w *Writer) start(rec *flow.Record) {
+	w.started = true
+	if w.json {
+		return
+	}
+	h := w.opt.header
+	if h != nil && len(h.Fields) > 0 {
+		w.sep, w.setSep, w.emptyV, w.unsetV = h.Separator, h.SetSeparator, h.Empty, h.Unset
+		for i, f := range h.Fields {
+			c := lookupColumn(f)
+			col := wcol{}
+			if c >= 0 {
+				col = wcol{kind: columns[c].kind, id: uint32(c + 1), typ: columns[c].typ}
+			} else {
+				id, _ := internColumn(f, nil)
+				col.id = id
+			}
+			if i < len(h.Types) {
+				col.typ = string(h.Types[i])
+			}
+			w.cols = append(w.cols, col)
+		}
+		w.bw.Write(h.Lines)
+		return
+	}
+	w.sep, w.setSep, w.emptyV, w.unsetV = '\t', []byte{','}, []byte("(empty)"), []byte{'-'}
+	for _, c := range defaultColumns {
+		w.cols = append(w.cols, wcol{kind: columns[c].kind, id: uint32(c + 1), typ: columns[c].typ})
+	}
+	if rec != nil {
+		add := func(c int) {
+			for _, x := range w.cols {
+				if x.id == uint32(c+1) {
+					return
+				}
+			}
+			w.cols = append(w.cols, wcol{kind: columns[c].kind, id: uint32(c + 1), typ: columns[c].typ})
+		}
+		if rec.CommunityID != nil {
+			add(22)
+		}
+		if rec.Has&flow.HasVLAN != 0 {
+			add(23)
+		}
+		if rec.Has&flow.HasMAC != 0 {
+			add(25)
+			add(26)
+		}
+		for _, e := range rec.Extra {
+			if e.Source != flow.SourceZeek || e.ID == idUnset || e.Offset == verbatimOffset {
+				continue
+			}
+			if e.ID > 0 && int(e.ID) <= len(columns) {
+				add(int(e.ID - 1))
+			} else if _, typ := columnInfo(e.ID); true {
+				dup := false
+				for _, x := range w.cols {
+					dup = dup || x.id == e.ID
+				}
+				if !dup {
+					w.cols = append(w.cols, wcol{id: e.ID, typ: typ})
+				}
+			}
+		}
+	}
+	b := w.buf[:0]
+	b = append(b, "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tconn\n#open\t"...)
+	b = append(b, zeekStamp(w.Now())...)
+	b = append(b, "\n#fields"...)
+	for _, c := range w.cols {
+		n, _ := columnInfo(c.id)
+		b = append(b, '\t')
+		b = append(b, n...)
+	}
+	b = append(b, "\n#types"...)
+	for _, c := range w.cols {
+		b = append(b, '\t')
+		b = append(b, c.typ...)
+	}
+	b = append(b, '\n')
+	w.bw.Write(b)
+	w.buf = b[:0]
+}
+
+// Encode writes one record.
+func (w *Writer) Encode(rec *flow.Record) error {
+	if w.err != nil {
+		return w.err
+	}
+	if w.closed {
+		return ErrClosed
+	}
+	if !w.started {
+		w.start(rec)
+	}
+	b := w.buf[:0]
+	if w.json {
+		b = w.appendJSON(b, rec)
+	} else {
+		b = w.appendTSV(b, rec)
+	}
+	w.buf = b[:0]
+	w.stats.Records++
+	if _, err := w.bw.Write(b); err != nil {
+		w.err = err
+	}
+	return w.err
+}
+
+// Flush writes buffered data.
+func (w *Writer) Flush() error {
+	if w.err != nil {
+		return w.err
+	}
+	w.err = w.bw.Flush()
+	return w.err
+}
+
+// Close writes the TSV trailer (#close) and flushes. It does not close the
+// underlying writer.
+func (w *Writer) Close() error {
+	if w.closed {
+		return w.err
+	}
+	if !w.started {
+		w.start(nil)
+	}
+	w.closed = true
+	if !w.json && w.err == nil {
+		if h := w.opt.header; h != nil && len(h.Fields) > 0 {
+			w.bw.Write(h.Trailer)
+		} else {
+			w.bw.WriteString("#close\t" + zeekStamp(w.Now()) + "\n")
+		}
+	}
+	return w.Flush()
+}
+
+// unsetMask returns the canonical kinds rec has no value for.
+func unsetMask(rec *flow.Record) uint32 {
+	for i := range rec.Extra {
+		if e := &rec.Extra[i]; e.Source == flow.SourceZeek && e.ID == idUnset {
+			return e.Enterprise
+		}
+	}
+	// A record from another format: unset what it lacks.
+	var u uint32
+	if rec.Zeek.UID == nil {
+		u |= 1 << kUID
+	}
+	if rec.Zeek.Service == nil {
+		u |= 1 << kService
+	}
+	if rec.Has&flow.HasTime == 0 {
+		u |= 1<<kTS | 1<<kDuration
+	}
+	if rec.Has&flow.HasAppBytes == 0 {
+		u |= 1<<kOrigBytes | 1<<kRespBytes
+	}
+	if rec.Has&flow.HasMetrics == 0 {
+		u |= 1<<kOrigPkts | 1<<kOrigIPBytes | 1<<kRespPkts | 1<<kRespIPBytes
+	}
+	if rec.Zeek.State == nil && connStateOf(rec) == "" {
+		u |= 1 << kConnState
+	}
+	if rec.Zeek.History == nil && (rec.Key.Proto != 6 || rec.Has&flow.HasTCP == 0) {
+		u |= 1 << kHistory
+	}
+	if rec.CommunityID == nil {
+		u |= 1 << kCommunityID
+	}
+	if rec.Has&flow.HasVLAN == 0 {
+		u |= 1 << kVLAN
+	}
+	if rec.Has&flow.HasMAC == 0 {
+		u |= 1<<kOrigL2 | 1<<kRespL2
+	}
+	return u
+}
+
+// connStateOf derives a conn_state for a record that did not come from
+// Zeek: the §4.3 table read backwards for TCP, Zeek's UDP/ICMP rule (S0
+// one way, SF both ways) otherwise.
+func connStateOf(rec *flow.Record) string {
+	if rec.Key.Proto == 6 && rec.Has&flow.HasTCP != 0 {
+		st, _ := ConnState(rec.TCP.Status &^ (SrcRetrans | DstRetrans | SrcWinShut | DstWinShut))
+		return st
+	}
+	if rec.Has&flow.HasMetrics == 0 {
+		return ""
+	}
+	switch {
+	case rec.Pkts[0] > 0 && rec.Pkts[1] > 0:
+		return "SF"
+	case rec.Pkts[0] > 0:
+		return "S0"
+	case rec.Pkts[1] > 0:
+		return "SHR"
+	}
+	return "OTH"
+}
+
+// override returns the Extra that gives column (kind k, id) its text.
+func override(rec *flow.Record, k kind, id uint32) *flow.Field {
+	for i := range rec.Extra {
+		e := &rec.Extra[i]
+		if e.Source != flow.SourceZeek || e.ID == idUnset {
+			continue
+		}
+		if e.ID == id || (e.Offset == verbatimOffset && k != kExtra && e.ID > 0 && int(e.ID) <= len(columns) && columns[e.ID-1].kind == k) {
+			return e
+		}
+	}
+	return nil
+}
+
+func (w *Writer) appendTSV(b []byte, rec *flow.Record) []byte {
+	u := unsetMask(rec)
+	used := 0
+	for i, c := range w.cols {
+		if i > 0 {
+			b = append(b, w.sep)
+		}
+		if len(rec.Extra) > 0 {
+			if e := override(rec, c.kind, c.id); e != nil {
+				if e.Offset != verbatimOffset {
+					used++
+				}
+				b = w.tsvValue(b, e, c.typ)
+				continue
+			}
+		}
+		if c.kind == kExtra || u&(1<<c.kind) != 0 {
+			b = append(b, w.unsetV...)
+			continue
+		}
+		b = w.canonical(b, rec, c.kind, false)
+	}
+	if len(rec.Extra) > 0 {
+		n := 0
+		for i := range rec.Extra {
+			if e := &rec.Extra[i]; e.Source == flow.SourceZeek && e.ID != idUnset && e.Offset != verbatimOffset {
+				n++
+			}
+		}
+		w.stats.Dropped += int64(n - used)
+	}
+	return append(b, '\n')
+}
+
+// canonical appends column kind k's value from rec's fields.
+func (w *Writer) canonical(b []byte, rec *flow.Record, k kind, json bool) []byte {
+	str := func(v []byte) []byte {
+		if json {
+			return appendJSONString(b, v)
+		}
+		return w.appendTSVString(b, v)
+	}
+	switch k {
+	case kTS:
+		if json {
+			return appendJSONFloat(b, zeekTime(rec.Start))
+		}
+		return appendFixed6(b, rec.Start)
+	case kDuration:
+		if json {
+			return appendJSONFloat(b, zeekTime(rec.Last)-zeekTime(rec.Start))
+		}
+		return appendFixed6(b, rec.Last-rec.Start)
+	case kUID:
+		return str(rec.Zeek.UID)
+	case kService:
+		return str(rec.Zeek.Service)
+	case kConnState:
+		if rec.Zeek.State != nil {
+			return str(rec.Zeek.State)
+		}
+		return str([]byte(connStateOf(rec)))
+	case kHistory:
+		if rec.Zeek.History != nil {
+			return str(rec.Zeek.History)
+		}
+		w.tmp = AppendHistory(w.tmp[:0], [2]uint8{rec.TCP.Side[0].Flags, rec.TCP.Side[1].Flags}, rec.TCP.Status)
+		return str(w.tmp)
+	case kCommunityID:
+		return str(rec.CommunityID)
+	case kOrigH, kRespH:
+		a := rec.Key.Src
+		if k == kRespH {
+			a = rec.Key.Dst
+		}
+		if json {
+			b = append(b, '"')
+			b = a.AppendTo(b)
+			return append(b, '"')
+		}
+		return a.AppendTo(b)
+	case kOrigP:
+		return strconv.AppendUint(b, uint64(rec.Key.SrcPort), 10)
+	case kRespP:
+		return strconv.AppendUint(b, uint64(rec.Key.DstPort), 10)
+	case kProto:
+		var p string
+		switch rec.Key.Proto {
+		case 6:
+			p = "tcp"
+		case 17:
+			p = "udp"
+		case 1, 58:
+			p = "icmp"
+		default:
+			p = "unknown_transport"
+		}
+		if json {
+			b = append(b, '"')
+			b = append(b, p...)
+			return append(b, '"')
+		}
+		return append(b, p...)
+	case kIPProto:
+		return strconv.AppendUint(b, uint64(rec.Key.Proto), 10)
+	case kOrigBytes:
+		return strconv.AppendUint(b, rec.AppBytes[0], 10)
+	case kRespBytes:
+		return strconv.AppendUint(b, rec.AppBytes[1], 10)
+	case kOrigPkts:
+		return strconv.AppendUint(b, rec.Pkts[0], 10)
+	case kRespPkts:
+		return strconv.AppendUint(b, rec.Pkts[1], 10)
+	case kOrigIPBytes:
+		return strconv.AppendUint(b, rec.Bytes[0], 10)
+	case kRespIPBytes:
+		return strconv.AppendUint(b, rec.Bytes[1], 10)
+	case kVLAN:
+		return strconv.AppendUint(b, uint64(rec.VLAN.TCI[0]&0xfff), 10)
+	case kOrigL2, kRespL2:
+		m := rec.MAC.Src
+		if k == kRespL2 {
+			m = rec.MAC.Dst
+		}
+		if json {
+			b = append(b, '"')
+		}
+		for i, x := range m {
+			if i > 0 {
+				b = append(b, ':')
+			}
+			b = append(b, hexdig[x>>4], hexdig[x&15])
+		}
+		if json {
+			b = append(b, '"')
+		}
+		return b
+	}
+	return b
+}
+
+const hexdig = "0123456789abcdef"
+
+// appendFixed6 appends ns as seconds with six decimals (%.6f).
+func appendFixed6(b []byte, ns int64) []byte {
+	if ns < 0 {
+		b = append(b, '-')
+		ns = -ns
+	}
+	us := (ns + 500) / 1000
+	b = strconv.AppendInt(b, us/1e6, 10)
+	f := us % 1e6
+	b = append(b, '.', byte('0'+f/100000), byte('0'+f/10000%10), byte('0'+f/1000%10), byte('0'+f/100%10), byte('0'+f/10%10), byte('0'+f%10))
+	return b
+}
+
+// appendTSVString appends v as Zeek's ASCII writer escapes a string:
+// non-printable bytes, the separator and '\' as \xNN, and a value that
+// would read as the unset or empty marker with its first byte escaped.
+func (w *Writer) appendTSVString(b, v []byte) []byte {
+	if len(v) == 0 {
+		return append(b, w.emptyV...)
+	}
+	first := bytes.Equal(v, w.unsetV) || bytes.Equal(v, w.emptyV)
+	for i, c := range v {
+		if c < 0x20 || c >= 0x7f || c == '\\' || c == w.sep || (i == 0 && first) {
+			b = append(b, '\\', 'x', hexdig[c>>4], hexdig[c&15])
+			continue
+		}
+		b = append(b, c)
+	}
+	return b
+}
+
+// appendJSONString appends v as a JSON string the way Zeek's JSON
+// formatter does: bytes that are not UTF-8 become the text \xNN.
+func appendJSONString(b, v []byte) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(v); {
+		c := v[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c == '\n':
+				b = append(b, '\\', 'n')
+			case c == '\r':
+				b = append(b, '\\', 'r')
+			case c == '\t':
+				b = append(b, '\\', 't')
+			case c == '\b':
+				b = append(b, '\\', 'b')
+			case c == '\f':
+				b = append(b, '\\', 'f')
+			case c < 0x20 || c == 0x7f:
+				b = append(b, '\\', 'u', '0', '0', hexdig[c>>4], hexdig[c&15])
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRune(v[i:])
+		if r == utf8.RuneError && n == 1 {
+			b = append(b, '\\', '\\', 'x', hexdig[c>>4], hexdig[c&15])
+			i++
+			continue
+		}
+		b = append(b, v[i:i+n]...)
+		i += n
+	}
+	return append(b, '"')
+}
+
+func isNumType(t string) bool {
+	switch t {
+	case "count", "int", "double", "port", "time", "interval":
+		return true
+	}
+	return false
+}
+
+func elemType(t string) (string, bool) {
+	for _, p := range [...]string{"set[", "vector["} {
+		if len(t) > len(p) && t[:len(p)] == p && t[len(t)-1] == ']' {
+			return t[len(p) : len(t)-1], true
+		}
+	}
+	return "", false
+}
+
+// tsvValue appends an Extra's value as a TSV column of type typ.
+func (w *Writer) tsvValue(b []byte, e *flow.Field, typ string) []byte {
+	v := e.Value
+	if e.Enterprise == formTSV {
+		return append(b, v...)
+	}
+	// JSON token to TSV text.
+	if len(v) == 0 {
+		return append(b, w.unsetV...)
+	}
+	switch v[0] {
+	case '"':
+		w.tmp, _ = unescapeJSON(w.tmp[:0], v[1:len(v)-1])
+		return w.appendTSVString(b, w.tmp)
+	case 't':
+		return append(b, 'T')
+	case 'f':
+		return append(b, 'F')
+	case 'n':
+		return append(b, w.unsetV...)
+	case '[':
+		n0 := len(b)
+		p := skipWS(v, 1)
+		if p < len(v) && v[p] == ']' {
+			return append(b, w.emptyV...)
+		}
+		for p < len(v) {
+			q := scanValue(v, p, 1)
+			if q < 0 {
+				break
+			}
+			if len(b) > n0 {
+				b = append(b, w.setSep...)
+			}
+			el := v[p:q]
+			if el[0] == '"' {
+				w.tmp, _ = unescapeJSON(w.tmp[:0], el[1:len(el)-1])
+				b = w.appendTSVString(b, w.tmp)
+			} else {
+				b = append(b, el...)
+			}
+			p = skipWS(v, q)
+			if p < len(v) && v[p] == ',' {
+				p = skipWS(v, p+1)
+				continue
+			}
+			break
+		}
+		return b
+	}
+	return append(b, v...)
+}
+
+// jsonValue appends an Extra's value as a JSON value of Zeek type typ.
+func (w *Writer) jsonValue(b []byte, e *flow.Field, typ string) []byte {
+	v := e.Value
+	if e.Enterprise == formJSON {
+		return append(b, v...)
+	}
+	if el, ok := elemType(typ); ok {
+		b = append(b, '[')
+		if !bytes.Equal(v, []byte("(empty)")) && len(v) > 0 {
+			for i, part := range bytes.Split(v, []byte{','}) {
+				if i > 0 {
+					b = append(b, ',')
+				}
+				b = w.jsonScalar(b, part, el)
+			}
+		}
+		return append(b, ']')
+	}
+	return w.jsonScalar(b, v, typ)
+}
+
+func (w *Writer) jsonScalar(b, v []byte, typ string) []byte {
+	switch {
+	case typ == "bool" && len(v) == 1 && (v[0] == 'T' || v[0] == 'F'):
+		if v[0] == 'T' {
+			return append(b, "true"...)
+		}
+		return append(b, "false"...)
+	case isNumType(typ):
+		if _, ok := parseTime(v); ok || (len(v) > 1 && v[0] == '-') {
+			return append(b, v...)
+		}
+	}
+	if bytes.Equal(v, []byte("(empty)")) {
+		return append(b, '"', '"')
+	}
+	w.tmp, _ = unescapeTSV(w.tmp[:0], v)
+	return appendJSONString(b, w.tmp)
+}
+
+// jsonOrder is the order of columns in a JSON line: the built-in table's
+// (without the aliases), which is Zeek's order of conn.log's fields.
+var jsonOrder = func() []int {
+	var o []int
+	for i, c := range columns {
+		switch c.name {
+		case "src", "src_port", "dst", "dst_port":
+			continue
+		}
+		o = append(o, i)
+	}
+	return o
+}()
+
+func (w *Writer) appendJSON(b []byte, rec *flow.Record) []byte {
+	u := unsetMask(rec)
+	b = append(b, '{')
+	first := true
+	key := func(name string) {
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = append(b, '"')
+		b = append(b, name...)
+		b = append(b, '"', ':')
+	}
+	for _, ci := range jsonOrder {
+		c := &columns[ci]
+		id := uint32(ci + 1)
+		if len(rec.Extra) > 0 {
+			if e := override(rec, c.kind, id); e != nil {
+				key(c.name)
+				b = w.jsonValue(b, e, c.typ)
+				continue
+			}
+		}
+		if c.kind == kExtra || u&(1<<c.kind) != 0 {
+			continue
+		}
+		key(c.name)
+		b = w.canonical(b, rec, c.kind, true)
+	}
+	for i := range rec.Extra {
+		e := &rec.Extra[i]
+		if e.Source != flow.SourceZeek || e.ID <= uint32(len(columns)) {
+			continue
+		}
+		name, typ := columnInfo(e.ID)
+		if name == "" {
+			continue
+		}
+		key(name)
+		b = w.jsonValue(b, e, typ)
+	}
+	return append(b, '}', '\n')
+}
