@@ -405,8 +405,7 @@ func (l *loader) convert(n *yaml.Node, path string, acc *accessor) Convert {
 				l.add(x, p, ErrConversion, "%s to %d bits, but %s has %d bits", key, b, acc.name, acc.bits)
 			}
 		case "scale":
-			if acc != nil && acc.kind != KindUint && acc.kind != KindDur {
-				l.add(x, p, ErrConversion, "scale applies to uint and duration fields; %s is %s", acc.name, acc.kind)
+			if !want(KindUint, key, x) {
 				continue
 			}
 			sm := l.mapping(x, p, "multiply", "divide")
@@ -552,7 +551,15 @@ func (l *loader) convert(n *yaml.Node, path string, acc *accessor) Convert {
 func checkLiteral(acc *accessor, conv *Convert, s string) string {
 	var v value
 	op := &op{acc: acc}
-	if conv != nil {
+	if conv != nil && conv.Kind == ConvEnum {
+		for _, e := range conv.EnumExt {
+			if e == s {
+				return ""
+			}
+		}
+		return fmt.Sprintf("%q is not in the enum table", s)
+	}
+	if conv != nil && conv.Kind != ConvConstant {
 		op.setConv(conv)
 	}
 	if err := op.parse([]byte(s), &v); err != nil {
