@@ -1,0 +1,192 @@
+package mappings
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/flowgate/flowgate/flow"
+)
+
+// The example in doc.go loads.
+func TestDocExample(t *testing.T) {
+	src := `version: 1
+schema: zeek
+dialect: conn
+doc: text
+fields:
+  - external: ts
+    canonical: start_time
+    convert: {time: {unit: s, format: decimal, digits: 6}}
+  - external: id.orig_h
+    canonical: src_addr
+  - external: proto
+    canonical: protocol
+    convert:
+      enum: {values: {tcp: "6", udp: "17", icmp: "1"}}
+    default: tcp
+  - external: bytes_total
+    canonical: bytes
+    direction: out
+    note: free text
+`
+	f, err := Load("doc.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, _ := Compile(f, In)
+	var r flow.Record
+	if err := in.Decode(&csvRow{idx: []int{-1, -1, -1}}, &r); err != nil || r.Key.Proto != 6 {
+		t.Errorf("default: %v %d", err, r.Key.Proto)
+	}
+}
+
+func TestCheckFindings(t *testing.T) {
+	f, err := Load("c.yaml", []byte(`version: 1
+schema: csv
+fields:
+  - {external: sp, canonical: src_port, convert: {narrow: 8}}
+  - {external: k, canonical: protocol, convert: {enum: {oneway: true, values: {a: "6", b: "6"}}}}
+  - {external: c, canonical: label, convert: {constant: x}}
+  - {external: db, canonical: src_bytes, convert: {swap: true}}
+  - {external: t, canonical: start_time, convert: {time: {unit: ms}}}
+  - {external: in, canonical: dst_pkts, direction: in}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := Check(f)
+	got := map[string]bool{}
+	for _, x := range rep.Findings {
+		if x.Kind != NotCarried {
+			got[x.Kind.String()+" "+x.Canonical+" "+x.Dir.String()+" "+x.Rule.Path] = true
+		}
+	}
+	for _, w := range []string{
+		"narrowing src_port out fields[0]",
+		"not reversible protocol both fields[1]",
+		"not reversible label both fields[2]",
+		"not reversible dst_bytes both fields[3]",
+		"narrowing start_time out fields[4]",
+		"not reversible dst_pkts out fields[5]",
+	} {
+		if !got[w] {
+			t.Errorf("missing %q in\n%s", w, rep.Text())
+		}
+	}
+	carried := map[string]bool{"src_port": true, "protocol": true, "label": true, "dst_bytes": true, "start_time": true}
+	for _, x := range rep.Findings {
+		if x.Kind == NotCarried && carried[x.Canonical] {
+			t.Errorf("%s reported not carried", x.Canonical)
+		}
+	}
+	if rep.Count(NotCarried) != len(accessors)-len(carried) {
+		t.Errorf("not carried %d, want %d", rep.Count(NotCarried), len(accessors)-len(carried))
+	}
+	if !strings.Contains(rep.Text(), "c.yaml: ") {
+		t.Error(rep.Text())
+	}
+}
+
+func TestExplainZeekToECS(t *testing.T) {
+	z, _ := Builtin("zeek-conn")
+	e, _ := Builtin("json-ecs")
+	s, err := Explain(z, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string][]string{}
+	for _, l := range strings.Split(s, "\n")[2:] {
+		if f := regexp.MustCompile(`\s{2,}`).Split(strings.TrimSpace(l), -1); len(f) == 4 {
+			rows[f[0]] = f[1:]
+		}
+	}
+	for _, w := range [][4]string{
+		{"src_bytes", "orig_ip_bytes", "source.bytes", "kept"},
+		{"src_app_bytes", "orig_bytes", "-", "dropped: target cannot carry"},
+		{"bytes", "-", "network.bytes", "derived"},
+		{"start_time", "ts (time s decimal)", "event.start (time ns iso)", "kept"},
+		{"protocol", "proto (enum(4))", "network.iana_number", "kept"},
+		{"src_as", "-", "source.as.number", "not in source"},
+	} {
+		if got := rows[w[0]]; len(got) != 3 || got[0] != w[1] || got[1] != w[2] || got[2] != w[3] {
+			t.Errorf("%s: got %q, want %q", w[0], got, w[1:])
+		}
+	}
+	if testing.Verbose() {
+		t.Log("\n" + s)
+	}
+}
+
+func TestMerge(t *testing.T) {
+	base, _ := Builtin("zeek-conn")
+	user, err := Load("user.yaml", []byte(`version: 1
+schema: zeek
+fields:
+  - {external: uid, drop: true}
+  - {external: ts, canonical: start_time, direction: out, convert: {time: {unit: ms}}}
+  - {external: my_col, canonical: label}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Merge(base, user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ts []Rule
+	for _, r := range m.Rules {
+		switch r.External {
+		case "uid":
+			t.Error("uid not dropped")
+		case "ts":
+			ts = append(ts, r)
+		}
+	}
+	if len(ts) != 2 || ts[0].Dir != In || ts[0].Convert.Format != "decimal" || ts[1].Dir != Out || ts[1].Convert.Unit != "ms" {
+		t.Errorf("ts rules: %+v", ts)
+	}
+	if last := m.Rules[len(m.Rules)-1]; last.External != "my_col" {
+		t.Errorf("last rule %+v", last)
+	}
+	if _, err := Compile(m, Out); err != nil {
+		t.Error(err)
+	}
+	other, _ := Builtin("json-ecs")
+	if _, err := Merge(base, other); err == nil {
+		t.Error("merged json over zeek")
+	}
+}
+
+// 2024-01-01T00:00:00Z is 1704067200 Unix, 3913056000 NTP seconds.
+func TestTimeForms(t *testing.T) {
+	const ns = 1704067200 * int64(1e9)
+	cases := []struct {
+		conv string
+		text string
+		ns   int64
+	}{
+		{"{unit: s, epoch: ntp}", "3913056000", ns},
+		{"{unit: ms}", "1704067200123", ns + 123e6},
+		{"{unit: us, format: iso}", "2024-01-01T00:00:00.123456Z", ns + 123456e3},
+		{"{unit: s, format: decimal, digits: 3}", "1704067200.250", ns + 250e6},
+		{"{unit: ms, format: datetime}", "2024-01-01T00:00:00.007", ns + 7e6},
+	}
+	for _, c := range cases {
+		f, err := Load("t.yaml", []byte("version: 1\nschema: csv\nfields:\n  - {external: t, canonical: start_time, convert: {time: "+c.conv+"}}\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, _ := Compile(f, In)
+		out, _ := Compile(f, Out)
+		var r flow.Record
+		if err := in.Decode(&csvRow{idx: []int{0}, row: []string{c.text}}, &r); err != nil || r.Start != c.ns {
+			t.Errorf("%s %s: %v %d, want %d", c.conv, c.text, err, r.Start, c.ns)
+		}
+		w := &csvRow{idx: []int{0}, out: make([][]byte, 1)}
+		out.Encode(&r, w, nil)
+		if string(w.out[0]) != c.text {
+			t.Errorf("%s: wrote %q, want %q", c.conv, w.out[0], c.text)
+		}
+	}
+}
