@@ -11,7 +11,7 @@ import (
 var builtinFS embed.FS
 
 // Builtins lists the embedded mappings by name (file name without .yaml):
-// zeek-conn, ipfix, json-argus, json-ecs, json-goflow2, json-nfdump.
+// zeek-conn, ipfix, netflow9, json-argus, json-ecs, json-goflow2, json-nfdump.
 func Builtins() []string {
 	ents, _ := builtinFS.ReadDir("builtin")
 	var out []string

@@ -63,3 +63,26 @@ func TestIPFIXNamesMatchIANA(t *testing.T) {
 		}
 	}
 }
+
+// The v9 names and numbers of the built-in are RFC 3954 §8's (typed from
+// the RFC; "BPG" is its spelling).
+func TestNetFlow9NamesRFC3954(t *testing.T) {
+	rfc := map[string]uint16{
+		"IN_BYTES": 1, "IN_PKTS": 2, "PROTOCOL": 4, "SRC_TOS": 5, "TCP_FLAGS": 6, "L4_SRC_PORT": 7,
+		"IPV4_SRC_ADDR": 8, "INPUT_SNMP": 10, "L4_DST_PORT": 11, "IPV4_DST_ADDR": 12, "OUTPUT_SNMP": 14,
+		"IPV4_NEXT_HOP": 15, "SRC_AS": 16, "DST_AS": 17, "BGP_IPV4_NEXT_HOP": 18, "OUT_BYTES": 23,
+		"OUT_PKTS": 24, "IPV6_SRC_ADDR": 27, "IPV6_DST_ADDR": 28, "SAMPLING_INTERVAL": 34, "MIN_TTL": 52,
+		"DST_TOS": 55, "IN_SRC_MAC": 56, "SRC_VLAN": 58, "DST_VLAN": 59, "IPV6_NEXT_HOP": 62,
+		"BPG_IPV6_NEXT_HOP": 63, "IN_DST_MAC": 80,
+	}
+	f, err := Builtin("netflow9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range f.Rules {
+		id, ok := rfc[r.External]
+		if !ok || r.Element.ID != id {
+			t.Errorf("%s: %s = %d, RFC 3954 has %d (%v)", r.Pos, r.External, r.Element.ID, id, ok)
+		}
+	}
+}

@@ -75,7 +75,7 @@
 //
 // # Built-ins and overrides
 //
-// Built-in mappings are embedded (Builtins, Builtin): zeek-conn, ipfix
+// Built-in mappings are embedded (Builtins, Builtin): zeek-conn, ipfix, netflow9
 // (IANA names, also the JSON ipfix dialect's keys), json-argus, json-ecs,
 // json-goflow2, json-nfdump. A user file of the same schema is laid over a
 // built-in with Merge: a user rule replaces the built-in rules for the
