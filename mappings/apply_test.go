@@ -40,7 +40,7 @@ func (r *tsvRow) Get(slot int) ([]byte, bool) {
 	}
 	v := r.cols[i]
 	switch string(v) {
-	case "-":
+	case "-", "XXXXXXXXXX.XXXXXX": // btest baselines mask times
 		return nil, false
 	case "(empty)":
 		return v[:0], true
@@ -89,7 +89,8 @@ func zeekLog(t *testing.T, path string) ([]string, [][]byte) {
 			}
 			continue
 		}
-		if len(l) == 0 || l[0] == '#' {
+		// slips' test10 log starts "\t#separator": a stray tab, still a header.
+		if t := bytes.TrimLeft(l, "\t "); len(t) == 0 || t[0] == '#' {
 			continue
 		}
 		lines = append(lines, bytes.Clone(l))
@@ -105,7 +106,7 @@ func corpusConnLogs(t *testing.T) []string {
 	var out []string
 	filepath.Walk(filepath.Join(dir, "zeek"), func(p string, fi os.FileInfo, err error) error {
 		if err == nil && !fi.IsDir() && filepath.Base(p) == "conn.log" {
-			if b, _ := os.ReadFile(p); bytes.HasPrefix(b, []byte("#separator")) {
+			if b, _ := os.ReadFile(p); bytes.Contains(b, []byte("#fields\t")) {
 				out = append(out, p)
 			}
 		}
@@ -191,6 +192,9 @@ func TestZeekConnRoundTripCorpus(t *testing.T) {
 				got, want := dst.cols[i], src.cols[i]
 				if string(want) == "(empty)" {
 					want = nil
+				}
+				if string(want) == "XXXXXXXXXX.XXXXXX" {
+					continue // masked by btest: nothing to compare
 				}
 				if !bytes.Equal(got, want) && !(len(want) == 0 && string(got) == "-") {
 					t.Errorf("%s:%d: %s = %q, wrote %q", path, n+1, c, want, got)
