@@ -123,6 +123,7 @@ type Reader struct {
 	ts       float64 // ts as Zeek's double (JSON duration check)
 	durText  []byte
 	protoTxt []byte
+	protoTok []byte // proto as written (TSV text or JSON token)
 	unset    uint32
 }
 
@@ -395,7 +396,7 @@ func (r *Reader) finish(rec *flow.Record, present uint32) error {
 			rec.Key.Proto = p
 		}
 		if !ok || (rec.Key.Proto != p && p != 0) {
-			r.verbatim(rec, kProto, r.protoTxt)
+			r.verbatim(rec, kProto, r.protoTok)
 		}
 	}
 	if rec.Key.Src.IsValid() || rec.Key.Dst.IsValid() {
@@ -566,7 +567,7 @@ func (r *Reader) value(rec *flow.Record, n int, v []byte, json bool) error {
 			r.verbatim(rec, k, v)
 		}
 	case kProto:
-		r.protoTxt = str
+		r.protoTxt, r.protoTok = str, v
 	case kOrigL2, kRespL2:
 		var m [6]byte
 		if !parseMAC(str, &m) {
