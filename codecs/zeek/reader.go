@@ -120,7 +120,6 @@ type Reader struct {
 	// per record
 	dur      int64
 	hasDur   bool
-	ts       float64 // ts as Zeek's double (JSON duration check)
 	durText  []byte
 	protoTxt []byte
 	protoTok []byte // proto as written (TSV text or JSON token)
@@ -514,11 +513,6 @@ func (r *Reader) value(rec *flow.Record, n int, v []byte, json bool) error {
 		rec.Start = ns
 		rec.Has |= flow.HasTime
 		if json {
-			f, err := strconv.ParseFloat(s(str), 64)
-			if err != nil {
-				return bad()
-			}
-			r.ts = f
 			if string(appendJSONFloat(r.scratch[len(r.scratch):], zeekTime(ns))) != string(str) {
 				r.verbatim(rec, k, v)
 			}
