@@ -2,6 +2,7 @@ package mappings
 
 import (
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -171,6 +172,7 @@ func TestTimeForms(t *testing.T) {
 		{"{unit: us, format: iso}", "2024-01-01T00:00:00.123456Z", ns + 123456e3},
 		{"{unit: s, format: decimal, digits: 3}", "1704067200.250", ns + 250e6},
 		{"{unit: ms, format: datetime}", "2024-01-01T00:00:00.007", ns + 7e6},
+		{"{unit: ms, format: decimal, digits: 9}", "1704067200123.456789000", ns + 123456789},
 	}
 	for _, c := range cases {
 		f, err := Load("t.yaml", []byte("version: 1\nschema: csv\nfields:\n  - {external: t, canonical: start_time, convert: {time: "+c.conv+"}}\n"))
@@ -187,6 +189,34 @@ func TestTimeForms(t *testing.T) {
 		out.Encode(&r, w, nil)
 		if string(w.out[0]) != c.text {
 			t.Errorf("%s: wrote %q, want %q", c.conv, w.out[0], c.text)
+		}
+	}
+}
+
+// Zeek's JSON writer prints doubles in full (0.09628199999999865); the
+// TSV writer prints %.6f (0.096282). Reading the first rounds at the ns,
+// writing rounds at the µs as printf does.
+func TestDecimalRounding(t *testing.T) {
+	f, _ := Load("t.yaml", []byte("version: 1\nschema: csv\nfields:\n  - {external: d, canonical: duration, convert: {time: {unit: s, format: decimal}}}\n"))
+	in, _ := Compile(f, In)
+	out, _ := Compile(f, Out)
+	for _, c := range []struct{ in, ns, out string }{
+		{"0.09628199999999865", "96282000", "0.096282"},
+		{"0.0018720000000023163", "1872000", "0.001872"},
+		{"12.821130990982056", "12821130991", "12.821131"},
+		{"0.9999996", "999999600", "1.000000"},
+	} {
+		r := flow.Record{Start: 1, Has: flow.HasTime}
+		if err := in.Decode(&csvRow{idx: []int{0}, row: []string{c.in}}, &r); err != nil {
+			t.Fatal(err)
+		}
+		if got := strconv.FormatInt(r.Last-r.Start, 10); got != c.ns {
+			t.Errorf("%s: %s ns, want %s", c.in, got, c.ns)
+		}
+		w := &csvRow{idx: []int{0}, out: make([][]byte, 1)}
+		out.Encode(&r, w, nil)
+		if string(w.out[0]) != c.out {
+			t.Errorf("%s: wrote %q, want %q", c.in, w.out[0], c.out)
 		}
 	}
 }

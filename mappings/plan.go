@@ -460,14 +460,25 @@ func (o *op) parseTime(b []byte) (int64, bool) {
 		return 0, false
 	}
 	ns := int64(w) * unit
-	// The fraction is exact to the ns: digits past 1 ns of the unit are
-	// dropped (Zeek prints µs, so nothing is lost there).
+	// The fraction is kept to the ns and rounded there: a JSON double such
+	// as 0.09628199999999865 is Zeek's 0.096282.
 	scale := unit
-	for _, c := range frac {
+	for i, c := range frac {
 		if c < '0' || c > '9' {
 			return 0, false
 		}
 		scale /= 10
+		if scale == 0 {
+			if c >= '5' {
+				ns++
+			}
+			for _, c := range frac[i+1:] {
+				if c < '0' || c > '9' {
+					return 0, false
+				}
+			}
+			break
+		}
 		ns += int64(c-'0') * scale
 	}
 	if neg {
@@ -498,22 +509,28 @@ func (o *op) formatTime(buf []byte, ns int64) []byte {
 		}
 		return buf
 	case 'd':
+		// Rounded half up at the last digit written, as printf's %.6f
+		// (Zeek's ts) rounds.
 		if ns < 0 {
 			buf = append(buf, '-')
 			ns = -ns
 		}
-		buf = strconv.AppendInt(buf, ns/o.unitNs, 10)
-		rem := ns % o.unitNs
+		ed, step := 0, o.unitNs // digits the unit resolves; ns per last digit
+		for ed < o.digits && step >= 10 {
+			ed++
+			step /= 10
+		}
+		n := (ns + step/2) / step
+		pow := o.unitNs / step
+		buf = strconv.AppendInt(buf, n/pow, 10)
 		if o.digits > 0 {
 			buf = append(buf, '.')
-			scale := o.unitNs
-			for range o.digits {
-				scale /= 10
-				if scale == 0 {
-					buf = append(buf, '0')
-					continue
-				}
-				buf = append(buf, byte('0'+rem/scale%10))
+			frac := n % pow
+			for d := pow / 10; d > 0; d /= 10 {
+				buf = append(buf, byte('0'+frac/d%10))
+			}
+			for range o.digits - ed {
+				buf = append(buf, '0')
 			}
 		}
 		return buf
