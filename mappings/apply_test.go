@@ -3,10 +3,12 @@ package mappings
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/flowgate/flowgate/flow"
@@ -357,4 +359,88 @@ fields:
 	if r.Key.Proto != 6 || string(r.Label) != "fixed" || r.Key.Src.IsValid() {
 		t.Errorf("default/constant/family: %+v %q", r.Key, r.Label)
 	}
+}
+
+// jsonRow is a flat JSON object test codec: values as their JSON text
+// (strings unquoted), null or absent = unset.
+type jsonRow struct {
+	cols []string
+	vals map[string][]byte
+}
+
+func (j *jsonRow) Get(slot int) ([]byte, bool) {
+	v, ok := j.vals[j.cols[slot]]
+	return v, ok
+}
+
+// Every row of the corpus's JSON conn.logs decodes; counters read back as
+// Zeek wrote them and times as Zeek's TSV writer would print the double
+// (%.6f, Go's 'f' formatting of the same float64).
+func TestZeekConnJSONCorpus(t *testing.T) {
+	dir := os.Getenv("FLOWGATE_CORPUS")
+	if dir == "" {
+		t.Skip("FLOWGATE_CORPUS not set")
+	}
+	f, _ := Builtin("zeek-conn")
+	in, _ := Compile(f, In)
+	out, _ := Compile(f, Out)
+	rows := 0
+	filepath.Walk(filepath.Join(dir, "zeek"), func(p string, fi os.FileInfo, err error) error {
+		if err != nil || fi.IsDir() || filepath.Ext(p) != ".log" {
+			return nil
+		}
+		b, _ := os.ReadFile(p)
+		if !bytes.HasPrefix(b, []byte("{")) || !bytes.Contains(b, []byte(`"conn_state"`)) {
+			return nil
+		}
+		for n, line := range bytes.Split(b, []byte("\n")) {
+			if len(line) == 0 || n >= 2000 {
+				continue
+			}
+			var m map[string]json.RawMessage
+			if err := json.Unmarshal(line, &m); err != nil {
+				t.Errorf("%s:%d: %v", p, n+1, err)
+				continue
+			}
+			src := &jsonRow{cols: in.Columns(), vals: map[string][]byte{}}
+			for k, v := range m {
+				if string(v) == "null" {
+					continue
+				}
+				if v[0] == '"' {
+					var s string
+					json.Unmarshal(v, &s)
+					v = []byte(s)
+				}
+				src.vals[k] = v
+			}
+			var r flow.Record
+			if err := in.Decode(src, &r); err != nil {
+				t.Errorf("%s:%d: %v", p, n+1, err)
+				continue
+			}
+			dst := &tsvRow{idx: make([]int, len(out.Columns())), cols: make([][]byte, len(out.Columns()))}
+			for i := range dst.idx {
+				dst.idx[i] = i
+			}
+			out.Encode(&r, dst, nil)
+			for i, c := range out.Columns() {
+				v, ok := src.vals[c]
+				if !ok {
+					continue
+				}
+				want := string(v)
+				if c == "ts" || c == "duration" {
+					x, _ := strconv.ParseFloat(want, 64)
+					want = strconv.FormatFloat(x, 'f', 6, 64)
+				}
+				if string(dst.cols[i]) != want {
+					t.Errorf("%s:%d: %s = %s, wrote %q", p, n+1, c, v, dst.cols[i])
+				}
+			}
+			rows++
+		}
+		return nil
+	})
+	t.Logf("%d rows", rows)
 }
