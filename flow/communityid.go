@@ -179,7 +179,8 @@ func icmpPorts(proto, typ, code uint8) (sp, dp uint16, oneWay bool) {
 // r gets no ID when its key is not an IP flow (HasKey unset, a layer-2,
 // ARP or MPLS key), when an ICMP or ICMPv6 key lacks its type and code
 // (HasICMPKey unset), and when a TCP, UDP or SCTP key is a fragment key
-// (HasFragKey: the ports are unknown), as the spec allows ("an empty
+// (HasFragKey: the ports are unknown) or an SCTP key has a port 0 (which
+// SCTP forbids: the key has no ports), as the spec allows ("an empty
 // string") rather than an ID no other monitor would produce.
 //
 // The key is read as CommunityID reads it, as NetFlow, IPFIX and Zeek
@@ -203,8 +204,14 @@ func (r *Record) SetCommunityID(arena []byte, seed uint16) (_ []byte, ok bool) {
 		if r.Has&HasICMPKey == 0 {
 			return arena, false
 		}
-	case protoTCP, protoUDP, protoSCTP:
+	case protoTCP, protoUDP:
 		if r.Has&HasFragKey != 0 {
+			return arena, false
+		}
+	case protoSCTP:
+		// SCTP forbids port 0 (RFC 9260 3.1): a 0 is a key without
+		// ports (our sensor's and argus's SCTP keys have none).
+		if r.Has&HasFragKey != 0 || r.Key.SrcPort == 0 || r.Key.DstPort == 0 {
 			return arena, false
 		}
 	}
