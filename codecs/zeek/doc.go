@@ -103,6 +103,7 @@
 // Writer.Now, for the current conn.log columns plus those the first
 // record carries (community_id, vlan, MACs, Extra columns); later
 // Extra values with no column are counted (WriterStats.Dropped). A log
-// made of several header blocks is read (the schema changes at each
-// #fields) but rewritten with the last block's header only.
+// made of several header blocks (concatenated or rotated logs) is read,
+// the schema changing at each #fields, but a Writer keeps the columns of
+// the header it started with: such a log is not rewritten byte for byte.
 package zeek

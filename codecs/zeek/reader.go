@@ -557,7 +557,9 @@ func (r *Reader) value(rec *flow.Record, n int, v []byte, json bool) error {
 		} else {
 			rec.Key.Dst = a
 		}
-		if string(a.AppendTo(r.scratch[len(r.scratch):])) != string(str) {
+		// ParseAddr takes IPv4 only in canonical dotted decimal; IPv6
+		// text has several spellings.
+		if a.Is6() && string(a.AppendTo(r.scratch[len(r.scratch):])) != string(str) {
 			r.verbatim(rec, k, v)
 		}
 	case kProto:

@@ -126,3 +126,24 @@ func TestForeignRecord(t *testing.T) {
 		t.Errorf("end: %v", err)
 	}
 }
+
+// TestHeaderBlocks: a second header block (two logs concatenated) changes
+// the schema mid-stream.
+func TestHeaderBlocks(t *testing.T) {
+	a := hdr + "1.000000\tC1\t1.2.3.4\t1\t5.6.7.8\t2\ttcp\t1.000000\tSF\tS\t-\n#close\tX\n"
+	b := "#separator \\x09\n#fields\tts\tid.orig_h\tid.orig_p\tlabel\n#types\ttime\taddr\tport\tstring\n2.000000\t9.9.9.9\t7\tMalicious\n"
+	rd := NewReader(strings.NewReader(a + b))
+	var rec flow.Record
+	if err := rd.Decode(&rec); err != nil || rec.Key.SrcPort != 1 {
+		t.Fatalf("%v %+v", err, rec.Key)
+	}
+	if err := rd.Decode(&rec); err != nil || rec.Key.SrcPort != 7 || rec.Start != 2e9 || rec.Zeek.UID != nil {
+		t.Fatalf("%v %+v", err, rec)
+	}
+	if len(rec.Extra) == 0 || ColumnName(rec.Extra[0].ID) != "label" || string(rec.Extra[0].Value) != "Malicious" {
+		t.Errorf("extra %+v", rec.Extra)
+	}
+	if err := rd.Decode(&rec); err != io.EOF {
+		t.Errorf("end: %v", err)
+	}
+}
