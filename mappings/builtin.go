@@ -3,6 +3,7 @@ package mappings
 import (
 	"embed"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 )
@@ -79,4 +80,30 @@ func Merge(base, user *File) (*File, error) {
 		}
 	}
 	return &out, nil
+}
+
+// LoadFile loads a mapping file from disk.
+func LoadFile(path string) (*File, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Load(path, b)
+}
+
+// Open returns the built-in mapping name, with the user's file at
+// userPath (if not "") merged over it: what --mapping FILE does.
+func Open(name, userPath string) (*File, error) {
+	base, err := Builtin(name)
+	if err != nil {
+		return nil, err
+	}
+	if userPath == "" {
+		return base, nil
+	}
+	user, err := LoadFile(userPath)
+	if err != nil {
+		return nil, err
+	}
+	return Merge(base, user)
 }

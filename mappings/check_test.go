@@ -1,6 +1,8 @@
 package mappings
 
 import (
+	"errors"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -218,5 +220,35 @@ func TestDecimalRounding(t *testing.T) {
 		if string(w.out[0]) != c.out {
 			t.Errorf("%s: wrote %q, want %q", c.in, w.out[0], c.out)
 		}
+	}
+}
+
+func TestColumnAndOpen(t *testing.T) {
+	dir := t.TempDir()
+	p := dir + "/site.yaml"
+	os.WriteFile(p, []byte("version: 1\nschema: json\nfields:\n  - {external: event.start, canonical: start_time, convert: {time: {unit: ms}}}\n"), 0o644)
+	f, err := Open("json-ecs", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := Compile(f, Out)
+	want := map[string]bool{"source.ip": false, "source.port": true, "event.start": true, "network.community_id": false}
+	seen := 0
+	for s, c := range out.Columns() {
+		if w, ok := want[c]; ok {
+			seen++
+			if got := out.Column(s); got.Number != w || got.Name != c {
+				t.Errorf("%s: %+v", c, got)
+			}
+		}
+	}
+	if seen != len(want) {
+		t.Errorf("saw %d of %d columns", seen, len(want))
+	}
+	if _, err := Open("json-ecs", dir+"/none.yaml"); err == nil {
+		t.Error("missing user file accepted")
+	}
+	if _, err := Open("zeek-conn", p); !errors.Is(err, ErrSchemaMismatch) {
+		t.Errorf("json over zeek: %v", err)
 	}
 }

@@ -29,7 +29,12 @@ type Pos struct {
 	Path      string
 }
 
-func (p Pos) String() string { return fmt.Sprintf("%s:%d:%d: %s", p.File, p.Line, p.Col, p.Path) }
+func (p Pos) String() string {
+	if p.Path == "" {
+		return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)
+	}
+	return fmt.Sprintf("%s:%d:%d: %s", p.File, p.Line, p.Col, p.Path)
+}
 
 // Error is one problem in a mapping file.
 type Error struct {

@@ -3,11 +3,14 @@ package mappings
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
+
+var yamlLine = regexp.MustCompile(`line (\d+)`)
 
 // Schemas a mapping can describe.
 var schemas = map[string]bool{"ipfix": true, "netflow9": true, "zeek": true, "json": true, "csv": true}
@@ -191,9 +194,12 @@ func Load(name string, data []byte) (*File, error) {
 	l := &loader{file: name}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		// yaml.v3 puts "line N:" in its message and no column.
-		l.add(nil, "", ErrSyntax, "%v", err)
-		return nil, l.errs
+		// yaml.v3 puts "line N:" in its message and gives no column.
+		e := &Error{Pos: Pos{File: name, Line: 1, Col: 1}, Err: ErrSyntax, Msg: err.Error()}
+		if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+			e.Line, _ = strconv.Atoi(m[1])
+		}
+		return nil, Errors{e}
 	}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 {
 		l.add(&doc, "", ErrType, "empty file")

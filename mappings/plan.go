@@ -590,3 +590,37 @@ func parseISO(b []byte) (int64, bool) {
 	t := time.Date(y, time.Month(mo), d, h, mi, s, 0, time.UTC)
 	return (t.Unix()-int64(off))*1e9 + frac, true
 }
+
+// Column describes one slot of a plan for the codec that binds it.
+type Column struct {
+	Name      string // external field
+	Canonical string
+	Kind      Kind
+	// Number is true when every value written is a bare number (JSON
+	// writes it unquoted): integers, integer and decimal times, without an
+	// enum table.
+	Number bool
+}
+
+// Column returns what slot holds. Several ops may share a slot (an address
+// split by family); the first describes it.
+func (p *Plan) Column(slot int) Column {
+	for i := range p.ops {
+		o := &p.ops[i]
+		if o.slot != slot {
+			continue
+		}
+		r := &p.rules[o.rule]
+		c := Column{Name: r.External, Canonical: r.Canonical, Kind: o.acc.kind}
+		switch {
+		case o.kind == ConvEnum || o.kind == ConvConstant:
+			c.Number = false
+		case o.acc.kind == KindUint:
+			c.Number = true
+		case o.acc.kind == KindTime || o.acc.kind == KindDur:
+			c.Number = o.format != 'z' && o.format != 't'
+		}
+		return c
+	}
+	return Column{}
+}
