@@ -496,6 +496,10 @@ func (l *loader) convert(n *yaml.Node, path string, acc *accessor) Convert {
 			for i := 0; i+1 < len(v.Content); i += 2 {
 				k, val := v.Content[i], v.Content[i+1]
 				kp := join(join(p, "values"), k.Value)
+				if k.Kind != yaml.ScalarNode {
+					l.add(k, join(p, "values"), ErrType, "an enum key is a value, have %s", kindName(k))
+					continue
+				}
 				if seen[k.Value] {
 					l.add(k, kp, ErrDuplicate, "external value %q given twice", k.Value)
 					continue
