@@ -43,6 +43,10 @@ func TestIPFIXNamesMatchIANA(t *testing.T) {
 		specs = append(specs, ipfix.TemplateFieldSpecifier{EnterpriseID: r.Element.Enterprise, FieldID: r.Element.ID})
 	}
 	got := interp.InterpretTemplate(ipfix.TemplateRecord{FieldSpecifiers: specs})
+	in, _ := Compile(f, In)
+	if c := in.Column(0); c.Element.ID != 152 || c.Name != "flowStartMilliseconds" {
+		t.Errorf("column 0: %+v", c)
+	}
 	for i, r := range f.Rules {
 		if got[i].Name != r.External {
 			t.Errorf("%s: %s is element %d/%d, which calmh/ipfix names %q", r.Pos, r.External, r.Element.Enterprise, r.Element.ID, got[i].Name)

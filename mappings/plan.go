@@ -593,7 +593,8 @@ func parseISO(b []byte) (int64, bool) {
 
 // Column describes one slot of a plan for the codec that binds it.
 type Column struct {
-	Name      string // external field
+	Name      string  // external field
+	Element   Element // ipfix, netflow9: the element (enterprise, id)
 	Canonical string
 	Kind      Kind
 	// Number is true when every value written is a bare number (JSON
@@ -611,7 +612,7 @@ func (p *Plan) Column(slot int) Column {
 			continue
 		}
 		r := &p.rules[o.rule]
-		c := Column{Name: r.External, Canonical: r.Canonical, Kind: o.acc.kind}
+		c := Column{Name: r.External, Element: r.Element, Canonical: r.Canonical, Kind: o.acc.kind}
 		switch {
 		case o.kind == ConvEnum || o.kind == ConvConstant:
 			c.Number = false
