@@ -51,7 +51,11 @@ func (r *Reader) decodeJSON(line []byte, rec *flow.Record) error {
 			}
 		}
 		if c := r.cols[n]; c >= 0 {
-			present |= 1 << columns[c].kind
+			k := columns[c].kind
+			if k != kExtra && present&(1<<k) != 0 {
+				return r.fail(string(key), "", fmt.Errorf("%w: duplicate key", ErrSyntax))
+			}
+			present |= 1 << k
 		}
 		if err := r.value(rec, n, v, true); err != nil {
 			return err
@@ -72,7 +76,7 @@ end:
 	if p = skipWS(line, p); p != len(line) {
 		return r.fail("", string(line[p:]), fmt.Errorf("%w: text after the object", ErrSyntax))
 	}
-	if r.durText != nil && rec.Has&flow.HasTime != 0 {
+	if r.durText != nil {
 		r.checkDuration(rec)
 	}
 	return r.finish(rec, present)

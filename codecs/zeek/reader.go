@@ -469,16 +469,24 @@ func (r *Reader) value(rec *flow.Record, n int, v []byte, json bool) error {
 		return nil
 	}
 	str := v // string content
+	kept := false
 	if json {
-		if len(v) > 0 && v[0] == '"' {
+		isStr := len(v) > 0 && v[0] == '"'
+		if isStr {
 			u, ok := r.jsonString(v)
 			if !ok {
 				return r.fail(columns[c].name, string(v), fmt.Errorf("%w: bad JSON string", ErrSyntax))
 			}
 			str = u
-		} else if len(v) == 4 && string(v) == "null" {
-			r.unset |= 1 << k
-			return nil
+		}
+		if isStr != stringKind(k) || (len(v) > 0 && (v[0] == '[' || v[0] == '{' || v[0] == 'n' || v[0] == 't' || v[0] == 'f')) {
+			// Not the JSON type Zeek writes for the column (a masked
+			// time, a null): keep the token so that it is written back.
+			r.verbatim(rec, k, v)
+			kept = true
+			if !isStr {
+				return nil
+			}
 		}
 	} else {
 		if bytes.Equal(v, r.hdr.Unset) {
@@ -497,9 +505,18 @@ func (r *Reader) value(rec *flow.Record, n int, v []byte, json bool) error {
 			str = r.scratch[n0:len(r.scratch):len(r.scratch)]
 		}
 	}
-	bad := func() error {
-		if masked(str) {
+	keep := func() {
+		if !kept {
 			r.verbatim(rec, k, v)
+			kept = true
+		}
+	}
+	bad := func() error {
+		if kept {
+			return nil
+		}
+		if masked(str) {
+			keep()
 			return nil
 		}
 		return r.fail(columns[c].name, string(v), ErrValue)
@@ -514,10 +531,10 @@ func (r *Reader) value(rec *flow.Record, n int, v []byte, json bool) error {
 		rec.Has |= flow.HasTime
 		if json {
 			if string(appendJSONFloat(r.scratch[len(r.scratch):], zeekTime(ns))) != string(str) {
-				r.verbatim(rec, k, v)
+				keep()
 			}
 		} else if !canonicalFixed6(str) {
-			r.verbatim(rec, k, v)
+			keep()
 		}
 	case kDuration:
 		if json {
@@ -534,7 +551,7 @@ func (r *Reader) value(rec *flow.Record, n int, v []byte, json bool) error {
 			}
 			r.dur, r.hasDur = ns, true
 			if !canonicalFixed6(str) {
-				r.verbatim(rec, k, v)
+				keep()
 			}
 		}
 	case kUID:
@@ -560,7 +577,7 @@ func (r *Reader) value(rec *flow.Record, n int, v []byte, json bool) error {
 		// ParseAddr takes IPv4 only in canonical dotted decimal; IPv6
 		// text has several spellings.
 		if a.Is6() && string(a.AppendTo(r.scratch[len(r.scratch):])) != string(str) {
-			r.verbatim(rec, k, v)
+			keep()
 		}
 	case kProto:
 		r.protoTxt, r.protoTok = str, v
@@ -632,10 +649,19 @@ func (r *Reader) value(rec *flow.Record, n int, v []byte, json bool) error {
 			rec.Has |= flow.HasVLAN
 		}
 		if len(str) > 1 && str[0] == '0' {
-			r.verbatim(rec, k, v)
+			keep()
 		}
 	}
 	return nil
+}
+
+// stringKind reports whether Zeek writes column kind k as a JSON string.
+func stringKind(k kind) bool {
+	switch k {
+	case kUID, kService, kConnState, kHistory, kCommunityID, kOrigH, kRespH, kProto, kOrigL2, kRespL2:
+		return true
+	}
+	return false
 }
 
 // protoNumber maps Zeek's transport_proto enum to an IP protocol.

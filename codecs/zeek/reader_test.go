@@ -147,3 +147,13 @@ func TestHeaderBlocks(t *testing.T) {
 		t.Errorf("end: %v", err)
 	}
 }
+
+// TestJSONOddTypes: values of another JSON type than Zeek writes for the
+// column are written back as read.
+func TestJSONOddTypes(t *testing.T) {
+	in := `{"ts":"XXXXXXXXXX.XXXXXX","uid":5,"id.orig_h":"1.2.3.4","id.orig_p":"80","proto":"tcp","service":null,"duration":0.5,"conn_state":["SF"],"local_orig":true,"extra_thing":{"a":[1,2]}}` + "\n"
+	out, _, ok := fuzzRewrite([]byte(in), nil)
+	if !ok || string(out) != in {
+		t.Errorf("rewrite\n%s\nwant\n%s", out, in)
+	}
+}
