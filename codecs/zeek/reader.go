@@ -3,13 +3,13 @@ package zeek
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"net/netip"
 	"strconv"
 	"unsafe"
 
+	"github.com/flowgate/flowgate/codecs"
 	"github.com/flowgate/flowgate/flow"
 )
 
@@ -24,9 +24,16 @@ const (
 
 // Errors. Every error the Reader returns wraps one of these in an *Error.
 var (
-	ErrSyntax = errors.New("zeek: malformed log")
-	ErrValue  = errors.New("zeek: bad value")
-	ErrSchema = errors.New("zeek: record before #fields or with the wrong number of columns")
+	// They wrap codecs.ErrCorrupt, so that callers handling every
+	// format's bad input can test for that.
+	ErrSyntax = fmt.Errorf("zeek: malformed log: %w", codecs.ErrCorrupt)
+	ErrValue  = fmt.Errorf("zeek: bad value: %w", codecs.ErrCorrupt)
+	ErrSchema = fmt.Errorf("zeek: record before #fields or with the wrong number of columns: %w", codecs.ErrCorrupt)
+)
+
+var (
+	_ codecs.Decoder = (*Reader)(nil)
+	_ codecs.Encoder = (*Writer)(nil)
 )
 
 // Error says where the input went wrong.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/flowgate/flowgate/codecs"
 	"github.com/flowgate/flowgate/flow"
 )
 
@@ -42,7 +43,7 @@ func TestErrors(t *testing.T) {
 			err = rd.Decode(&rec)
 		}
 		var e *Error
-		if !errors.As(err, &e) || !errors.Is(err, c.is) || e.Line != c.line || e.Column != c.col || e.File != "x.log" {
+		if !errors.As(err, &e) || !errors.Is(err, c.is) || !errors.Is(err, codecs.ErrCorrupt) || e.Line != c.line || e.Column != c.col || e.File != "x.log" {
 			t.Errorf("%q: %v (want %v at line %d column %q)", c.in[len(c.in)-min(len(c.in), 40):], err, c.is, c.line, c.col)
 			continue
 		}
