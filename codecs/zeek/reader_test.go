@@ -158,3 +158,27 @@ func TestJSONOddTypes(t *testing.T) {
 		t.Errorf("rewrite\n%s\nwant\n%s", out, in)
 	}
 }
+
+// TestDetach: a detached record keeps its values after the reader moves on.
+func TestDetach(t *testing.T) {
+	in := hdr + "1.000000\tCa\\x41\t1.2.3.4\t1\t5.6.7.8\t2\ttcp\t1.000000\tSF\tShAF\tC1\n" +
+		"2.000000\t\\x42bbb\t1.2.3.4\t1\t5.6.7.8\t2\ttcp\t1.000000\tS0\tS\tC2\n"
+	rd := NewReader(strings.NewReader(in))
+	var a, b flow.Record
+	if err := rd.Decode(&a); err != nil {
+		t.Fatal(err)
+	}
+	a.Detach() // b.uid is unescaped into the scratch buffer a.uid came from
+	if err := rd.Decode(&b); err != nil {
+		t.Fatal(err)
+	}
+	var tp string
+	for _, e := range a.Extra {
+		if ColumnName(e.ID) == "tunnel_parents" {
+			tp = string(e.Value)
+		}
+	}
+	if string(a.Zeek.UID) != "CaA" || string(a.Zeek.History) != "ShAF" || string(a.Zeek.State) != "SF" || tp != "C1" {
+		t.Errorf("detached record changed: uid %q history %q state %q tunnel %q", a.Zeek.UID, a.Zeek.History, a.Zeek.State, tp)
+	}
+}
