@@ -35,6 +35,10 @@
 // shortest digits that read back to the same double, "0.0" for zero,
 // an exponent only below 1e-6 or from 1e21.
 //
+// The Writer writes JSON keys in the built-in table's order (Zeek's
+// order of conn.log's fields, policy-script columns after the base
+// ones), then columns the table does not know, in the order read.
+//
 // The Reader detects the form from the first line that is not blank: '{'
 // starts JSON lines, '#' a TSV header.
 //
@@ -86,7 +90,8 @@
 //     would not reproduce from the field: a btest baseline's masked ts
 //     (XXXXXXXXXX.XXXXXX), a JSON double that is not what Zeek's own
 //     arithmetic on the decoded time prints (logs whose times were
-//     rewritten as doubles), a non-canonical number or address. The
+//     rewritten as doubles), a non-canonical number or address, a JSON
+//     value of another type than Zeek writes for the column. The
 //     field still holds the decoded value; Reader.Stats counts these.
 //
 // Records alias the reader's line buffer (and a per-record scratch
