@@ -485,8 +485,14 @@ func (r *Reader) value(rec *flow.Record, n int, v []byte, json bool) error {
 				return r.fail(columns[c].name, string(v), fmt.Errorf("%w: bad JSON string", ErrSyntax))
 			}
 			str = u
+			if stringKind(k) && (bytes.IndexByte(v, '\\') >= 0 || hasHigh(v)) &&
+				string(appendJSONString(r.scratch[len(r.scratch):], str)) != string(v) {
+				// Escaped otherwise than the writer would: keep the token.
+				r.verbatim(rec, k, v)
+				kept = true
+			}
 		}
-		if isStr != stringKind(k) || (len(v) > 0 && (v[0] == '[' || v[0] == '{' || v[0] == 'n' || v[0] == 't' || v[0] == 'f')) {
+		if !kept && isStr != stringKind(k) || (len(v) > 0 && (v[0] == '[' || v[0] == '{' || v[0] == 'n' || v[0] == 't' || v[0] == 'f')) {
 			// Not the JSON type Zeek writes for the column (a masked
 			// time, a null): keep the token so that it is written back.
 			r.verbatim(rec, k, v)
@@ -510,6 +516,15 @@ func (r *Reader) value(rec *flow.Record, n int, v []byte, json bool) error {
 				return r.fail(columns[c].name, string(v), fmt.Errorf("%w: bad \\x escape", ErrValue))
 			}
 			str = r.scratch[n0:len(r.scratch):len(r.scratch)]
+			if stringKind(k) && string(appendTSVEscaped(r.scratch[len(r.scratch):], str, r.hdr.Separator, r.hdr.Unset, r.hdr.Empty)) != string(v) {
+				// Escaped otherwise than the writer would (an older
+				// Zeek's escaped UTF-8, an escaped printable byte).
+				r.verbatim(rec, k, v)
+				kept = true
+			}
+		} else if stringKind(k) && hasHigh(v) && string(appendTSVEscaped(r.scratch[len(r.scratch):], v, r.hdr.Separator, r.hdr.Unset, r.hdr.Empty)) != string(v) {
+			r.verbatim(rec, k, v) // bytes that are not UTF-8, unescaped
+			kept = true
 		}
 	}
 	keep := func() {
@@ -660,6 +675,15 @@ func (r *Reader) value(rec *flow.Record, n int, v []byte, json bool) error {
 		}
 	}
 	return nil
+}
+
+func hasHigh(v []byte) bool {
+	for _, c := range v {
+		if c >= 0x7f {
+			return true
+		}
+	}
+	return false
 }
 
 // stringKind reports whether Zeek writes column kind k as a JSON string.

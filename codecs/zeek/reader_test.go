@@ -182,3 +182,27 @@ func TestDetach(t *testing.T) {
 		t.Errorf("detached record changed: uid %q history %q state %q tunnel %q", a.Zeek.UID, a.Zeek.History, a.Zeek.State, tp)
 	}
 }
+
+// TestEscapes: strings escaped otherwise than the writer would (an escaped
+// printable byte, escaped UTF-8, a \u escape in JSON) rewrite as read, and
+// decode to their bytes.
+func TestEscapes(t *testing.T) {
+	for _, in := range []string{
+		hdr + "1.000000\tC\\x41\t1.2.3.4\t1\t5.6.7.8\t2\ttcp\t1.000000\tSF\t\\xc3\\xa9\t-\n",
+		hdr + "1.000000\tCé\t1.2.3.4\t1\t5.6.7.8\t2\ttcp\t1.000000\tSF\t\\x5c\t-\n",
+		`{"ts":1.5,"uid":"C\u0041","history":"\u00e9\"\\"}` + "\n",
+	} {
+		out, _, ok := fuzzRewrite([]byte(in), nil)
+		if !ok || string(out) != in {
+			t.Errorf("rewrite\n%q\nwant\n%q", out, in)
+		}
+		rd := NewReader(strings.NewReader(in))
+		var rec flow.Record
+		if err := rd.Decode(&rec); err != nil {
+			t.Fatal(err)
+		}
+		if u := string(rec.Zeek.UID); u != "CA" && u != "Cé" {
+			t.Errorf("uid %q", u)
+		}
+	}
+}

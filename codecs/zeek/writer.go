@@ -438,20 +438,36 @@ func appendFixed6(b []byte, ns int64) []byte {
 	return b
 }
 
-// appendTSVString appends v as Zeek's ASCII writer escapes a string:
-// non-printable bytes, the separator and '\' as \xNN, and a value that
-// would read as the unset or empty marker with its first byte escaped.
+// appendTSVString appends v as Zeek's ASCII writer escapes a string.
 func (w *Writer) appendTSVString(b, v []byte) []byte {
+	return appendTSVEscaped(b, v, w.sep, w.unsetV, w.emptyV)
+}
+
+// appendTSVEscaped appends v escaped as Zeek's ASCII writer does with
+// LogAscii::enable_utf_8 (the default of current Zeek): control bytes,
+// DEL, '\', the separator and bytes that are not UTF-8 as \xNN, valid
+// UTF-8 as is; a value that would read as the unset or empty marker has
+// its first byte escaped, and an empty one is the empty marker.
+func appendTSVEscaped(b, v []byte, sep byte, unset, empty []byte) []byte {
 	if len(v) == 0 {
-		return append(b, w.emptyV...)
+		return append(b, empty...)
 	}
-	first := bytes.Equal(v, w.unsetV) || bytes.Equal(v, w.emptyV)
-	for i, c := range v {
-		if c < 0x20 || c >= 0x7f || c == '\\' || c == w.sep || (i == 0 && first) {
-			b = append(b, '\\', 'x', hexdig[c>>4], hexdig[c&15])
-			continue
+	first := bytes.Equal(v, unset) || bytes.Equal(v, empty)
+	for i := 0; i < len(v); {
+		c := v[i]
+		if c >= utf8.RuneSelf {
+			if r, n := utf8.DecodeRune(v[i:]); r != utf8.RuneError || n > 1 {
+				b = append(b, v[i:i+n]...)
+				i += n
+				continue
+			}
 		}
-		b = append(b, c)
+		if c < 0x20 || c >= 0x7f || c == '\\' || c == sep || (i == 0 && first) {
+			b = append(b, '\\', 'x', hexdig[c>>4], hexdig[c&15])
+		} else {
+			b = append(b, c)
+		}
+		i++
 	}
 	return b
 }
