@@ -17,8 +17,10 @@
 //
 // then one line per connection, one column per #fields name, and
 // "#close<TAB>time" at the end. Every line after #separator splits on the
-// separator. Strings escape non-printable bytes, the separator and '\' as
-// \xNN; a string that equals the unset or empty marker has its first
+// separator. Strings escape control bytes, DEL, the separator, '\' and
+// bytes that are not UTF-8 as \xNN (valid UTF-8 passes, as with
+// LogAscii::enable_utf_8; older logs escape it too and are kept as
+// read); a string that equals the unset or empty marker has its first
 // byte escaped. Times and intervals are seconds printed with %.6f;
 // addresses in their canonical text; ports, counts and ints in decimal;
 // bools as T/F; sets and vectors join their elements with the set
