@@ -58,7 +58,10 @@
 // TCP.Side[].Flags with raconvert's tables (argus-clients.md §4.3 and
 // §4.4: ConnStateBits, HistoryFlags); a record from another format gets a
 // conn_state and history back from them (ConnState, AppendHistory).
-// Records are flow.TypeAFlow, as raconvert makes them.
+// Records are flow.TypeFlow. raconvert makes them TypeAFlow (0x50), but
+// Debian's ra 3.0.8.2 prints no AFlow record at all, and a conn.log
+// converted to Argus must print in the ra users have (TestRecordTypeRa
+// in codecs/netflow5 shows the same for 0x50).
 //
 // The column table is Go for now (columns.go); it has the shape a
 // mapping file of mappings/ would compile to (Zeek name, Zeek type,

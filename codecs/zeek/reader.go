@@ -424,7 +424,7 @@ func (r *Reader) finish(rec *flow.Record, present uint32) error {
 	if rec.Zeek.UID != nil || rec.Zeek.Service != nil || rec.Zeek.History != nil || rec.Zeek.State != nil {
 		rec.Has |= flow.HasZeek
 	}
-	rec.Type = flow.TypeAFlow
+	rec.Type = flow.TypeFlow
 	if u := r.unset | (allKinds &^ present); u != 0 {
 		rec.Extra = append(rec.Extra, flow.Field{Source: flow.SourceZeek, ID: idUnset, Enterprise: u})
 	}
