@@ -25,6 +25,10 @@ const (
 	FormatNF9    Format = "nf9"    // NetFlow v9 (RFC 3954)
 	FormatIPFIX  Format = "ipfix"  // IPFIX (RFC 7011)
 	FormatJSON   Format = "json"   // ra 5's -M json lines (sinks only)
+	// FormatZeek is a Zeek conn.log: TSV or JSON lines when read (told
+	// from the content), TSV when written; FormatZeekJSON writes JSON lines.
+	FormatZeek     Format = "zeek"
+	FormatZeekJSON Format = "zeekjson"
 )
 
 // IsNetFlow reports whether f is one of the NetFlow/IPFIX formats.
@@ -34,14 +38,16 @@ func (f Format) IsNetFlow() bool {
 
 // fileFormats are the formats accepted as a "format:" prefix.
 var fileFormats = map[string]Format{
-	"argus":  FormatArgus,
-	"argus5": FormatArgus,
-	"argus3": FormatArgus3,
-	"nf":     FormatNF,
-	"nf5":    FormatNF5,
-	"nf9":    FormatNF9,
-	"ipfix":  FormatIPFIX,
-	"json":   FormatJSON,
+	"argus":    FormatArgus,
+	"argus5":   FormatArgus,
+	"argus3":   FormatArgus3,
+	"nf":       FormatNF,
+	"nf5":      FormatNF5,
+	"nf9":      FormatNF9,
+	"ipfix":    FormatIPFIX,
+	"json":     FormatJSON,
+	"zeek":     FormatZeek,
+	"zeekjson": FormatZeekJSON,
 }
 
 // Transports of network endpoints.

@@ -20,6 +20,7 @@ import (
 	"github.com/flowgate/flowgate/codecs/netflow5"
 	"github.com/flowgate/flowgate/codecs/netflow9"
 	"github.com/flowgate/flowgate/codecs/ratext"
+	"github.com/flowgate/flowgate/codecs/zeek"
 	"github.com/flowgate/flowgate/flow"
 	"github.com/flowgate/flowgate/gateway"
 	"github.com/spf13/cobra"
@@ -36,7 +37,9 @@ func newConvertCmd() *cobra.Command {
 Files are [format:]path; "-" is stdin or stdout. Formats: argus (Argus
 5.x), argus3 (Argus 3.x), nf (a pcap/pcapng capture of NetFlow/IPFIX
 export traffic, or raw messages of any version), nf5, nf9, ipfix (raw
-export messages, concatenated), json (sink only: ra's -M json lines). A
+export messages, concatenated), json (sink only: ra's -M json lines),
+zeek (a Zeek conn.log, TSV or JSON lines when read, TSV when written),
+zeekjson (a conn.log written as JSON lines). A
 source without a format is detected from its content; a sink without one
 is written as argus (5.x).
 
@@ -155,6 +158,11 @@ func runConvert(ctx context.Context, in, out gateway.Endpoint, o convertOpts) er
 	if err != nil {
 		return err
 	}
+	if zs, ok := src.(*zeekSource); ok {
+		if zk, ok := sk.(*zeekSink); ok {
+			zk.hdr = zs.rd.Header // zeek to zeek keeps the log's header
+		}
+	}
 
 	var mu sync.Mutex
 	var read int64
@@ -226,7 +234,19 @@ func runConvert(ctx context.Context, in, out gateway.Endpoint, o convertOpts) er
 	}
 	if o.report {
 		fmt.Fprintf(o.stderr, "convert %s -> %s\n", in, out)
-		if _, ok := src.(*argusSource); !ok {
+		switch src := src.(type) {
+		case *argusSource:
+		case *zeekSource:
+			st := src.rd.Stats()
+			form := "TSV"
+			if src.rd.Format() == zeek.FormatJSON {
+				form = "JSON lines"
+			}
+			fmt.Fprintf(o.stderr, "  records read      %d (Zeek conn.log, %s)\n", src.read, form)
+			if st.Verbatim > 0 {
+				fmt.Fprintf(o.stderr, "  kept as written   %d values (text the decoded value does not reproduce, e.g. masked times)\n", st.Verbatim)
+			}
+		default:
 			printSourceReport(o.stderr, src.Stats(), codecSet)
 		}
 		sk.report(o.stderr)
@@ -283,6 +303,9 @@ func openSource(in gateway.Endpoint, o convertOpts) (source, *gateway.CodecSet, 
 			return s, cs, err
 		case in.Format == gateway.FormatAuto, in.Format == gateway.FormatArgus, in.Format == gateway.FormatArgus3:
 			s, err := openArgusSource(in, o.stdin)
+			return s, nil, err
+		case in.Format == gateway.FormatZeek, in.Format == gateway.FormatZeekJSON:
+			s, err := openZeekSource(in, o.stdin)
 			return s, nil, err
 		}
 		return nil, nil, fmt.Errorf("convert: cannot read format %q", in.Format)
@@ -408,6 +431,8 @@ func openSink(ctx context.Context, out gateway.Endpoint, in gateway.Endpoint, o 
 		switch out.Format {
 		case gateway.FormatAuto, gateway.FormatArgus, gateway.FormatArgus3:
 			return openArgusSink(out, in, o)
+		case gateway.FormatZeek, gateway.FormatZeekJSON:
+			return openZeekSink(out, o.stdout)
 		case gateway.FormatJSON:
 			w, f, err := openOutput(out, o.stdout)
 			if err != nil {
