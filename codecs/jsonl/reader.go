@@ -1,0 +1,591 @@
+package jsonl
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"unicode/utf8"
+
+	"github.com/flowgate/flowgate/codecs"
+	"github.com/flowgate/flowgate/flow"
+	"github.com/flowgate/flowgate/mappings"
+)
+
+// maxDepth bounds object nesting so that hostile input cannot recurse deeply.
+const maxDepth = 32
+
+// nfdumpEmpty is what nfdump -o json prints inside its array when no flow
+// matches: not JSON, but real output, so the reader skips it.
+var nfdumpEmpty = []byte("No matching flows")
+
+// Stats counts what a Reader saw.
+type Stats struct {
+	Records int // objects decoded
+	Ignored int // keys (or paths) the mapping does not name, skipped
+}
+
+// Reader decodes JSON objects into flow.Records through a mapping.
+type Reader struct {
+	r    io.Reader
+	plan *mappings.Plan
+	cfg  config
+
+	buf        []byte
+	start, end int   // unread data is buf[start:end]
+	base       int64 // stream offset of buf[0]
+	eof        bool
+	err        error // sticky
+
+	// Position bookkeeping for errors: line is the 1-based line of byte
+	// lineAt (absolute), lineStart the absolute offset where it begins.
+	line      int
+	lineAt    int64
+	lineStart int64
+
+	started, inArray, needComma bool
+
+	slots map[string]int // dotted path -> plan slot
+	vals  [][]byte
+	gen   []uint32
+	cur   uint32
+	path  []byte
+	stats Stats
+}
+
+// NewReader returns a Reader of JSON objects in the named dialect (argus,
+// ecs, goflow2, nfdump, ipfix). Input is JSON lines, or objects in a
+// top-level array (nfdump -o json), or objects separated by any white space.
+func NewReader(r io.Reader, dialect string, opts ...Option) (*Reader, error) {
+	p, c, err := compile(dialect, mappings.In, opts)
+	if err != nil {
+		return nil, err
+	}
+	cols := p.Columns()
+	rd := &Reader{
+		r: r, plan: p, cfg: c,
+		buf:   make([]byte, 64<<10),
+		line:  1,
+		slots: make(map[string]int, len(cols)),
+		vals:  make([][]byte, len(cols)),
+		gen:   make([]uint32, len(cols)),
+		path:  make([]byte, 0, 256),
+	}
+	for i, name := range cols {
+		rd.slots[name] = i
+	}
+	return rd, nil
+}
+
+// Stats returns the counts so far.
+func (r *Reader) Stats() Stats { return r.stats }
+
+// Get implements mappings.Source.
+func (r *Reader) Get(slot int) ([]byte, bool) {
+	if slot < 0 || slot >= len(r.gen) || r.gen[slot] != r.cur {
+		return nil, false
+	}
+	return r.vals[slot], true
+}
+
+// Decode reads the next object into rec. It returns io.EOF at the end.
+// Text values (label, uid, community id) alias the reader's buffer until
+// the next call. Errors are *SyntaxError values naming line and column,
+// and are sticky.
+func (r *Reader) Decode(rec *flow.Record) error {
+	if r.err != nil {
+		return r.err
+	}
+	for {
+		if err := r.skipSpace(); err != nil {
+			if err == io.EOF {
+				if r.inArray {
+					return r.fail(r.start, "array not closed", codecs.ErrTruncated)
+				}
+				r.err = io.EOF
+			}
+			return r.err
+		}
+		c := r.buf[r.start]
+		switch {
+		case c == '[' && !r.started:
+			r.started, r.inArray = true, true
+			r.start++
+			continue
+		case c == ',' && r.inArray && r.needComma:
+			r.needComma = false
+			r.start++
+			continue
+		case c == ']' && r.inArray:
+			r.inArray, r.needComma = false, false
+			r.start++
+			continue
+		case c == '{':
+			if r.needComma {
+				return r.fail(r.start, "missing comma between objects", codecs.ErrCorrupt)
+			}
+			r.started = true
+			n, err := r.objectEnd()
+			if err != nil {
+				return err
+			}
+			return r.decodeObject(n, rec)
+		case r.inArray && !r.needComma && r.hasPrefix(nfdumpEmpty):
+			r.start += len(nfdumpEmpty)
+			continue
+		}
+		return r.fail(r.start, fmt.Sprintf("unexpected %q, want an object", c), codecs.ErrCorrupt)
+	}
+}
+
+func (r *Reader) hasPrefix(p []byte) bool {
+	for r.end-r.start < len(p) && !r.eof {
+		if r.fill() != nil {
+			break
+		}
+	}
+	return bytes.HasPrefix(r.buf[r.start:r.end], p)
+}
+
+// fill reads more input, first moving unread data to the front and growing
+// the buffer when an object does not fit (up to the configured maximum).
+func (r *Reader) fill() error {
+	if r.eof {
+		return io.EOF
+	}
+	if r.start > 0 {
+		n := copy(r.buf, r.buf[r.start:r.end])
+		r.base += int64(r.start)
+		r.start, r.end = 0, n
+	}
+	if r.end == len(r.buf) {
+		if len(r.buf) >= r.cfg.maxObject {
+			return r.fail(r.start, fmt.Sprintf("object larger than %d bytes", r.cfg.maxObject), codecs.ErrCorrupt)
+		}
+		nb := make([]byte, 2*len(r.buf))
+		copy(nb, r.buf[:r.end])
+		r.buf = nb
+	}
+	for tries := 0; tries < 100; tries++ {
+		n, err := r.r.Read(r.buf[r.end:])
+		r.end += n
+		if err == io.EOF {
+			r.eof = true
+			if n > 0 {
+				return nil
+			}
+			return io.EOF
+		}
+		if err != nil {
+			r.err = fmt.Errorf("jsonl: read: %w", err)
+			return r.err
+		}
+		if n > 0 {
+			return nil
+		}
+	}
+	r.err = fmt.Errorf("jsonl: read: %w", io.ErrNoProgress)
+	return r.err
+}
+
+func (r *Reader) skipSpace() error {
+	for {
+		for r.start < r.end {
+			switch r.buf[r.start] {
+			case ' ', '\t', '\r', '\n':
+				r.start++
+				continue
+			}
+			return nil
+		}
+		if err := r.fill(); err != nil {
+			return err
+		}
+	}
+}
+
+// objectEnd finds the end of the object starting at r.start, reading more
+// input as needed, and returns its length. It only tracks strings and
+// nesting; decodeObject checks the grammar.
+func (r *Reader) objectEnd() (int, error) {
+	i, depth, inStr := 0, 0, false
+	for {
+		b := r.buf[r.start:r.end]
+		for ; i < len(b); i++ {
+			c := b[i]
+			if inStr {
+				switch c {
+				case '\\':
+					i++
+				case '"':
+					inStr = false
+				}
+				continue
+			}
+			switch c {
+			case '"':
+				inStr = true
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1, nil
+				}
+			}
+		}
+		if err := r.fill(); err != nil {
+			if err == io.EOF {
+				return 0, r.fail(r.end, "object not closed", codecs.ErrTruncated)
+			}
+			return 0, err
+		}
+	}
+}
+
+// fail records a sticky error at buffer position p.
+func (r *Reader) fail(p int, msg string, err error) error {
+	abs := r.base + int64(p)
+	r.advance(abs)
+	r.err = &SyntaxError{Line: r.line, Col: int(abs-r.lineStart) + 1, Offset: abs, Msg: msg, Err: err}
+	return r.err
+}
+
+// advance moves the line bookkeeping forward to absolute offset abs, which
+// must be inside the buffer.
+func (r *Reader) advance(abs int64) {
+	if abs <= r.lineAt {
+		return
+	}
+	from := int(r.lineAt - r.base)
+	if from < 0 {
+		from = 0
+	}
+	b := r.buf[from : abs-r.base]
+	if n := bytes.Count(b, []byte{'\n'}); n > 0 {
+		r.line += n
+		r.lineStart = r.base + int64(from+bytes.LastIndexByte(b, '\n')+1)
+	}
+	r.lineAt = abs
+}
+
+func (r *Reader) decodeObject(n int, rec *flow.Record) error {
+	r.cur++
+	if r.cur == 0 { // wrapped: old generations could match again
+		clear(r.gen)
+		r.cur = 1
+	}
+	obj := r.buf[r.start : r.start+n]
+	r.path = r.path[:0]
+	if _, err := r.object(obj, 0, 0); err != nil {
+		return r.fail(r.start+err.at, err.msg, codecs.ErrCorrupt)
+	}
+	rec.Reset()
+	rec.Type = flow.TypeFlow
+	if err := r.plan.Decode(r, rec); err != nil {
+		// The line of the object start is where the value is, near enough
+		// for a one-object-per-line input.
+		return r.fail(r.start, "", err)
+	}
+	r.advance(r.base + int64(r.start+n))
+	r.start += n
+	r.needComma = r.inArray
+	r.stats.Records++
+	return nil
+}
+
+type perr struct {
+	at  int
+	msg string
+}
+
+// The parser works on one complete object in b; positions are into b.
+// It returns *perr (not error) so that the hot path does not allocate;
+// only a malformed object builds one.
+
+func ws(b []byte, i int) int {
+	for i < len(b) {
+		switch b[i] {
+		case ' ', '\t', '\r', '\n':
+			i++
+			continue
+		}
+		break
+	}
+	return i
+}
+
+func bad(i int, msg string) *perr { return &perr{at: i, msg: msg} }
+
+// object parses the object at b[i] == '{' whose keys extend path (of
+// length plen) and returns the index after it.
+func (r *Reader) object(b []byte, i, depth int) (int, *perr) {
+	if depth >= maxDepth {
+		return i, bad(i, "objects nested too deeply")
+	}
+	plen := len(r.path)
+	i = ws(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return i + 1, nil
+	}
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return i, bad(i, "want a key string")
+		}
+		key, j, e := unquote(b, i)
+		if e != nil {
+			return j, e
+		}
+		r.path = r.path[:plen]
+		if plen > 0 {
+			r.path = append(r.path, '.')
+		}
+		r.path = append(r.path, key...)
+		i = ws(b, j)
+		if i >= len(b) || b[i] != ':' {
+			return i, bad(i, "want ':' after key")
+		}
+		i = ws(b, i+1)
+		if i >= len(b) {
+			return i, bad(i, "want a value")
+		}
+		slot, mapped := r.slots[string(r.path)]
+		switch c := b[i]; {
+		case c == '{':
+			if mapped {
+				return i, bad(i, fmt.Sprintf("%s is mapped to a value, have an object", r.path))
+			}
+			if i, e = r.object(b, i, depth+1); e != nil {
+				return i, e
+			}
+		case c == '[':
+			if i, e = skipArray(b, i, depth+1); e != nil {
+				return i, e
+			}
+			if mapped {
+				r.stats.Ignored++
+			}
+		case c == '"':
+			var v []byte
+			if v, i, e = unquote(b, i); e != nil {
+				return i, e
+			}
+			if mapped {
+				r.vals[slot], r.gen[slot] = v, r.cur
+			}
+		default:
+			s := i
+			for i < len(b) && !isDelim(b[i]) {
+				i++
+			}
+			v := b[s:i]
+			if !validLiteral(v) {
+				return s, bad(s, fmt.Sprintf("bad value %q", v))
+			}
+			if mapped && v[0] != 'n' { // null is absent
+				r.vals[slot], r.gen[slot] = v, r.cur
+			}
+		}
+		if !mapped && b[i-1] != '}' {
+			r.stats.Ignored++
+		}
+		i = ws(b, i)
+		if i >= len(b) {
+			return i, bad(i, "object not closed")
+		}
+		switch b[i] {
+		case ',':
+			i = ws(b, i+1)
+		case '}':
+			r.path = r.path[:plen]
+			return i + 1, nil
+		default:
+			return i, bad(i, "want ',' or '}'")
+		}
+	}
+}
+
+func isDelim(c byte) bool {
+	switch c {
+	case ',', '}', ']', ' ', '\t', '\r', '\n', ':', '"', '{', '[':
+		return true
+	}
+	return false
+}
+
+// validLiteral accepts true, false, null and JSON numbers.
+func validLiteral(v []byte) bool {
+	switch string(v) {
+	case "true", "false", "null":
+		return true
+	}
+	return validNumber(v)
+}
+
+func validNumber(v []byte) bool {
+	i := 0
+	if i < len(v) && v[i] == '-' {
+		i++
+	}
+	if i >= len(v) {
+		return false
+	}
+	if v[i] == '0' {
+		i++
+	} else if v[i] >= '1' && v[i] <= '9' {
+		for i < len(v) && v[i] >= '0' && v[i] <= '9' {
+			i++
+		}
+	} else {
+		return false
+	}
+	if i < len(v) && v[i] == '.' {
+		i++
+		d := i
+		for i < len(v) && v[i] >= '0' && v[i] <= '9' {
+			i++
+		}
+		if i == d {
+			return false
+		}
+	}
+	if i < len(v) && (v[i] == 'e' || v[i] == 'E') {
+		i++
+		if i < len(v) && (v[i] == '+' || v[i] == '-') {
+			i++
+		}
+		d := i
+		for i < len(v) && v[i] >= '0' && v[i] <= '9' {
+			i++
+		}
+		if i == d {
+			return false
+		}
+	}
+	return i == len(v)
+}
+
+// skipArray skips the array at b[i] == '['. Arrays are not mapped; their
+// contents are only checked for balance, strings and nesting.
+func skipArray(b []byte, i, depth int) (int, *perr) {
+	if depth >= maxDepth {
+		return i, bad(i, "arrays nested too deeply")
+	}
+	i++
+	for i < len(b) {
+		switch b[i] {
+		case ']':
+			return i + 1, nil
+		case '[':
+			var e *perr
+			if i, e = skipArray(b, i, depth+1); e != nil {
+				return i, e
+			}
+			continue
+		case '"':
+			var e *perr
+			if _, i, e = unquote(b, i); e != nil {
+				return i, e
+			}
+			continue
+		}
+		i++
+	}
+	return i, bad(i, "array not closed")
+}
+
+// unquote reads the string at b[i] == '"', unescaping in place (an escape
+// is never shorter than what it stands for), and returns its bytes and the
+// index after the closing quote.
+func unquote(b []byte, i int) ([]byte, int, *perr) {
+	s := i + 1
+	j := s
+	for j < len(b) {
+		c := b[j]
+		if c == '"' {
+			return b[s:j], j + 1, nil
+		}
+		if c == '\\' {
+			break
+		}
+		if c < 0x20 {
+			return nil, j, bad(j, "control character in string")
+		}
+		j++
+	}
+	w := j // write position
+	for j < len(b) {
+		c := b[j]
+		switch {
+		case c == '"':
+			return b[s:w], j + 1, nil
+		case c < 0x20:
+			return nil, j, bad(j, "control character in string")
+		case c != '\\':
+			b[w] = c
+			w++
+			j++
+			continue
+		}
+		if j+1 >= len(b) {
+			break
+		}
+		e := b[j+1]
+		j += 2
+		switch e {
+		case '"', '\\', '/':
+			b[w] = e
+		case 'b':
+			b[w] = '\b'
+		case 'f':
+			b[w] = '\f'
+		case 'n':
+			b[w] = '\n'
+		case 'r':
+			b[w] = '\r'
+		case 't':
+			b[w] = '\t'
+		case 'u':
+			r1, ok := hex4(b, j)
+			if !ok {
+				return nil, j, bad(j, "bad \\u escape")
+			}
+			j += 4
+			if r1 >= 0xD800 && r1 < 0xDC00 && j+6 <= len(b) && b[j] == '\\' && b[j+1] == 'u' {
+				if r2, ok := hex4(b, j+2); ok && r2 >= 0xDC00 && r2 < 0xE000 {
+					r1 = (r1-0xD800)<<10 | (r2 - 0xDC00) + 0x10000
+					j += 6
+				}
+			}
+			if r1 >= 0xD800 && r1 < 0xE000 {
+				r1 = utf8.RuneError // lone surrogate, as encoding/json does
+			}
+			w += utf8.EncodeRune(b[w:], r1)
+			continue
+		default:
+			return nil, j - 1, bad(j-1, fmt.Sprintf("bad escape \\%c", e))
+		}
+		w++
+	}
+	return nil, j, bad(j, "string not closed")
+}
+
+func hex4(b []byte, j int) (rune, bool) {
+	if j+4 > len(b) {
+		return 0, false
+	}
+	var v rune
+	for _, c := range b[j : j+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			v = v<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			v = v<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			v = v<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return v, true
+}
+
