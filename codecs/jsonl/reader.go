@@ -588,4 +588,3 @@ func hex4(b []byte, j int) (rune, bool) {
 	}
 	return v, true
 }
-
