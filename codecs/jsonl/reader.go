@@ -153,6 +153,7 @@ func (r *Reader) fill() error {
 		return io.EOF
 	}
 	if r.start > 0 {
+		r.advance(r.base + int64(r.start)) // count the lines about to be dropped
 		n := copy(r.buf, r.buf[r.start:r.end])
 		r.base += int64(r.start)
 		r.start, r.end = 0, n

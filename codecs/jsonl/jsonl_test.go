@@ -1,0 +1,516 @@
+package jsonl
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flowgate/flowgate/codecs"
+	"github.com/flowgate/flowgate/codecs/argus"
+	"github.com/flowgate/flowgate/flow"
+)
+
+func corpus(t testing.TB) string {
+	d := os.Getenv("FLOWGATE_CORPUS")
+	if d == "" {
+		t.Skip("FLOWGATE_CORPUS not set")
+	}
+	return d
+}
+
+// argusFlows reads the flow records of one Argus file (MARs dropped).
+func argusFlows(t testing.TB, path string) []flow.Record {
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ar, err := argus.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []flow.Record
+	for {
+		var r flow.Record
+		if err := ar.Decode(&r); err != nil {
+			if err != io.EOF {
+				t.Fatalf("%s: %v", path, err)
+			}
+			return recs
+		}
+		if r.Type == flow.TypeFlow {
+			r.Detach()
+			recs = append(recs, r)
+		}
+	}
+}
+
+func write(t testing.TB, dialect string, recs []flow.Record) []byte {
+	var b bytes.Buffer
+	w, err := NewWriter(&b, dialect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range recs {
+		if err := w.Encode(&recs[i]); err != nil {
+			t.Fatalf("%s: record %d: %v", dialect, i, err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// raRow is one row of ra's own CSV output for the Argus file (v5.ra5.csv,
+// written by Debian ra), the values the JSON must carry.
+type raRow map[string]string
+
+func raCSV(t *testing.T, path string) []raRow {
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cr := csv.NewReader(f)
+	cr.FieldsPerRecord = -1
+	all, err := cr.ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []raRow
+	for _, rec := range all[1:] {
+		row := raRow{}
+		for i, h := range all[0] {
+			if i < len(rec) {
+				if _, dup := row[h]; !dup {
+					row[h] = rec[i]
+				}
+			}
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+var raProto = map[string]float64{"tcp": 6, "udp": 17, "icmp": 1, "ipv6-icmp": 58}
+
+// get walks a dotted path through decoded JSON objects.
+func get(m map[string]any, path string) (any, bool) {
+	parts := strings.Split(path, ".")
+	var v any = m
+	for _, p := range parts {
+		o, ok := v.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if v, ok = o[p]; !ok {
+			return nil, false
+		}
+	}
+	return v, true
+}
+
+// keysFor names, per dialect, where the values ra prints must appear: the
+// key (or ECS path) of source address, destination address, protocol,
+// ports, per-direction packets and bytes, and the start time with its
+// rendering (s: epoch seconds, ms/ns: epoch integer, iso/datetime: text).
+var keysFor = map[string]struct {
+	saddr, daddr, proto, sport, dport, spkts, dpkts, sbytes, dbytes, stime, tfmt string
+}{
+	"argus":   {"saddr", "daddr", "proto", "sport", "dport", "spkts", "dpkts", "sbytes", "dbytes", "stime", "s"},
+	"ecs":     {"source.ip", "destination.ip", "network.iana_number", "source.port", "destination.port", "source.packets", "destination.packets", "source.bytes", "destination.bytes", "event.start", "iso"},
+	"goflow2": {"src_addr", "dst_addr", "proto", "src_port", "dst_port", "packets", "", "bytes", "", "time_flow_start_ns", "ns"},
+	"nfdump":  {"src%_addr", "dst%_addr", "proto", "src_port", "dst_port", "in_packets", "out_packets", "in_bytes", "out_bytes", "first", "datetime"},
+	"ipfix":   {"sourceIPv%Address", "destinationIPv%Address", "protocolIdentifier", "sourceTransportPort", "destinationTransportPort", "packetDeltaCount", "reversePacketDeltaCount", "octetDeltaCount", "reverseOctetDeltaCount", "flowStartMilliseconds", "ms"},
+}
+
+// TestWriteMatchesRa writes every corpus Argus v5 file's flows in every
+// dialect, checks each line with encoding/json, and compares the values at
+// the dialect's keys with what Debian ra printed for the same file.
+func TestWriteMatchesRa(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(corpus(t), "argus/oracle/*/v5.argus"))
+	if len(files) == 0 {
+		t.Skip("no corpus argus files")
+	}
+	checked := 0
+	for _, file := range files {
+		recs := argusFlows(t, file)
+		rows := raCSV(t, strings.TrimSuffix(file, ".argus")+".ra5.csv")
+		if len(rows) != len(recs) {
+			t.Errorf("%s: ra prints %d flows, we read %d", file, len(rows), len(recs))
+			continue
+		}
+		for _, d := range Dialects {
+			k := keysFor[d]
+			out := write(t, d, recs)
+			lines := bytes.Split(bytes.TrimSuffix(out, []byte("\n")), []byte("\n"))
+			if len(lines) != len(recs) {
+				t.Fatalf("%s %s: %d lines for %d records", file, d, len(lines), len(recs))
+			}
+			for i, line := range lines {
+				var m map[string]any
+				if err := json.Unmarshal(line, &m); err != nil {
+					t.Fatalf("%s %s line %d: not JSON: %v\n%s", file, d, i+1, err, line)
+				}
+				ra := rows[i]
+				where := file + " " + d + " line " + strconv.Itoa(i+1)
+				fam := "4"
+				if strings.Contains(ra["SrcAddr"], ":") {
+					fam = "6"
+				}
+				str := func(key, want string) {
+					t.Helper()
+					if key == "" || want == "" {
+						return
+					}
+					key = strings.ReplaceAll(key, "%", fam)
+					v, ok := get(m, key)
+					if !ok {
+						t.Errorf("%s: no %s (want %s): %s", where, key, want, line)
+						return
+					}
+					if s, _ := v.(string); s != want {
+						t.Errorf("%s: %s = %v, ra says %s", where, key, v, want)
+					}
+				}
+				num := func(key, want string) {
+					t.Helper()
+					if key == "" || want == "" {
+						return
+					}
+					w, err := strconv.ParseFloat(want, 64)
+					if err != nil {
+						return // ra prints a name or hex: not comparable
+					}
+					v, ok := get(m, key)
+					if f, isNum := v.(float64); !ok || !isNum || f != w {
+						t.Errorf("%s: %s = %v (%T), ra says %s", where, key, v, v, want)
+					}
+				}
+				if _, err := netip.ParseAddr(ra["SrcAddr"]); err != nil {
+					continue // layer-2 and ARP flows: ra prints hardware addresses, no dialect maps them to its IP keys
+				}
+				str(k.saddr, ra["SrcAddr"])
+				str(k.daddr, ra["DstAddr"])
+				if p, ok := raProto[ra["Proto"]]; ok {
+					num(k.proto, strconv.FormatFloat(p, 'f', -1, 64))
+				}
+				if ra["Proto"] == "tcp" || ra["Proto"] == "udp" {
+					num(k.sport, ra["Sport"])
+					num(k.dport, ra["Dport"])
+				}
+				num(k.spkts, ra["SrcPkts"])
+				num(k.dpkts, ra["DstPkts"])
+				num(k.sbytes, ra["SrcBytes"])
+				num(k.dbytes, ra["DstBytes"])
+				checkTime(t, where, m, k.stime, k.tfmt, ra["StartTime"])
+				checked++
+			}
+		}
+	}
+	t.Logf("%d records checked against ra over %d files and %d dialects", checked/len(Dialects), len(files), len(Dialects))
+}
+
+// checkTime compares a start time with ra's epoch seconds (µs precision),
+// truncated to what the dialect keeps.
+func checkTime(t *testing.T, where string, m map[string]any, key, tfmt, raStart string) {
+	t.Helper()
+	sec, frac, _ := strings.Cut(raStart, ".")
+	s, err1 := strconv.ParseInt(sec, 10, 64)
+	us, err2 := strconv.ParseInt((frac + "000000")[:6], 10, 64)
+	if err1 != nil || err2 != nil {
+		t.Fatalf("%s: ra StartTime %q", where, raStart)
+	}
+	want := time.Unix(s, us*1000).UTC()
+	v, ok := get(m, key)
+	if !ok {
+		t.Errorf("%s: no %s", where, key)
+		return
+	}
+	var got time.Time
+	switch tfmt {
+	case "s":
+		got = time.Unix(0, int64(v.(float64)*1e6+0.5)*1000).UTC() // float64 keeps µs of 2023 epochs
+	case "ns":
+		// float64 loses ns digits of an epoch: compare the text instead.
+		raw, _ := json.Marshal(v)
+		n, _ := strconv.ParseFloat(string(raw), 64)
+		got = time.Unix(0, int64(n)).UTC().Truncate(time.Microsecond)
+	case "ms":
+		got = time.UnixMilli(int64(v.(float64))).UTC()
+		want = want.Truncate(time.Millisecond)
+	case "iso":
+		var err error
+		if got, err = time.Parse(time.RFC3339Nano, v.(string)); err != nil {
+			t.Errorf("%s: %s: %v", where, key, err)
+		}
+		got = got.Truncate(time.Microsecond) // ra prints µs
+	case "datetime":
+		var err error
+		if got, err = time.Parse("2006-01-02T15:04:05.000", v.(string)); err != nil {
+			t.Errorf("%s: %s: %v", where, key, err)
+		}
+		want = want.Truncate(time.Millisecond)
+	}
+	if tfmt == "ns" {
+		// float64 rounding of a 19-digit integer: within 256 ns.
+		if d := got.Sub(want); d < -time.Microsecond || d > time.Microsecond {
+			t.Errorf("%s: %s = %v, ra says %v", where, key, got, want)
+		}
+		return
+	}
+	if !got.Equal(want) {
+		t.Errorf("%s: %s = %v, ra says %v", where, key, got, want)
+	}
+}
+
+// TestRoundTrip reads back what the writer wrote and compares the fields
+// each dialect carries with the Argus records.
+func TestRoundTrip(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(corpus(t), "argus/oracle/*/v5.argus"))
+	prec := map[string]int64{"argus": 1000, "ecs": 1, "goflow2": 1, "nfdump": 1e6, "ipfix": 1e6}
+	for _, file := range files {
+		recs := argusFlows(t, file)
+		for _, d := range Dialects {
+			out := write(t, d, recs)
+			rd, err := NewReader(bytes.NewReader(out), d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range recs {
+				var got flow.Record
+				if err := rd.Decode(&got); err != nil {
+					t.Fatalf("%s %s record %d: %v", file, d, i, err)
+				}
+				o := &recs[i]
+				where := file + " " + d + " record " + strconv.Itoa(i)
+				if o.Key.Src.IsValid() && (got.Key.Src != o.Key.Src || got.Key.Dst != o.Key.Dst) {
+					t.Errorf("%s: addresses %v %v, want %v %v", where, got.Key.Src, got.Key.Dst, o.Key.Src, o.Key.Dst)
+				}
+				if o.Key.Src.IsValid() && (got.Key.SrcPort != o.Key.SrcPort || got.Key.DstPort != o.Key.DstPort || got.Key.Proto != o.Key.Proto) {
+					t.Errorf("%s: ports/proto %d %d %d, want %d %d %d", where, got.Key.SrcPort, got.Key.DstPort, got.Key.Proto, o.Key.SrcPort, o.Key.DstPort, o.Key.Proto)
+				}
+				if got.Pkts[0] != o.Pkts[0] || got.Bytes[0] != o.Bytes[0] {
+					t.Errorf("%s: src counters %v %v, want %v %v", where, got.Pkts, got.Bytes, o.Pkts, o.Bytes)
+				}
+				if d != "goflow2" && (got.Pkts != o.Pkts || got.Bytes != o.Bytes) {
+					t.Errorf("%s: counters %v %v, want %v %v", where, got.Pkts, got.Bytes, o.Pkts, o.Bytes)
+				}
+				p := prec[d]
+				if d1, d2 := got.Start-o.Start, got.Last-o.Last; d1 <= -p || d1 >= p || d2 <= -p || d2 >= p {
+					t.Errorf("%s: times %d %d, want %d %d (precision %d ns)", where, got.Start, got.Last, o.Start, o.Last, p)
+				}
+			}
+			var r flow.Record
+			if err := rd.Decode(&r); err != io.EOF {
+				t.Errorf("%s %s: after the records: %v, want EOF", file, d, err)
+			}
+		}
+	}
+}
+
+// nfdumpCSV reads the flows of nfdump's -o csv output (header, rows, then
+// a Summary block).
+func nfdumpCSV(t *testing.T, path string) []map[string]string {
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	var hdr []string
+	var rows []map[string]string
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "Summary" {
+			break
+		}
+		if hdr == nil {
+			hdr = strings.Split(line, ",")
+			continue
+		}
+		fs := strings.Split(line, ",")
+		if len(fs) != len(hdr) {
+			continue // "No matching flows"
+		}
+		row := map[string]string{}
+		for i, h := range hdr {
+			row[h] = strings.TrimSpace(fs[i])
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+var nfProto = map[string]uint8{"TCP": 6, "UDP": 17, "ICMP": 1, "ICMP6": 58}
+
+// TestNfdumpJSON reads real nfdump -o json output (an array of pretty
+// printed objects) in the nfdump dialect and compares each flow with the
+// csv nfdump printed for the same capture file.
+func TestNfdumpJSON(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(corpus(t), "generated/exports/*/nfdump/*.json.txt"))
+	if len(files) == 0 {
+		t.Skip("no nfdump output in the corpus")
+	}
+	total := 0
+	for _, file := range files {
+		rows := nfdumpCSV(t, strings.TrimSuffix(file, ".json.txt")+".csv.txt")
+		f, err := os.Open(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd, err := NewReader(f, "nfdump")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var recs []flow.Record
+		for {
+			var r flow.Record
+			err := rd.Decode(&r)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("%s: %v", file, err)
+			}
+			recs = append(recs, r)
+		}
+		f.Close()
+		if len(recs) != len(rows) {
+			t.Errorf("%s: %d flows, csv has %d", file, len(recs), len(rows))
+			continue
+		}
+		for i, row := range rows {
+			r := &recs[i]
+			where := file + " flow " + strconv.Itoa(i+1)
+			sa, err1 := netip.ParseAddr(row["sa"])
+			da, err2 := netip.ParseAddr(row["da"])
+			if err1 != nil || err2 != nil || r.Key.Src != sa || r.Key.Dst != da {
+				t.Errorf("%s: addresses %v %v, csv %s %s", where, r.Key.Src, r.Key.Dst, row["sa"], row["da"])
+			}
+			if p, ok := nfProto[row["pr"]]; !ok || r.Key.Proto != p {
+				t.Errorf("%s: proto %d, csv %s", where, r.Key.Proto, row["pr"])
+			}
+			if row["pr"] == "TCP" || row["pr"] == "UDP" {
+				if strconv.Itoa(int(r.Key.SrcPort)) != row["sp"] || strconv.Itoa(int(r.Key.DstPort)) != row["dp"] {
+					t.Errorf("%s: ports %d %d, csv %s %s", where, r.Key.SrcPort, r.Key.DstPort, row["sp"], row["dp"])
+				}
+			}
+			for _, c := range []struct {
+				got  uint64
+				name string
+			}{{r.Pkts[0], "ipkt"}, {r.Bytes[0], "ibyt"}, {r.Pkts[1], "opkt"}, {r.Bytes[1], "obyt"}} {
+				if strconv.FormatUint(c.got, 10) != row[c.name] {
+					t.Errorf("%s: %s %d, csv %s", where, c.name, c.got, row[c.name])
+				}
+			}
+			total++
+		}
+	}
+	if total == 0 {
+		t.Fatal("no flow compared")
+	}
+	t.Logf("%d nfdump flows in %d files equal their csv", total, len(files))
+}
+
+func TestErrors(t *testing.T) {
+	cases := []struct {
+		in        string
+		line, col int
+		sentinel  error
+	}{
+		{"{\"saddr\":\"10.0.0.1\"}\n{\"saddr\": x}\n", 2, 11, codecs.ErrCorrupt},
+		{"{\"saddr\":\"10.0.0.1\"}\n{\"saddr\": \"1.2", 2, 15, codecs.ErrTruncated},
+		{"{\"sport\":\"a\\qb\"}", 1, 13, codecs.ErrCorrupt},
+		{"{\"sport\":1 \"dport\":2}", 1, 12, codecs.ErrCorrupt},
+		{"\n\n  nope", 3, 3, codecs.ErrCorrupt},
+		{"[{\"sport\":1}{\"sport\":2}]", 1, 13, codecs.ErrCorrupt},
+		{"[{\"sport\":1},", 1, 14, codecs.ErrTruncated},
+		{"{\"sport\":70000}", 1, 1, nil}, // does not fit 16 bits: the plan's error
+		{"{\"saddr\":{\"x\":1}}", 1, 10, codecs.ErrCorrupt},
+	}
+	for _, c := range cases {
+		rd, err := NewReader(strings.NewReader(c.in), "argus")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r flow.Record
+		for err == nil {
+			err = rd.Decode(&r)
+		}
+		var se *SyntaxError
+		if !errors.As(err, &se) {
+			t.Errorf("%q: %v, want a *SyntaxError", c.in, err)
+			continue
+		}
+		if se.Line != c.line || se.Col != c.col || (c.sentinel != nil && !errors.Is(err, c.sentinel)) {
+			t.Errorf("%q: %v, want line %d col %d (%v)", c.in, err, c.line, c.col, c.sentinel)
+		}
+		if err2 := rd.Decode(&r); err2 != err {
+			t.Errorf("%q: error not sticky: %v then %v", c.in, err, err2)
+		}
+	}
+}
+
+// TestStrings checks escapes both ways against encoding/json.
+func TestStrings(t *testing.T) {
+	for _, s := range []string{"plain", "quote\" back\\ nl\n tab\t ctl\x01 del\x7f", "ünï 日本 😀", "bad\xffutf8"} {
+		got := appendString(nil, []byte(s))
+		var back string
+		if err := json.Unmarshal(got, &back); err != nil {
+			t.Fatalf("%q: %s: %v", s, got, err)
+		}
+		want := strings.ToValidUTF8(s, "\ufffd")
+		if back != want {
+			t.Errorf("%q: wrote %s, reads as %q", s, got, back)
+		}
+		// And our own reader unescapes what encoding/json writes.
+		enc, _ := json.Marshal(want)
+		enc = append([]byte(nil), enc...)
+		v, _, e := unquote(enc, 0)
+		if e != nil || string(v) != want {
+			t.Errorf("%s: unquote %q %v, want %q", enc, v, e, want)
+		}
+	}
+	v, _, e := unquote([]byte(`"\ud83d\ude00 \u00e9 \/"`), 0)
+	if e != nil || string(v) != "😀 é /" {
+		t.Errorf("surrogates: %q %v", v, e)
+	}
+}
+
+// TestFlatAndNestedECS: ECS documents may use nested objects or dotted keys.
+func TestFlatAndNestedECS(t *testing.T) {
+	in := `{"source":{"ip":"192.0.2.1","port":53,"geo":{"x":[1,{"y":2}]}},"destination.ip":"2001:db8::1","network":{"iana_number":17},"event":{"start":"2024-01-02T03:04:05.123456789Z"},"other":null}` + "\n"
+	rd, err := NewReader(strings.NewReader(in), "ecs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r flow.Record
+	if err := rd.Decode(&r); err != nil {
+		t.Fatal(err)
+	}
+	want := time.Date(2024, 1, 2, 3, 4, 5, 123456789, time.UTC).UnixNano()
+	if r.Key.Src.String() != "192.0.2.1" || r.Key.Dst.String() != "2001:db8::1" || r.Key.SrcPort != 53 || r.Key.Proto != 17 || r.Start != want {
+		t.Errorf("got %v %v %d %d %d", r.Key.Src, r.Key.Dst, r.Key.SrcPort, r.Key.Proto, r.Start)
+	}
+}
+
+func TestUnknownDialect(t *testing.T) {
+	if _, err := NewReader(strings.NewReader(""), "yaml"); !errors.Is(err, ErrDialect) {
+		t.Errorf("NewReader: %v", err)
+	}
+	if _, err := NewWriter(io.Discard, "yaml"); !errors.Is(err, ErrDialect) {
+		t.Errorf("NewWriter: %v", err)
+	}
+}
