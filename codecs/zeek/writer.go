@@ -44,6 +44,7 @@ type Writer struct {
 	buf     []byte
 	tmp     []byte
 	stats   WriterStats
+	cidCol  bool // CommunityIDColumn
 	// Now gives #open and #close times of a header the writer makes.
 	Now func() time.Time
 }
@@ -61,6 +62,16 @@ func NewWriter(w io.Writer, opts ...Option) *Writer {
 
 // Stats returns the counts so far.
 func (w *Writer) Stats() WriterStats { return w.stats }
+
+// CommunityIDColumn makes a TSV header the writer makes itself (no
+// WithHeader schema) have the community_id column whatever the first
+// record carries, for a stream whose records get their Community ID (a
+// record without one has it unset). The column comes after the conn
+// columns, as Zeek's policy/protocols/conn/community-id-logging.zeek adds
+// it (type string). Without it the column is there only if the first
+// record has an ID; a WithHeader schema is never changed. Call it before
+// the first Encode.
+func (w *Writer) CommunityIDColumn() { w.cidCol = true }
 
 func zeekStamp(t time.Time) string { return t.UTC().Format("2006-01-02-15-04-05") }
 
@@ -95,18 +106,18 @@ func (w *Writer) start(rec *flow.Record) {
 	for _, c := range defaultColumns {
 		w.cols = append(w.cols, wcol{kind: columns[c].kind, id: uint32(c + 1), typ: columns[c].typ})
 	}
-	if rec != nil {
-		add := func(c int) {
-			for _, x := range w.cols {
-				if x.id == uint32(c+1) {
-					return
-				}
+	add := func(c int) {
+		for _, x := range w.cols {
+			if x.id == uint32(c+1) {
+				return
 			}
-			w.cols = append(w.cols, wcol{kind: columns[c].kind, id: uint32(c + 1), typ: columns[c].typ})
 		}
-		if rec.CommunityID != nil {
-			add(22)
-		}
+		w.cols = append(w.cols, wcol{kind: columns[c].kind, id: uint32(c + 1), typ: columns[c].typ})
+	}
+	if w.cidCol || rec != nil && rec.CommunityID != nil {
+		add(22) // community_id
+	}
+	if rec != nil {
 		if rec.Has&flow.HasVLAN != 0 {
 			add(23)
 		}
