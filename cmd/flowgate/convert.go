@@ -63,7 +63,15 @@ IPv6 flow in NetFlow v5, say) is an error naming the record and the field,
 unless --lossy is given: then it is dropped or converted (Argus), or the
 record is skipped (NetFlow/IPFIX), and counted. The NetFlow/IPFIX context
 every such record carries and Argus has no field for (exporter, sampling
-rate, interfaces, next hop) is dropped without --lossy, and counted.`,
+rate, interfaces, next hop) is dropped without --lossy, and counted.
+
+Written to a format that has a place for it (zeek, zeekjson: the
+community_id column), every flow record with an IP flow key gets its
+Community ID (v1), unless --community-id=false; one read from the source
+(a conn.log's community_id column) is kept as read. A conn.log written
+with its own header has the column (after the conn columns, as Zeek's
+community-id-logging script adds it); a zeek to zeek rewrite keeps the
+source's columns. Argus, NetFlow/IPFIX and ra's JSON have no field for it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if src == "" || dst == "" {
@@ -93,6 +101,8 @@ rate, interfaces, next hop) is dropped without --lossy, and counted.`,
 	cmd.Flags().DurationVar(&o.codecs.TemplateTimeout, "template-timeout", 0, "NetFlow v9/IPFIX: forget a template not refreshed for this long (0: never; IPFIX withdrawals always apply)")
 	cmd.Flags().Uint32Var(&o.codecs.SamplingRate, "sampling-rate", 0, "sampling rate of records whose exporter sends none (e.g. softflowd); with --force-sampling-rate, of every record")
 	cmd.Flags().BoolVar(&o.codecs.ForceSampling, "force-sampling-rate", false, "use --sampling-rate for every record, whatever the exporter says")
+	cmd.Flags().BoolVar(&o.communityID, "community-id", true, "give every flow record with an IP flow key its Community ID (v1), unless it has one from the source")
+	cmd.Flags().Uint16Var(&o.communityIDSeed, "community-id-seed", 0, "Community ID seed `N` (0 to 65535; as Zeek's CommunityID::seed and tshark's communityid.seed)")
 	cmd.Flags().BoolVar(&o.codecs.Renormalise, "renormalize", false, "multiply packet and byte counts by each record's sampling rate (as pmacct's nfacctd_renormalize)")
 	return cmd
 }
@@ -104,9 +114,13 @@ type convertOpts struct {
 	count         int64
 	templates     string // --templates file
 	codecs        gateway.CodecConfig
-	stdin         io.Reader
-	stdout        io.Writer
-	stderr        io.Writer
+	// communityID: compute the Community ID of every record that has
+	// none, with communityIDSeed.
+	communityID     bool
+	communityIDSeed uint16
+	stdin           io.Reader
+	stdout          io.Writer
+	stderr          io.Writer
 }
 
 // source is what convert reads: gateway's listeners and file sources, and
@@ -168,6 +182,11 @@ func runConvert(ctx context.Context, in, out gateway.Endpoint, o convertOpts) er
 	var read int64
 	var sinkErr error
 	done := false
+	// cidArena holds one batch's Community IDs; the sinks write (or copy)
+	// a batch before the next one comes, so it is reused from batch to
+	// batch.
+	var cidArena []byte
+	cid := o.communityID && carriesCommunityID(out.Format)
 	h := func(recs []flow.Record) error {
 		mu.Lock()
 		defer mu.Unlock()
@@ -180,6 +199,9 @@ func runConvert(ctx context.Context, in, out gateway.Endpoint, o convertOpts) er
 			cancel()
 		}
 		read += int64(len(recs))
+		if cid {
+			cidArena = setCommunityIDs(recs, cidArena, o.communityIDSeed)
+		}
 		if err := sk.write(recs); err != nil {
 			sinkErr = err
 			return err
@@ -252,6 +274,38 @@ func runConvert(ctx context.Context, in, out gateway.Endpoint, o convertOpts) er
 		sk.report(o.stderr)
 	}
 	return nil
+}
+
+// carriesCommunityID reports whether a sink format has a place for the
+// Community ID. The others would drop it (or, Argus without --lossy,
+// refuse the record), so it is not computed for them.
+func carriesCommunityID(f gateway.Format) bool {
+	return f == gateway.FormatZeek || f == gateway.FormatZeekJSON
+}
+
+// setCommunityIDs gives each flow record of recs that has an IP flow key
+// and no Community ID its ID with seed, in arena (emptied first, and grown
+// once to hold a whole batch so that the IDs of a batch never move). It
+// returns the arena, to be reused for the next batch.
+func setCommunityIDs(recs []flow.Record, arena []byte, seed uint16) []byte {
+	if need := len(recs) * flow.CommunityIDLen; cap(arena) < need {
+		arena = make([]byte, 0, need)
+	}
+	arena = arena[:0]
+	for i := range recs {
+		r := &recs[i]
+		if r.Type == flow.TypeMgmt {
+			continue
+		}
+		if r.CommunityID != nil {
+			// Read from the source (the Zeek reader sets the text, not
+			// the bit): kept as read.
+			r.Has |= flow.HasCommunityID
+			continue
+		}
+		arena, _ = r.SetCommunityID(arena, seed)
+	}
+	return arena
 }
 
 // loadTemplates loads a --templates file, if it exists.
@@ -432,7 +486,7 @@ func openSink(ctx context.Context, out gateway.Endpoint, in gateway.Endpoint, o 
 		case gateway.FormatAuto, gateway.FormatArgus, gateway.FormatArgus3:
 			return openArgusSink(out, in, o)
 		case gateway.FormatZeek, gateway.FormatZeekJSON:
-			return openZeekSink(out, o.stdout)
+			return openZeekSink(out, o.stdout, o.communityID)
 		case gateway.FormatJSON:
 			w, f, err := openOutput(out, o.stdout)
 			if err != nil {

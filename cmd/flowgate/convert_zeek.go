@@ -87,14 +87,17 @@ type zeekSink struct {
 	w       *zeek.Writer
 	written int64
 	mgmt    int64
+	// cid: records get a Community ID (convert --community-id), so a log
+	// written with its own header has the community_id column.
+	cid bool
 }
 
-func openZeekSink(out gateway.Endpoint, stdout io.Writer) (*zeekSink, error) {
+func openZeekSink(out gateway.Endpoint, stdout io.Writer, cid bool) (*zeekSink, error) {
 	w, f, err := openOutput(out, stdout)
 	if err != nil {
 		return nil, err
 	}
-	return &zeekSink{out: out, json: out.Format == gateway.FormatZeekJSON, bw: bufio.NewWriterSize(w, 256<<10), f: f}, nil
+	return &zeekSink{out: out, json: out.Format == gateway.FormatZeekJSON, bw: bufio.NewWriterSize(w, 256<<10), f: f, cid: cid}, nil
 }
 
 func (s *zeekSink) writer() *zeek.Writer {
@@ -109,6 +112,9 @@ func (s *zeekSink) writer() *zeek.Writer {
 			}
 		}
 		s.w = zeek.NewWriter(s.bw, opts...)
+		if s.cid {
+			s.w.CommunityIDColumn()
+		}
 	}
 	return s.w
 }
