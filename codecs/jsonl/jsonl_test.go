@@ -514,3 +514,34 @@ func TestUnknownDialect(t *testing.T) {
 		t.Errorf("NewWriter: %v", err)
 	}
 }
+
+// TestUserMapping renames a key with a user file laid over the built-in.
+func TestUserMapping(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "my.yaml")
+	y := "version: 1\nschema: json\nfields:\n  - {external: src_ip, canonical: src_addr}\n"
+	if err := os.WriteFile(path, []byte(y), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rd, err := NewReader(strings.NewReader(`{"src_ip":"192.0.2.7","sport":8}`), "argus", WithMapping(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r flow.Record
+	if err := rd.Decode(&r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Key.Src.String() != "192.0.2.7" || r.Key.SrcPort != 8 {
+		t.Errorf("got %v %d", r.Key.Src, r.Key.SrcPort)
+	}
+	var b bytes.Buffer
+	w, err := NewWriter(&b, "argus", WithMapping(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Encode(&r)
+	w.Close()
+	var m map[string]any
+	if err := json.Unmarshal(b.Bytes(), &m); err != nil || m["src_ip"] != "192.0.2.7" {
+		t.Errorf("wrote %s (%v)", b.Bytes(), err)
+	}
+}
