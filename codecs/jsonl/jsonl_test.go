@@ -437,7 +437,8 @@ func TestErrors(t *testing.T) {
 		{"\n\n  nope", 3, 3, codecs.ErrCorrupt},
 		{"[{\"sport\":1}{\"sport\":2}]", 1, 13, codecs.ErrCorrupt},
 		{"[{\"sport\":1},", 1, 14, codecs.ErrTruncated},
-		{"{\"sport\":70000}", 1, 1, nil}, // does not fit 16 bits: the plan's error
+		{"{\"sport\":70000}", 1, 10, nil},                 // does not fit 16 bits: the plan's error, at the value
+		{"\n {\"dport\":1, \"sport\":\"x\"}", 2, 22, nil}, // not a number
 		{"{\"saddr\":{\"x\":1}}", 1, 10, codecs.ErrCorrupt},
 	}
 	for _, c := range cases {
@@ -543,5 +544,30 @@ func TestUserMapping(t *testing.T) {
 	var m map[string]any
 	if err := json.Unmarshal(b.Bytes(), &m); err != nil || m["src_ip"] != "192.0.2.7" {
 		t.Errorf("wrote %s (%v)", b.Bytes(), err)
+	}
+}
+
+// TestErrorLineAfterRefills: line numbers stay right when the buffer has
+// been refilled and compacted many times.
+func TestErrorLineAfterRefills(t *testing.T) {
+	var b strings.Builder
+	for i := 0; i < 20000; i++ {
+		b.WriteString("{\"saddr\":\"10.0.0.1\",\n  \"sport\":80}\n")
+	}
+	b.WriteString("{\"sport\":80,\n\"dport\":-}\n")
+	rd, err := NewReader(strings.NewReader(b.String()), "argus")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r flow.Record
+	n := 0
+	for err == nil {
+		if err = rd.Decode(&r); err == nil {
+			n++
+		}
+	}
+	var se *SyntaxError
+	if n != 20000 || !errors.As(err, &se) || se.Line != 40002 || se.Col != 9 {
+		t.Errorf("after %d records: %v, want line 40002 column 9", n, err)
 	}
 }

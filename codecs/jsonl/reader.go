@@ -2,6 +2,7 @@ package jsonl
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"unicode/utf8"
@@ -46,6 +47,7 @@ type Reader struct {
 
 	slots map[string]int // dotted path -> plan slot
 	vals  [][]byte
+	at    []int // where each value starts in the object, for errors
 	gen   []uint32
 	cur   uint32
 	path  []byte
@@ -67,6 +69,7 @@ func NewReader(r io.Reader, dialect string, opts ...Option) (*Reader, error) {
 		line:  1,
 		slots: make(map[string]int, len(cols)),
 		vals:  make([][]byte, len(cols)),
+		at:    make([]int, len(cols)),
 		gen:   make([]uint32, len(cols)),
 		path:  make([]byte, 0, 256),
 	}
@@ -283,11 +286,17 @@ func (r *Reader) decodeObject(n int, rec *flow.Record) error {
 	rec.Reset()
 	rec.Type = flow.TypeFlow
 	if err := r.plan.Decode(r, rec); err != nil {
-		// The line of the object start is where the value is, near enough
-		// for a one-object-per-line input.
-		return r.fail(r.start, "", err)
+		// Point at the value the plan rejected (the object when the value
+		// came from a default).
+		at := r.start
+		var ae *mappings.ApplyError
+		if errors.As(err, &ae) {
+			if slot, ok := r.slots[ae.External]; ok && r.gen[slot] == r.cur {
+				at += r.at[slot]
+			}
+		}
+		return r.fail(at, "", err)
 	}
-	r.advance(r.base + int64(r.start+n))
 	r.start += n
 	r.needComma = r.inArray
 	r.stats.Records++
@@ -367,11 +376,12 @@ func (r *Reader) object(b []byte, i, depth int) (int, *perr) {
 			}
 		case c == '"':
 			var v []byte
+			s := i
 			if v, i, e = unquote(b, i); e != nil {
 				return i, e
 			}
 			if mapped {
-				r.vals[slot], r.gen[slot] = v, r.cur
+				r.vals[slot], r.gen[slot], r.at[slot] = v, r.cur, s
 			}
 		default:
 			s := i
@@ -383,7 +393,7 @@ func (r *Reader) object(b []byte, i, depth int) (int, *perr) {
 				return s, bad(s, fmt.Sprintf("bad value %q", v))
 			}
 			if mapped && v[0] != 'n' { // null is absent
-				r.vals[slot], r.gen[slot] = v, r.cur
+				r.vals[slot], r.gen[slot], r.at[slot] = v, r.cur, s
 			}
 		}
 		if !mapped && b[i-1] != '}' {
