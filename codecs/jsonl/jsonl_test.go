@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/flowgate/flowgate/codecs"
@@ -479,12 +480,14 @@ func TestStrings(t *testing.T) {
 		// And our own reader unescapes what encoding/json writes.
 		enc, _ := json.Marshal(want)
 		enc = append([]byte(nil), enc...)
-		v, _, e := unquote(enc, 0)
+		var text []byte
+		v, _, e := unquote(enc, 0, &text)
 		if e != nil || string(v) != want {
 			t.Errorf("%s: unquote %q %v, want %q", enc, v, e, want)
 		}
 	}
-	v, _, e := unquote([]byte(`"\ud83d\ude00 \u00e9 \/"`), 0)
+	var text []byte
+	v, _, e := unquote([]byte(`"\ud83d\ude00 \u00e9 \/"`), 0, &text)
 	if e != nil || string(v) != "😀 é /" {
 		t.Errorf("surrogates: %q %v", v, e)
 	}
@@ -569,5 +572,37 @@ func TestErrorLineAfterRefills(t *testing.T) {
 	var se *SyntaxError
 	if n != 20000 || !errors.As(err, &se) || se.Line != 40002 || se.Col != 9 {
 		t.Errorf("after %d records: %v, want line 40002 column 9", n, err)
+	}
+}
+
+// TestOneByteReads: objects, strings, escapes and surrogate pairs split
+// across reads at every byte give the same records as one read.
+func TestOneByteReads(t *testing.T) {
+	recs := argusFlows(t, filepath.Join(corpus(t), "argus/oracle/generated_ipv6_tcp/v5.argus"))
+	for _, d := range Dialects {
+		out := write(t, d, recs)
+		whole, _ := NewReader(bytes.NewReader(out), d)
+		split, _ := NewReader(iotest.OneByteReader(bytes.NewReader(out)), d)
+		for i := 0; ; i++ {
+			var a, b flow.Record
+			ea, eb := whole.Decode(&a), split.Decode(&b)
+			if ea != eb {
+				t.Fatalf("%s record %d: %v vs %v", d, i, ea, eb)
+			}
+			if ea != nil {
+				break
+			}
+			if a.Key != b.Key || a.Pkts != b.Pkts || a.Bytes != b.Bytes || a.Start != b.Start || a.Last != b.Last {
+				t.Errorf("%s record %d differs when read a byte at a time", d, i)
+			}
+		}
+	}
+	in := "[{\"label\":\"a\\ud83d\\ude00\\u00e9\\\"\\\\\\n\"},\n{\"label\":\"\\ud83d\"}]"
+	rd, _ := NewReader(iotest.OneByteReader(strings.NewReader(in)), "argus")
+	for _, want := range []string{"a😀é\"\\\n", "\ufffd"} {
+		var r flow.Record
+		if err := rd.Decode(&r); err != nil || string(r.Label) != want {
+			t.Errorf("label %q (%v), want %q", r.Label, err, want)
+		}
 	}
 }

@@ -46,6 +46,7 @@ type Reader struct {
 	started, inArray, needComma bool
 
 	slots map[string]int // dotted path -> plan slot
+	text  []byte         // unescaped strings of the current object
 	vals  [][]byte
 	at    []int // where each value starts in the object, for errors
 	gen   []uint32
@@ -72,6 +73,7 @@ func NewReader(r io.Reader, dialect string, opts ...Option) (*Reader, error) {
 		at:    make([]int, len(cols)),
 		gen:   make([]uint32, len(cols)),
 		path:  make([]byte, 0, 256),
+		text:  make([]byte, 0, 1024),
 	}
 	for i, name := range cols {
 		rd.slots[name] = i
@@ -127,11 +129,7 @@ func (r *Reader) Decode(rec *flow.Record) error {
 				return r.fail(r.start, "missing comma between objects", codecs.ErrCorrupt)
 			}
 			r.started = true
-			n, err := r.objectEnd()
-			if err != nil {
-				return err
-			}
-			return r.decodeObject(n, rec)
+			return r.decodeObject(rec)
 		case r.inArray && !r.needComma && r.hasPrefix(nfdumpEmpty):
 			r.start += len(nfdumpEmpty)
 			continue
@@ -207,45 +205,6 @@ func (r *Reader) skipSpace() error {
 	}
 }
 
-// objectEnd finds the end of the object starting at r.start, reading more
-// input as needed, and returns its length. It only tracks strings and
-// nesting; decodeObject checks the grammar.
-func (r *Reader) objectEnd() (int, error) {
-	i, depth, inStr := 0, 0, false
-	for {
-		b := r.buf[r.start:r.end]
-		for ; i < len(b); i++ {
-			c := b[i]
-			if inStr {
-				switch c {
-				case '\\':
-					i++
-				case '"':
-					inStr = false
-				}
-				continue
-			}
-			switch c {
-			case '"':
-				inStr = true
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1, nil
-				}
-			}
-		}
-		if err := r.fill(); err != nil {
-			if err == io.EOF {
-				return 0, r.fail(r.end, "object not closed", codecs.ErrTruncated)
-			}
-			return 0, err
-		}
-	}
-}
-
 // fail records a sticky error at buffer position p.
 func (r *Reader) fail(p int, msg string, err error) error {
 	abs := r.base + int64(p)
@@ -272,16 +231,34 @@ func (r *Reader) advance(abs int64) {
 	r.lineAt = abs
 }
 
-func (r *Reader) decodeObject(n int, rec *flow.Record) error {
-	r.cur++
-	if r.cur == 0 { // wrapped: old generations could match again
-		clear(r.gen)
-		r.cur = 1
-	}
-	obj := r.buf[r.start : r.start+n]
-	r.path = r.path[:0]
-	if _, err := r.object(obj, 0, 0); err != nil {
-		return r.fail(r.start+err.at, err.msg, codecs.ErrCorrupt)
+// decodeObject parses the object at r.start in one pass over what the
+// buffer holds; when the parse runs off the end, it reads more and starts
+// again (strings are unescaped into r.text, never in place, so a second
+// pass sees the input unchanged).
+func (r *Reader) decodeObject(rec *flow.Record) error {
+	ignored := r.stats.Ignored
+	var n int
+	for {
+		r.cur++
+		if r.cur == 0 { // wrapped: old generations could match again
+			clear(r.gen)
+			r.cur = 1
+		}
+		r.path, r.text, r.stats.Ignored = r.path[:0], r.text[:0], ignored
+		obj := r.buf[r.start:r.end]
+		var e *perr
+		if n, e = r.object(obj, 0, 0); e == nil {
+			break
+		}
+		if e.at < len(obj) {
+			return r.fail(r.start+e.at, e.msg, codecs.ErrCorrupt)
+		}
+		if err := r.fill(); err != nil {
+			if err == io.EOF {
+				return r.fail(r.end, "object not closed", codecs.ErrTruncated)
+			}
+			return err
+		}
 	}
 	rec.Reset()
 	rec.Type = flow.TypeFlow
@@ -308,9 +285,10 @@ type perr struct {
 	msg string
 }
 
-// The parser works on one complete object in b; positions are into b.
-// It returns *perr (not error) so that the hot path does not allocate;
-// only a malformed object builds one.
+// The parser works on the buffered input b; positions are into b. An
+// error at len(b) or beyond means the input ran out before the object
+// ended. It returns *perr (not error) so that the hot path does not
+// allocate; only a malformed object builds one.
 
 func ws(b []byte, i int) int {
 	for i < len(b) {
@@ -341,7 +319,7 @@ func (r *Reader) object(b []byte, i, depth int) (int, *perr) {
 		if i >= len(b) || b[i] != '"' {
 			return i, bad(i, "want a key string")
 		}
-		key, j, e := unquote(b, i)
+		key, j, e := unquote(b, i, &r.text)
 		if e != nil {
 			return j, e
 		}
@@ -368,7 +346,7 @@ func (r *Reader) object(b []byte, i, depth int) (int, *perr) {
 				return i, e
 			}
 		case c == '[':
-			if i, e = skipArray(b, i, depth+1); e != nil {
+			if i, e = skipArray(b, i, depth+1, &r.text); e != nil {
 				return i, e
 			}
 			if mapped {
@@ -377,7 +355,7 @@ func (r *Reader) object(b []byte, i, depth int) (int, *perr) {
 		case c == '"':
 			var v []byte
 			s := i
-			if v, i, e = unquote(b, i); e != nil {
+			if v, i, e = unquote(b, i, &r.text); e != nil {
 				return i, e
 			}
 			if mapped {
@@ -387,6 +365,9 @@ func (r *Reader) object(b []byte, i, depth int) (int, *perr) {
 			s := i
 			for i < len(b) && !isDelim(b[i]) {
 				i++
+			}
+			if i == len(b) {
+				return i, bad(i, "object not closed") // the literal may go on
 			}
 			v := b[s:i]
 			if !validLiteral(v) {
@@ -477,7 +458,7 @@ func validNumber(v []byte) bool {
 
 // skipArray skips the array at b[i] == '['. Arrays are not mapped; their
 // contents are only checked for balance, strings and nesting.
-func skipArray(b []byte, i, depth int) (int, *perr) {
+func skipArray(b []byte, i, depth int, text *[]byte) (int, *perr) {
 	if depth >= maxDepth {
 		return i, bad(i, "arrays nested too deeply")
 	}
@@ -488,13 +469,13 @@ func skipArray(b []byte, i, depth int) (int, *perr) {
 			return i + 1, nil
 		case '[':
 			var e *perr
-			if i, e = skipArray(b, i, depth+1); e != nil {
+			if i, e = skipArray(b, i, depth+1, text); e != nil {
 				return i, e
 			}
 			continue
 		case '"':
 			var e *perr
-			if _, i, e = unquote(b, i); e != nil {
+			if _, i, e = unquote(b, i, text); e != nil {
 				return i, e
 			}
 			continue
@@ -504,10 +485,10 @@ func skipArray(b []byte, i, depth int) (int, *perr) {
 	return i, bad(i, "array not closed")
 }
 
-// unquote reads the string at b[i] == '"', unescaping in place (an escape
-// is never shorter than what it stands for), and returns its bytes and the
-// index after the closing quote.
-func unquote(b []byte, i int) ([]byte, int, *perr) {
+// unquote reads the string at b[i] == '"' and returns its bytes and the
+// index after the closing quote. A string without escapes aliases b; one
+// with escapes is unescaped onto *text, leaving b as it was.
+func unquote(b []byte, i int, text *[]byte) ([]byte, int, *perr) {
 	s := i + 1
 	j := s
 	for j < len(b) {
@@ -523,17 +504,19 @@ func unquote(b []byte, i int) ([]byte, int, *perr) {
 		}
 		j++
 	}
-	w := j // write position
+	t := *text
+	start := len(t)
+	t = append(t, b[s:j]...)
 	for j < len(b) {
 		c := b[j]
 		switch {
 		case c == '"':
-			return b[s:w], j + 1, nil
+			*text = t
+			return t[start:], j + 1, nil
 		case c < 0x20:
 			return nil, j, bad(j, "control character in string")
 		case c != '\\':
-			b[w] = c
-			w++
+			t = append(t, c)
 			j++
 			continue
 		}
@@ -544,40 +527,47 @@ func unquote(b []byte, i int) ([]byte, int, *perr) {
 		j += 2
 		switch e {
 		case '"', '\\', '/':
-			b[w] = e
+			t = append(t, e)
 		case 'b':
-			b[w] = '\b'
+			t = append(t, '\b')
 		case 'f':
-			b[w] = '\f'
+			t = append(t, '\f')
 		case 'n':
-			b[w] = '\n'
+			t = append(t, '\n')
 		case 'r':
-			b[w] = '\r'
+			t = append(t, '\r')
 		case 't':
-			b[w] = '\t'
+			t = append(t, '\t')
 		case 'u':
+			if j+4 > len(b) {
+				return nil, len(b), bad(len(b), "string not closed")
+			}
 			r1, ok := hex4(b, j)
 			if !ok {
 				return nil, j, bad(j, "bad \\u escape")
 			}
 			j += 4
-			if r1 >= 0xD800 && r1 < 0xDC00 && j+6 <= len(b) && b[j] == '\\' && b[j+1] == 'u' {
-				if r2, ok := hex4(b, j+2); ok && r2 >= 0xDC00 && r2 < 0xE000 {
-					r1 = (r1-0xD800)<<10 | (r2 - 0xDC00) + 0x10000
-					j += 6
+			if r1 >= 0xD800 && r1 < 0xDC00 {
+				if len(b)-j < 6 && (j == len(b) || b[j] == '\\') {
+					// The low half may be in the input not read yet.
+					return nil, len(b), bad(len(b), "string not closed")
+				}
+				if j+6 <= len(b) && b[j] == '\\' && b[j+1] == 'u' {
+					if r2, ok := hex4(b, j+2); ok && r2 >= 0xDC00 && r2 < 0xE000 {
+						r1 = (r1-0xD800)<<10 | (r2 - 0xDC00) + 0x10000
+						j += 6
+					}
 				}
 			}
 			if r1 >= 0xD800 && r1 < 0xE000 {
-				r1 = utf8.RuneError // lone surrogate, as encoding/json does
+				r1 = utf8.RuneError // lone surrogate, as encoding/json reads it
 			}
-			w += utf8.EncodeRune(b[w:], r1)
-			continue
+			t = utf8.AppendRune(t, r1)
 		default:
 			return nil, j - 1, bad(j-1, fmt.Sprintf("bad escape \\%c", e))
 		}
-		w++
 	}
-	return nil, j, bad(j, "string not closed")
+	return nil, len(b), bad(len(b), "string not closed")
 }
 
 func hex4(b []byte, j int) (rune, bool) {
