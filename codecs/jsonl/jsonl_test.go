@@ -606,3 +606,24 @@ func TestOneByteReads(t *testing.T) {
 		}
 	}
 }
+
+// TestRaJSONRejected: Debian ra's -M json prints an ICMP flow's sport as a
+// bare hex number, which is not JSON (Python's json module stops at the
+// same byte); the reader names that value's line and column.
+func TestRaJSONRejected(t *testing.T) {
+	f, err := os.Open(filepath.Join(corpus(t), "argus/oracle/generated_icmp_echo/v5.ra5.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rd, err := NewReader(f, "argus")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r flow.Record
+	err = rd.Decode(&r)
+	var se *SyntaxError
+	if !errors.As(err, &se) || se.Line != 1 || se.Col != 201 || !errors.Is(err, codecs.ErrCorrupt) {
+		t.Errorf("%v, want line 1 column 201 (\"sport\":0x0008)", err)
+	}
+}
