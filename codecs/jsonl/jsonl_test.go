@@ -508,6 +508,26 @@ func TestFlatAndNestedECS(t *testing.T) {
 	if r.Key.Src.String() != "192.0.2.1" || r.Key.Dst.String() != "2001:db8::1" || r.Key.SrcPort != 53 || r.Key.Proto != 17 || r.Start != want {
 		t.Errorf("got %v %v %d %d %d", r.Key.Src, r.Key.Dst, r.Key.SrcPort, r.Key.Proto, r.Start)
 	}
+	if st := rd.Stats(); st.Records != 1 || st.Ignored != 2 { // source.geo.x, other
+		t.Errorf("stats %+v, want 1 record, 2 ignored", st)
+	}
+}
+
+// TestMaxObject: an object larger than the bound is an error, not an
+// unbounded buffer.
+func TestMaxObject(t *testing.T) {
+	in := "{\"label\":\"" + strings.Repeat("x", 300<<10) + "\"}\n"
+	rd, _ := NewReader(strings.NewReader(in), "argus", WithMaxObject(128<<10))
+	var r flow.Record
+	err := rd.Decode(&r)
+	var se *SyntaxError
+	if !errors.As(err, &se) || !errors.Is(err, codecs.ErrCorrupt) || se.Line != 1 {
+		t.Errorf("%v, want a too-large object error on line 1", err)
+	}
+	rd, _ = NewReader(strings.NewReader(in), "argus")
+	if err := rd.Decode(&r); err != nil || len(r.Label) != 300<<10 {
+		t.Errorf("default bound: %v, label %d bytes", err, len(r.Label))
+	}
 }
 
 func TestUnknownDialect(t *testing.T) {
