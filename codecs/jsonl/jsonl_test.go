@@ -128,12 +128,13 @@ func get(m map[string]any, path string) (any, bool) {
 // rendering (s: epoch seconds, ms/ns: epoch integer, iso/datetime: text).
 var keysFor = map[string]struct {
 	saddr, daddr, proto, sport, dport, spkts, dpkts, sbytes, dbytes, stime, tfmt string
+	pkts, bytes                                                                  string // totals, where the dialect has them
 }{
-	"argus":   {"saddr", "daddr", "proto", "sport", "dport", "spkts", "dpkts", "sbytes", "dbytes", "stime", "s"},
-	"ecs":     {"source.ip", "destination.ip", "network.iana_number", "source.port", "destination.port", "source.packets", "destination.packets", "source.bytes", "destination.bytes", "event.start", "iso"},
-	"goflow2": {"src_addr", "dst_addr", "proto", "src_port", "dst_port", "packets", "", "bytes", "", "time_flow_start_ns", "ns"},
-	"nfdump":  {"src%_addr", "dst%_addr", "proto", "src_port", "dst_port", "in_packets", "out_packets", "in_bytes", "out_bytes", "first", "datetime"},
-	"ipfix":   {"sourceIPv%Address", "destinationIPv%Address", "protocolIdentifier", "sourceTransportPort", "destinationTransportPort", "packetDeltaCount", "reversePacketDeltaCount", "octetDeltaCount", "reverseOctetDeltaCount", "flowStartMilliseconds", "ms"},
+	"argus":   {"saddr", "daddr", "proto", "sport", "dport", "spkts", "dpkts", "sbytes", "dbytes", "stime", "s", "pkts", "bytes"},
+	"ecs":     {"source.ip", "destination.ip", "network.iana_number", "source.port", "destination.port", "source.packets", "destination.packets", "source.bytes", "destination.bytes", "event.start", "iso", "network.packets", "network.bytes"},
+	"goflow2": {"src_addr", "dst_addr", "proto", "src_port", "dst_port", "packets", "", "bytes", "", "time_flow_start_ns", "ns", "", ""},
+	"nfdump":  {"src%_addr", "dst%_addr", "proto", "src_port", "dst_port", "in_packets", "out_packets", "in_bytes", "out_bytes", "first", "datetime", "", ""},
+	"ipfix":   {"sourceIPv%Address", "destinationIPv%Address", "protocolIdentifier", "sourceTransportPort", "destinationTransportPort", "packetDeltaCount", "reversePacketDeltaCount", "octetDeltaCount", "reverseOctetDeltaCount", "flowStartMilliseconds", "ms", "", ""},
 }
 
 // TestWriteMatchesRa writes every corpus Argus v5 file's flows in every
@@ -215,6 +216,8 @@ func TestWriteMatchesRa(t *testing.T) {
 				num(k.dpkts, ra["DstPkts"])
 				num(k.sbytes, ra["SrcBytes"])
 				num(k.dbytes, ra["DstBytes"])
+				num(k.pkts, ra["TotPkts"])
+				num(k.bytes, ra["TotBytes"])
 				checkTime(t, where, m, k.stime, k.tfmt, ra["StartTime"])
 				checked++
 			}
