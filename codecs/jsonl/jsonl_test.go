@@ -650,3 +650,36 @@ func TestRaJSONRejected(t *testing.T) {
 		t.Errorf("%v, want line 1 column 201 (\"sport\":0x0008)", err)
 	}
 }
+
+// TestEncodeNotRepresentable: a value the mapping cannot write (a port
+// narrowed to 8 bits by a user file) is left out and reported; the line
+// and the next records are still written.
+func TestEncodeNotRepresentable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "narrow.yaml")
+	y := "version: 1\nschema: json\nfields:\n  - {external: sport, canonical: src_port, convert: {narrow: 8}}\n"
+	if err := os.WriteFile(path, []byte(y), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	w, err := NewWriter(&b, "argus", WithMapping(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd, _ := NewReader(strings.NewReader(`{"saddr":"192.0.2.1","daddr":"192.0.2.2","proto":17,"sport":4000,"dport":53}`), "argus")
+	var r flow.Record
+	if err := rd.Decode(&r); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Encode(&r); !errors.Is(err, codecs.ErrNotRepresentable) {
+		t.Errorf("port 4000 in 8 bits: %v, want ErrNotRepresentable", err)
+	}
+	r.Key.SrcPort = 53
+	if err := w.Encode(&r); err != nil {
+		t.Errorf("port 53: %v", err)
+	}
+	w.Close()
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if len(lines) != 2 || strings.Contains(lines[0], "sport") || !strings.Contains(lines[1], `"sport":53`) {
+		t.Errorf("wrote %q", lines)
+	}
+}

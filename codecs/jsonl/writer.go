@@ -6,6 +6,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/flowgate/flowgate/codecs"
 	"github.com/flowgate/flowgate/flow"
 	"github.com/flowgate/flowgate/mappings"
 )
@@ -111,8 +112,10 @@ func (w *Writer) Put(slot int, v []byte) {
 }
 
 // Encode writes one record as one line. A value the mapping cannot
-// represent is left out and reported (the line is still written); write
-// errors are sticky.
+// represent is left out and reported with an error wrapping
+// codecs.ErrNotRepresentable and the mapping's *mappings.ApplyError (the
+// line is still written, and the next Encode goes on); write errors are
+// sticky.
 func (w *Writer) Encode(r *flow.Record) error {
 	if w.err != nil {
 		return w.err
@@ -134,7 +137,7 @@ func (w *Writer) Encode(r *flow.Record) error {
 		return w.err
 	}
 	if perr != nil {
-		return fmt.Errorf("jsonl: %s: %w", w.plan.Dialect, perr)
+		return fmt.Errorf("jsonl: %s: %w: %w", w.plan.Dialect, codecs.ErrNotRepresentable, perr)
 	}
 	return nil
 }
