@@ -586,6 +586,7 @@ func (r *Reader) value(rec *flow.Record, n int, v []byte, json bool) error {
 		rec.Zeek.History = str
 	case kCommunityID:
 		rec.CommunityID = str
+		rec.Has |= flow.HasCommunityID
 	case kOrigH, kRespH:
 		a, err := netip.ParseAddr(s(str))
 		if err != nil {
