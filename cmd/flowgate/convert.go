@@ -98,6 +98,8 @@ source's columns. Argus, NetFlow/IPFIX and ra's JSON have no field for it.`,
 	cmd.Flags().DurationVar(&o.duration, "duration", 0, "stop a listening source after this long")
 	cmd.Flags().Int64Var(&o.count, "count", 0, "stop after this many records")
 	cmd.Flags().StringVar(&o.templates, "templates", "", "NetFlow v9/IPFIX over UDP or from files: load templates, system init times and sampling rates from `FILE` at the start (if it exists) and save them there at the end, so a restarted collector decodes at once")
+	cmd.Flags().StringVar(&o.dialect, "dialect", "", "JSON lines naming: ra (sinks: ra 5's -M json, the default), argus (ra's keys as valid JSON; the default for sources), ecs, goflow2, nfdump, ipfix")
+	cmd.Flags().StringVar(&o.mapping, "mapping", "", "a mapping `FILE` that overrides or extends the --dialect's built-in mapping (see `flowgate mapping`)")
 	cmd.Flags().DurationVar(&o.codecs.TemplateTimeout, "template-timeout", 0, "NetFlow v9/IPFIX: forget a template not refreshed for this long (0: never; IPFIX withdrawals always apply)")
 	cmd.Flags().Uint32Var(&o.codecs.SamplingRate, "sampling-rate", 0, "sampling rate of records whose exporter sends none (e.g. softflowd); with --force-sampling-rate, of every record")
 	cmd.Flags().BoolVar(&o.codecs.ForceSampling, "force-sampling-rate", false, "use --sampling-rate for every record, whatever the exporter says")
@@ -113,6 +115,8 @@ type convertOpts struct {
 	duration      time.Duration
 	count         int64
 	templates     string // --templates file
+	dialect       string // --dialect (JSON lines)
+	mapping       string // --mapping file
 	codecs        gateway.CodecConfig
 	// communityID: compute the Community ID of every record that has
 	// none, with communityIDSeed.
@@ -186,7 +190,7 @@ func runConvert(ctx context.Context, in, out gateway.Endpoint, o convertOpts) er
 	// a batch before the next one comes, so it is reused from batch to
 	// batch.
 	var cidArena []byte
-	cid := o.communityID && carriesCommunityID(out.Format)
+	cid := o.communityID && (carriesCommunityID(out.Format) || out.Format == gateway.FormatJSON && o.dialect == "ecs")
 	h := func(recs []flow.Record) error {
 		mu.Lock()
 		defer mu.Unlock()
@@ -361,6 +365,9 @@ func openSource(in gateway.Endpoint, o convertOpts) (source, *gateway.CodecSet, 
 		case in.Format == gateway.FormatZeek, in.Format == gateway.FormatZeekJSON:
 			s, err := openZeekSource(in, o.stdin)
 			return s, nil, err
+		case in.Format == gateway.FormatJSON:
+			s, err := openJSONLSource(in, o)
+			return s, nil, err
 		}
 		return nil, nil, fmt.Errorf("convert: cannot read format %q", in.Format)
 	}
@@ -488,6 +495,12 @@ func openSink(ctx context.Context, out gateway.Endpoint, in gateway.Endpoint, o 
 		case gateway.FormatZeek, gateway.FormatZeekJSON:
 			return openZeekSink(out, o.stdout, o.communityID)
 		case gateway.FormatJSON:
+			if o.dialect != "" && o.dialect != dialectRa {
+				return openJSONLSink(out, o)
+			}
+			if o.mapping != "" {
+				return nil, fmt.Errorf("convert: --mapping needs a --dialect other than ra")
+			}
 			w, f, err := openOutput(out, o.stdout)
 			if err != nil {
 				return nil, err
