@@ -671,7 +671,7 @@ func TestConvertBadEndpoints(t *testing.T) {
 		{"nf+udp://127.0.0.1:0", "nf+udp://127.0.0.1:9", "needs its version"},
 		{"argus:x", "json:-", "no such file"},
 		{"ipfix+tls://127.0.0.1:0", "json:-", "cert"},
-		{"json:x", "json:-", "cannot read"},
+		{"json:x", "json:-", "no such file"}, // JSON lines are a source now (--dialect)
 	} {
 		_, err := convert(t, tc.in, tc.out, convertOpts{duration: time.Second})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
