@@ -20,7 +20,6 @@ const (
 	// over UDP templates must be re-sent periodically).
 	DefaultRefreshPackets = 20
 	DefaultRefresh        = time.Minute
-	firstTemplateID       = 256
 	headerLen             = 16
 	setHeaderLen          = 4
 )
@@ -76,7 +75,7 @@ const DefaultEncoderTemplates = 4096
 // definition of an id (tshark 4.0's dissector does) then misreads; the
 // default is far above the shapes real records take.
 func WithEncoderTemplateLimit(n int) EncoderOption {
-	return func(c *encConfig) { c.maxTpl = min(max(n, 2), 0x10000-firstTemplateID) }
+	return func(c *encConfig) { c.maxTpl = min(max(n, 2), 0x10000-nfcore.FirstTemplateID) }
 }
 
 // WithEncoderClock sets the clock for export times and refreshes.
@@ -115,22 +114,10 @@ type EncoderStats struct {
 	SubMs uint64
 }
 
-type template struct {
-	id     uint16
-	fields []nfcore.EncField
-	used   uint64 // e.tick when last used
-}
-
-type sent struct {
-	ok  bool
-	at  int64  // Unix ns of the last send to the domain
-	msg uint64 // the domain's message count at the last send
-}
-
 type domain struct {
 	seq  uint32 // data records sent before the next message (RFC 7011 §3.1)
 	msgs uint64 // messages sent
-	sent []sent // per template index
+	sent nfcore.TemplateSends
 }
 
 // msg is a message being built at buf[base:].
@@ -155,9 +142,7 @@ type Encoder struct {
 	c      encConfig
 	opts   nfcore.EncOptions
 	optsNs nfcore.EncOptions
-	tpls   []template
-	tick   uint64
-	last   int // index of the template last used, -1 none
+	tpls   nfcore.EncTemplates
 	doms   map[uint32]*domain
 	fields []nfcore.EncField
 	cur    msg
@@ -174,7 +159,7 @@ func NewEncoder(w io.Writer, opts ...EncoderOption) *Encoder {
 	for _, o := range opts {
 		o(&c)
 	}
-	e := &Encoder{w: w, c: c, last: -1, doms: map[uint32]*domain{},
+	e := &Encoder{w: w, c: c, tpls: nfcore.EncTemplates{Max: c.maxTpl}, doms: map[uint32]*domain{},
 		opts:   nfcore.EncOptions{Version: nfcore.IPFIX, Nanoseconds: c.nano},
 		optsNs: nfcore.EncOptions{Version: nfcore.IPFIX, Nanoseconds: true}}
 	e.cur = msg{buf: make([]byte, 0, c.mtu), setOff: -1}
@@ -182,7 +167,11 @@ func NewEncoder(w io.Writer, opts ...EncoderOption) *Encoder {
 }
 
 // Stats returns the counts so far.
-func (e *Encoder) Stats() EncoderStats { return e.stats }
+func (e *Encoder) Stats() EncoderStats {
+	st := e.stats
+	st.Redefined = e.tpls.Redefined
+	return st
+}
 
 func notRep(field, reason string) error {
 	return &codecs.NotRepresentableError{Format: "ipfix", Field: field, Reason: reason}
@@ -221,7 +210,7 @@ func (e *Encoder) check(r *flow.Record) error {
 			e.stats.Dropped++
 		}
 	}
-	if r.Pkts[flow.Dst] == 0 && r.Bytes[flow.Dst] == 0 && revOnly(r) ||
+	if r.Pkts[flow.Dst] == 0 && r.Bytes[flow.Dst] == 0 && nfcore.RevOnly(r) ||
 		r.Has&(flow.HasKey|flow.HasICMPKey) == flow.HasICMPKey {
 		// nfcore sends reverse elements with reverse counts only (a
 		// reverse TOS, VLAN or flags of a flow with none is left out),
@@ -229,13 +218,6 @@ func (e *Encoder) check(r *flow.Record) error {
 		e.stats.Dropped++
 	}
 	return nil
-}
-
-// revOnly says whether r carries reverse-direction values besides counts.
-func revOnly(r *flow.Record) bool {
-	return r.Has&flow.HasIPAttr != 0 && r.IPAttr.Present&2 != 0 && r.IPAttr.TOS[flow.Dst] != 0 ||
-		r.Has&flow.HasVLAN != 0 && r.VLAN.Present&2 != 0 && r.VLAN.TCI[flow.Dst] != 0 ||
-		r.Has&flow.HasTCP != 0 && r.TCP.Side[flow.Dst].Flags != 0
 }
 
 func (e *Encoder) domainOf(r *flow.Record) uint32 {
@@ -257,58 +239,9 @@ func (e *Encoder) domain(id uint32) *domain {
 	return d
 }
 
-// template returns the index of the template for e.fields, adding one,
-// or when the limit is reached redefining the least recently used one
-// (its id then goes again, with the new fields, before its next use).
-func (e *Encoder) template() (int, error) {
-	e.tick++
-	if e.last >= 0 && nfcore.SameFields(e.tpls[e.last].fields, e.fields) {
-		e.tpls[e.last].used = e.tick
-		return e.last, nil
-	}
-	for i := range e.tpls {
-		if nfcore.SameFields(e.tpls[i].fields, e.fields) {
-			e.last, e.tpls[i].used = i, e.tick
-			return i, nil
-		}
-	}
-	if len(e.tpls) < e.c.maxTpl {
-		e.tpls = append(e.tpls, template{id: uint16(firstTemplateID + len(e.tpls)), used: e.tick,
-			fields: append([]nfcore.EncField(nil), e.fields...)})
-		e.last = len(e.tpls) - 1
-		return e.last, nil
-	}
-	lru := 0
-	for i := range e.tpls {
-		if e.tpls[i].used < e.tpls[lru].used {
-			lru = i
-		}
-	}
-	t := &e.tpls[lru]
-	t.fields, t.used = append(t.fields[:0], e.fields...), e.tick
-	for _, d := range e.doms {
-		if lru < len(d.sent) {
-			d.sent[lru] = sent{}
-		}
-	}
-	e.stats.Redefined++
-	e.last = lru
-	return lru, nil
-}
-
 // needTemplate says whether template ti must go into message m.
 func (e *Encoder) needTemplate(m *msg, ti int) bool {
-	if ti >= len(m.d.sent) {
-		return true
-	}
-	s := &m.d.sent[ti]
-	if !s.ok {
-		return true
-	}
-	if s.msg == m.d.msgs { // already in this message
-		return false
-	}
-	return e.c.packets > 0 && m.d.msgs-s.msg >= e.c.packets || e.c.every > 0 && m.now-s.at >= int64(e.c.every)
+	return m.d.sent.Need(&e.tpls, ti, m.d.msgs, m.now, e.c.packets, e.c.every)
 }
 
 func (m *msg) open(e *Encoder, dst []byte, dom uint32) {
@@ -346,11 +279,11 @@ func (e *Encoder) finish(m *msg) []byte {
 // add puts r into m. It returns false, changing nothing, when r does not
 // fit in m's room (the caller finishes m and retries in a new one).
 func (e *Encoder) add(m *msg, r *flow.Record, ti int) bool {
-	t := &e.tpls[ti]
-	need := nfcore.DataLen(t.fields, r)
+	id, fields := e.tpls.ID(ti), e.tpls.Fields(ti)
+	need := nfcore.DataLen(fields, r)
 	tpl := e.needTemplate(m, ti)
 	if tpl {
-		need += setHeaderLen + nfcore.TemplateLen(nfcore.IPFIX, t.fields)
+		need += setHeaderLen + nfcore.TemplateLen(nfcore.IPFIX, fields)
 	}
 	if tpl || m.setOff < 0 || m.setTpl != ti {
 		need += setHeaderLen
@@ -363,21 +296,18 @@ func (e *Encoder) add(m *msg, r *flow.Record, ti int) bool {
 		off := len(m.buf)
 		m.buf = be.AppendUint16(m.buf, 2)
 		m.buf = be.AppendUint16(m.buf, 0)
-		m.buf = nfcore.AppendTemplate(m.buf, nfcore.IPFIX, t.id, t.fields)
+		m.buf = nfcore.AppendTemplate(m.buf, nfcore.IPFIX, id, fields)
 		be.PutUint16(m.buf[off+2:], uint16(len(m.buf)-off))
-		for len(m.d.sent) <= ti {
-			m.d.sent = append(m.d.sent, sent{})
-		}
-		m.d.sent[ti] = sent{ok: true, at: m.now, msg: m.d.msgs}
+		m.d.sent.Sent(&e.tpls, ti, m.d.msgs, m.now)
 		e.stats.Templates++
 	}
 	if m.setOff < 0 || m.setTpl != ti {
 		m.closeSet()
 		m.setOff, m.setTpl = len(m.buf), ti
-		m.buf = be.AppendUint16(m.buf, t.id)
+		m.buf = be.AppendUint16(m.buf, id)
 		m.buf = be.AppendUint16(m.buf, 0)
 	}
-	m.buf = nfcore.AppendRecord(m.buf, t.fields, r, &e.opts)
+	m.buf = nfcore.AppendRecord(m.buf, fields, r, &e.opts)
 	m.recs++
 	e.stats.Records++
 	return true
@@ -409,13 +339,10 @@ func (e *Encoder) prepare(r *flow.Record) (ti int, err error) {
 		}
 	}
 	e.fields = nfcore.RecordFields(e.fields[:0], r, o)
-	ti, err = e.template()
-	if err == nil && headerLen+2*setHeaderLen+nfcore.TemplateLen(nfcore.IPFIX, e.fields)+nfcore.DataLen(e.fields, r) > e.c.mtu {
-		err = notRep("record", fmt.Sprintf("its template and data exceed the MTU of %d", e.c.mtu))
-	}
-	if err != nil {
+	ti = e.tpls.Index(e.fields)
+	if headerLen+2*setHeaderLen+nfcore.TemplateLen(nfcore.IPFIX, e.fields)+nfcore.DataLen(e.fields, r) > e.c.mtu {
 		e.stats.Refused++
-		return -1, err
+		return -1, notRep("record", fmt.Sprintf("its template and data exceed the MTU of %d", e.c.mtu))
 	}
 	return ti, nil
 }
