@@ -397,58 +397,43 @@ func openSource(in gateway.Endpoint, o convertOpts) (source, *gateway.CodecSet, 
 	return nil, nil, fmt.Errorf("convert: cannot listen on %s", in)
 }
 
-// argusSource reads an Argus file or stdin in batches.
-type argusSource struct {
-	in    gateway.Endpoint
-	f     *os.File
-	rd    *argus.Reader
+// streamSource hands a stream decoder's records over in batches; each
+// record's bytes are copied into an arena reused from batch to batch (the
+// decoder's buffer moves on). The Argus, Zeek and JSON-lines sources are
+// one each.
+type streamSource struct {
+	f     *os.File // the file read, if not stdin
+	dec   codecs.Decoder
 	read  int64
-	mgmt  int64
 	recs  []flow.Record
 	arena []byte
 }
 
-func openArgusSource(in gateway.Endpoint, stdin io.Reader) (*argusSource, error) {
-	s := &argusSource{in: in}
-	r := stdin
-	if !in.IsStdio() {
-		f, err := os.Open(in.Path)
-		if err != nil {
-			return nil, err
-		}
-		s.f, r = f, f
-	}
-	rd, err := argus.NewReader(r, argus.WithFileName(in.Path))
-	if err != nil {
-		s.Close()
-		return nil, fmt.Errorf("convert: %s: %w", in, err)
-	}
-	if in.Format == gateway.FormatArgus3 && rd.Version() != 3 || in.Format == gateway.FormatArgus && rd.Version() != 5 {
-		s.Close()
-		return nil, fmt.Errorf("convert: %s: stream is Argus %d.x, not %s", in, rd.Version(), in.Format)
-	}
-	s.rd = rd
+// open opens in's file (or takes stdin) for a decoder made by the caller.
+func (s *streamSource) open(in gateway.Endpoint, stdin io.Reader) (io.Reader, error) {
 	s.recs = make([]flow.Record, 256)
-	return s, nil
+	if in.IsStdio() {
+		return stdin, nil
+	}
+	f, err := os.Open(in.Path)
+	if err != nil {
+		return nil, err
+	}
+	s.f = f
+	return f, nil
 }
 
-// Serve hands the records over in batches; each record's bytes are copied
-// into an arena reused from batch to batch (the reader's buffer moves on).
-func (s *argusSource) Serve(ctx context.Context, h gateway.Handler) error {
+func (s *streamSource) Serve(ctx context.Context, h gateway.Handler) error {
 	for ctx.Err() == nil {
 		n := 0
 		s.arena = s.arena[:0]
 		var err error
 		for n < len(s.recs) {
-			err = s.rd.Decode(&s.recs[n])
-			if err != nil {
+			if err = s.dec.Decode(&s.recs[n]); err != nil {
 				break
 			}
 			s.arena = s.recs[n].DetachInto(s.arena)
 			s.read++
-			if s.recs[n].Type == flow.TypeMgmt {
-				s.mgmt++
-			}
 			n++
 		}
 		if n > 0 {
@@ -466,13 +451,35 @@ func (s *argusSource) Serve(ctx context.Context, h gateway.Handler) error {
 	return nil
 }
 
-func (s *argusSource) Stats() gateway.Stats { return gateway.Stats{Records: uint64(s.read)} }
+func (s *streamSource) Stats() gateway.Stats { return gateway.Stats{Records: uint64(s.read)} }
 
-func (s *argusSource) Close() error {
+func (s *streamSource) Close() error {
 	if s.f != nil {
 		return s.f.Close()
 	}
 	return nil
+}
+
+// argusSource reads an Argus file or stdin.
+type argusSource struct{ streamSource }
+
+func openArgusSource(in gateway.Endpoint, stdin io.Reader) (*argusSource, error) {
+	s := &argusSource{}
+	r, err := s.open(in, stdin)
+	if err != nil {
+		return nil, err
+	}
+	rd, err := argus.NewReader(r, argus.WithFileName(in.Path))
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("convert: %s: %w", in, err)
+	}
+	if in.Format == gateway.FormatArgus3 && rd.Version() != 3 || in.Format == gateway.FormatArgus && rd.Version() != 5 {
+		s.Close()
+		return nil, fmt.Errorf("convert: %s: stream is Argus %d.x, not %s", in, rd.Version(), in.Format)
+	}
+	s.dec = rd
+	return s, nil
 }
 
 // openOutput opens a file sink's file (or stdout).

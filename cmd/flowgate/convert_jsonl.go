@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -36,13 +35,7 @@ func jsonlOpts(o convertOpts) []jsonl.Option {
 }
 
 // jsonlSource reads JSON lines in a dialect.
-type jsonlSource struct {
-	f     *os.File
-	rd    *jsonl.Reader
-	read  int64
-	recs  []flow.Record
-	arena []byte
-}
+type jsonlSource struct{ streamSource }
 
 func openJSONLSource(in gateway.Endpoint, o convertOpts) (*jsonlSource, error) {
 	d := o.dialect
@@ -52,59 +45,18 @@ func openJSONLSource(in gateway.Endpoint, o convertOpts) (*jsonlSource, error) {
 	if err := checkDialect(d, false); err != nil {
 		return nil, err
 	}
-	s := &jsonlSource{recs: make([]flow.Record, 256)}
-	r := o.stdin
-	if !in.IsStdio() {
-		f, err := os.Open(in.Path)
-		if err != nil {
-			return nil, err
-		}
-		s.f, r = f, f
+	s := &jsonlSource{}
+	r, err := s.open(in, o.stdin)
+	if err != nil {
+		return nil, err
 	}
 	rd, err := jsonl.NewReader(r, d, jsonlOpts(o)...)
 	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("convert: %s: %w", in, err)
 	}
-	s.rd = rd
+	s.dec = rd
 	return s, nil
-}
-
-func (s *jsonlSource) Serve(ctx context.Context, h gateway.Handler) error {
-	for ctx.Err() == nil {
-		n := 0
-		s.arena = s.arena[:0]
-		var err error
-		for n < len(s.recs) {
-			if err = s.rd.Decode(&s.recs[n]); err != nil {
-				break
-			}
-			s.arena = s.recs[n].DetachInto(s.arena)
-			s.read++
-			n++
-		}
-		if n > 0 {
-			if herr := h(s.recs[:n]); herr != nil {
-				return herr
-			}
-		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("convert: %w", err)
-		}
-	}
-	return nil
-}
-
-func (s *jsonlSource) Stats() gateway.Stats { return gateway.Stats{Records: uint64(s.read)} }
-
-func (s *jsonlSource) Close() error {
-	if s.f != nil {
-		return s.f.Close()
-	}
-	return nil
 }
 
 // jsonlSink writes JSON lines in a dialect.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"os"
@@ -14,64 +13,19 @@ import (
 
 // zeekSource reads a Zeek conn.log (TSV or JSON lines).
 type zeekSource struct {
-	f     *os.File
-	rd    *zeek.Reader
-	read  int64
-	recs  []flow.Record
-	arena []byte
+	streamSource
+	rd *zeek.Reader
 }
 
 func openZeekSource(in gateway.Endpoint, stdin io.Reader) (*zeekSource, error) {
-	s := &zeekSource{recs: make([]flow.Record, 256)}
-	r := stdin
-	if !in.IsStdio() {
-		f, err := os.Open(in.Path)
-		if err != nil {
-			return nil, err
-		}
-		s.f, r = f, f
+	s := &zeekSource{}
+	r, err := s.open(in, stdin)
+	if err != nil {
+		return nil, err
 	}
 	s.rd = zeek.NewReader(r, zeek.WithFileName(in.Path))
+	s.dec = s.rd
 	return s, nil
-}
-
-// Serve hands the records over in batches, their bytes copied into an
-// arena reused from batch to batch (the reader's line buffer moves on).
-func (s *zeekSource) Serve(ctx context.Context, h gateway.Handler) error {
-	for ctx.Err() == nil {
-		n := 0
-		s.arena = s.arena[:0]
-		var err error
-		for n < len(s.recs) {
-			if err = s.rd.Decode(&s.recs[n]); err != nil {
-				break
-			}
-			s.arena = s.recs[n].DetachInto(s.arena)
-			s.read++
-			n++
-		}
-		if n > 0 {
-			if herr := h(s.recs[:n]); herr != nil {
-				return herr
-			}
-		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("convert: %w", err)
-		}
-	}
-	return nil
-}
-
-func (s *zeekSource) Stats() gateway.Stats { return gateway.Stats{Records: uint64(s.read)} }
-
-func (s *zeekSource) Close() error {
-	if s.f != nil {
-		return s.f.Close()
-	}
-	return nil
 }
 
 // zeekSink writes a conn.log. From a Zeek source it keeps the source's
