@@ -25,7 +25,8 @@ type PacketEncoder interface {
 
 // SendStats counts what a sender did.
 type SendStats struct {
-	Records          uint64 // records taken by the encoder
+	Records          uint64 // flow records taken by the encoder
+	Mgmt             uint64 // Argus management records: no NetFlow/IPFIX form, not sent
 	Messages         uint64 // datagrams or messages written
 	Bytes            uint64
 	NotRepresentable uint64 // records the target format cannot hold (skipped)
@@ -59,7 +60,16 @@ func (p *packer) pack(recs []flow.Record, emit func([]byte) error) error {
 			p.stats.Messages++
 			p.stats.Bytes += uint64(len(p.buf))
 		}
-		p.stats.Records += uint64(n)
+		// The encoders skip Argus MARs: count them apart, so that
+		// Records counts the flows that went out.
+		var mgmt uint64
+		for i := range recs[:n] {
+			if recs[i].Type == flow.TypeMgmt {
+				mgmt++
+			}
+		}
+		p.stats.Mgmt += mgmt
+		p.stats.Records += uint64(n) - mgmt
 		if err != nil {
 			var nr *codecs.NotRepresentableError
 			if !errors.As(err, &nr) || n >= len(recs) || p.strict {

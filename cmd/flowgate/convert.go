@@ -839,7 +839,6 @@ type packetSink struct {
 	closer func() error
 	buf    []flow.Record
 	arena  []byte
-	mgmt   int64 // Argus management records: no NetFlow/IPFIX form, not sent
 	tally  *encTally
 }
 
@@ -847,14 +846,10 @@ type packetSink struct {
 const packetBatch = 1024
 
 func (s *packetSink) write(recs []flow.Record) error {
-	if len(recs) >= packetBatch && len(s.buf) == 0 && !hasMgmt(recs) {
+	if len(recs) >= packetBatch && len(s.buf) == 0 {
 		return s.sendErr(recs)
 	}
 	for i := range recs {
-		if recs[i].Type == flow.TypeMgmt {
-			s.mgmt++ // so that "records sent" counts flows only
-			continue
-		}
 		s.buf = append(s.buf, recs[i])
 		s.arena = s.buf[len(s.buf)-1].DetachInto(s.arena)
 		if len(s.buf) >= packetBatch {
@@ -864,15 +859,6 @@ func (s *packetSink) write(recs []flow.Record) error {
 		}
 	}
 	return nil
-}
-
-func hasMgmt(recs []flow.Record) bool {
-	for i := range recs {
-		if recs[i].Type == flow.TypeMgmt {
-			return true
-		}
-	}
-	return false
 }
 
 func (s *packetSink) sendErr(recs []flow.Record) error {
@@ -908,8 +894,8 @@ func (s *packetSink) report(w io.Writer) {
 	st := s.stats()
 	fmt.Fprintf(w, "  sink              %s\n", s.out)
 	fmt.Fprintf(w, "  records sent      %d in %d messages (%d bytes)\n", st.Records, st.Messages, st.Bytes)
-	if s.mgmt > 0 {
-		fmt.Fprintf(w, "  management        %d Argus MARs not sent (NetFlow/IPFIX has no form for them)\n", s.mgmt)
+	if st.Mgmt > 0 {
+		fmt.Fprintf(w, "  management        %d Argus MARs not sent (NetFlow/IPFIX has no form for them)\n", st.Mgmt)
 	}
 	if s.tally != nil {
 		s.tally.report(w)
