@@ -29,6 +29,13 @@ const (
 	// from the content), TSV when written; FormatZeekJSON writes JSON lines.
 	FormatZeek     Format = "zeek"
 	FormatZeekJSON Format = "zeekjson"
+	// FormatCSV is one record per line, comma-separated, with a header
+	// line naming the columns of a dialect (see codecs/csv).
+	FormatCSV Format = "csv"
+	// FormatPcap is a packet capture (pcap or pcapng) read through the
+	// sensor, which makes Argus flow records of its packets (sources
+	// only). A capture of NetFlow/IPFIX export traffic is "nf:" instead.
+	FormatPcap Format = "pcap"
 )
 
 // IsNetFlow reports whether f is one of the NetFlow/IPFIX formats.
@@ -48,6 +55,8 @@ var fileFormats = map[string]Format{
 	"json":     FormatJSON,
 	"zeek":     FormatZeek,
 	"zeekjson": FormatZeekJSON,
+	"csv":      FormatCSV,
+	"pcap":     FormatPcap,
 }
 
 // Transports of network endpoints.
