@@ -116,6 +116,7 @@ type convertOpts struct {
 	count         int64
 	templates     string // --templates file
 	dialect       string // --dialect (JSON lines)
+	argusSink     bool   // the sink writes Argus (set by runConvert)
 	mapping       string // --mapping file
 	codecs        gateway.CodecConfig
 	// communityID: compute the Community ID of every record that has
@@ -157,6 +158,9 @@ func runConvert(ctx context.Context, in, out gateway.Endpoint, o convertOpts) er
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
+	// An Argus source's rewrite check (each DSR re-encodes to its bytes,
+	// else it is kept verbatim) serves only an Argus sink.
+	o.argusSink = !out.IsNetwork() && (out.Format == gateway.FormatAuto || out.Format == gateway.FormatArgus || out.Format == gateway.FormatArgus3)
 	src, codecSet, err := openSource(in, o)
 	if err != nil {
 		return err
@@ -360,7 +364,7 @@ func openSource(in gateway.Endpoint, o convertOpts) (source, *gateway.CodecSet, 
 			s, err := gateway.OpenFile(in.Path, in.Format, cs.New())
 			return s, cs, err
 		case in.Format == gateway.FormatAuto, in.Format == gateway.FormatArgus, in.Format == gateway.FormatArgus3:
-			s, err := openArgusSource(in, o.stdin)
+			s, err := openArgusSource(in, o.stdin, o.argusSink)
 			return s, nil, err
 		case in.Format == gateway.FormatZeek, in.Format == gateway.FormatZeekJSON:
 			s, err := openZeekSource(in, o.stdin)
@@ -463,13 +467,17 @@ func (s *streamSource) Close() error {
 // argusSource reads an Argus file or stdin.
 type argusSource struct{ streamSource }
 
-func openArgusSource(in gateway.Endpoint, stdin io.Reader) (*argusSource, error) {
+func openArgusSource(in gateway.Endpoint, stdin io.Reader, argusSink bool) (*argusSource, error) {
 	s := &argusSource{}
 	r, err := s.open(in, stdin)
 	if err != nil {
 		return nil, err
 	}
-	rd, err := argus.NewReader(r, argus.WithFileName(in.Path))
+	opts := []argus.Option{argus.WithFileName(in.Path)}
+	if !argusSink {
+		opts = append(opts, argus.WithoutRewriteCheck())
+	}
+	rd, err := argus.NewReader(r, opts...)
 	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("convert: %s: %w", in, err)
