@@ -39,7 +39,11 @@ Files are [format:]path; "-" is stdin or stdout. Formats: argus (Argus
 export traffic, or raw messages of any version), nf5, nf9, ipfix (raw
 export messages, concatenated), json (sink only: ra's -M json lines),
 zeek (a Zeek conn.log, TSV or JSON lines when read, TSV when written),
-zeekjson (a conn.log written as JSON lines). A
+zeekjson (a conn.log written as JSON lines), pcap (source only: a packet
+capture, pcap or pcapng, gzip or zstd too, read through the sensor as
+"flowgate sensor -r FILE" reads it, with its argus defaults; --sensor
+"ARGS" gives it argus options; an argus3 sink makes it write Argus 3
+records, as with -3). A
 source without a format is detected from its content; a sink without one
 is written as argus (5.x).
 
@@ -105,6 +109,7 @@ source's columns. Argus, NetFlow/IPFIX and ra's JSON have no field for it.`,
 	cmd.Flags().BoolVar(&o.codecs.ForceSampling, "force-sampling-rate", false, "use --sampling-rate for every record, whatever the exporter says")
 	cmd.Flags().BoolVar(&o.communityID, "community-id", true, "give every flow record with an IP flow key its Community ID (v1), unless it has one from the source")
 	cmd.Flags().Uint16Var(&o.communityIDSeed, "community-id-seed", 0, "Community ID seed `N` (0 to 65535; as Zeek's CommunityID::seed and tshark's communityid.seed)")
+	addPcapFlags(cmd, &o.pcap)
 	cmd.Flags().BoolVar(&o.codecs.Renormalise, "renormalize", false, "multiply packet and byte counts by each record's sampling rate (as pmacct's nfacctd_renormalize)")
 	return cmd
 }
@@ -119,6 +124,7 @@ type convertOpts struct {
 	argusSink     bool   // the sink writes Argus (set by runConvert)
 	mapping       string // --mapping file
 	codecs        gateway.CodecConfig
+	pcap          pcapOpts // pcap: sources (convert_pcap.go)
 	// communityID: compute the Community ID of every record that has
 	// none, with communityIDSeed.
 	communityID     bool
@@ -266,6 +272,8 @@ func runConvert(ctx context.Context, in, out gateway.Endpoint, o convertOpts) er
 		fmt.Fprintf(o.stderr, "convert %s -> %s\n", in, out)
 		switch src := src.(type) {
 		case *argusSource:
+		case *pcapSource:
+			src.report(o.stderr)
 		case *zeekSource:
 			st := src.rd.Stats()
 			form := "TSV"
@@ -371,6 +379,9 @@ func openSource(in gateway.Endpoint, o convertOpts) (source, *gateway.CodecSet, 
 			return s, nil, err
 		case in.Format == gateway.FormatJSON:
 			s, err := openJSONLSource(in, o)
+			return s, nil, err
+		case in.Format == gateway.FormatPcap:
+			s, err := openPcapSource(in, o)
 			return s, nil, err
 		}
 		return nil, nil, fmt.Errorf("convert: cannot read format %q", in.Format)
