@@ -12,7 +12,10 @@ import (
 var builtinFS embed.FS
 
 // Builtins lists the embedded mappings by name (file name without .yaml):
-// zeek-conn, ipfix, netflow9, json-argus, json-ecs, json-goflow2, json-nfdump.
+// zeek-conn, ipfix, netflow9, json-argus, json-ecs, json-goflow2, json-nfdump,
+// csv-argus (ra -c , labels), csv-nfdump (nfdump -o csv columns). The CSV
+// ecs, goflow2 and ipfix dialects use the json-ecs, json-goflow2 and ipfix
+// rules (their flat column names are the JSON keys; see codecs/csv).
 func Builtins() []string {
 	ents, _ := builtinFS.ReadDir("builtin")
 	var out []string
