@@ -35,7 +35,7 @@ type FieldDef struct {
 	RaType    RaType // ra value type (JSON quoting)
 	RaWidth   int    // ra default column width
 	RaFormat  string // ra default format ("%T.%f" for times, "0x%04x" for vlan)
-	RaIndex   int    // position in ra 5's RaPrintAlgorithmTable
+	RaIndex   int    // position in ra 5's RaPrintAlgorithmTable (-1: ra has no column)
 	Ra3       bool   // ra 3.0.8.x knows the name
 	RaPrinter bool   // ra has a print function (false: placeholder or no printer)
 	IPFIX     string // IPFIX information element(s): name=id, reverse elements as name=PEN/id
@@ -305,6 +305,28 @@ var Fields = [...]FieldDef{
 	{Name: "dsrs", Ra: "dsrs", RaLabel: "Dsrs", RaType: RaString, RaWidth: 32, RaFormat: "", RaIndex: 255, Ra3: false, RaPrinter: true, IPFIX: "", NetFlow9: "", Zeek: "", JSON: "dsrs", Meaning: "list of DSRs present"},
 }
 
+// RecordFields are the canonical fields a Record carries that ra has no
+// column for (RaIndex -1): Zeek's, the Community ID, NetFlow/IPFIX
+// context, ICMP type and code. Mappings name them like any other.
+var RecordFields = [...]FieldDef{
+	{Name: "zeek_uid", RaIndex: -1, IPFIX: "", NetFlow9: "", Zeek: "uid", JSON: "", Meaning: "Zeek connection uid"},
+	{Name: "zeek_service", RaIndex: -1, IPFIX: "", NetFlow9: "", Zeek: "service", JSON: "", Meaning: "Zeek service: application protocols detected (comma-separated)"},
+	{Name: "zeek_history", RaIndex: -1, IPFIX: "", NetFlow9: "", Zeek: "history", JSON: "", Meaning: "Zeek history letters"},
+	{Name: "zeek_conn_state", RaIndex: -1, IPFIX: "", NetFlow9: "", Zeek: "conn_state", JSON: "", Meaning: "Zeek connection state (S0 SF REJ ...)"},
+	{Name: "community_id", RaIndex: -1, IPFIX: "", NetFlow9: "", Zeek: "community_id", JSON: "", Meaning: "Community ID v1 (1:base64 of SHA-1)"},
+	{Name: "in_if", RaIndex: -1, IPFIX: "ingressInterface=10", NetFlow9: "INPUT_SNMP=10", Zeek: "", JSON: "", Meaning: "input interface index (SNMP ifIndex)"},
+	{Name: "out_if", RaIndex: -1, IPFIX: "egressInterface=14", NetFlow9: "OUTPUT_SNMP=14", Zeek: "", JSON: "", Meaning: "output interface index (SNMP ifIndex)"},
+	{Name: "next_hop", RaIndex: -1, IPFIX: "ipNextHopIPv4Address=15|ipNextHopIPv6Address=62", NetFlow9: "IPV4_NEXT_HOP=15|IPV6_NEXT_HOP=62", Zeek: "", JSON: "", Meaning: "IP next hop"},
+	{Name: "bgp_next_hop", RaIndex: -1, IPFIX: "bgpNextHopIPv4Address=18|bgpNextHopIPv6Address=63", NetFlow9: "BGP_IPV4_NEXT_HOP=18|BPG_IPV6_NEXT_HOP=63", Zeek: "", JSON: "", Meaning: "BGP next hop"},
+	{Name: "sampling_rate", RaIndex: -1, IPFIX: "samplingInterval=34", NetFlow9: "SAMPLING_INTERVAL=34", Zeek: "", JSON: "", Meaning: "packet sampling interval (1 in N; 0 unsampled)"},
+	{Name: "obs_domain", RaIndex: -1, IPFIX: "observationDomainId=149", NetFlow9: "", Zeek: "", JSON: "", Meaning: "IPFIX observation domain (NetFlow v9 source id)"},
+	{Name: "exporter_addr", RaIndex: -1, IPFIX: "exporterIPv4Address=130|exporterIPv6Address=131", NetFlow9: "", Zeek: "", JSON: "", Meaning: "address of the exporter that sent the record"},
+	{Name: "src_tcp_flags", RaIndex: -1, IPFIX: "tcpControlBits=6", NetFlow9: "TCP_FLAGS=6", Zeek: "", JSON: "", Meaning: "OR of the TCP flags src->dst"},
+	{Name: "dst_tcp_flags", RaIndex: -1, IPFIX: "reverseTcpControlBits=29305/6", NetFlow9: "", Zeek: "", JSON: "", Meaning: "OR of the TCP flags dst->src"},
+	{Name: "icmp_type", RaIndex: -1, IPFIX: "icmpTypeIPv4=176|icmpTypeIPv6=178", NetFlow9: "", Zeek: "", JSON: "", Meaning: "ICMP/ICMPv6 type of an ICMP flow (ra prints it as sport)"},
+	{Name: "icmp_code", RaIndex: -1, IPFIX: "icmpCodeIPv4=177|icmpCodeIPv6=179", NetFlow9: "", Zeek: "", JSON: "", Meaning: "ICMP/ICMPv6 code of an ICMP flow (ra prints it as dport)"},
+}
+
 var raIndex = map[string]uint16{
 	"stime":           0,
 	"ltime":           1,
@@ -564,6 +586,7 @@ var raIndex = map[string]uint16{
 	"dsrs":            255,
 }
 
+// nameIndex: below len(Fields) an index of Fields, above it of RecordFields.
 var nameIndex = map[string]uint16{
 	"start_time":      0,
 	"last_time":       1,
@@ -821,6 +844,22 @@ var nameIndex = map[string]uint16{
 	"sencbuf":         253,
 	"dencbuf":         254,
 	"dsrs":            255,
+	"zeek_uid":        256,
+	"zeek_service":    257,
+	"zeek_history":    258,
+	"zeek_conn_state": 259,
+	"community_id":    260,
+	"in_if":           261,
+	"out_if":          262,
+	"next_hop":        263,
+	"bgp_next_hop":    264,
+	"sampling_rate":   265,
+	"obs_domain":      266,
+	"exporter_addr":   267,
+	"src_tcp_flags":   268,
+	"dst_tcp_flags":   269,
+	"icmp_type":       270,
+	"icmp_code":       271,
 }
 
 // FieldByRaName returns the field whose ra -s name is name.
@@ -832,11 +871,15 @@ func FieldByRaName(name string) (FieldDef, bool) {
 	return Fields[i], true
 }
 
-// FieldByName returns the field whose canonical name is name.
+// FieldByName returns the field whose canonical name is name, from Fields
+// or RecordFields.
 func FieldByName(name string) (FieldDef, bool) {
 	i, ok := nameIndex[name]
 	if !ok {
 		return FieldDef{}, false
+	}
+	if int(i) >= len(Fields) {
+		return RecordFields[int(i)-len(Fields)], true
 	}
 	return Fields[i], true
 }

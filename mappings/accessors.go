@@ -61,17 +61,6 @@ type accessor struct {
 	set      func(r *flow.Record, v value)
 }
 
-// Canonical names this package adds to flow/fields.csv: the Record carries
-// them (Zeek, Community ID, NetFlow/IPFIX context) but ra has no column for
-// them, so the registry lacks a name. They are marked so that Check can say
-// so; fields.csv should gain them (see the package report).
-var extensionFields = map[string]bool{
-	"zeek_uid": true, "zeek_service": true, "zeek_history": true, "zeek_conn_state": true,
-	"community_id": true, "in_if": true, "out_if": true, "next_hop": true, "bgp_next_hop": true,
-	"sampling_rate": true, "obs_domain": true, "exporter_addr": true, "src_tcp_flags": true,
-	"dst_tcp_flags": true,
-}
-
 func uintAcc(name string, bits uint8, get func(r *flow.Record) (uint64, bool), set func(r *flow.Record, u uint64)) *accessor {
 	return &accessor{name: name, kind: KindUint, bits: bits,
 		get: func(r *flow.Record) (v value, ok bool) { u, ok := get(r); v.u = u; return v, ok },
@@ -120,8 +109,9 @@ func timeAcc(name string, p func(r *flow.Record) *int64, g flow.Group) *accessor
 }
 
 // accessors is the table of canonical fields a mapping can name. The
-// names are flow/fields.csv's (plus extensionFields); the code is written
-// by hand because fields.go describes ra's columns, not Record paths.
+// names are flow/fields.csv's (ra's columns and the RecordFields ra has no
+// column for); the code is written by hand because fields.go describes
+// names and external columns, not Record paths.
 var accessors = map[string]*accessor{}
 
 func reg(a *accessor) { accessors[a.name] = a }
@@ -251,12 +241,9 @@ func init() {
 		}})
 }
 
-// canonicalKnown reports whether name is a canonical field: in
-// flow/fields.csv or one of extensionFields.
+// canonicalKnown reports whether name is a canonical field of
+// flow/fields.csv.
 func canonicalKnown(name string) bool {
-	if extensionFields[name] {
-		return true
-	}
 	_, ok := flow.FieldByName(name)
 	return ok
 }

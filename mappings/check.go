@@ -38,25 +38,21 @@ type Report struct {
 	Findings []Finding
 }
 
-// canonicalOrder lists the reachable canonical fields: flow/fields.csv
-// order, then the extension fields by name.
+// canonicalOrder lists the reachable canonical fields in flow/fields.csv
+// order (ra's columns, then the fields ra has no column for).
 func canonicalOrder() []string {
 	var out []string
-	seen := map[string]bool{}
 	for _, f := range flow.Fields {
 		if accessors[f.Name] != nil {
 			out = append(out, f.Name)
-			seen[f.Name] = true
 		}
 	}
-	var ext []string
-	for n := range accessors {
-		if !seen[n] {
-			ext = append(ext, n)
+	for _, f := range flow.RecordFields {
+		if accessors[f.Name] != nil {
+			out = append(out, f.Name)
 		}
 	}
-	sort.Strings(ext)
-	return append(out, ext...)
+	return out
 }
 
 // Check reports, before any traffic flows, every canonical field the

@@ -33,11 +33,11 @@
 // flow/fields.csv's ipfix and netflow9 columns plus a few more); unknown
 // numbers are accepted.
 //
-// canonical is a name from flow/fields.csv, or one of the Record fields ra
-// has no column for: zeek_uid, zeek_service, zeek_history,
-// zeek_conn_state, community_id, in_if, out_if, next_hop, bgp_next_hop,
-// sampling_rate, obs_domain, exporter_addr, src_tcp_flags, dst_tcp_flags.
-// A name in fields.csv that the package cannot reach yet is an error.
+// canonical is a name from flow/fields.csv: one of ra's columns
+// (flow.Fields) or of the Record fields ra has no column for
+// (flow.RecordFields: zeek_uid, community_id, in_if, next_hop,
+// src_tcp_flags, icmp_type ...). A name in fields.csv that the package
+// cannot reach yet is an error.
 //
 // convert holds exactly one conversion of the closed set:
 //
