@@ -370,3 +370,19 @@ func KindOf(canonical string) (Kind, bool) {
 	}
 	return a.kind, true
 }
+
+// ParseNs reads external text as a time (Unix ns) or duration (ns) in
+// the rule's unit, epoch and format, without setting it: for a codec that
+// derives one time from another (a duration column needs the start).
+func (x *RuleOp) ParseNs(b []byte) (int64, error) {
+	if k := x.o.acc.kind; k != KindTime && k != KindDur {
+		return 0, x.err(ErrValue)
+	}
+	var v value
+	if x.o.kind == ConvConstant {
+		v = x.o.konst
+	} else if err := x.o.parse(b, &v); err != nil {
+		return 0, x.err(err)
+	}
+	return int64(v.u), nil
+}

@@ -28,8 +28,37 @@ const (
 	kOrigL2
 	kRespL2
 	kIPProto
+	kOrigCC
+	kRespCC
 	nKinds
 )
+
+// kindCanonical names each kind's canonical field as the built-in mapping
+// (mappings/builtin/zeek-conn.yaml) does: the column table below and
+// that file are one table in two places, and TestBuiltinMappingAgrees
+// holds them together (every rule of the file is what the codec does with
+// the column, every column the codec maps has a rule or a listed reason).
+// vlan fills both directions' VLAN (Zeek logs one per connection) and
+// writes the source's, which the file calls src_vid.
+var kindCanonical = [nKinds]string{
+	kTS: "start_time", kUID: "zeek_uid", kOrigH: "src_addr", kOrigP: "src_port",
+	kRespH: "dst_addr", kRespP: "dst_port", kProto: "protocol", kService: "zeek_service",
+	kDuration: "duration", kOrigBytes: "src_app_bytes", kRespBytes: "dst_app_bytes",
+	kConnState: "zeek_conn_state", kHistory: "zeek_history", kOrigPkts: "src_pkts",
+	kOrigIPBytes: "src_bytes", kRespPkts: "dst_pkts", kRespIPBytes: "dst_bytes",
+	kCommunityID: "community_id", kVLAN: "src_vid", kOrigL2: "src_mac", kRespL2: "dst_mac",
+	kIPProto: "protocol", kOrigCC: "src_country", kRespCC: "dst_country",
+}
+
+// canonicalKind is kindCanonical backwards (the first kind of a field).
+func canonicalKind(name string) kind {
+	for k := kTS; k < nKinds; k++ {
+		if kindCanonical[k] == name {
+			return k
+		}
+	}
+	return kExtra
+}
 
 // column is one entry of the built-in conn.log schema. The table is Go
 // for now; it has the shape a mapping file (mappings/) would compile to:
@@ -72,8 +101,8 @@ var columns = [...]column{
 	{"inner_vlan", "int", kExtra},
 	{"orig_l2_addr", "string", kOrigL2},
 	{"resp_l2_addr", "string", kRespL2},
-	{"orig_cc", "string", kExtra},
-	{"resp_cc", "string", kExtra},
+	{"orig_cc", "string", kOrigCC},
+	{"resp_cc", "string", kRespCC},
 	{"speculative_service", "string", kExtra},
 	{"suri_ids", "set[string]", kExtra},
 	// Names Log::default_field_name_map style renames produce (the

@@ -63,9 +63,18 @@
 // converted to Argus must print in the ra users have (TestRecordTypeRa
 // in codecs/netflow5 shows the same for 0x50).
 //
-// The column table is Go for now (columns.go); it has the shape a
-// mapping file of mappings/ would compile to (Zeek name, Zeek type,
-// canonical home), so that a mapping can drive it later.
+// orig_cc/resp_cc (two-letter codes) give Country.
+//
+// The column table (columns.go) is the built-in mapping
+// mappings/builtin/zeek-conn.yaml in Go: TestBuiltinMappingAgrees holds
+// the two together (and TestBuiltinMappingDecodes runs both over the
+// corpus). A user mapping file (schema zeek; NewMapping, WithMapping,
+// convert --mapping) is laid over it as mappings.Merge lays files: a rule
+// for a column the table carries in Extra decodes it into its canonical
+// field (and the Writer writes it, adding the column to a header it
+// makes), a rule that changes a built-in column (swap, scale, another
+// field) replaces the codec's handling, drop: true sends the column to
+// Extra. The mapping is resolved per header into per-column ops.
 //
 // # Columns without a canonical home
 //

@@ -50,12 +50,13 @@ func (r *Reader) decodeJSON(line []byte, rec *flow.Record) error {
 				return err
 			}
 		}
-		if c := r.cols[n]; c >= 0 {
-			k := columns[c].kind
-			if k != kExtra && present&(1<<k) != 0 {
+		if k := r.rc[n].kind; k != kExtra {
+			if present&(1<<k) != 0 {
 				return r.fail(string(key), "", fmt.Errorf("%w: duplicate key", ErrSyntax))
 			}
 			present |= 1 << k
+		} else {
+			present |= 1 << r.rc[n].ck
 		}
 		if err := r.value(rec, n, v, true); err != nil {
 			return err
@@ -87,6 +88,7 @@ func (r *Reader) jsonColumn(n int, key []byte) error {
 	for len(r.cols) <= n {
 		r.cols = append(r.cols, -1)
 		r.ids = append(r.ids, 0)
+		r.rc = append(r.rc, rcol{})
 		r.keys = append(r.keys, "")
 	}
 	c := lookupColumn(key)
@@ -101,6 +103,7 @@ func (r *Reader) jsonColumn(n int, key []byte) error {
 	}
 	name, _ := columnInfo(id) // an interned string: no allocation per line
 	r.cols[n], r.ids[n], r.keys[n] = c, id, name
+	r.rc[n] = resolve(r.opt.inTable(), c, key)
 	return nil
 }
 

@@ -67,9 +67,10 @@ func (e *Error) Unwrap() error { return e.Err }
 type Option func(*options)
 
 type options struct {
-	file   string
-	format Format
-	header *Header
+	file    string
+	format  Format
+	header  *Header
+	mapping *Mapping
 }
 
 // WithFileName names the input in error messages (Reader).
@@ -116,6 +117,7 @@ type Reader struct {
 	inData  bool     // a record of the current header block was read
 	cols    []int    // per TSV column: index into columns, or -1
 	ids     []uint32 // per TSV column: Extra ID
+	rc      []rcol   // per column: built-in kind or user rule (WithMapping)
 	keys    []string // JSON: the previous line's keys
 	present uint32   // kinds the schema has
 	line    int
@@ -303,14 +305,17 @@ func (r *Reader) header(t, raw []byte) error {
 		r.hdr.Fields = r.hdr.Fields[:0]
 		r.cols = r.cols[:0]
 		r.ids = r.ids[:0]
+		r.rc = r.rc[:0]
 		r.present = 0
 		for _, f := range bytes.Split(rest, []byte{sep}) {
 			r.hdr.Fields = append(r.hdr.Fields, cp(f))
 			c := lookupColumn(f)
+			rc := resolve(r.opt.inTable(), c, f)
+			r.rc = append(r.rc, rc)
+			r.present |= 1<<rc.kind | 1<<rc.ck
 			var id uint32
 			if c >= 0 {
 				id = uint32(c + 1)
-				r.present |= 1 << columns[c].kind
 			} else {
 				var err error
 				if id, err = internColumn(f, nil); err != nil {
@@ -464,9 +469,9 @@ const (
 // value decodes column n's text v (TSV form, or JSON token when json).
 func (r *Reader) value(rec *flow.Record, n int, v []byte, json bool) error {
 	c := r.cols[n]
-	var k kind
-	if c >= 0 {
-		k = columns[c].kind
+	k := r.rc[n].kind
+	if x := r.rc[n].rule; x != nil {
+		return r.ruleValue(rec, n, v, json, x)
 	}
 	if k == kExtra {
 		if !json && bytes.Equal(v, r.hdr.Unset) {
@@ -604,6 +609,20 @@ func (r *Reader) value(rec *flow.Record, n int, v []byte, json bool) error {
 		}
 	case kProto:
 		r.protoTxt, r.protoTok = str, v
+	case kOrigCC, kRespCC:
+		if len(str) != 2 {
+			// Not a country code: keep it as an ordinary column.
+			if !kept {
+				rec.Extra = append(rec.Extra, flow.Field{Source: flow.SourceZeek, ID: r.ids[n], Offset: uint32(n), Value: v, Enterprise: r.form()})
+			}
+			return nil
+		}
+		d := 0
+		if k == kRespCC {
+			d = 1
+		}
+		rec.Country[d] = [2]byte(str)
+		rec.Has |= flow.HasCountry
 	case kOrigL2, kRespL2:
 		var m [6]byte
 		if !parseMAC(str, &m) {
@@ -690,7 +709,7 @@ func hasHigh(v []byte) bool {
 // stringKind reports whether Zeek writes column kind k as a JSON string.
 func stringKind(k kind) bool {
 	switch k {
-	case kUID, kService, kConnState, kHistory, kCommunityID, kOrigH, kRespH, kProto, kOrigL2, kRespL2:
+	case kUID, kService, kConnState, kHistory, kCommunityID, kOrigH, kRespH, kProto, kOrigL2, kRespL2, kOrigCC, kRespCC:
 		return true
 	}
 	return false

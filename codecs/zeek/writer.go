@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/flowgate/flowgate/flow"
+	"github.com/flowgate/flowgate/mappings"
 )
 
 // ErrClosed is returned by a Writer used after Close.
@@ -20,12 +21,16 @@ type wcol struct {
 	kind kind
 	id   uint32
 	typ  string
+	rule *mappings.RuleOp // a user rule (WithMapping) writes the column
 }
 
 // WriterStats counts what a Writer could not write.
 type WriterStats struct {
 	Records int64
 	Dropped int64 // Extra values with no column in the TSV header
+	// Unmapped counts values a user rule could not write (a scale that
+	// does not divide, a value wider than the column): left unset.
+	Unmapped int64
 }
 
 // Writer encodes records as a Zeek conn.log, TSV (default) or JSON lines.
@@ -45,6 +50,10 @@ type Writer struct {
 	tmp     []byte
 	stats   WriterStats
 	cidCol  bool // CommunityIDColumn
+	// With a mapping: the JSON writer's op per built-in column, and the
+	// columns the mapping adds (their Extra IDs).
+	jrc   []rcol
+	added []wcol
 	// Now gives #open and #close times of a header the writer makes.
 	Now func() time.Time
 }
@@ -79,6 +88,17 @@ func zeekStamp(t time.Time) string { return t.UTC().Format("2006-01-02-15-04-05"
 // else the one Zeek writes, with columns for what rec carries.
 func (w *Writer) start(rec *flow.Record) {
 	w.started = true
+	tbl := w.opt.outTable()
+	if m := w.opt.mapping; m != nil {
+		w.jrc = make([]rcol, len(columns))
+		for i := range columns {
+			w.jrc[i] = resolve(tbl, i, []byte(columns[i].name))
+		}
+		for _, a := range m.added {
+			id, _ := internColumn([]byte(a.name), []byte(a.typ))
+			w.added = append(w.added, wcol{id: id, typ: a.typ, rule: a.rule})
+		}
+	}
 	if w.json {
 		return
 	}
@@ -94,6 +114,8 @@ func (w *Writer) start(rec *flow.Record) {
 				id, _ := internColumn(f, nil)
 				col.id = id
 			}
+			rc := resolve(tbl, c, f)
+			col.kind, col.rule = rc.kind, rc.rule
 			if i < len(h.Types) {
 				col.typ = string(h.Types[i])
 			}
@@ -103,8 +125,12 @@ func (w *Writer) start(rec *flow.Record) {
 		return
 	}
 	w.sep, w.setSep, w.emptyV, w.unsetV = '\t', []byte{','}, []byte("(empty)"), []byte{'-'}
+	builtin := func(c int) wcol {
+		rc := resolve(tbl, c, []byte(columns[c].name))
+		return wcol{kind: rc.kind, id: uint32(c + 1), typ: columns[c].typ, rule: rc.rule}
+	}
 	for _, c := range defaultColumns {
-		w.cols = append(w.cols, wcol{kind: columns[c].kind, id: uint32(c + 1), typ: columns[c].typ})
+		w.cols = append(w.cols, builtin(c))
 	}
 	add := func(c int) {
 		for _, x := range w.cols {
@@ -112,7 +138,7 @@ func (w *Writer) start(rec *flow.Record) {
 				return
 			}
 		}
-		w.cols = append(w.cols, wcol{kind: columns[c].kind, id: uint32(c + 1), typ: columns[c].typ})
+		w.cols = append(w.cols, builtin(c))
 	}
 	if w.cidCol || rec != nil && rec.CommunityID != nil {
 		add(22) // community_id
@@ -140,6 +166,17 @@ func (w *Writer) start(rec *flow.Record) {
 					w.cols = append(w.cols, wcol{id: e.ID, typ: typ})
 				}
 			}
+		}
+	}
+	// Columns a user mapping adds, whatever the first record holds: a
+	// record without the field has them unset.
+	for _, a := range w.added {
+		dup := false
+		for _, x := range w.cols {
+			dup = dup || x.id == a.id
+		}
+		if !dup {
+			w.cols = append(w.cols, a)
 		}
 	}
 	b := w.buf[:0]
@@ -254,6 +291,12 @@ func unsetMask(rec *flow.Record) uint32 {
 	if rec.Has&flow.HasMAC == 0 {
 		u |= 1<<kOrigL2 | 1<<kRespL2
 	}
+	if rec.Has&flow.HasCountry == 0 || rec.Country[0] == [2]byte{} {
+		u |= 1 << kOrigCC
+	}
+	if rec.Has&flow.HasCountry == 0 || rec.Country[1] == [2]byte{} {
+		u |= 1 << kRespCC
+	}
 	return u
 }
 
@@ -308,6 +351,13 @@ func (w *Writer) appendTSV(b []byte, rec *flow.Record) []byte {
 				b = w.tsvValue(b, e, c.typ)
 				continue
 			}
+		}
+		if c.rule != nil {
+			var ok bool
+			if b, ok = w.ruleText(b, rec, c.rule, false); !ok {
+				b = append(b, w.unsetV...)
+			}
+			continue
 		}
 		if c.kind == kExtra || u&(1<<c.kind) != 0 {
 			b = append(b, w.unsetV...)
@@ -412,6 +462,10 @@ func (w *Writer) canonical(b []byte, rec *flow.Record, k kind, json bool) []byte
 		return strconv.AppendUint(b, rec.Bytes[1], 10)
 	case kVLAN:
 		return strconv.AppendUint(b, uint64(rec.VLAN.TCI[0]&0xfff), 10)
+	case kOrigCC:
+		return str(rec.Country[0][:])
+	case kRespCC:
+		return str(rec.Country[1][:])
 	case kOrigL2, kRespL2:
 		m := rec.MAC.Src
 		if k == kRespL2 {
@@ -663,22 +717,51 @@ func (w *Writer) appendJSON(b []byte, rec *flow.Record) []byte {
 	for _, ci := range jsonOrder {
 		c := &columns[ci]
 		id := uint32(ci + 1)
+		k := c.kind
+		var rule *mappings.RuleOp
+		if w.jrc != nil {
+			k, rule = w.jrc[ci].kind, w.jrc[ci].rule
+		}
 		if len(rec.Extra) > 0 {
-			if e := override(rec, c.kind, id); e != nil {
+			if e := override(rec, k, id); e != nil {
 				key(c.name)
 				b = w.jsonValue(b, e, c.typ)
 				continue
 			}
 		}
-		if c.kind == kExtra || u&(1<<c.kind) != 0 {
+		if rule != nil {
+			n, f0 := len(b), first
+			key(c.name)
+			var ok bool
+			if b, ok = w.ruleText(b, rec, rule, true); !ok {
+				b, first = b[:n], f0
+			}
+			continue
+		}
+		if k == kExtra || u&(1<<k) != 0 {
 			continue
 		}
 		key(c.name)
-		b = w.canonical(b, rec, c.kind, true)
+		b = w.canonical(b, rec, k, true)
+	}
+	for i := range w.added {
+		a := &w.added[i]
+		name, _ := columnInfo(a.id)
+		if e := override(rec, kExtra, a.id); e != nil {
+			key(name)
+			b = w.jsonValue(b, e, a.typ)
+			continue
+		}
+		n, f0 := len(b), first
+		key(name)
+		var ok bool
+		if b, ok = w.ruleText(b, rec, a.rule, true); !ok {
+			b, first = b[:n], f0
+		}
 	}
 	for i := range rec.Extra {
 		e := &rec.Extra[i]
-		if e.Source != flow.SourceZeek || e.ID <= uint32(len(columns)) {
+		if e.Source != flow.SourceZeek || e.ID <= uint32(len(columns)) || w.isAdded(e.ID) {
 			continue
 		}
 		name, typ := columnInfo(e.ID)
@@ -689,4 +772,34 @@ func (w *Writer) appendJSON(b []byte, rec *flow.Record) []byte {
 		b = w.jsonValue(b, e, typ)
 	}
 	return append(b, '}', '\n')
+}
+
+func (w *Writer) isAdded(id uint32) bool {
+	for i := range w.added {
+		if w.added[i].id == id {
+			return true
+		}
+	}
+	return false
+}
+
+// ruleText appends the value a user rule writes for rec (a JSON value
+// when json). ok is false when rec has no value for it.
+func (w *Writer) ruleText(b []byte, rec *flow.Record, x *mappings.RuleOp, json bool) ([]byte, bool) {
+	t, ok, err := x.AppendText(w.tmp[:0], rec)
+	w.tmp = t[:0]
+	if err != nil {
+		w.stats.Unmapped++
+		return b, false
+	}
+	if !ok {
+		return b, false
+	}
+	switch {
+	case x.Number():
+		return append(b, t...), true
+	case json:
+		return appendJSONString(b, t), true
+	}
+	return w.appendTSVString(b, t), true
 }
