@@ -1,6 +1,8 @@
 package argus
 
 import (
+	"bytes"
+
 	"github.com/flowgate/flowgate/flow"
 )
 
@@ -62,14 +64,9 @@ func canonUser(u *flow.UserData, sub byte) [4]byte {
 	return [4]byte{dsrData, s, byte(n >> 8), byte(n)}
 }
 
-func canonLabel(r *flow.Record) [4]byte {
-	n := len(r.Label)
-	for i, c := range r.Label {
-		if c == 0 {
-			n = i
-			break
-		}
-	}
+// canonLabelN is the header of a label DSR of n text bytes (at most
+// labelMax: the Writer refuses or cuts longer ones).
+func canonLabelN(n int) [4]byte {
 	return [4]byte{dsrLabel, 0, 0, byte(min(words(n), 255))}
 }
 
@@ -285,8 +282,14 @@ func (e *enc) canonical(r *flow.Record, tv int, skip flow.Group) {
 	if has&flow.HasCountry != 0 {
 		put([4]byte{dsrCocode, 0, 0, 2})
 	}
-	if has&flow.HasLabel != 0 {
-		put(canonLabel(r))
+	if has&flow.HasLabel != 0 || e.lblSet && skip&flow.HasLabel == 0 {
+		n := len(r.Label)
+		if e.lblSet {
+			n = len(e.lw.b)
+		} else if i := bytes.IndexByte(r.Label, 0); i >= 0 {
+			n = i
+		}
+		put(canonLabelN(n))
 	}
 	if has&flow.HasASN != 0 {
 		q := r.ASN.Present

@@ -83,8 +83,20 @@
 // "gre", "vxlan", "geneve", "score", "geo", "local", "hash") make Encode
 // return a *codecs.NotRepresentableError, unless the Writer was made with
 // WithLossy, which drops or converts them and counts them in Report.
-// Context that Argus has no field for (exporter, sampling, interfaces,
-// next hop, Zeek, Community ID) is treated the same way in both versions.
+//
+// # Context in the label
+//
+// Context that Argus has no field for (a NetFlow/IPFIX record's exporter,
+// observation domain, export sequence, sampling rate, interfaces and next
+// hops; the Community ID; Zeek conn.log columns: rec.Zeek and the
+// flow.SourceZeek Extra fields, a log's header and trailer) travels in the
+// label DSR, in both versions, as ralabel-style key=value words after the
+// record's own label: keys "fg.*", "zeek.*" and "zeekv.*", values %XX
+// escaped (label.go has the table). ra prints it with -s +label. The
+// Reader splits these words back into the fields and leaves every other
+// word in rec.Label; a record without such context is written as before.
+// Context past the DSR's 1016 bytes is a NotRepresentableError naming the
+// key (WithLossy: left out and counted).
 //
 // # Errors
 //

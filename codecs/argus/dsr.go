@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/netip"
 
+	"github.com/flowgate/flowgate/codecs/zeek"
 	"github.com/flowgate/flowgate/flow"
 )
 
@@ -20,6 +21,10 @@ type dec struct {
 	nondef bool   // current piece differs from the defaults
 	ver    byte   // record-header version nibble
 	units  uint8  // TCP lasttime ns bits
+	// lbl holds the label's unescaped values and the user's words when
+	// ours came between them (emptied per record; rec slices alias it).
+	lbl   []byte
+	zcols map[string]uint32 // Zeek column name -> Extra ID
 }
 
 func (d *dec) stray(b, def []byte) {
@@ -48,6 +53,10 @@ type enc struct {
 	pi    int
 	ver   byte  // version nibble of the record being written
 	units uint8 // TCP lasttime ns bits
+	// lw composes a label text with carried context; lblSet says that
+	// lw.b is the current record's (the Writer checked its size).
+	lw     labelWriter
+	lblSet bool
 }
 
 func (e *enc) take(n int) []byte {
@@ -249,9 +258,8 @@ func (d *dec) decodeDSR(rec *flow.Record, h, body []byte) {
 		if i < 0 {
 			i = len(body)
 		}
-		rec.Label = body[:i:i]
+		d.label(rec, body[:i:i])
 		d.tail(body, i)
-		rec.Has |= flow.HasLabel
 	case dsrASN:
 		var a [12]byte
 		copy(a[:], body)
@@ -377,14 +385,29 @@ func (e *enc) encodeDSR(rec *flow.Record, h [4]byte) {
 		c := rec.Country
 		e.fixed([]byte{c[0][0], c[0][1], c[1][0], c[1][1]}, bodyLen)
 	case dsrLabel:
-		if len(rec.Label) > bodyLen || bytes.IndexByte(rec.Label, 0) >= 0 {
-			h = canonLabel(rec)
+		txt := rec.Label
+		switch {
+		case e.lblSet:
+			txt = e.lw.b
+		case carries(rec):
+			e.lw.lossy = true
+			composeLabel(&e.lw, rec, zeek.ColumnName)
+			txt = e.lw.b
+		}
+		if i := bytes.IndexByte(txt, 0); i >= 0 {
+			txt = txt[:i]
+			h = canonLabelN(len(txt))
+			bodyLen = dsrLen(h[:]) - 4
+			e.piece = nil
+		} else if len(txt) > bodyLen {
+			h = canonLabelN(len(txt))
 			bodyLen = dsrLen(h[:]) - 4
 			e.piece = nil
 		}
+		txt = txt[:min(len(txt), bodyLen)]
 		e.hdr(h)
-		e.b = append(e.b, rec.Label...)
-		e.stray(bodyLen-len(rec.Label), nil)
+		e.b = append(e.b, txt...)
+		e.stray(bodyLen-len(txt), nil)
 	case dsrASN:
 		e.hdr(h)
 		var a [12]byte

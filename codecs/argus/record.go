@@ -31,6 +31,7 @@ type decoder struct {
 func (d *decoder) record(rec *flow.Record, b []byte) *partErr {
 	rec.Reset()
 	d.res = d.res[:0]
+	d.lbl = d.lbl[:0]
 	d.units = 0
 	L := &rec.Argus
 	rec.Type = flow.RecordType(b[0] & 0xF0)

@@ -8,6 +8,7 @@ import (
 	"maps"
 
 	"github.com/flowgate/flowgate/codecs"
+	"github.com/flowgate/flowgate/codecs/zeek"
 	"github.com/flowgate/flowgate/flow"
 )
 
@@ -281,20 +282,12 @@ func (w *Writer) convMgmt(m *flow.Mgmt, sv int) error {
 	return nil
 }
 
-var contextGroups = [...]struct {
-	g    flow.Group
-	name string
-}{
-	{flow.HasExporter, "exporter"}, {flow.HasSampling, "sampling"}, {flow.HasIfaces, "inif"},
-	{flow.HasNextHop, "nexthop"}, {flow.HasZeek, "zeek"}, {flow.HasCommunityID, "communityid"},
-}
-
 func (w *Writer) encodeFlow(rec *flow.Record) ([]byte, error) {
-	for _, c := range contextGroups {
-		if rec.Has&c.g != 0 {
-			if err := w.notRep(c.name, "Argus records have no field for it"); err != nil {
-				return nil, err
-			}
+	w.e.lblSet = false
+	carry := carries(rec)
+	if (carry || len(rec.Label) > labelMax) && !verbatimLabel(rec, w.ver) {
+		if err := w.label(rec); err != nil {
+			return nil, err
 		}
 	}
 	L := &rec.Argus
@@ -353,7 +346,7 @@ func (w *Writer) encodeFlow(rec *flow.Record) ([]byte, error) {
 				continue
 			}
 			g := groupOf(h[:])
-			if g != 0 && r.Has&g == 0 {
+			if g != 0 && r.Has&g == 0 && !(g == flow.HasLabel && carry) {
 				if h[0] != dsrTransport {
 					continue // the group was removed from the record
 				}
@@ -419,6 +412,37 @@ func (w *Writer) encodeFlow(rec *flow.Record) ([]byte, error) {
 		w.rep.Converted++
 	}
 	return e.b, nil
+}
+
+// label composes rec's label text with its carried context (label.go)
+// into w.e.lw. Words past the DSR's size are an error naming the first,
+// or with WithLossy left out and counted.
+func (w *Writer) label(rec *flow.Record) error {
+	l := &w.e.lw
+	l.lossy = w.lossy
+	composeLabel(l, rec, zeek.ColumnName)
+	for _, k := range l.over {
+		if err := w.notRep(k, "does not fit in the label DSR (1016 bytes)"); err != nil {
+			return err
+		}
+	}
+	w.e.lblSet = true
+	return nil
+}
+
+// verbatimLabel reports whether rec's label DSR will be written as read
+// (the writer then needs no text of its own).
+func verbatimLabel(rec *flow.Record, tv int) bool {
+	L := &rec.Argus
+	if int(L.Major) != tv {
+		return false
+	}
+	for i := 0; i < int(L.N); i++ {
+		if L.Hdr[i][0] == dsrLabel && L.Verbatim&(1<<i) != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // extra appends an unknown DSR kept in rec.Extra.

@@ -1,0 +1,320 @@
+package argus
+
+import (
+	"bytes"
+	"net/netip"
+	"strconv"
+
+	"github.com/flowgate/flowgate/flow"
+)
+
+// Context carried in the label DSR (§7.16).
+//
+// Argus has no field for a NetFlow/IPFIX record's export context, the
+// Community ID, or the Zeek conn.log columns with no Argus home. The
+// writer carries them in the label text, after the record's own label
+// (r.Label), as ralabel-style words "key=value" joined by ':'; ra prints
+// them with -s +label. The keys are reserved: "fg." for flowgate's
+// context, "zeek." and "zeekv." for conn.log columns. Values (and
+// column names in keys) escape '%', ':', NUL, control bytes and DEL as
+// %XX (upper-case hex), so a value never ends a word; '=' splits a word
+// at its first occurrence only. The reader takes a word as carried
+// context only when its key is one of those below and its value parses;
+// every other word stays in r.Label, in order.
+//
+//	fg.exp=ADDR fg.expport=N fg.odid=N fg.expseq=N    HasExporter (zero values left out; fg.exp always)
+//	fg.sampling=N                                     HasSampling
+//	fg.inif=N fg.outif=N                              HasIfaces
+//	fg.nexthop=ADDR fg.bgpnexthop=ADDR                HasNextHop (an invalid address left out; fg.nexthop always)
+//	fg.cid=1%3A...=                                   CommunityID
+//	zeek.uid, zeek.service, zeek.history, zeek.conn_state   r.Zeek (HasZeek)
+//	zeek.NAME=TEXT      a conn.log column kept in Extra (flow.SourceZeek)
+//	zeekv.NAME=TEXT     a canonical column's text as written (Offset 0xFFFFFFFF)
+//	fg.zunset=HEX       the unset-columns Extra (ID 0), Enterprise in hex
+//	fg.zform=1          the Zeek Extras' values are JSON tokens (Enterprise 1)
+//	fg.zpos=N,N...      the zeek.NAME Extras' Offsets (column positions), in order
+//	fg.zhdr=TEXT fg.ztrl=TEXT   a conn.log's header lines and trailer (ZeekHeaderID, ZeekTrailerID)
+//
+// Example (a Zeek TCP connection, user label "svc=dns" from ralabel):
+//
+//	svc=dns:fg.cid=1%3AwCb3OG7yAFWelaUydu0D+125CLM=:zeek.uid=CHhAvVGS1DHFjwGM9:zeek.service=dns:zeek.conn_state=SF:zeek.local_orig=-:zeek.missed_bytes=0:fg.zpos=9,10,13
+//
+// The text is at most labelMax bytes (255 words with the header); a
+// record whose context does not fit is refused (NotRepresentableError
+// naming the first key that does not fit), or with WithLossy written
+// without the keys that do not fit, counted per key.
+
+// ZeekHeaderID and ZeekTrailerID are the Extra IDs (Source
+// flow.SourceZeek) of a conn.log's header lines and trailer, which a
+// converter attaches to a log's first and last record so that a log
+// converted to Argus and back keeps them (codecs/zeek's column IDs stay
+// below 1<<16 + 4096).
+const (
+	ZeekHeaderID  uint32 = 0xFFFF0001
+	ZeekTrailerID uint32 = 0xFFFF0002
+)
+
+// labelMax is the longest text a label DSR holds: 255 words, one of them
+// the header.
+const labelMax = 254 * 4
+
+// zeekVerbatim is the Offset codecs/zeek gives a canonical column's text.
+const zeekVerbatim = 0xFFFFFFFF
+
+// carryGroups are the record groups the label carries.
+const carryGroups = flow.HasExporter | flow.HasSampling | flow.HasIfaces | flow.HasNextHop | flow.HasZeek | flow.HasCommunityID
+
+// carries reports whether r has context the label carries.
+func carries(r *flow.Record) bool {
+	if r.Has&carryGroups != 0 {
+		return true
+	}
+	for i := range r.Extra {
+		if r.Extra[i].Source == flow.SourceZeek {
+			return true
+		}
+	}
+	return false
+}
+
+// needsEsc reports whether c is escaped in a label value (and key).
+func needsEsc(c byte, key bool) bool {
+	return c < 0x20 || c == 0x7F || c == '%' || c == ':' || key && c == '='
+}
+
+const hexDigits = "0123456789ABCDEF"
+
+func appendEsc(b, v []byte, key bool) []byte {
+	for _, c := range v {
+		if needsEsc(c, key) {
+			b = append(b, '%', hexDigits[c>>4], hexDigits[c&15])
+		} else {
+			b = append(b, c)
+		}
+	}
+	return b
+}
+
+func appendEscString(b []byte, v string, key bool) []byte {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if needsEsc(c, key) {
+			b = append(b, '%', hexDigits[c>>4], hexDigits[c&15])
+		} else {
+			b = append(b, c)
+		}
+	}
+	return b
+}
+
+// labelWriter composes a label text within labelMax.
+type labelWriter struct {
+	b     []byte
+	mark  int
+	lossy bool
+	over  []string // keys left out (lossy), or the first that did not fit
+}
+
+// begin starts a word.
+func (l *labelWriter) begin() {
+	l.mark = len(l.b)
+	if len(l.b) > 0 {
+		l.b = append(l.b, ':')
+	}
+}
+
+// end finishes the word begun last; one past labelMax is taken back and
+// its key (name, or the key's text when name is "") remembered. It
+// reports whether the word stayed.
+func (l *labelWriter) end(name string) bool {
+	if len(l.b) <= labelMax {
+		return true
+	}
+	if name == "" {
+		k := l.b[l.mark:]
+		if len(k) > 0 && k[0] == ':' {
+			k = k[1:]
+		}
+		if i := bytes.IndexByte(k, '='); i >= 0 {
+			k = k[:i]
+		}
+		name = string(k)
+	}
+	l.b = l.b[:l.mark]
+	l.over = append(l.over, name)
+	return false
+}
+
+func (l *labelWriter) bytesKV(key string, v []byte) {
+	l.begin()
+	l.b = append(l.b, key...)
+	l.b = append(l.b, '=')
+	l.b = appendEsc(l.b, v, false)
+	l.end(key)
+}
+
+func (l *labelWriter) uintKV(key string, v uint64) {
+	l.begin()
+	l.b = append(l.b, key...)
+	l.b = append(l.b, '=')
+	l.b = strconv.AppendUint(l.b, v, 10)
+	l.end(key)
+}
+
+func (l *labelWriter) addrKV(key string, a netip.Addr) {
+	l.begin()
+	l.b = append(l.b, key...)
+	l.b = append(l.b, '=')
+	if a.IsValid() {
+		// an IPv6 text holds ':': escape it (zones too)
+		var tmp [64]byte
+		l.b = appendEsc(l.b, a.AppendTo(tmp[:0]), false)
+	}
+	l.end(key)
+}
+
+// composeLabel writes r's label text into l.b: r.Label (up to a NUL),
+// then the carried context.
+func composeLabel(l *labelWriter, r *flow.Record, zeekName func(uint32) string) {
+	l.b, l.over = l.b[:0], l.over[:0]
+	if r.Has&flow.HasLabel != 0 || len(r.Label) > 0 {
+		u := r.Label
+		if i := bytes.IndexByte(u, 0); i >= 0 {
+			u = u[:i]
+		}
+		l.b = append(l.b, u...)
+		if len(l.b) > labelMax {
+			l.b = l.b[:labelMax]
+			l.over = append(l.over, "label")
+			if !l.lossy {
+				return
+			}
+		}
+		if len(u) == 0 && carries(r) {
+			// an empty own label: the text starts with our first key
+			l.b = l.b[:0]
+		}
+	}
+	if r.Has&flow.HasExporter != 0 {
+		l.addrKV("fg.exp", r.Exporter.Addr())
+		if p := r.Exporter.Port(); p != 0 {
+			l.uintKV("fg.expport", uint64(p))
+		}
+		if r.ObsDomain != 0 {
+			l.uintKV("fg.odid", uint64(r.ObsDomain))
+		}
+		if r.ExportSeq != 0 {
+			l.uintKV("fg.expseq", uint64(r.ExportSeq))
+		}
+	}
+	if r.Has&flow.HasSampling != 0 {
+		l.uintKV("fg.sampling", uint64(r.SamplingRate))
+	}
+	if r.Has&flow.HasIfaces != 0 {
+		l.uintKV("fg.inif", uint64(r.InIf))
+		l.uintKV("fg.outif", uint64(r.OutIf))
+	}
+	if r.Has&flow.HasNextHop != 0 {
+		l.addrKV("fg.nexthop", r.NextHop)
+		if r.BGPNextHop.IsValid() {
+			l.addrKV("fg.bgpnexthop", r.BGPNextHop)
+		}
+	}
+	if r.Has&flow.HasCommunityID != 0 {
+		l.bytesKV("fg.cid", r.CommunityID)
+	}
+	if r.Has&flow.HasZeek != 0 {
+		z := &r.Zeek
+		if z.UID != nil {
+			l.bytesKV("zeek.uid", z.UID)
+		}
+		if z.Service != nil {
+			l.bytesKV("zeek.service", z.Service)
+		}
+		if z.History != nil {
+			l.bytesKV("zeek.history", z.History)
+		}
+		if z.State != nil {
+			l.bytesKV("zeek.conn_state", z.State)
+		}
+	}
+	form, mixed, npos, lost := uint32(0), false, 0, false
+	var hdr, trl *flow.Field
+	first := true
+	for i := range r.Extra {
+		f := &r.Extra[i]
+		if f.Source != flow.SourceZeek {
+			continue
+		}
+		switch {
+		case f.ID == ZeekHeaderID:
+			hdr = f
+			continue
+		case f.ID == ZeekTrailerID:
+			trl = f
+			continue
+		case f.ID == 0:
+			l.begin()
+			l.b = append(l.b, "fg.zunset="...)
+			l.b = strconv.AppendUint(l.b, uint64(f.Enterprise), 16)
+			l.end("fg.zunset")
+			continue
+		}
+		name := zeekName(f.ID)
+		if name == "" {
+			// a column this process has no name for: it cannot be
+			// carried by name
+			l.over = append(l.over, "zeek column "+strconv.FormatUint(uint64(f.ID), 10))
+			continue
+		}
+		if first {
+			form, first = f.Enterprise, false
+		} else if f.Enterprise != form {
+			mixed = true
+		}
+		l.begin()
+		if f.Offset == zeekVerbatim {
+			l.b = append(l.b, "zeekv."...)
+		} else {
+			l.b = append(l.b, "zeek."...)
+			npos++
+		}
+		l.b = appendEscString(l.b, name, true)
+		l.b = append(l.b, '=')
+		l.b = appendEsc(l.b, f.Value, false)
+		if !l.end("") && f.Offset != zeekVerbatim {
+			lost = true
+		}
+	}
+	if mixed {
+		l.over = append(l.over, "fg.zform")
+	} else if form != 0 {
+		l.uintKV("fg.zform", uint64(form))
+	}
+	if lost {
+		// the positions would no longer match the words
+		l.over = append(l.over, "fg.zpos")
+	} else if npos > 0 {
+		l.begin()
+		l.b = append(l.b, "fg.zpos="...)
+		n := 0
+		for i := range r.Extra {
+			f := &r.Extra[i]
+			if f.Source != flow.SourceZeek || f.ID == 0 || f.ID == ZeekHeaderID || f.ID == ZeekTrailerID || f.Offset == zeekVerbatim {
+				continue
+			}
+			if n > 0 {
+				l.b = append(l.b, ',')
+			}
+			l.b = strconv.AppendUint(l.b, uint64(f.Offset), 10)
+			n++
+		}
+		l.end("fg.zpos")
+	}
+	if hdr != nil {
+		l.bytesKV("fg.zhdr", hdr.Value)
+	}
+	if trl != nil {
+		l.bytesKV("fg.ztrl", trl.Value)
+	}
+}
