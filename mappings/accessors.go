@@ -59,6 +59,22 @@ type accessor struct {
 	readOnly bool  // derived (totals): written out, never read in
 	get      func(r *flow.Record) (value, bool)
 	set      func(r *flow.Record, v value)
+
+	// id is the field's index in CanonicalFields and its bit in a FieldSet.
+	id int
+	// group: get is false unless r.Has has one of these bits, so that
+	// Plan.EncodeUnwritten skips the field without calling get.
+	group flow.Group
+	// derived: the value follows from other fields (totals, duration), so
+	// a record never carries it on its own: it is never unwritten.
+	derived bool
+	// reverse: a counter of the reverse direction, which a one-way
+	// mapping cannot write (a zero one is not lost).
+	reverse bool
+	// writes: the fields a written value of this one carries: its own bit,
+	// the alias that holds the same value (src_port and icmp_type of an
+	// ICMP flow), last_time for duration.
+	writes FieldSet
 }
 
 func uintAcc(name string, bits uint8, get func(r *flow.Record) (uint64, bool), set func(r *flow.Record, u uint64)) *accessor {
@@ -138,10 +154,56 @@ func init() {
 	reg(addrAcc("dst_addr", flow.HasKey, true, func(r *flow.Record) *netip.Addr { return &r.Key.Dst }))
 	reg(uintAcc("protocol", 8, func(r *flow.Record) (uint64, bool) { return uint64(r.Key.Proto), r.Has&flow.HasKey != 0 },
 		func(r *flow.Record, u uint64) { r.Key.Proto = uint8(u); r.Has |= flow.HasKey }))
-	reg(uintAcc("src_port", 16, func(r *flow.Record) (uint64, bool) { return uint64(r.Key.SrcPort), r.Has&flow.HasKey != 0 },
-		func(r *flow.Record, u uint64) { r.Key.SrcPort = uint16(u); r.Has |= flow.HasKey }))
-	reg(uintAcc("dst_port", 16, func(r *flow.Record) (uint64, bool) { return uint64(r.Key.DstPort), r.Has&flow.HasKey != 0 },
-		func(r *flow.Record, u uint64) { r.Key.DstPort = uint16(u); r.Has |= flow.HasKey }))
+	// The ports of an ICMP flow are its type and code, as ra prints them
+	// (sport, dport) and Zeek writes them (id.orig_p, id.resp_p): the
+	// Record keeps them in Key.ICMPType/ICMPCode (HasICMPKey), as the
+	// Argus decoder does, and a port read for an ICMP flow sets them, not
+	// the ports (Compile reads protocol first).
+	reg(uintAcc("src_port", 16, func(r *flow.Record) (uint64, bool) {
+		if isICMP(r) {
+			return uint64(r.Key.ICMPType), true
+		}
+		return uint64(r.Key.SrcPort), r.Has&flow.HasKey != 0
+	}, func(r *flow.Record, u uint64) {
+		r.Has |= flow.HasKey
+		if icmpProto(r) && u <= 0xff {
+			r.Key.ICMPType = uint8(u)
+			r.Has |= flow.HasICMPKey
+			return
+		}
+		r.Key.SrcPort = uint16(u)
+	}))
+	reg(uintAcc("dst_port", 16, func(r *flow.Record) (uint64, bool) {
+		if isICMP(r) {
+			return uint64(r.Key.ICMPCode), true
+		}
+		return uint64(r.Key.DstPort), r.Has&flow.HasKey != 0
+	}, func(r *flow.Record, u uint64) {
+		r.Has |= flow.HasKey
+		if icmpProto(r) && u <= 0xff {
+			r.Key.ICMPCode = uint8(u)
+			r.Has |= flow.HasICMPKey
+			return
+		}
+		r.Key.DstPort = uint16(u)
+	}))
+	// icmp_type and icmp_code are for formats with keys of their own
+	// (nfdump's icmp_type, IPFIX icmpTypeIPv4 ...); read for a flow that is
+	// not ICMP they are ignored.
+	reg(uintAcc("icmp_type", 8, func(r *flow.Record) (uint64, bool) { return uint64(r.Key.ICMPType), isICMP(r) },
+		func(r *flow.Record, u uint64) {
+			if icmpProto(r) {
+				r.Key.ICMPType = uint8(u)
+				r.Has |= flow.HasICMPKey
+			}
+		}))
+	reg(uintAcc("icmp_code", 8, func(r *flow.Record) (uint64, bool) { return uint64(r.Key.ICMPCode), isICMP(r) },
+		func(r *flow.Record, u uint64) {
+			if icmpProto(r) {
+				r.Key.ICMPCode = uint8(u)
+				r.Has |= flow.HasICMPKey
+			}
+		}))
 	for d, pre := range [2]string{"src_", "dst_"} {
 		reg(counterAcc(pre+"bytes", flow.HasMetrics, func(r *flow.Record) *uint64 { return &r.Bytes[d] }))
 		reg(counterAcc(pre+"pkts", flow.HasMetrics, func(r *flow.Record) *uint64 { return &r.Pkts[d] }))
@@ -239,6 +301,66 @@ func init() {
 			r.Exporter = netip.AddrPortFrom(v.addr, r.Exporter.Port())
 			r.Has |= flow.HasExporter
 		}})
+	finish()
+}
+
+func icmpProto(r *flow.Record) bool {
+	return r.Has&flow.HasKey != 0 && (r.Key.Proto == 1 || r.Key.Proto == 58)
+}
+
+// isICMP reports whether r is an ICMP or ICMPv6 flow with its type and
+// code in the key.
+func isICMP(r *flow.Record) bool { return r.Has&flow.HasICMPKey != 0 && icmpProto(r) }
+
+// finish gives every accessor its id (CanonicalFields order), Has group,
+// and what a written value carries.
+func finish() {
+	groups := map[string]flow.Group{
+		"start_time": flow.HasTime, "last_time": flow.HasTime, "duration": flow.HasTime,
+		"src_start_time": flow.HasDirTimes, "src_last_time": flow.HasDirTimes,
+		"dst_start_time": flow.HasDirTimes, "dst_last_time": flow.HasDirTimes,
+		"src_addr": flow.HasKey, "dst_addr": flow.HasKey, "protocol": flow.HasKey,
+		"src_port": flow.HasKey | flow.HasICMPKey, "dst_port": flow.HasKey | flow.HasICMPKey,
+		"icmp_type": flow.HasICMPKey, "icmp_code": flow.HasICMPKey,
+		"bytes": flow.HasMetrics, "pkts": flow.HasMetrics, "app_bytes": flow.HasAppBytes,
+		"src_tos": flow.HasIPAttr, "dst_tos": flow.HasIPAttr, "src_ttl": flow.HasIPAttr, "dst_ttl": flow.HasIPAttr,
+		"src_vid": flow.HasVLAN, "dst_vid": flow.HasVLAN,
+		"src_tcp_flags": flow.HasTCP, "dst_tcp_flags": flow.HasTCP, "src_mss": flow.HasTCP,
+		"src_mac": flow.HasMAC, "dst_mac": flow.HasMAC,
+		"src_country": flow.HasCountry, "dst_country": flow.HasCountry,
+		"src_as": flow.HasASN, "dst_as": flow.HasASN, "seq": flow.HasSeq, "label": flow.HasLabel,
+		"zeek_uid": flow.HasZeek, "zeek_service": flow.HasZeek, "zeek_history": flow.HasZeek,
+		"zeek_conn_state": flow.HasZeek, "community_id": flow.HasCommunityID,
+		"in_if": flow.HasIfaces, "out_if": flow.HasIfaces, "next_hop": flow.HasNextHop,
+		"bgp_next_hop": flow.HasNextHop, "sampling_rate": flow.HasSampling,
+		"obs_domain": flow.HasExporter, "exporter_addr": flow.HasExporter,
+	}
+	for _, d := range [2]string{"src_", "dst_"} {
+		groups[d+"bytes"], groups[d+"pkts"], groups[d+"app_bytes"] = flow.HasMetrics, flow.HasMetrics, flow.HasAppBytes
+	}
+	order := canonicalOrder()
+	if len(order) > MaxFields {
+		panic("mappings: more canonical fields than a FieldSet holds")
+	}
+	for i, n := range order {
+		a := accessors[n]
+		a.id, a.group = i, groups[n]
+		a.writes.Add(i)
+	}
+	fieldNames = order
+	for _, n := range [...]string{"bytes", "pkts", "app_bytes", "duration"} {
+		accessors[n].derived = true
+	}
+	for _, n := range [...]string{"dst_pkts", "dst_bytes", "dst_app_bytes"} {
+		accessors[n].reverse = true
+	}
+	alias := func(a, b string) {
+		accessors[a].writes.Add(accessors[b].id)
+		accessors[b].writes.Add(accessors[a].id)
+	}
+	alias("src_port", "icmp_type")
+	alias("dst_port", "icmp_code")
+	accessors["duration"].writes.Add(accessors["last_time"].id)
 }
 
 // canonicalKnown reports whether name is a canonical field of

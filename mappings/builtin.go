@@ -51,6 +51,9 @@ func Merge(base, user *File) (*File, error) {
 	if user.Dialect != "" {
 		out.Dialect = user.Dialect
 	}
+	if user.oneWaySet {
+		out.OneWay, out.oneWaySet = user.OneWay, true
+	}
 	out.Rules = nil
 	covers := func(r Rule, d Direction) bool { return r.Dir == Both || r.Dir == d }
 	for _, b := range base.Rules {

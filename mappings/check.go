@@ -71,8 +71,11 @@ func Check(f *File) *Report {
 	for i, n := range order {
 		rank[n] = i
 		if !written[n] {
-			rep.Findings = append(rep.Findings, Finding{Kind: NotCarried, Canonical: n, Dir: Out,
-				Detail: fmt.Sprintf("%s has no %s field for it", f.Schema, f.Dialect)})
+			d := fmt.Sprintf("%s has no %s field for it", f.Schema, f.Dialect)
+			if f.OneWay && accessors[n].reverse {
+				d = "one-way records (oneway: true): a biflow's reverse count is refused, or left out and counted with --lossy"
+			}
+			rep.Findings = append(rep.Findings, Finding{Kind: NotCarried, Canonical: n, Dir: Out, Detail: d})
 		}
 	}
 	for _, r := range f.Rules {

@@ -9,6 +9,7 @@
 //	schema: zeek             # ipfix, netflow9, zeek, json or csv
 //	dialect: conn            # free name (ecs, argus, nfdump ...), shown by Explain
 //	doc: text                # optional
+//	oneway: false            # true: records are one-directional (goflow2)
 //	fields:                  # the rules, in order
 //	  - external: ts         # the external field
 //	    canonical: start_time
@@ -58,7 +59,10 @@
 //	                     may map several external values to one canonical
 //	                     value and writes the first one listed
 //	family: ipv4         the rule only applies to IPv4 (or ipv6) addresses:
-//	                     two rules per address field split the families
+//	                     two rules per address field split the families;
+//	                     on icmp_type and icmp_code the family is the
+//	                     protocol's (ICMP 1 or ICMPv6 58: icmpTypeIPv4 and
+//	                     icmpTypeIPv6)
 //	swap: true           the rule reads/writes the other direction's field
 //	                     (src_bytes becomes dst_bytes): for an exporter
 //	                     that reports from the other end
@@ -72,6 +76,37 @@
 // as file:line:col: path: sentinel: detail, for example
 //
 //	my.yaml:6:33: fields[0].convert.scale.multiply: wrong type: want an integer from 1 to 4294967295, have 0
+//
+// # ICMP
+//
+// An ICMP or ICMPv6 flow's src_port and dst_port are its type and code, as
+// ra 5 prints them (sport, dport) and Zeek writes them (id.orig_p,
+// id.resp_p); the Record holds them in Key.ICMPType and ICMPCode. Formats
+// with keys of their own name icmp_type and icmp_code (nfdump's icmp_type,
+// goflow2's, IPFIX icmpTypeIPv4 ...). Either kind of key carries them: a
+// value written through one counts as written for the other.
+//
+// # What a mapping cannot carry
+//
+// Plan.EncodeUnwritten reports, per record and without allocating, the
+// canonical fields the record carries that the plan did not write, as a
+// FieldSet (ids: CanonicalFields order; FieldName, FieldID). Derived
+// fields (the totals, duration) are never in it. Two kinds of loss:
+//
+//   - Declared (Plan.Declared): the mapping has no rule for the field, so
+//     `flowgate mapping check` lists it as not carried before any traffic
+//     flows. Codecs count these values and go on (convert --report prints
+//     them as "not representable N field").
+//   - Not declared: a rule exists but the value did not go out (out of
+//     range, not a multiple of a scale, outside an enum table, an address
+//     of a family no rule takes), or the mapping is one-way (oneway: true)
+//     and a biflow's reverse counters (dst_pkts, dst_bytes, dst_app_bytes)
+//     are not zero. A codec reports these as errors wrapping
+//     codecs.ErrNotRepresentable; convert refuses the record unless
+//     --lossy, which leaves the value out and counts it.
+//
+// A one-way file that maps a reverse counter is an error; a user file
+// says oneway: false to lay two-way keys over a one-way built-in.
 //
 // # Built-ins and overrides
 //

@@ -11,9 +11,10 @@ type FieldInfo struct {
 }
 
 // CanonicalFields lists every canonical field a mapping can name, in
-// Check's order (flow/fields.csv order, then the extension fields by
-// name), for tools that go over all of them (convert --report, the
-// conformance matrix).
+// Check's order (flow/fields.csv order: ra's columns, then the fields ra
+// has no column for), for tools that go over all of them (convert
+// --report, the conformance matrix). A field's index is its id in a
+// FieldSet (FieldID, FieldName).
 func CanonicalFields() []FieldInfo {
 	names := canonicalOrder()
 	out := make([]FieldInfo, len(names))

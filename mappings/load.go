@@ -92,7 +92,13 @@ type File struct {
 	Schema  string
 	Dialect string
 	Doc     string
-	Rules   []Rule
+	// OneWay (oneway: true): the schema's records are one-directional
+	// (goflow2's): a biflow's reverse counters have no place, and a codec
+	// must not drop them without the user's consent (Plan.OneWay,
+	// Plan.Declared).
+	OneWay    bool
+	oneWaySet bool // the file says oneway (true or false): Merge keeps it
+	Rules     []Rule
 }
 
 type loader struct {
@@ -207,7 +213,7 @@ func Load(name string, data []byte) (*File, error) {
 	}
 	f := &File{Name: name}
 	root := doc.Content[0]
-	top := l.mapping(root, "", "version", "schema", "dialect", "doc", "fields")
+	top := l.mapping(root, "", "version", "schema", "dialect", "doc", "oneway", "fields")
 	if top == nil {
 		return nil, l.errs
 	}
@@ -233,6 +239,9 @@ func Load(name string, data []byte) (*File, error) {
 	}
 	if n := top["doc"]; n != nil {
 		f.Doc, _ = l.str(n, "doc")
+	}
+	if n := top["oneway"]; n != nil {
+		f.OneWay, f.oneWaySet = l.boolean(n, "oneway")
 	}
 	n := top["fields"]
 	if n == nil {
@@ -266,6 +275,13 @@ func Load(name string, data []byte) (*File, error) {
 				continue
 			}
 			f.Rules = append(f.Rules, r)
+		}
+	}
+	if f.OneWay {
+		for _, r := range f.Rules {
+			if accessors[r.Canonical] != nil && accessors[r.Canonical].reverse && !r.Drop && r.Dir != In {
+				l.add(top["oneway"], "oneway", ErrConversion, "a one-way mapping writes no reverse counter, but %s writes %s (rule at %d:%d)", r.External, r.Canonical, r.Pos.Line, r.Pos.Col)
+			}
 		}
 	}
 	if len(l.errs) > 0 {
@@ -526,8 +542,12 @@ func (l *loader) convert(n *yaml.Node, path string, acc *accessor) Convert {
 				c.EnumCan = append(c.EnumCan, s)
 			}
 		case "family":
-			if !want(KindAddr, key, x) {
-				continue
+			// An ICMP field's family is its protocol's: icmpTypeIPv4 is
+			// ICMP's (1), icmpTypeIPv6 ICMPv6's (58).
+			if acc == nil || (acc.name != "icmp_type" && acc.name != "icmp_code") {
+				if !want(KindAddr, key, x) {
+					continue
+				}
 			}
 			if s, ok := l.str(x, p); ok {
 				if s != "ipv4" && s != "ipv6" {

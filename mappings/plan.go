@@ -36,6 +36,13 @@ type Plan struct {
 	ops     []op
 	columns []string
 	rules   []Rule
+	oneWay  bool
+	// unmapped: the fields the plan has no op for (derived ones aside),
+	// checked per record by EncodeUnwritten; unmappedHas is the union of
+	// their Has groups, so a record with none of them skips the loop.
+	unmapped    []*accessor
+	unmappedHas flow.Group
+	declared    FieldSet
 }
 
 // Columns lists the external fields the plan reads or writes, by slot.
@@ -59,6 +66,7 @@ type op struct {
 	enumS   map[string][]byte
 	v4      bool // ConvFamily
 	v6      bool
+	fam     uint8 // ConvFamily on an ICMP field: 4 or 6, by protocol (1 or 58)
 	konst   value
 	konstB  []byte
 	def     value
@@ -84,6 +92,13 @@ func (o *op) setConv(c *Convert) {
 		o.format = map[string]byte{"integer": 'i', "decimal": 'd', "iso": 'z', "datetime": 't'}[c.Format]
 		o.digits = int(c.Digits)
 	case ConvFamily:
+		if o.acc != nil && o.acc.kind != KindAddr {
+			o.fam = 4
+			if c.Family == "ipv6" {
+				o.fam = 6
+			}
+			break
+		}
 		o.v4, o.v6 = c.Family == "ipv4", c.Family == "ipv6"
 	}
 }
@@ -94,7 +109,7 @@ func Compile(f *File, dir Direction) (*Plan, error) {
 	if dir != In && dir != Out {
 		return nil, fmt.Errorf("mappings: compile %s: direction must be in or out", f.Name)
 	}
-	p := &Plan{Schema: f.Schema, Dialect: f.Dialect, Dir: dir}
+	p := &Plan{Schema: f.Schema, Dialect: f.Dialect, Dir: dir, oneWay: f.OneWay}
 	slots := map[string]int{}
 	for _, r := range f.Rules {
 		if r.Drop || (r.Dir != Both && r.Dir != dir) {
@@ -120,13 +135,53 @@ func Compile(f *File, dir Direction) (*Plan, error) {
 		p.ops = append(p.ops, o)
 	}
 	if dir == In {
-		// duration sets Last from Start: after everything else.
-		sort.SliceStable(p.ops, func(i, j int) bool {
-			return p.ops[i].acc.kind != KindDur && p.ops[j].acc.kind == KindDur
-		})
+		// protocol first: a port or ICMP field read for an ICMP flow sets
+		// its type and code. duration sets Last from Start: last.
+		rank := func(o *op) int {
+			switch {
+			case o.acc.name == "protocol":
+				return 0
+			case o.acc.kind == KindDur:
+				return 2
+			}
+			return 1
+		}
+		sort.SliceStable(p.ops, func(i, j int) bool { return rank(&p.ops[i]) < rank(&p.ops[j]) })
+	} else {
+		covered := FieldSet{}
+		for i := range p.ops {
+			if p.ops[i].kind != ConvConstant {
+				covered = covered.Union(p.ops[i].acc.writes)
+			}
+		}
+		for _, n := range canonicalOrder() {
+			a := accessors[n]
+			if a.derived || covered.Has(a.id) {
+				continue
+			}
+			p.unmapped = append(p.unmapped, a)
+			p.unmappedHas |= a.group
+			if !(p.oneWay && a.reverse) {
+				p.declared.Add(a.id)
+			}
+		}
 	}
 	return p, nil
 }
+
+// OneWay reports whether the mapping's records are one-directional
+// (oneway: true): a biflow's reverse counters have no place, and leaving
+// them out is not declared lossy (see Declared).
+func (p *Plan) OneWay() bool { return p.oneWay }
+
+// Declared is the set of canonical fields an Out plan declares it does not
+// carry: it has no rule for them (flowgate mapping check lists them as
+// "not carried"), so a value of theirs left out is a declared loss,
+// counted and not an error. Every other field EncodeUnwritten reports
+// (a value a rule exists for but could not write: out of range, of the
+// other address family, outside an enum table; a one-way mapping's
+// reverse counters) is a loss the user has to accept (convert --lossy).
+func (p *Plan) Declared() FieldSet { return p.declared }
 
 func (o *op) prepare(r *Rule) error {
 	c := &r.Convert
@@ -215,6 +270,9 @@ func (p *Plan) Decode(src Source, r *flow.Record) error {
 			}
 			continue
 		}
+		if o.fam != 0 && !o.famMatch(r) {
+			continue
+		}
 		o.acc.set(r, v)
 	}
 	return first
@@ -230,7 +288,24 @@ func (p *Plan) applyErr(o *op, err error) error {
 // free). Fields the record lacks are not written. The error is the first
 // value that could not be represented (others are still written).
 func (p *Plan) Encode(r *flow.Record, dst Sink, scratch []byte) ([]byte, error) {
+	buf, _, err := p.encode(r, dst, scratch, false)
+	return buf, err
+}
+
+// EncodeUnwritten is Encode that also returns the canonical fields r
+// carries whose values the plan did not write: fields it has no rule for
+// (Declared), values a rule could not write (the error says why for the
+// first), an address of a family no rule takes, a one-way plan's non-zero
+// reverse counters. Derived fields (totals, duration) are never in it,
+// and a field written through another (an ICMP flow's type as src_port,
+// last_time as duration) counts as written. It does not allocate.
+func (p *Plan) EncodeUnwritten(r *flow.Record, dst Sink, scratch []byte) ([]byte, FieldSet, error) {
+	return p.encode(r, dst, scratch, true)
+}
+
+func (p *Plan) encode(r *flow.Record, dst Sink, scratch []byte, report bool) ([]byte, FieldSet, error) {
 	var first error
+	var carried, written FieldSet
 	buf := scratch[:0]
 	for i := range p.ops {
 		o := &p.ops[i]
@@ -242,6 +317,12 @@ func (p *Plan) Encode(r *flow.Record, dst Sink, scratch []byte) ([]byte, error) 
 		}
 		v, ok := o.acc.get(r)
 		if !ok {
+			continue
+		}
+		if report && !o.acc.derived {
+			carried.Add(o.acc.id)
+		}
+		if o.fam != 0 && !o.famMatch(r) {
 			continue
 		}
 		var err error
@@ -259,8 +340,29 @@ func (p *Plan) Encode(r *flow.Record, dst Sink, scratch []byte) ([]byte, error) 
 			continue
 		}
 		dst.Put(o.slot, buf[start:])
+		written = written.Union(o.acc.writes)
 	}
-	return buf, first
+	if !report {
+		return buf, FieldSet{}, first
+	}
+	if r.Has&p.unmappedHas != 0 {
+		for _, a := range p.unmapped {
+			if r.Has&a.group == 0 {
+				continue
+			}
+			v, ok := a.get(r)
+			if ok && !(a.reverse && p.oneWay && v.u == 0) {
+				carried.Add(a.id)
+			}
+		}
+	}
+	return buf, carried.Minus(written), first
+}
+
+// famMatch reports whether an ICMP field's family rule (icmpTypeIPv4 or
+// icmpTypeIPv6) applies to r: protocol 1 is IPv4's, 58 IPv6's.
+func (o *op) famMatch(r *flow.Record) bool {
+	return (o.fam == 4) == (r.Key.Proto == 1)
 }
 
 // parse converts external text to a canonical value.

@@ -12,7 +12,6 @@ import (
 	"github.com/flowgate/flowgate/codecs/jsonl"
 	"github.com/flowgate/flowgate/flow"
 	"github.com/flowgate/flowgate/gateway"
-	"github.com/flowgate/flowgate/mappings"
 )
 
 // dialectRa is --dialect's default for JSON sinks: ra 5's -M json lines
@@ -59,7 +58,11 @@ func openJSONLSource(in gateway.Endpoint, o convertOpts) (*jsonlSource, error) {
 	return s, nil
 }
 
-// jsonlSink writes JSON lines in a dialect.
+// jsonlSink writes JSON lines in a dialect. What a dialect cannot hold is
+// the mapping's to say (mappings.Plan.EncodeUnwritten, Declared, OneWay):
+// the writer counts every value left out by field, and refuses a record
+// only for a loss the mapping does not declare (a one-way dialect's
+// reverse counts, a value its rule cannot convert), unless --lossy.
 type jsonlSink struct {
 	out     gateway.Endpoint
 	dialect string
@@ -67,11 +70,9 @@ type jsonlSink struct {
 	f       *os.File
 	w       *jsonl.Writer
 	lossy   bool
-	oneWay  bool  // the dialect has no reverse counters
-	reverse int64 // biflows whose reverse counts were left out (--lossy)
 	written int64
 	mgmt    int64
-	lost    int64
+	lost    int64 // records with an undeclared loss (--lossy)
 }
 
 func openJSONLSink(out gateway.Endpoint, o convertOpts) (*jsonlSink, error) {
@@ -90,31 +91,7 @@ func openJSONLSink(out gateway.Endpoint, o convertOpts) (*jsonlSink, error) {
 		}
 		return nil, fmt.Errorf("convert: %s: %w", out, err)
 	}
-	oneWay, err := dialectOneWay(o.dialect, o.mapping)
-	if err != nil {
-		return nil, err
-	}
-	return &jsonlSink{out: out, dialect: o.dialect, bw: bw, f: f, w: jw, lossy: o.lossy, oneWay: oneWay}, nil
-}
-
-// dialectOneWay reports whether a dialect's mapping has no place for the
-// reverse direction's packets or bytes (goflow2's records are one-way), so
-// that a biflow's reverse counts are not dropped without a word.
-func dialectOneWay(dialect, user string) (bool, error) {
-	name := "json-" + dialect
-	if dialect == "ipfix" {
-		name = "ipfix"
-	}
-	f, err := mappings.Open(name, user)
-	if err != nil {
-		return false, fmt.Errorf("convert: --dialect %s: %w", dialect, err)
-	}
-	for _, x := range mappings.Check(f).Findings {
-		if x.Kind == mappings.NotCarried && (x.Canonical == "dst_pkts" || x.Canonical == "dst_bytes") {
-			return true, nil
-		}
-	}
-	return false, nil
+	return &jsonlSink{out: out, dialect: o.dialect, bw: bw, f: f, w: jw, lossy: o.lossy}, nil
 }
 
 func (s *jsonlSink) write(recs []flow.Record) error {
@@ -122,13 +99,6 @@ func (s *jsonlSink) write(recs []flow.Record) error {
 		if recs[i].Type == flow.TypeMgmt {
 			s.mgmt++
 			continue
-		}
-		if s.oneWay && (recs[i].Pkts[flow.Dst] != 0 || recs[i].Bytes[flow.Dst] != 0) {
-			if !s.lossy {
-				return fmt.Errorf("convert: %s: record %d: %w", s.out, s.written+1, &codecs.NotRepresentableError{Format: "json " + s.dialect,
-					Field: "dpkts", Reason: "the dialect's records are one-way: the reverse direction's packets and bytes have no key (use --lossy to leave them out and count them)"})
-			}
-			s.reverse++
 		}
 		if err := s.w.Encode(&recs[i]); err != nil {
 			// The writer leaves the value out of the line and says so.
@@ -166,10 +136,11 @@ func (s *jsonlSink) report(w io.Writer) {
 	fmt.Fprintf(w, "  sink              %s (JSON lines, %s dialect)\n", s.out, s.dialect)
 	fmt.Fprintf(w, "  records written   %d\n", s.written)
 	if s.lost > 0 {
-		fmt.Fprintf(w, "  not representable %d records had a value the dialect cannot hold (left out)\n", s.lost)
+		fmt.Fprintf(w, "  lossy             %d records had a value the dialect cannot hold, left out (--lossy)\n", s.lost)
 	}
-	if s.reverse > 0 {
-		fmt.Fprintf(w, "  reverse left out  %d biflows' reverse packets and bytes (one-way dialect)\n", s.reverse)
+	st := s.w.Stats()
+	for _, fc := range st.Lost() {
+		fmt.Fprintf(w, "  not representable %d %s\n", fc.Count, fc.Field)
 	}
 	if s.mgmt > 0 {
 		fmt.Fprintf(w, "  management        %d Argus MARs not written\n", s.mgmt)

@@ -46,7 +46,7 @@ func TestAllocs(t *testing.T) {
 		}
 		i := 0
 		allocs := testing.AllocsPerRun(5000, func() {
-			if err := w.Encode(&recs[i%len(recs)]); err != nil {
+			if err := w.Encode(&recs[i%len(recs)]); err != nil && !oneWayLoss(w, &recs[i%len(recs)], err) {
 				t.Fatal(err)
 			}
 			i++
@@ -82,7 +82,7 @@ func BenchmarkWrite(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				if err := w.Encode(&recs[i%len(recs)]); err != nil {
+				if err := w.Encode(&recs[i%len(recs)]); err != nil && !oneWayLoss(w, &recs[i%len(recs)], err) {
 					b.Fatal(err)
 				}
 			}

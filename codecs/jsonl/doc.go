@@ -12,7 +12,8 @@
 //	ecs      Elastic Common Schema (source.ip, destination.port,
 //	         network.bytes, event.start as ISO 8601 with ns ...)
 //	goflow2  goflow2's FlowMessage names (src_addr, bytes, time_flow_start_ns);
-//	         its flows are one-directional: only the source's counters
+//	         its flows are one-directional (oneway: true): a biflow's
+//	         reverse counters are refused (an Encode error)
 //	nfdump   nfdump -o json keys (src4_addr/src6_addr, in_bytes, out_bytes,
 //	         first/last as "2006-01-02T15:04:05.000" UTC)
 //	ipfix    IANA information element names (sourceIPv4Address,
@@ -27,8 +28,16 @@
 // appears in the mapping. Values the mapping marks as numbers (counters,
 // integer and decimal times) are bare; everything else (addresses, ISO
 // times, text) is a JSON string, escaped as encoding/json does
-// (invalid UTF-8 becomes U+FFFD, since JSON text is UTF-8). A value the
-// mapping cannot represent is left out of the line and reported by Encode.
+// (invalid UTF-8 becomes U+FFFD, since JSON text is UTF-8). An ICMP
+// flow's type and code are its ports (sport, source.port ...), and also
+// icmp_type/icmp_code (goflow2, nfdump) or icmpTypeIPv4/IPv6 (ipfix).
+//
+// Every value a record carries that the dialect does not write is counted
+// by canonical field (Writer.Stats, from mappings.Plan.EncodeUnwritten).
+// Fields the mapping has no key for are a declared loss (counted only);
+// a value left out otherwise (a rule that cannot convert it, a one-way
+// dialect's non-zero reverse counters) also makes Encode return an error
+// wrapping codecs.ErrNotRepresentable, after writing the line without it.
 //
 // # Reading
 //

@@ -33,6 +33,38 @@ type Writer struct {
 	buf     []byte
 	scratch []byte
 	err     error // sticky write error
+	stats   WriteStats
+	errs    [mappings.MaxFields]error // undeclared's, by field
+}
+
+// WriteStats counts what a Writer wrote and left out.
+type WriteStats struct {
+	Records int64 // lines written
+	// Unwritten counts, by canonical field id (mappings.FieldName), the
+	// values records carried that the dialect did not write
+	// (mappings.Plan.EncodeUnwritten).
+	Unwritten [mappings.MaxFields]int64
+	// Undeclared counts the records Encode returned an error for: a value
+	// left out that the mapping does not declare lossy.
+	Undeclared int64
+}
+
+// Lost lists the fields with values left out, by name, with their counts,
+// in canonical order.
+func (s *WriteStats) Lost() []FieldCount {
+	var out []FieldCount
+	for id, n := range s.Unwritten {
+		if n > 0 {
+			out = append(out, FieldCount{Field: mappings.FieldName(id), Count: n})
+		}
+	}
+	return out
+}
+
+// FieldCount is one canonical field's count.
+type FieldCount struct {
+	Field string
+	Count int64
 }
 
 // flushAt is how much output is buffered before it is written.
@@ -111,11 +143,15 @@ func (w *Writer) Put(slot int, v []byte) {
 	}
 }
 
-// Encode writes one record as one line. A value the mapping cannot
-// represent is left out and reported with an error wrapping
-// codecs.ErrNotRepresentable and the mapping's *mappings.ApplyError (the
-// line is still written, and the next Encode goes on); write errors are
-// sticky.
+// Encode writes one record as one line. Every value the record carries
+// that the dialect does not write is counted by field (Stats). Fields the
+// mapping has no key for are a declared loss (mappings.Plan.Declared:
+// `flowgate mapping check` lists them), counted only; any other value left
+// out is reported with an error wrapping codecs.ErrNotRepresentable: the
+// mapping's *mappings.ApplyError for a value its rule cannot convert, or a
+// *codecs.NotRepresentableError (a one-way dialect's reverse counters, an
+// address of a family no rule takes). The line is still written and the
+// next Encode goes on; write errors are sticky.
 func (w *Writer) Encode(r *flow.Record) error {
 	if w.err != nil {
 		return w.err
@@ -126,7 +162,21 @@ func (w *Writer) Encode(r *flow.Record) error {
 		w.cur = 1
 	}
 	var perr error
-	w.scratch, perr = w.plan.Encode(r, w, w.scratch)
+	var lost mappings.FieldSet
+	w.scratch, lost, perr = w.plan.EncodeUnwritten(r, w, w.scratch)
+	w.stats.Records++
+	for id := lost.Next(0); id >= 0; id = lost.Next(id + 1) {
+		w.stats.Unwritten[id]++
+	}
+	var uerr error
+	if perr == nil {
+		if und := lost.Minus(w.plan.Declared()); !und.Empty() {
+			uerr = w.undeclared(und)
+		}
+	}
+	if perr != nil || uerr != nil {
+		w.stats.Undeclared++
+	}
 	w.buf = append(w.buf, '{')
 	w.children(&w.root)
 	w.buf = append(w.buf, '}', '\n')
@@ -139,8 +189,28 @@ func (w *Writer) Encode(r *flow.Record) error {
 	if perr != nil {
 		return fmt.Errorf("jsonl: %s: %w: %w", w.plan.Dialect, codecs.ErrNotRepresentable, perr)
 	}
-	return nil
+	return uerr
 }
+
+// undeclared describes the first field of und. The error is made once per
+// field and kept (errors are immutable), so that refusing every biflow of
+// a one-way dialect does not allocate per record.
+func (w *Writer) undeclared(und mappings.FieldSet) error {
+	id := und.Next(0)
+	if e := w.errs[id]; e != nil {
+		return e
+	}
+	f := mappings.FieldName(id)
+	reason := "the mapping's rule for it does not take this value (an address of a family no rule has)"
+	if w.plan.OneWay() && (f == "dst_pkts" || f == "dst_bytes" || f == "dst_app_bytes") {
+		reason = "the dialect's records are one-way (oneway: true): the reverse direction's counters have no key"
+	}
+	w.errs[id] = fmt.Errorf("jsonl: %s: %w", w.plan.Dialect, &codecs.NotRepresentableError{Format: "json " + w.plan.Dialect, Field: f, Reason: reason})
+	return w.errs[id]
+}
+
+// Stats returns the counts so far.
+func (w *Writer) Stats() WriteStats { return w.stats }
 
 func (w *Writer) present(n *node) bool {
 	for _, s := range w.order[n.lo:n.hi] {
