@@ -179,7 +179,6 @@ func (r *Reader) Decode(rec *flow.Record) error {
 func (r *Reader) readHeader() error {
 	for {
 		line := r.line
-		start := r.start
 		if err := r.next(); err != nil {
 			if err == io.EOF {
 				r.err = io.EOF
@@ -195,11 +194,12 @@ func (r *Reader) readHeader() error {
 			continue
 		}
 		if r.cfg.comma == 0 && r.comma == ',' && len(f) == 1 && bytes.IndexByte(f[0], '\t') >= 0 {
-			// ra -c '\t' (and tab-separated binetflow files): read again
-			// with tabs.
+			// ra -c '\t' (and tab-separated binetflow files).
 			r.comma = '\t'
-			r.start, r.line = start, line
-			continue
+			f = bytes.Split(f[0], []byte{'\t'})
+			for i := range f {
+				f[i] = trim(f[i])
+			}
 		}
 		r.header = make([]string, len(f))
 		for i := range r.slotCol {

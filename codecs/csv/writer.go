@@ -19,6 +19,7 @@ type Writer struct {
 	plan    *mappings.Plan
 	comma   byte
 	cols    []string
+	plain   []bool // the column's values never need quotes: numbers, addresses, MACs
 	vals    [][]byte
 	gen     []uint32
 	cur     uint32
@@ -38,7 +39,8 @@ func NewWriter(w io.Writer, dialect string, opts ...Option) (*Writer, error) {
 	cols := p.Columns()
 	wr := &Writer{
 		w: w, plan: p, comma: c.comma, cols: cols,
-		vals: make([][]byte, len(cols)),
+		plain: make([]bool, len(cols)),
+		vals:  make([][]byte, len(cols)),
 		gen:  make([]uint32, len(cols)),
 		buf:  make([]byte, 0, flushAt+4096),
 	}
@@ -46,6 +48,9 @@ func NewWriter(w io.Writer, dialect string, opts ...Option) (*Writer, error) {
 		wr.comma = ','
 	}
 	for i, name := range cols {
+		col := p.Column(i)
+		wr.plain[i] = wr.comma != '.' && wr.comma != ':' && wr.comma != '-' && wr.comma != ' ' &&
+			(col.Number || col.Kind == mappings.KindAddr || col.Kind == mappings.KindMAC)
 		if i > 0 {
 			wr.buf = append(wr.buf, wr.comma)
 		}
@@ -85,7 +90,12 @@ func (w *Writer) Encode(r *flow.Record) error {
 		if i > 0 {
 			w.buf = append(w.buf, w.comma)
 		}
-		if w.gen[i] == w.cur {
+		if w.gen[i] != w.cur {
+			continue
+		}
+		if w.plain[i] {
+			w.buf = append(w.buf, w.vals[i]...)
+		} else {
 			w.buf = w.appendField(w.buf, w.vals[i])
 		}
 	}
