@@ -41,8 +41,8 @@ func NewWriter(w io.Writer, dialect string, opts ...Option) (*Writer, error) {
 		w: w, plan: p, comma: c.comma, cols: cols,
 		plain: make([]bool, len(cols)),
 		vals:  make([][]byte, len(cols)),
-		gen:  make([]uint32, len(cols)),
-		buf:  make([]byte, 0, flushAt+4096),
+		gen:   make([]uint32, len(cols)),
+		buf:   make([]byte, 0, flushAt+4096),
 	}
 	if wr.comma == 0 {
 		wr.comma = ','
