@@ -13,7 +13,11 @@ import (
 // hand one raw value at a time to the rule. The Set methods read a value
 // into a record (conversion, range check, the canonical field's setter),
 // the others read the canonical field of a record back as the external
-// value. None allocates; a RuleOp is immutable and safe for concurrent use.
+// value. None allocates: the methods for binary values (SetUint, SetAddr,
+// SetMAC, SetBytes, TimeNs, Uint) return the bare sentinels (ErrValue,
+// ErrRange, ErrLossy), which a codec counts per value; SetText and
+// ParseNs, for text formats that report a bad value with its place,
+// return an *ApplyError. A RuleOp is immutable and safe for concurrent use.
 type RuleOp struct {
 	rule Rule
 	o    op
@@ -97,11 +101,18 @@ func (x *RuleOp) err(e error) error {
 // SetText reads external text b into r, as a Plan's Decode does for one
 // column. A constant rule ignores b.
 func (x *RuleOp) SetText(r *flow.Record, b []byte) error {
+	if err := x.setText(r, b); err != nil {
+		return x.err(err)
+	}
+	return nil
+}
+
+func (x *RuleOp) setText(r *flow.Record, b []byte) error {
 	var v value
 	if x.o.kind == ConvConstant {
 		v = x.o.konst
 	} else if err := x.o.parse(b, &v); err != nil {
-		return x.err(err)
+		return err
 	}
 	return x.set(r, &v)
 }
@@ -121,7 +132,7 @@ func (x *RuleOp) SetMissing(r *flow.Record) bool {
 func (x *RuleOp) set(r *flow.Record, v *value) error {
 	a := x.o.acc
 	if a.kind == KindUint && a.bits < 64 && v.u>>a.bits != 0 {
-		return x.err(ErrRange)
+		return ErrRange
 	}
 	a.set(r, *v)
 	return nil
@@ -137,16 +148,16 @@ func (x *RuleOp) SetUint(r *flow.Record, u uint64) error {
 		v = x.o.konst
 	case ConvEnum:
 		var tmp [20]byte
-		return x.SetText(r, appendUint(tmp[:0], u))
+		return x.setText(r, appendUint(tmp[:0], u))
 	case ConvWiden, ConvNarrow:
 		if u > x.o.extMax {
-			return x.err(ErrRange)
+			return ErrRange
 		}
 		v.u = u
 	case ConvScale:
 		if x.o.mul != 1 {
 			if u > ^uint64(0)/x.o.mul {
-				return x.err(ErrRange)
+				return ErrRange
 			}
 			u *= x.o.mul
 		} else {
@@ -157,7 +168,7 @@ func (x *RuleOp) SetUint(r *flow.Record, u uint64) error {
 		v.u = u
 	}
 	if x.o.acc.kind != KindUint {
-		return x.err(ErrValue)
+		return ErrValue
 	}
 	return x.set(r, &v)
 }
@@ -172,7 +183,7 @@ func (x *RuleOp) TimeNs(u uint64) (int64, error) {
 		unit = 1
 	}
 	if unit == 0 || u > uint64(1<<63-1)/uint64(unit) {
-		return 0, x.err(ErrRange)
+		return 0, ErrRange
 	}
 	return int64(u)*unit - x.o.epochNs, nil
 }
@@ -180,7 +191,7 @@ func (x *RuleOp) TimeNs(u uint64) (int64, error) {
 // SetAddr reads an address into r (a family rule refuses the other one).
 func (x *RuleOp) SetAddr(r *flow.Record, a netip.Addr) error {
 	if x.o.acc.kind != KindAddr || (x.o.v4 && !a.Is4()) || (x.o.v6 && !a.Is6()) {
-		return x.err(ErrValue)
+		return ErrValue
 	}
 	v := value{addr: a}
 	return x.set(r, &v)
@@ -189,7 +200,7 @@ func (x *RuleOp) SetAddr(r *flow.Record, a netip.Addr) error {
 // SetMAC reads a hardware address into r.
 func (x *RuleOp) SetMAC(r *flow.Record, m [6]byte) error {
 	if x.o.acc.kind != KindMAC {
-		return x.err(ErrValue)
+		return ErrValue
 	}
 	v := value{mac: m}
 	return x.set(r, &v)
@@ -198,13 +209,13 @@ func (x *RuleOp) SetMAC(r *flow.Record, m [6]byte) error {
 // SetBytes reads a text value (aliased, not copied) into r.
 func (x *RuleOp) SetBytes(r *flow.Record, b []byte) error {
 	if x.o.acc.kind != KindText && x.o.acc.kind != KindCountry {
-		return x.err(ErrValue)
+		return ErrValue
 	}
-	return x.SetText(r, b)
+	return x.setText(r, b)
 }
 
 // AppendText appends the external text of r's canonical field, as a
-// Plan's Encode does for one column. ok is false when r does not carry
+// Plan's Encode does for one column (its error is a bare sentinel). ok is false when r does not carry
 // the field or the rule does not apply to its value (an address of the
 // other family); then nothing is appended.
 func (x *RuleOp) AppendText(buf []byte, r *flow.Record) (out []byte, ok bool, err error) {
@@ -218,7 +229,7 @@ func (x *RuleOp) AppendText(buf []byte, r *flow.Record) (out []byte, ok bool, er
 	n := len(buf)
 	out, skip, err := x.o.format1(buf, &v)
 	if err != nil {
-		return buf[:n], false, x.err(err)
+		return buf[:n], false, err // bare: the codec counts it
 	}
 	if skip {
 		return buf[:n], false, nil
@@ -242,26 +253,26 @@ func (x *RuleOp) Uint(r *flow.Record) (u uint64, ok bool, err error) {
 	case ConvEnum:
 		t, found := x.o.enumU[u]
 		if !found {
-			return 0, true, x.err(ErrValue)
+			return 0, true, ErrValue
 		}
 		e, okp := parseUint(t)
 		if !okp {
-			return 0, true, x.err(ErrValue)
+			return 0, true, ErrValue
 		}
 		return e, true, nil
 	case ConvWiden, ConvNarrow:
 		if u > x.o.extMax {
-			return x.o.extMax, true, x.err(ErrRange)
+			return x.o.extMax, true, ErrRange
 		}
 	case ConvScale:
 		if x.o.mul != 1 {
 			if u%x.o.mul != 0 {
-				err = x.err(ErrLossy)
+				err = ErrLossy
 			}
 			u /= x.o.mul
 		} else {
 			if u > ^uint64(0)/x.o.div {
-				return ^uint64(0), true, x.err(ErrRange)
+				return ^uint64(0), true, ErrRange
 			}
 			u *= x.o.div
 		}

@@ -45,6 +45,7 @@ type encConfig struct {
 	nano      bool
 	milli     bool
 	lossy     bool
+	mapping   *Mapping
 	maxTpl    int
 }
 
@@ -109,6 +110,10 @@ type EncoderStats struct {
 	// went without reverse counts (nfcore writes RFC 5103 elements for
 	// biflows only) or whose ICMP type went without a flow key.
 	Dropped uint64
+	// Unmapped counts values a user mapping's rule could not write
+	// exactly (a scale that does not divide, a value wider than its
+	// element): written as near as the element allows.
+	Unmapped uint64
 	// SubMs counts records whose times lost a sub-millisecond part
 	// (WithMilliseconds).
 	SubMs uint64
@@ -162,6 +167,7 @@ func NewEncoder(w io.Writer, opts ...EncoderOption) *Encoder {
 	e := &Encoder{w: w, c: c, tpls: nfcore.EncTemplates{Max: c.maxTpl}, doms: map[uint32]*domain{},
 		opts:   nfcore.EncOptions{Version: nfcore.IPFIX, Nanoseconds: c.nano},
 		optsNs: nfcore.EncOptions{Version: nfcore.IPFIX, Nanoseconds: true}}
+	e.opts.Map, e.optsNs.Map = c.mapping, c.mapping
 	e.cur = msg{buf: make([]byte, 0, c.mtu), setOff: -1}
 	return e
 }
@@ -170,6 +176,7 @@ func NewEncoder(w io.Writer, opts ...EncoderOption) *Encoder {
 func (e *Encoder) Stats() EncoderStats {
 	st := e.stats
 	st.Redefined = e.tpls.Redefined
+	st.Unmapped = e.opts.RuleErrors
 	return st
 }
 

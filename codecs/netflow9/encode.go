@@ -43,6 +43,7 @@ type encConfig struct {
 	boot      int64 // Unix ns, whole ms
 	uptime    bool
 	lossy     bool
+	mapping   *Mapping
 	maxTpl    int
 }
 
@@ -108,6 +109,10 @@ type EncoderStats struct {
 	// (WithLossyEncode), and records whose reverse TOS, VLAN or TCP flags
 	// came without reverse counts or whose ICMP type came without a key.
 	Dropped uint64
+	// Unmapped counts values a user mapping's rule could not write
+	// exactly (a scale that does not divide, a value wider than its
+	// element): written as near as the element allows.
+	Unmapped uint64
 	// SubMs counts records whose times lost a sub-millisecond part (v9
 	// holds milliseconds).
 	SubMs uint64
@@ -164,6 +169,7 @@ func NewEncoder(w io.Writer, opts ...EncoderOption) *Encoder {
 	}
 	e := &Encoder{w: w, c: c, tpls: nfcore.EncTemplates{Max: c.maxTpl}, doms: map[uint32]*domain{},
 		opts: nfcore.EncOptions{Version: nfcore.V9}}
+	e.opts.Map = c.mapping
 	if c.uptime {
 		e.opts.BootNs = c.boot
 	}
@@ -175,6 +181,7 @@ func NewEncoder(w io.Writer, opts ...EncoderOption) *Encoder {
 func (e *Encoder) Stats() EncoderStats {
 	st := e.stats
 	st.Redefined = e.tpls.Redefined
+	st.Unmapped = e.opts.RuleErrors
 	return st
 }
 

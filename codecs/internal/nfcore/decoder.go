@@ -64,6 +64,9 @@ type Config struct {
 	// SeqMaxGap is the largest forward jump of a sequence number counted
 	// as loss; larger jumps are resets (default 1<<20).
 	SeqMaxGap uint32
+	// Mapping is a user mapping file laid over the built-in one
+	// (NewMapping), resolved into each template's field ops.
+	Mapping *Mapping
 	// Now gives the time (default time.Now); tests set it.
 	Now func() time.Time
 }
@@ -221,7 +224,7 @@ func (d *Decoder) dropTemplate(e *exporter, s *domainState, id uint16) {
 // addTemplate stores t (compiled), replacing one with its id, within the
 // exporter's bounds.
 func (d *Decoder) addTemplate(e *exporter, s *domainState, t *Template, m *msgCtx, off int) bool {
-	t.compile(d.ver)
+	t.compile(d.ver, d.cfg.Mapping)
 	t.created, t.used = d.now, d.now
 	old := s.tpls[t.ID]
 	n, sz := e.nTpl+1, e.tplBytes+t.size

@@ -5,7 +5,12 @@
 //   - the element registry (elements.go): one table from IANA element ids
 //     (v9 field types 1-127 are the same numbers) to flow.Record fields,
 //     read by the decoder (Lookup) and the encoder (RecordFields,
-//     AppendRecord);
+//     AppendRecord). It is the built-in mappings (mappings/builtin/
+//     ipfix.yaml, netflow9.yaml) in Go: TestBuiltinMappingAgrees holds
+//     them together and lists where they differ and why;
+//   - user mapping files laid over it (mapping.go: NewMapping,
+//     Config.Mapping, EncOptions.Map), resolved per template and per
+//     encoder field list into the same per-field ops;
 //   - templates compiled once into per-field ops, so a data record decodes
 //     with no map lookup and no allocation;
 //   - the template cache, scoped by (exporter address and port,

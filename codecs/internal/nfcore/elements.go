@@ -100,6 +100,8 @@ const (
 	OpSelectorAlgo
 	OpPacketInterval
 	OpPacketSpace
+	// OpRule: a user mapping's rule reads the element (mapping.go).
+	OpRule
 	numOps
 )
 

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 
 	"github.com/flowgate/flowgate/flow"
+	"github.com/flowgate/flowgate/mappings"
 )
 
 // The encode side of the registry. An encoder asks RecordFields which
@@ -24,6 +25,10 @@ type EncOptions struct {
 	// Nanoseconds writes IPFIX times as flowStartNanoseconds and
 	// flowEndNanoseconds (156/157, NTP format) instead of milliseconds.
 	Nanoseconds bool
+	// Map is a user mapping (NewMapping) laid over the registry.
+	Map *Mapping
+	// RuleErrors counts values Map's rules could not write exactly.
+	RuleErrors uint64
 }
 
 // EncField is one element of an encoder's template and where its value
@@ -32,7 +37,8 @@ type EncField struct {
 	FieldSpec
 	op    Op
 	dir   uint8
-	extra int // index into Record.Extra for OpExtra
+	extra int              // index into Record.Extra for OpExtra
+	rule  *mappings.RuleOp // OpRule
 }
 
 // Op returns what the field writes (OpExtra: an Extra value).
@@ -53,10 +59,34 @@ func (f *EncField) Op() Op { return f.op }
 // sends a biflow as two records (see SplitBiflow).
 func RecordFields(dst []EncField, r *flow.Record, o *EncOptions) []EncField {
 	ipfix := o.Version == IPFIX
+	mp := o.Map
+	// mapped puts the field of a user rule that replaces a registry
+	// element (or none, for a drop) in its place.
+	mapped := func(rev int, id uint16, n uint16) bool {
+		k := mp.out[rev][id]
+		if k == 0 {
+			return false
+		}
+		if k > 0 {
+			or := &mp.outRules[k-1]
+			s := or.spec
+			if or.rule.Kind() == mappings.KindUint || or.rule.Kind() == mappings.KindTime {
+				s.Len = max(s.Len, n) // the registry's length: a value of the same element
+			}
+			dst = append(dst, EncField{FieldSpec: s, op: OpRule, rule: or.rule})
+		}
+		return true
+	}
 	add := func(op Op, id uint16, n uint16) {
+		if mp != nil && mapped(0, id, n) {
+			return
+		}
 		dst = append(dst, EncField{FieldSpec: FieldSpec{ID: id, Len: n}, op: op})
 	}
 	addRev := func(op Op, id uint16, n uint16) {
+		if mp != nil && mapped(1, id, n) {
+			return
+		}
 		dst = append(dst, EncField{FieldSpec: FieldSpec{PEN: PENReverse, ID: id, Len: n}, op: op, dir: flow.Dst})
 	}
 	h := r.Has
@@ -177,10 +207,16 @@ func RecordFields(dst []EncField, r *flow.Record, o *EncOptions) []EncField {
 	if h&flow.HasSampling != 0 && r.SamplingRate != 0 && !hasExtra(r, 34) {
 		add(OpSamplingInterval, 34, 4)
 	}
+	if mp != nil {
+		dst = mp.addedFields(dst, r)
+	}
 	for i := range r.Extra {
 		x := &r.Extra[i]
 		if x.Source != flow.SourceIPFIX && x.Source != flow.SourceNetFlow9 {
 			continue
+		}
+		if mp != nil && len(mp.added) > 0 && mp.isAdded(x.Enterprise, x.ID) {
+			continue // written from its canonical field
 		}
 		n := len(x.Value)
 		spec := FieldSpec{PEN: x.Enterprise, ID: uint16(x.ID), Len: uint16(n)}
@@ -271,7 +307,12 @@ func DataLen(fields []EncField, r *flow.Record) int {
 			n += int(f.Len)
 			continue
 		}
-		l := len(r.Extra[f.extra].Value)
+		var l int
+		if f.op == OpRule {
+			l = ruleValueLen(f, r)
+		} else {
+			l = len(r.Extra[f.extra].Value)
+		}
 		n += l + 1
 		if l >= 255 {
 			n += 2
@@ -363,6 +404,8 @@ func AppendRecord(dst []byte, fields []EncField, r *flow.Record, o *EncOptions) 
 			dst = append(dst, byte(l>>24), byte(l>>16), byte(l>>8))
 		case OpSamplingInterval:
 			dst = be.AppendUint32(dst, r.SamplingRate)
+		case OpRule:
+			dst = appendRule(dst, f, r, o)
 		case OpExtra:
 			v := r.Extra[f.extra].Value
 			if f.Len == VarLen {

@@ -110,6 +110,9 @@ type Stats struct {
 	// TimeClamped counts flows whose uptime times fell more than 10 s
 	// after the export time (an exporter bug): moved to end at it.
 	TimeClamped uint64
+	// Unmapped counts values a user mapping's rule could not read (out of
+	// the field's range, an enum value not listed): kept in Extra.
+	Unmapped uint64
 
 	Rejected [NumReasons]uint64 // rejected input, by reason
 }

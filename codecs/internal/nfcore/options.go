@@ -59,6 +59,11 @@ func WithSeqMaxGap(n uint32) Option {
 	return func(c *Config) { c.SeqMaxGap = n }
 }
 
+// WithMapping lays a user mapping (NewMapping) over the built-in one.
+func WithMapping(m *Mapping) Option {
+	return func(c *Config) { c.Mapping = m }
+}
+
 // WithClock sets the clock used for template and pending expiry.
 func WithClock(now func() time.Time) Option {
 	return func(c *Config) { c.Now = now }

@@ -145,6 +145,11 @@ func decodeRecord(t *Template, b []byte, m *msgCtx, rec *flow.Record) int {
 		case OpSkip:
 		case OpExtra:
 			rec.Extra = append(rec.Extra, flow.Field{Source: m.src, Enterprise: o.pen, ID: uint32(o.id), Offset: uint32(o.len), Value: v})
+		case OpRule:
+			if !applyRule(o.rule, v, &a, rec) {
+				m.stats.Unmapped++
+				rec.Extra = append(rec.Extra, flow.Field{Source: m.src, Enterprise: o.pen, ID: uint32(o.id), Offset: uint32(o.len), Value: v})
+			}
 		case OpSrcAddr4:
 			setAddr(&rec.Key.Src, netip.AddrFrom4([4]byte(v)), &a)
 		case OpDstAddr4:
@@ -405,6 +410,9 @@ func setAddr(dst *netip.Addr, v netip.Addr, a *recAcc) {
 // finishRecord fills what depends on several elements: counters from
 // totals, times, TCP state, sampling, header context.
 func finishRecord(a *recAcc, m *msgCtx, rec *flow.Record) {
+	// A user mapping's rules set fields themselves (with their Has bits);
+	// the key and counters below take those into account too.
+	a.has |= rec.Has
 	rec.Type = RecordType
 	rec.Cause = flow.CauseStatus
 	// flowEndReason: idle timeout is an Argus timeout; end of flow (FIN,

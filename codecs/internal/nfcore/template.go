@@ -1,5 +1,7 @@
 package nfcore
 
+import "github.com/flowgate/flowgate/mappings"
+
 // FieldSpec is one field of a template as it is on the wire.
 type FieldSpec struct {
 	PEN uint32 // 0 for IANA (and every NetFlow v9 field)
@@ -17,6 +19,7 @@ type fieldOp struct {
 	len  uint16
 	pen  uint32
 	id   uint16
+	rule *mappings.RuleOp // OpRule
 }
 
 // Template is a compiled (options) template. It is immutable once in the
@@ -47,7 +50,10 @@ func (t *Template) Variable() bool { return t.variable }
 
 // compile builds the per-field ops of t. Lengths a canonical field cannot
 // take (a 3-byte IPv4 address) fall back to Extra, so the value is kept.
-func (t *Template) compile(v Version) {
+//
+// A user mapping (m, may be nil) is consulted here, once per template
+// field: the field's op is then the mapping's rule, or Extra for a drop.
+func (t *Template) compile(v Version, m *Mapping) {
 	t.ops = make([]fieldOp, len(t.Fields))
 	t.minLen, t.variable = 0, false
 	for i, f := range t.Fields {
@@ -58,6 +64,13 @@ func (t *Template) compile(v Version) {
 			t.minLen++
 		} else {
 			t.minLen += int(f.Len)
+		}
+		if m != nil && i >= t.Scope {
+			if op, rule, ok := m.inOp(f); ok {
+				o.op, o.rule = op, rule
+				t.ops[i] = o
+				continue
+			}
 		}
 		e, rev := Lookup(f.PEN, f.ID)
 		switch {
