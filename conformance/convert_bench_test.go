@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowgate/flowgate/codecs"
 	"github.com/flowgate/flowgate/codecs/argus"
 	"github.com/flowgate/flowgate/codecs/jsonl"
 	"github.com/flowgate/flowgate/codecs/zeek"
@@ -161,7 +162,7 @@ func (p *pipe) step(b *testing.B) error {
 
 func zeekToArgusPipe(tb testing.TB) (*pipe, int) {
 	data, n := corpusConnLog(tb)
-	w, err := argus.NewWriter(io.Discard, 5, argus.WithLossy(func(string, string) {}))
+	w, err := argus.NewWriter(io.Discard, 5)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -183,7 +184,14 @@ func argusToJSONPipe(tb testing.TB, dialect string) (*pipe, int) {
 			tb.Fatal(err)
 		}
 		return rd
-	}, enc: w.Encode}
+	}, enc: func(r *flow.Record) error {
+		// as convert --lossy: a one-way dialect (goflow2) leaves a
+		// biflow's reverse counters out, counted, and says so
+		if err := w.Encode(r); err != nil && !errors.Is(err, codecs.ErrNotRepresentable) {
+			return err
+		}
+		return nil
+	}}
 	p.dec = p.open()
 	return p, n
 }
