@@ -3,6 +3,7 @@ package gateway
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -13,6 +14,7 @@ import (
 	"github.com/flowgate/flowgate/codecs/ipfix"
 	"github.com/flowgate/flowgate/codecs/netflow5"
 	"github.com/flowgate/flowgate/codecs/netflow9"
+	"github.com/flowgate/flowgate/mappings"
 )
 
 // CodecSet makes the NetFlow v5, v9 and IPFIX decoders of a source (one
@@ -21,6 +23,9 @@ import (
 type CodecSet struct {
 	opts []ipfix.Option // shared by ipfix and netflow9 (nfcore options)
 	v5   []netflow5.Option
+	// User mappings, by version (CodecConfig.SetMapping).
+	ipMap  *ipfix.Mapping
+	nf9Map *netflow9.Mapping
 
 	mu    sync.Mutex
 	live  []Decoders
@@ -47,6 +52,36 @@ type CodecConfig struct {
 	ForceSampling bool
 	// Renormalise multiplies packet and byte counts by the sampling rate.
 	Renormalise bool
+	// IPFIXMapping and NetFlow9Mapping lay a user mapping file over the
+	// built-in element table of the IPFIX or the v9 decoders (SetMapping).
+	IPFIXMapping    *ipfix.Mapping
+	NetFlow9Mapping *netflow9.Mapping
+}
+
+// ErrMappingSchema is returned by SetMapping for a file of a schema no
+// NetFlow/IPFIX codec reads.
+var ErrMappingSchema = errors.New("gateway: the mapping's schema is not ipfix or netflow9")
+
+// SetMapping resolves a user mapping file (as mappings.LoadFile loads it)
+// for the decoders of its schema: ipfix or netflow9.
+func (c *CodecConfig) SetMapping(f *mappings.File) error {
+	switch f.Schema {
+	case "ipfix":
+		m, err := ipfix.NewMapping(f)
+		if err != nil {
+			return err
+		}
+		c.IPFIXMapping = m
+	case "netflow9":
+		m, err := netflow9.NewMapping(f)
+		if err != nil {
+			return err
+		}
+		c.NetFlow9Mapping = m
+	default:
+		return fmt.Errorf("%w: %s is %s", ErrMappingSchema, f.Name, f.Schema)
+	}
+	return nil
 }
 
 // NewCodecSetConfig returns a CodecSet whose v5, v9 and IPFIX decoders
@@ -65,12 +100,19 @@ func NewCodecSetConfig(cfg CodecConfig) *CodecSet {
 		opts = append(opts, ipfix.WithRenormalise(true))
 		v5 = append(v5, netflow5.WithRenormalise(true))
 	}
-	return &CodecSet{opts: opts, v5: v5}
+	return &CodecSet{opts: opts, v5: v5, ipMap: cfg.IPFIXMapping, nf9Map: cfg.NetFlow9Mapping}
 }
 
 // New is a NewDecoders: a fresh set of decoders.
 func (c *CodecSet) New() Decoders {
-	v9, ip := netflow9.NewDecoder(c.opts...), ipfix.NewDecoder(c.opts...)
+	v9opts, ipopts := c.opts, c.opts
+	if c.nf9Map != nil {
+		v9opts = append(v9opts[:len(v9opts):len(v9opts)], netflow9.WithMapping(c.nf9Map))
+	}
+	if c.ipMap != nil {
+		ipopts = append(ipopts[:len(ipopts):len(ipopts)], ipfix.WithMapping(c.ipMap))
+	}
+	v9, ip := netflow9.NewDecoder(v9opts...), ipfix.NewDecoder(ipopts...)
 	d := Decoders{V5: netflow5.NewDecoder(0, c.v5...), V9: v9, IPFIX: ip}
 	c.mu.Lock()
 	c.live = append(c.live, d)
@@ -240,6 +282,8 @@ func addNF(a *ipfix.Stats, b ipfix.Stats) {
 	a.SeqReordered += b.SeqReordered
 	a.NoTime += b.NoTime
 	a.NoSysInit += b.NoSysInit
+	a.TimeClamped += b.TimeClamped
+	a.Unmapped += b.Unmapped
 	for i := range a.Rejected {
 		a.Rejected[i] += b.Rejected[i]
 	}

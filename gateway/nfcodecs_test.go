@@ -3,14 +3,19 @@ package gateway
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/flowgate/flowgate/flow"
+	"github.com/flowgate/flowgate/mappings"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 )
@@ -262,4 +267,71 @@ func TestUDPListenerExportPcaps(t *testing.T) {
 		}
 	}
 	t.Logf("%d captures, %d datagrams (v5 %d, v9 %d, IPFIX %d), %d records", len(streams), sent, st.V5, st.V9, st.IPFIX, len(want))
+}
+
+// TestCodecConfigMapping: a user mapping set on the CodecConfig reaches
+// the IPFIX decoders of every set: an enterprise element of a corpus
+// export (Citrix NetScaler's; the first 4-byte one the plain decoder keeps in Extra) decodes
+// into the canonical field the file names; a file of another schema is
+// refused.
+func TestCodecConfigMapping(t *testing.T) {
+	dir := os.Getenv("FLOWGATE_CORPUS")
+	if dir == "" {
+		t.Skip("FLOWGATE_CORPUS not set")
+	}
+	var msgs [][]byte
+	for _, n := range []string{"ipfix_test_netscaler_tpl.dat", "ipfix_test_netscaler_data.dat"} {
+		b, err := os.ReadFile(filepath.Join(dir, "netflow-exports/flowbeat/dat", n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs = append(msgs, b)
+	}
+	from := netip.MustParseAddrPort("192.0.2.9:4739")
+	decode := func(cs *CodecSet) []flow.Record {
+		d := cs.New()
+		var recs []flow.Record
+		for _, m := range msgs {
+			recs, _ = d.IPFIX.DecodePacket(m, from, recs)
+		}
+		return recs
+	}
+	plain := decode(NewCodecSetConfig(CodecConfig{}))
+	var pen, id uint32
+	for _, e := range plain[0].Extra {
+		if e.Enterprise != 0 && e.Enterprise != 29305 && len(e.Value) == 4 {
+			pen, id = e.Enterprise, e.ID
+			break
+		}
+	}
+	if pen == 0 {
+		t.Fatalf("no 4-byte enterprise element in the export (%d records)", len(plain))
+	}
+	f, err := mappings.Load("user.yaml", []byte(fmt.Sprintf("version: 1\nschema: ipfix\nfields:\n  - {external: %d/%d, canonical: seq}\n", pen, id)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg CodecConfig
+	if err := cfg.SetMapping(f); err != nil || cfg.IPFIXMapping == nil {
+		t.Fatal(err)
+	}
+	recs := decode(NewCodecSetConfig(cfg))
+	if len(recs) != len(plain) || len(recs) == 0 {
+		t.Fatalf("%d records, plain %d", len(recs), len(plain))
+	}
+	for i := range recs {
+		var raw []byte
+		for _, e := range plain[i].Extra {
+			if e.Enterprise == pen && e.ID == id {
+				raw = e.Value
+			}
+		}
+		if recs[i].Has&flow.HasSeq == 0 || recs[i].Seq != binary.BigEndian.Uint32(raw) {
+			t.Errorf("record %d: seq %d (has %v), element %d/%d holds %x", i, recs[i].Seq, recs[i].Has&flow.HasSeq != 0, pen, id, raw)
+		}
+	}
+	z, _ := mappings.Load("z.yaml", []byte("version: 1\nschema: zeek\nfields:\n  - {external: x, canonical: label}\n"))
+	if err := cfg.SetMapping(z); !errors.Is(err, ErrMappingSchema) {
+		t.Errorf("zeek file: %v", err)
+	}
 }
