@@ -110,8 +110,9 @@ type ParseError struct {
 	Msg    string
 	// Partial: only this value was left out; the record was read with
 	// the rest (a value the mapping cannot convert).
-	Partial bool
-	Err     error // ErrNoHeader, ErrFieldCount, codecs.ErrCorrupt, codecs.ErrTruncated or a *mappings.ApplyError
+	Partial   bool
+	Canonical string // with Partial: the canonical field left out (src_addr, protocol ...)
+	Err       error  // ErrNoHeader, ErrFieldCount, codecs.ErrCorrupt, codecs.ErrTruncated or a *mappings.ApplyError
 }
 
 func (e *ParseError) Error() string {

@@ -214,7 +214,7 @@ func TestBadRecords(t *testing.T) {
 		if !errors.As(err, &pe) || !errors.Is(err, w.err) || pe.Line != w.line || pe.Field != w.field || pe.Column != w.col || pe.Partial != w.partial || pe.File != "f.csv" {
 			t.Errorf("%d: err %v (%+v), want %v at line %d field %d (%s)", i, err, pe, w.err, w.line, w.field, w.col)
 		}
-		if w.partial && (r.Key.Src.String() != w.addr || r.Key.SrcPort != 83) {
+		if w.partial && (r.Key.Src.String() != w.addr || r.Key.SrcPort != 83 || pe.Canonical != "protocol") {
 			t.Errorf("%d: partial record lost its other fields: %v %d", i, r.Key.Src, r.Key.SrcPort)
 		}
 	}

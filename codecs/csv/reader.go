@@ -164,6 +164,7 @@ func (r *Reader) Decode(rec *flow.Record) error {
 				if slot, ok := r.slots[ae.External]; ok && r.slotCol[slot] >= 0 {
 					c := r.slotCol[slot]
 					e = r.perr(line, c+1, fmt.Sprintf("%q", r.fields[c]), err)
+					e.Canonical = r.plan.Column(slot).Canonical
 				}
 			}
 			e.Partial = true
