@@ -38,6 +38,9 @@ Files are [format:]path; "-" is stdin or stdout. Formats: argus (Argus
 5.x), argus3 (Argus 3.x), nf (a pcap/pcapng capture of NetFlow/IPFIX
 export traffic, or raw messages of any version), nf5, nf9, ipfix (raw
 export messages, concatenated), json (sink only: ra's -M json lines),
+csv (a header line, then one record per line, in --dialect's columns:
+argus, the default, ra's -c , -u labels; nfdump, nfdump -o csv's; ecs,
+goflow2, ipfix),
 zeek (a Zeek conn.log, TSV or JSON lines when read, TSV when written),
 zeekjson (a conn.log written as JSON lines), pcap (source only: a packet
 capture, pcap or pcapng, gzip or zstd too, read through the sensor as
@@ -102,7 +105,7 @@ source's columns. Argus, NetFlow/IPFIX and ra's JSON have no field for it.`,
 	cmd.Flags().DurationVar(&o.duration, "duration", 0, "stop a listening source after this long")
 	cmd.Flags().Int64Var(&o.count, "count", 0, "stop after this many records")
 	cmd.Flags().StringVar(&o.templates, "templates", "", "NetFlow v9/IPFIX over UDP or from files: load templates, system init times and sampling rates from `FILE` at the start (if it exists) and save them there at the end, so a restarted collector decodes at once")
-	cmd.Flags().StringVar(&o.dialect, "dialect", "", "JSON lines naming: ra (sinks: ra 5's -M json, the default), argus (ra's keys as valid JSON; the default for sources), ecs, goflow2, nfdump, ipfix")
+	cmd.Flags().StringVar(&o.dialect, "dialect", "", "JSON lines naming: ra (sinks: ra 5's -M json, the default), argus (ra's keys as valid JSON; the default for sources), ecs, goflow2, nfdump, ipfix; CSV columns: argus (ra -c , labels, the default), nfdump, ecs, goflow2, ipfix")
 	cmd.Flags().StringVar(&o.mapping, "mapping", "", "a mapping `FILE` that overrides or extends the --dialect's built-in mapping (see `flowgate mapping`)")
 	cmd.Flags().DurationVar(&o.codecs.TemplateTimeout, "template-timeout", 0, "NetFlow v9/IPFIX: forget a template not refreshed for this long (0: never; IPFIX withdrawals always apply)")
 	cmd.Flags().Uint32Var(&o.codecs.SamplingRate, "sampling-rate", 0, "sampling rate of records whose exporter sends none (e.g. softflowd); with --force-sampling-rate, of every record")
@@ -191,7 +194,6 @@ func runConvert(ctx context.Context, in, out gateway.Endpoint, o convertOpts) er
 			zk.hdr = zs.rd.Header // zeek to zeek keeps the log's header
 		}
 	}
-	sk = withFieldAccount(sk, out, o) // --report: per canonical field (report.go)
 
 	var mu sync.Mutex
 	var read int64
@@ -274,6 +276,8 @@ func runConvert(ctx context.Context, in, out gateway.Endpoint, o convertOpts) er
 		switch src := src.(type) {
 		case *argusSource:
 		case *pcapSource:
+			src.report(o.stderr)
+		case *csvSource:
 			src.report(o.stderr)
 		case *zeekSource:
 			st := src.rd.Stats()
@@ -377,6 +381,9 @@ func openSource(in gateway.Endpoint, o convertOpts) (source, *gateway.CodecSet, 
 			return s, nil, err
 		case in.Format == gateway.FormatZeek, in.Format == gateway.FormatZeekJSON:
 			s, err := openZeekSource(in, o.stdin)
+			return s, nil, err
+		case in.Format == gateway.FormatCSV:
+			s, err := openCSVSource(in, o)
 			return s, nil, err
 		case in.Format == gateway.FormatJSON:
 			s, err := openJSONLSource(in, o)
@@ -521,6 +528,8 @@ func openSink(ctx context.Context, out gateway.Endpoint, in gateway.Endpoint, o 
 			return openArgusSink(out, in, o)
 		case gateway.FormatZeek, gateway.FormatZeekJSON:
 			return openZeekSink(out, o.stdout, o.communityID)
+		case gateway.FormatCSV:
+			return openCSVSink(out, o)
 		case gateway.FormatJSON:
 			if o.dialect != "" && o.dialect != dialectRa {
 				return openJSONLSink(out, o)
