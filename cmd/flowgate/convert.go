@@ -194,6 +194,7 @@ func runConvert(ctx context.Context, in, out gateway.Endpoint, o convertOpts) er
 			zk.hdr = zs.rd.Header // zeek to zeek keeps the log's header
 		}
 	}
+	sk = withFieldAccount(sk, out, o) // --report: per canonical field (report.go)
 
 	var mu sync.Mutex
 	var read int64
