@@ -47,7 +47,9 @@ func sensorFile(t *testing.T, out string, args ...string) {
 // flowgate sensor -r FILE -w x.argus writes, byte for byte (MARs
 // included: they carry packet times), in Argus 5 and, with an argus3 sink,
 // Argus 3 as sensor -3; with --sensor options as the sensor takes them;
-// and through every sink the same as convert -r x.argus gives.
+// and through every sink the same as convert -r x.argus gives (zeek sinks
+// with the sensor's bytes: the command line makes them IP-level, see
+// TestConvertPcapIPBytes).
 func TestConvertPcapSameAsSensor(t *testing.T) {
 	corpus := pcapCorpus(t)
 	dir := t.TempDir()
@@ -74,7 +76,9 @@ func TestConvertPcapSameAsSensor(t *testing.T) {
 				sargs = append([]string{"-3"}, args...)
 			}
 			sensorFile(t, want, sargs...)
-			rep, err := convert(t, "pcap:"+in, sink, convertOpts{pcap: pcapOpts{sensor: c.opts, argus3: v3}})
+			// communityID as the command line's default: an Argus sink has
+			// no place for it, and the sensor's records go out as made.
+			rep, err := convert(t, "pcap:"+in, sink, convertOpts{communityID: true, pcap: pcapOpts{sensor: c.opts, argus3: v3}})
 			if err != nil {
 				t.Fatalf("%s: %v", c.capture, err)
 			}
@@ -471,4 +475,73 @@ func nearTime(a, b string) bool {
 	x, err1 := strconv.ParseFloat(a, 64)
 	y, err2 := strconv.ParseFloat(b, 64)
 	return err1 == nil && err2 == nil && x-y < 1.5e-6 && y-x < 1.5e-6
+}
+
+// TestConvertPcapIPBytes: for a conn.log, the records' bytes are IP-level,
+// as Zeek counts orig_ip_bytes/resp_ip_bytes: the values of Zeek's own
+// btest baselines for QinQ, PPPoE in QinQ and Ethernet frames with
+// padding (ssh.pcap's bare ACKs are padded to 60 bytes).
+func TestConvertPcapIPBytes(t *testing.T) {
+	corpus := pcapCorpus(t)
+	for _, c := range []struct {
+		trace, baseline string
+	}{
+		{"q-in-q.pcap", "core.q-in-q"},
+		{"pppoe-over-qinq.pcap", "core.pppoe-over-qinq"},
+		{"ssh/ssh.pcap", "scripts.base.protocols.ssh.basic"},
+		{"tunnels/gre-sample.pcap", "core.tunnels.gre"},
+	} {
+		dir := filepath.Join(corpus, "zeek", "zeek-btest")
+		var out bytes.Buffer
+		rep, err := convert(t, "pcap:"+filepath.Join(dir, "traces", c.trace), "zeek:-",
+			convertOpts{stdout: &out, pcap: pcapOpts{sensor: "-S 86400", ipBytes: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(rep, " 0 of them inexact") {
+			t.Errorf("%s: report: %s", c.trace, rep)
+		}
+		// 5-tuple -> "orig_pkts orig_ip_bytes resp_pkts resp_ip_bytes".
+		rows := func(b []byte) map[string]string {
+			m := map[string]string{}
+			var col map[string]int
+			for _, ln := range strings.Split(string(b), "\n") {
+				f := strings.Split(ln, "\t")
+				if f[0] == "#fields" {
+					col = map[string]int{}
+					for i, n := range f[1:] {
+						col[n] = i
+					}
+				}
+				if col == nil || ln == "" || ln[0] == '#' {
+					continue
+				}
+				g := func(n string) string { return f[col[n]] }
+				m[strings.Join([]string{g("proto"), g("id.orig_h"), g("id.orig_p"), g("id.resp_h"), g("id.resp_p")}, " ")] =
+					strings.Join([]string{g("orig_pkts"), g("orig_ip_bytes"), g("resp_pkts"), g("resp_ip_bytes")}, " ")
+			}
+			return m
+		}
+		zb, err := os.ReadFile(filepath.Join(dir, "baselines", c.baseline, "conn.log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		zeek, ours := rows(zb), rows(out.Bytes())
+		n := 0
+		for k, v := range zeek {
+			if !strings.HasPrefix(k, "tcp") && !strings.HasPrefix(k, "udp") || ours[k] == "" {
+				continue // ICMP and connections argus keys otherwise: conformance/known-differences-zeek.tsv
+			}
+			o := strings.Fields(ours[k])
+			if zf := strings.Fields(v); o[0] == zf[0] && o[2] == zf[2] {
+				n++
+				if ours[k] != v {
+					t.Errorf("%s: %s: ours %s, Zeek %s (pkts ip_bytes pkts ip_bytes)", c.trace, k, ours[k], v)
+				}
+			}
+		}
+		if n == 0 {
+			t.Errorf("%s: no connection compared", c.trace)
+		}
+	}
 }
