@@ -291,6 +291,14 @@ func unsetMask(rec *flow.Record) uint32 {
 	if rec.Has&flow.HasMAC == 0 {
 		u |= 1<<kOrigL2 | 1<<kRespL2
 	}
+	// A record from a format that can lack addresses (Cisco AVC IPFIX
+	// sends them in enterprise elements): unset, not "invalid IP".
+	if !rec.Key.Src.IsValid() {
+		u |= 1 << kOrigH
+	}
+	if !rec.Key.Dst.IsValid() {
+		u |= 1 << kRespH
+	}
 	if rec.Has&flow.HasCountry == 0 || rec.Country[0] == [2]byte{} {
 		u |= 1 << kOrigCC
 	}
