@@ -50,12 +50,21 @@
 // nfdump's "No matching flows" line is skipped and its "Summary" block
 // ends the records.
 //
-// A record with the wrong number of fields, a malformed quote or a value
-// the mapping cannot convert is a *ParseError (file, line, field number and
-// column name) wrapping ErrFieldCount, codecs.ErrCorrupt,
-// codecs.ErrTruncated or the mapping's *mappings.ApplyError; the reader
-// skips that record and goes on at the next Decode. A record is at most
-// 1 MiB (WithMaxRecord).
+// A record with the wrong number of fields or a malformed quote is a
+// *ParseError (file, line, field number and column name) wrapping
+// ErrFieldCount, codecs.ErrCorrupt or codecs.ErrTruncated; the reader
+// skips that record and goes on at the next Decode. A value the mapping
+// cannot convert (ra's "man" protocol, a "Broadcast" MAC, a hex ICMP type)
+// is a *ParseError wrapping the mapping's *mappings.ApplyError with
+// Partial set and the canonical field named: the record holds its other
+// fields, for a caller that takes records without a value. A record is
+// at most 1 MiB (WithMaxRecord).
+//
+// What the dialects cannot say (the mapping language has no conversion
+// for it yet): ra's Flgs, Dir and State; ra's hex ICMP type/code and
+// nfdump's type<<8|code in dp; ra's "Broadcast" MAC; ra's date formats
+// other than -u (binetflow's "2019/04/04 16:24:47.672448"); nfdump's space
+// between date and time when writing.
 //
 // # Writing
 //
