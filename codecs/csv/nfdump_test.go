@@ -70,62 +70,72 @@ func isICMP(r *flow.Record) bool { return r.Key.Proto == 1 || r.Key.Proto == 58 
 func TestNfdumpCSV(t *testing.T) {
 	flows, values := 0, 0
 	for _, p := range nfdumpPairs(t) {
-		rd, err := NewReader(bytes.NewReader(p.csv), "nfdump", WithFileName(p.name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := decodeAll(t, p.name, rd)
-		jr, err := jsonl.NewReader(bytes.NewReader(p.json), "nfdump")
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := decodeAll(t, p.name, jr)
-		if len(got) != len(want) {
-			t.Errorf("%s: csv %d flows, json %d", p.name, len(got), len(want))
-			continue
-		}
-		if st := rd.Stats(); !st.Summary && len(got) > 0 {
-			t.Errorf("%s: nfdump's summary not seen: %+v", p.name, st)
-		}
-		for i := range got {
-			g, w := &got[i], &want[i]
-			where := p.name + " flow " + strconv.Itoa(i+1)
-			type pair struct {
-				name      string
-				got, want uint64
-			}
-			checks := []pair{
-				{"proto", uint64(g.Key.Proto), uint64(w.Key.Proto)},
-				{"ipkt", g.Pkts[0], w.Pkts[0]}, {"ibyt", g.Bytes[0], w.Bytes[0]},
-				{"opkt", g.Pkts[1], w.Pkts[1]}, {"obyt", g.Bytes[1], w.Bytes[1]},
-				{"stos", uint64(g.IPAttr.TOS[0]), uint64(w.IPAttr.TOS[0])},
-				{"dtos", uint64(g.IPAttr.TOS[1]), uint64(w.IPAttr.TOS[1])},
-				{"in", uint64(g.InIf), uint64(w.InIf)}, {"out", uint64(g.OutIf), uint64(w.OutIf)},
-				{"ts", uint64(g.Start), uint64(w.Start / 1e9 * 1e9)},
-				{"te", uint64(g.Last), uint64(w.Last / 1e9 * 1e9)},
-			}
-			if w.Has&flow.HasASN != 0 {
-				checks = append(checks, pair{"sas", uint64(g.ASN.Src), uint64(w.ASN.Src)}, pair{"das", uint64(g.ASN.Dst), uint64(w.ASN.Dst)})
-			}
-			if !isICMP(w) {
-				checks = append(checks, pair{"sp", uint64(g.Key.SrcPort), uint64(w.Key.SrcPort)}, pair{"dp", uint64(g.Key.DstPort), uint64(w.Key.DstPort)})
-			}
-			for _, c := range checks {
-				if c.got != c.want {
-					t.Errorf("%s: %s: csv %d, json %d", where, c.name, c.got, c.want)
-				}
-			}
-			if g.Key.Src != w.Key.Src || g.Key.Dst != w.Key.Dst {
-				t.Errorf("%s: addresses csv %v %v, json %v %v", where, g.Key.Src, g.Key.Dst, w.Key.Src, w.Key.Dst)
-			}
-			values += len(checks) + 2
-			flows++
-		}
+		f, v := compareNfdump(t, p)
+		flows += f
+		values += v
 	}
 	if flows < 1000 {
 		t.Fatalf("only %d flows compared", flows)
 	}
 	t.Logf("%d nfdump -o csv flows read to nfdump -o json's values (%d values)", flows, values)
+}
+
+// compareNfdump reads p's csv in the nfdump dialect and its json through
+// the jsonl nfdump dialect and compares the flows; it returns how many
+// flows and values it compared.
+func compareNfdump(t *testing.T, p nfdumpPair) (flows, values int) {
+	rd, err := NewReader(bytes.NewReader(p.csv), "nfdump", WithFileName(p.name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := decodeAll(t, p.name, rd)
+	jr, err := jsonl.NewReader(bytes.NewReader(p.json), "nfdump")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := decodeAll(t, p.name, jr)
+	if len(got) != len(want) {
+		t.Errorf("%s: csv %d flows, json %d", p.name, len(got), len(want))
+		return 0, 0
+	}
+	if st := rd.Stats(); !st.Summary && len(got) > 0 {
+		t.Errorf("%s: nfdump's summary not seen: %+v", p.name, st)
+	}
+	for i := range got {
+		g, w := &got[i], &want[i]
+		where := p.name + " flow " + strconv.Itoa(i+1)
+		type pair struct {
+			name      string
+			got, want uint64
+		}
+		checks := []pair{
+			{"proto", uint64(g.Key.Proto), uint64(w.Key.Proto)},
+			{"ipkt", g.Pkts[0], w.Pkts[0]}, {"ibyt", g.Bytes[0], w.Bytes[0]},
+			{"opkt", g.Pkts[1], w.Pkts[1]}, {"obyt", g.Bytes[1], w.Bytes[1]},
+			{"stos", uint64(g.IPAttr.TOS[0]), uint64(w.IPAttr.TOS[0])},
+			{"dtos", uint64(g.IPAttr.TOS[1]), uint64(w.IPAttr.TOS[1])},
+			{"in", uint64(g.InIf), uint64(w.InIf)}, {"out", uint64(g.OutIf), uint64(w.OutIf)},
+			{"ts", uint64(g.Start), uint64(w.Start / 1e9 * 1e9)},
+			{"te", uint64(g.Last), uint64(w.Last / 1e9 * 1e9)},
+		}
+		if w.Has&flow.HasASN != 0 {
+			checks = append(checks, pair{"sas", uint64(g.ASN.Src), uint64(w.ASN.Src)}, pair{"das", uint64(g.ASN.Dst), uint64(w.ASN.Dst)})
+		}
+		if !isICMP(w) {
+			checks = append(checks, pair{"sp", uint64(g.Key.SrcPort), uint64(w.Key.SrcPort)}, pair{"dp", uint64(g.Key.DstPort), uint64(w.Key.DstPort)})
+		}
+		for _, c := range checks {
+			if c.got != c.want {
+				t.Errorf("%s: %s: csv %d, json %d", where, c.name, c.got, c.want)
+			}
+		}
+		if g.Key.Src != w.Key.Src || g.Key.Dst != w.Key.Dst {
+			t.Errorf("%s: addresses csv %v %v, json %v %v", where, g.Key.Src, g.Key.Dst, w.Key.Src, w.Key.Dst)
+		}
+		values += len(checks) + 2
+		flows++
+	}
+	return flows, values
 }
 
 // TestNfdumpWriteMatches: the flows of nfdump's -o json, written in the
