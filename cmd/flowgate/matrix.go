@@ -290,8 +290,8 @@ func (s *seedSource) Get(slot int) ([]byte, bool) {
 	return []byte(v), ok
 }
 
-// seedRecords makes one record per field, in field order.
-func seedRecords(fields []mappings.FieldInfo) ([]flow.Record, error) {
+// mxSeedRecords makes one record per field, in field order.
+func mxSeedRecords(fields []mappings.FieldInfo) ([]flow.Record, error) {
 	in, err := newProbe(mappings.In)
 	if err != nil {
 		return nil, err
@@ -463,7 +463,7 @@ func RunMatrix(mo MatrixOptions) (*Matrix, error) {
 	for i, f := range m.Fields {
 		idx[f.Name] = i
 	}
-	seeds, err := seedRecords(m.Fields)
+	seeds, err := mxSeedRecords(m.Fields)
 	if err != nil {
 		return nil, err
 	}

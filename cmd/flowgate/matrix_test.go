@@ -4,14 +4,18 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/flowgate/flowgate/flow"
 	"github.com/flowgate/flowgate/gateway"
+	"github.com/flowgate/flowgate/mappings"
 )
 
 // knownSilent reads conformance/matrix-known.tsv: "A\tB\tfield" -> owner
@@ -194,5 +198,60 @@ func TestReportFieldAccount(t *testing.T) {
 	want := "records handed to the sink (" + strconv.FormatInt(man, 10) + " management), " + strconv.FormatInt(v4, 10) + " written"
 	if !strings.Contains(rep.String(), want) {
 		t.Errorf("report lacks %q:\n%s", want, rep.String())
+	}
+}
+
+// nopSink takes records and keeps nothing.
+type nopSink struct{}
+
+func (nopSink) write([]flow.Record) error { return nil }
+func (nopSink) flush() error              { return nil }
+func (nopSink) close() error              { return nil }
+func (nopSink) report(io.Writer)          {}
+
+// The per-field account runs per record under --report: no allocation.
+func TestFieldAccountAllocs(t *testing.T) {
+	fields := mappings.CanonicalFields()
+	recs, err := mxSeedRecords(fields)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Not the SCTP record: zeek's proto table has no sctp, and the
+	// mapping's error for it (an *ApplyError) is made per call.
+	recs = slices.DeleteFunc(recs, func(r flow.Record) bool { return r.Key.Proto == 132 })
+	for _, f := range []string{"zeek:x", "nf5:x", "argus:x", "ipfix:x", "json:x"} {
+		out, _ := gateway.ParseEndpoint(f)
+		o := mxOpts("ecs", io.Discard)
+		a, err := newFieldAccount(nopSink{}, out, o)
+		if err != nil {
+			t.Fatal(f, err)
+		}
+		for i := range recs { // grow the scratch buffers
+			a.observe(&recs[i])
+		}
+		n := testing.AllocsPerRun(20, func() {
+			for i := range recs {
+				a.observe(&recs[i])
+			}
+		})
+		if n != 0 {
+			t.Errorf("%s: %.1f allocations per %d records", f, n, len(recs))
+		}
+	}
+}
+
+func BenchmarkFieldAccount(b *testing.B) {
+	recs, err := mxSeedRecords(mappings.CanonicalFields())
+	if err != nil {
+		b.Fatal(err)
+	}
+	out, _ := gateway.ParseEndpoint("zeek:x")
+	a, err := newFieldAccount(nopSink{}, out, mxOpts("", io.Discard))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		a.observe(&recs[i%len(recs)])
 	}
 }

@@ -75,6 +75,9 @@ type fieldAccount struct {
 	refused  int64
 	scratch  []byte
 	scratch2 []byte
+	// rule texts
+	noPlace, notWritten, v4Only string
+	cut, over                   []string
 }
 
 // discardSink takes a plan's values and keeps nothing: the account only
@@ -143,6 +146,18 @@ func newFieldAccount(sk sink, out gateway.Endpoint, o convertOpts) (*fieldAccoun
 	a.counts = make([]fieldCount, n)
 	if a.prof, err = profileFor(out, o, a.index); err != nil {
 		return nil, err
+	}
+	// The rules' text, made once: observe does not allocate.
+	p := &a.prof
+	a.noPlace = "no place for it in " + p.name
+	a.notWritten = "not written by the " + p.name + " mapping"
+	a.v4Only = p.name + " holds IPv4 only"
+	a.cut, a.over = make([]string, n), make([]string, n)
+	for i := range a.fields {
+		if p.quantum[i] > 1 {
+			a.cut[i] = "cut to " + quantumName(p.quantum[i])
+		}
+		a.over[i] = fmt.Sprintf("over %s's %d", p.name, p.limit[i])
 	}
 	return a, nil
 }
@@ -405,13 +420,13 @@ func (a *fieldAccount) observe(r *flow.Record) {
 		c := &a.counts[i]
 		switch {
 		case !p.carried[i]:
-			a.note(i, &c.notRep, "no place for it in "+p.name)
+			a.note(i, &c.notRep, a.noPlace)
 		case unwritten.Has(i):
-			a.note(i, &c.notRep, "not written by the "+p.name+" mapping")
+			a.note(i, &c.notRep, a.notWritten)
 		case !a.fits(i):
 			a.note(i, &c.notRep, a.reason(i))
 		case p.quantum[i] > 1 && a.timeCut(i):
-			a.note(i, &c.transformed, "cut to "+quantumName(p.quantum[i]))
+			a.note(i, &c.transformed, a.cut[i])
 		case p.biflowSplit && biflow && splitFields[a.fields[i].Name]:
 			a.note(i, &c.transformed, "biflow split: the reverse direction is a record of its own")
 		case p.revNeedsCounts && !biflow && revAttrs[a.fields[i].Name]:
@@ -440,7 +455,7 @@ func (a *fieldAccount) fits(i int) bool {
 			return false
 		}
 	}
-	if a.prof.v4only[i] && strings.IndexByte(string(v), ':') >= 0 {
+	if a.prof.v4only[i] && bytes.IndexByte(v, ':') >= 0 {
 		return false
 	}
 	return true
@@ -448,11 +463,11 @@ func (a *fieldAccount) fits(i int) bool {
 
 func (a *fieldAccount) reason(i int) string {
 	if a.prof.v4only[i] {
-		if v := a.vals.v[i]; strings.IndexByte(string(v), ':') >= 0 {
-			return a.prof.name + " holds IPv4 only"
+		if v := a.vals.v[i]; bytes.IndexByte(v, ':') >= 0 {
+			return a.v4Only
 		}
 	}
-	return fmt.Sprintf("over %s's %d", a.prof.name, a.prof.limit[i])
+	return a.over[i]
 }
 
 // timeCut reports whether a time's value has a part finer than the sink
