@@ -135,6 +135,9 @@ type convertOpts struct {
 	stdin           io.Reader
 	stdout          io.Writer
 	stderr          io.Writer
+
+	// zeekMap: --mapping of schema zeek (resolveMapping).
+	zeekMap *zeek.Mapping
 }
 
 // source is what convert reads: gateway's listeners and file sources, and
@@ -170,6 +173,9 @@ func runConvert(ctx context.Context, in, out gateway.Endpoint, o convertOpts) er
 	// An Argus source's rewrite check (each DSR re-encodes to its bytes,
 	// else it is kept verbatim) serves only an Argus sink.
 	o.argusSink = !out.IsNetwork() && (out.Format == gateway.FormatAuto || out.Format == gateway.FormatArgus || out.Format == gateway.FormatArgus3)
+	if err := resolveMapping(&o, in, out); err != nil {
+		return err
+	}
 	src, codecSet, err := openSource(in, o)
 	if err != nil {
 		return err
@@ -381,7 +387,7 @@ func openSource(in gateway.Endpoint, o convertOpts) (source, *gateway.CodecSet, 
 			s, err := openArgusSource(in, o.stdin, o.argusSink)
 			return s, nil, err
 		case in.Format == gateway.FormatZeek, in.Format == gateway.FormatZeekJSON:
-			s, err := openZeekSource(in, o.stdin)
+			s, err := openZeekSource(in, o.stdin, o.zeekMap)
 			return s, nil, err
 		case in.Format == gateway.FormatCSV:
 			s, err := openCSVSource(in, o)
@@ -528,7 +534,7 @@ func openSink(ctx context.Context, out gateway.Endpoint, in gateway.Endpoint, o 
 		case gateway.FormatAuto, gateway.FormatArgus, gateway.FormatArgus3:
 			return openArgusSink(out, in, o)
 		case gateway.FormatZeek, gateway.FormatZeekJSON:
-			return openZeekSink(out, o.stdout, o.communityID)
+			return openZeekSink(out, o.stdout, o.communityID, o.zeekMap)
 		case gateway.FormatCSV:
 			return openCSVSink(out, o)
 		case gateway.FormatJSON:
@@ -550,7 +556,7 @@ func openSink(ctx context.Context, out gateway.Endpoint, in gateway.Endpoint, o 
 			return &jsonSink{p: p, bw: bw, f: f}, nil
 		case gateway.FormatNF5, gateway.FormatNF9, gateway.FormatIPFIX:
 			tally := &encTally{}
-			enc, err := newPacketEncoder(out, o.lossy, tally)
+			enc, err := newPacketEncoder(out, o.lossy, &o.codecs, tally)
 			if err != nil {
 				return nil, err
 			}
@@ -579,7 +585,7 @@ func openSink(ctx context.Context, out gateway.Endpoint, in gateway.Endpoint, o 
 	switch {
 	case out.Transport == gateway.TransportUDP && out.Format != gateway.FormatNF:
 		tally := &encTally{}
-		enc, err := newPacketEncoder(out, o.lossy, tally)
+		enc, err := newPacketEncoder(out, o.lossy, &o.codecs, tally)
 		if err != nil {
 			return nil, err
 		}
@@ -589,12 +595,12 @@ func openSink(ctx context.Context, out gateway.Endpoint, in gateway.Endpoint, o 
 		}
 		return &packetSink{out: out, send: s.Send, stats: s.Stats, tally: tally, closer: s.Close}, nil
 	case out.Scheme == "ipfix+tcp":
-		if _, err := newPacketEncoder(out, o.lossy, nil); err != nil {
+		if _, err := newPacketEncoder(out, o.lossy, &o.codecs, nil); err != nil {
 			return nil, err
 		}
 		tally := &encTally{}
 		s, err := gateway.DialTCP(ctx, out.Addr, opts, func() gateway.PacketEncoder {
-			enc, _ := newPacketEncoder(out, o.lossy, tally)
+			enc, _ := newPacketEncoder(out, o.lossy, &o.codecs, tally)
 			return enc
 		})
 		if err != nil {
@@ -610,8 +616,8 @@ func openSink(ctx context.Context, out gateway.Endpoint, in gateway.Endpoint, o 
 // newPacketEncoder makes the encoder of a NetFlow/IPFIX sink. IPFIX
 // templates are re-sent on the encoder's period over UDP and sent once per
 // session on a stream (TCP: each new session gets a new encoder).
-func newPacketEncoder(out gateway.Endpoint, lossy bool, tally *encTally) (gateway.PacketEncoder, error) {
-	enc, err := newPacketEncoder1(out, lossy)
+func newPacketEncoder(out gateway.Endpoint, lossy bool, cc *gateway.CodecConfig, tally *encTally) (gateway.PacketEncoder, error) {
+	enc, err := newPacketEncoder1(out, lossy, cc)
 	if err == nil && tally != nil {
 		tally.mu.Lock()
 		tally.encs = append(tally.encs, enc)
@@ -654,7 +660,7 @@ func (t *encTally) report(w io.Writer) {
 	}
 }
 
-func newPacketEncoder1(out gateway.Endpoint, lossy bool) (gateway.PacketEncoder, error) {
+func newPacketEncoder1(out gateway.Endpoint, lossy bool, cc *gateway.CodecConfig) (gateway.PacketEncoder, error) {
 	switch out.Format {
 	case gateway.FormatNF5:
 		return netflow5.NewEncoder(nil, time.Now), nil
@@ -668,6 +674,9 @@ func newPacketEncoder1(out gateway.Endpoint, lossy bool) (gateway.PacketEncoder,
 		}
 		if lossy {
 			opts = append(opts, netflow9.WithLossyEncode())
+		}
+		if cc.NetFlow9Mapping != nil {
+			opts = append(opts, netflow9.WithEncoderMapping(cc.NetFlow9Mapping))
 		}
 		return netflow9.NewEncoder(nil, opts...), nil
 	case gateway.FormatIPFIX:
@@ -686,6 +695,9 @@ func newPacketEncoder1(out gateway.Endpoint, lossy bool) (gateway.PacketEncoder,
 			opts = append(opts, ipfix.WithMilliseconds())
 		case "ns":
 			opts = append(opts, ipfix.WithNanoseconds())
+		}
+		if cc.IPFIXMapping != nil {
+			opts = append(opts, ipfix.WithEncoderMapping(cc.IPFIXMapping))
 		}
 		return ipfix.NewEncoder(nil, opts...), nil
 	}

@@ -17,13 +17,13 @@ type zeekSource struct {
 	rd *zeek.Reader
 }
 
-func openZeekSource(in gateway.Endpoint, stdin io.Reader) (*zeekSource, error) {
+func openZeekSource(in gateway.Endpoint, stdin io.Reader, m *zeek.Mapping) (*zeekSource, error) {
 	s := &zeekSource{}
 	r, err := s.open(in, stdin)
 	if err != nil {
 		return nil, err
 	}
-	s.rd = zeek.NewReader(r, zeek.WithFileName(in.Path))
+	s.rd = zeek.NewReader(r, zeek.WithFileName(in.Path), zeek.WithMapping(m))
 	s.dec = s.rd
 	return s, nil
 }
@@ -44,14 +44,16 @@ type zeekSink struct {
 	// cid: records get a Community ID (convert --community-id), so a log
 	// written with its own header has the community_id column.
 	cid bool
+	// zmap: convert --mapping of schema zeek.
+	zmap *zeek.Mapping
 }
 
-func openZeekSink(out gateway.Endpoint, stdout io.Writer, cid bool) (*zeekSink, error) {
+func openZeekSink(out gateway.Endpoint, stdout io.Writer, cid bool, m *zeek.Mapping) (*zeekSink, error) {
 	w, f, err := openOutput(out, stdout)
 	if err != nil {
 		return nil, err
 	}
-	return &zeekSink{out: out, json: out.Format == gateway.FormatZeekJSON, bw: bufio.NewWriterSize(w, 256<<10), f: f, cid: cid}, nil
+	return &zeekSink{out: out, json: out.Format == gateway.FormatZeekJSON, bw: bufio.NewWriterSize(w, 256<<10), f: f, cid: cid, zmap: m}, nil
 }
 
 func (s *zeekSink) writer() *zeek.Writer {
@@ -65,7 +67,7 @@ func (s *zeekSink) writer() *zeek.Writer {
 				opts = append(opts, zeek.WithHeader(h))
 			}
 		}
-		s.w = zeek.NewWriter(s.bw, opts...)
+		s.w = zeek.NewWriter(s.bw, append(opts, zeek.WithMapping(s.zmap))...)
 		if s.cid {
 			s.w.CommunityIDColumn()
 		}
