@@ -52,6 +52,9 @@ type sinkProfile struct {
 	// refuse: a value over limit or of the wrong family makes the encoder
 	// refuse the whole record (NetFlow v5), not just leave the value out.
 	refuse bool
+	// writeOnly: written, but the format's reader does not read it back
+	// (a mapping's direction: out rule with no way back).
+	writeOnly []bool
 	// plan: a mapped format's plan, for the values it does not write.
 	plan *mappings.Plan
 	// ipOnly: a record whose key is not an IP 5-tuple (ARP, an L2 flow)
@@ -76,8 +79,8 @@ type fieldAccount struct {
 	scratch  []byte
 	scratch2 []byte
 	// rule texts
-	noPlace, notWritten, v4Only string
-	cut, over                   []string
+	noPlace, notWritten, v4Only, oneWay string
+	cut, over                           []string
 }
 
 // discardSink takes a plan's values and keeps nothing: the account only
@@ -152,6 +155,7 @@ func newFieldAccount(sk sink, out gateway.Endpoint, o convertOpts) (*fieldAccoun
 	a.noPlace = "no place for it in " + p.name
 	a.notWritten = "not written by the " + p.name + " mapping"
 	a.v4Only = p.name + " holds IPv4 only"
+	a.oneWay = "written only: the " + p.name + " reader does not read it back"
 	a.cut, a.over = make([]string, n), make([]string, n)
 	for i := range a.fields {
 		if p.quantum[i] > 1 {
@@ -164,7 +168,7 @@ func newFieldAccount(sk sink, out gateway.Endpoint, o convertOpts) (*fieldAccoun
 
 func newProfile(name string, n int) sinkProfile {
 	return sinkProfile{name: name, carried: make([]bool, n), quantum: make([]int64, n),
-		limit: make([]uint64, n), v4only: make([]bool, n)}
+		limit: make([]uint64, n), v4only: make([]bool, n), writeOnly: make([]bool, n)}
 }
 
 func (p *sinkProfile) carry(index map[string]int, names ...string) {
@@ -320,12 +324,19 @@ func mappedProfile(f *mappings.File, index map[string]int) (sinkProfile, error) 
 	if p.plan, err = mappings.Compile(f, mappings.Out); err != nil {
 		return p, err
 	}
+	read := make([]bool, len(index))
 	for _, r := range f.Rules {
-		if r.Drop || r.Dir == mappings.In {
+		if r.Drop {
 			continue
 		}
 		i, ok := index[r.Canonical]
 		if !ok {
+			continue
+		}
+		if r.Dir != mappings.Out {
+			read[i] = true
+		}
+		if r.Dir == mappings.In {
 			continue
 		}
 		p.carried[i] = true
@@ -340,6 +351,23 @@ func mappedProfile(f *mappings.File, index map[string]int) (sinkProfile, error) 
 			}
 			p.quantum[i] = max(p.quantum[i], q)
 		}
+	}
+	// A field written but not read back (direction: out) comes back
+	// from its parts if they are read (a total from both directions'
+	// counts, a duration from the times: at their resolution), else not
+	// at all: the dialect holds it one way.
+	for n, i := range index {
+		if !p.carried[i] || read[i] {
+			continue
+		}
+		parts, ok := derivedFrom[n]
+		a, ok1 := index[parts[0]]
+		b, ok2 := index[parts[1]]
+		if ok && ok1 && ok2 && read[a] && read[b] {
+			p.quantum[i] = max(p.quantum[i], p.quantum[a], p.quantum[b])
+			continue
+		}
+		p.writeOnly[i] = true
 	}
 	return p, nil
 }
@@ -425,6 +453,8 @@ func (a *fieldAccount) observe(r *flow.Record) {
 			a.note(i, &c.notRep, a.notWritten)
 		case !a.fits(i):
 			a.note(i, &c.notRep, a.reason(i))
+		case p.writeOnly[i]:
+			a.note(i, &c.transformed, a.oneWay)
 		case p.quantum[i] > 1 && a.timeCut(i):
 			a.note(i, &c.transformed, a.cut[i])
 		case p.biflowSplit && biflow && splitFields[a.fields[i].Name]:
