@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/flowgate/flowgate/flow"
@@ -154,14 +155,17 @@ func (p *pcapSource) Serve(ctx context.Context, h gateway.Handler) error {
 	batch := make([]flow.Record, 0, pcapBatch)
 	var arena []byte
 	var herr error
+	var stopped atomic.Bool // herr is set: the reading loop's view of it
 	flush := func() {
 		if len(batch) > 0 && herr == nil {
-			herr = h(batch)
+			if herr = h(batch); herr != nil {
+				stopped.Store(true)
+			}
 		}
 		batch, arena = batch[:0], arena[:0]
 	}
 	// With several shards, emit runs on their goroutines, one call at a
-	// time, and Close waits for them: batch needs no lock.
+	// time, and Close waits for them: batch and herr need no lock.
 	s := sensor.New(p.opt, func(r *flow.Record) {
 		if herr != nil {
 			return
@@ -181,7 +185,7 @@ func (p *pcapSource) Serve(ctx context.Context, h gateway.Handler) error {
 	bsrc := capture.Batch(p.src)
 	frames := make([]capture.Frame, readBatch)
 	var lastErr error
-	for ctx.Err() == nil && herr == nil {
+	for ctx.Err() == nil && !stopped.Load() {
 		n, err := bsrc.ReadFrames(frames)
 		if err == nil {
 			lastErr = nil

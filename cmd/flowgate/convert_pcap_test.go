@@ -18,6 +18,7 @@ import (
 	"testing"
 
 	"github.com/flowgate/flowgate/codecs"
+	"github.com/flowgate/flowgate/sensor/capture"
 )
 
 // pcapCorpus returns the corpus, skipping the test without it.
@@ -543,5 +544,54 @@ func TestConvertPcapIPBytes(t *testing.T) {
 		if n == 0 {
 			t.Errorf("%s: no connection compared", c.trace)
 		}
+	}
+}
+
+// TestConvertPcapShards: with --sensor "--shards 2" the records are the
+// ones one table makes (in another order), IP bytes included.
+func TestConvertPcapShards(t *testing.T) {
+	corpus := pcapCorpus(t)
+	in := filepath.Join(corpus, "traffic/slips/test7-malicious.pcap")
+	lines := func(shards string) []string {
+		var out bytes.Buffer
+		if _, err := convert(t, "pcap:"+in, "zeekjson:-", convertOpts{stdout: &out, pcap: pcapOpts{sensor: shards, ipBytes: true}}); err != nil {
+			t.Fatal(err)
+		}
+		l := strings.Split(strings.TrimSpace(out.String()), "\n")
+		sort.Strings(l)
+		return l
+	}
+	one, two := lines("--shards 1"), lines("--shards 2")
+	if len(one) < 700 || strings.Join(one, "\n") != strings.Join(two, "\n") {
+		t.Errorf("--shards 2 gives %d conn.log lines, --shards 1 %d, not the same", len(two), len(one))
+	}
+}
+
+// TestPcapIPBytesAllocs: noting the link-layer overhead of frames whose
+// flows are known allocates nothing (the sensor's packet path allocates
+// nothing either: sensor's own tests).
+func TestPcapIPBytesAllocs(t *testing.T) {
+	corpus := pcapCorpus(t)
+	src, err := capture.OpenFile(filepath.Join(corpus, "zeek/zeek-btest/traces/ssh/ssh.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	var fs []capture.Frame
+	for {
+		var f capture.Frame
+		if err := src.ReadFrame(&f); err != nil {
+			break
+		}
+		f.Data = append([]byte(nil), f.Data...)
+		fs = append(fs, f)
+	}
+	if len(fs) < 100 {
+		t.Fatalf("%d frames", len(fs))
+	}
+	b := newIPBytes(false)
+	b.frames(fs) // the flows' entries
+	if n := testing.AllocsPerRun(20, func() { b.frames(fs) }); n != 0 {
+		t.Errorf("%v allocations for %d frames", n, len(fs))
 	}
 }
