@@ -236,12 +236,20 @@ func TestZeekBtestConnLogs(t *testing.T) {
 			}
 			failed = append(failed, fmt.Sprintf("%s: %s %s: %s (no row in %s)", cs, flow, field, detail, zeekKnownFile))
 		}
+		// Every pairing with its cost, cheapest first: a connection takes
+		// the nearest record left, so that one close match is not taken
+		// by a worse one met earlier.
+		type cand struct {
+			zi, oi int
+			swap   bool
+			cost   float64
+		}
+		var cands []cand
 		for zi := range zs {
 			z := &zs[zi]
-			best, swap, cost := -1, false, math.Inf(1)
 			for oi := range ours {
 				o := &ours[oi]
-				if used[oi] || o.proto != z.proto {
+				if o.proto != z.proto {
 					continue
 				}
 				icmp := z.proto == "icmp"
@@ -260,17 +268,29 @@ func TestZeekBtestConnLogs(t *testing.T) {
 					if sw {
 						c += 1e-9 // same cost: keep the orientation
 					}
-					if c < cost {
-						best, swap, cost = oi, sw, c
-					}
+					cands = append(cands, cand{zi, oi, sw, c})
 				}
 			}
+		}
+		sort.SliceStable(cands, func(i, j int) bool { return cands[i].cost < cands[j].cost })
+		match := make([]int, len(zs))
+		swapped := make([]bool, len(zs))
+		for i := range match {
+			match[i] = -1
+		}
+		for _, c := range cands {
+			if match[c.zi] < 0 && !used[c.oi] {
+				match[c.zi], swapped[c.zi], used[c.oi] = c.oi, c.swap, true
+			}
+		}
+		for zi := range zs {
+			z := &zs[zi]
+			best, swap := match[zi], swapped[zi]
 			if best < 0 {
 				onlyZeek++
 				note("only-zeek", z.flow(), fmt.Sprintf("%d+%d pkts, conn.log line %d", z.pkts[0], z.pkts[1], z.line))
 				continue
 			}
-			used[best] = true
 			both++
 			o := ours[best]
 			if swap {
