@@ -146,10 +146,10 @@ type Matrix struct {
 // field in the seed records.
 type mxSeed map[string]string
 
-// baseSeed is what every seed record carries: an IPv4 TCP flow with
+// mxBaseSeed is what every seed record carries: an IPv4 TCP flow with
 // millisecond times and one-way counts, which every format holds, so that
 // only the field under test is hard. i makes each record's key unique.
-func baseSeed(i int) mxSeed {
+func mxBaseSeed(i int) mxSeed {
 	start := int64(1700000000+i*10) * 1e9
 	return mxSeed{
 		"start_time": strconv.FormatInt(start, 10),
@@ -170,11 +170,11 @@ func baseSeed(i int) mxSeed {
 // reverse direction).
 var biflow = mxSeed{"dst_pkts": "7", "dst_bytes": "700"}
 
-// hardSeed gives, per field, the values of the record that tests it: a
+// mxHardSeed gives, per field, the values of the record that tests it: a
 // value that a format with less room, precision or width cannot hold as
 // is (ns times, 33-bit counters, 32-bit AS numbers, IPv6). start is the
 // base start time (ns).
-func hardSeed(f string, start int64) []mxSeed {
+func mxHardSeed(f string, start int64) []mxSeed {
 	t := func(ns int64) string { return strconv.FormatInt(ns, 10) }
 	dirTimes := mxSeed{"src_start_time": t(start + 1234567), "src_last_time": t(start + 2400e6 + 7654321),
 		"dst_start_time": t(start + 500000123), "dst_last_time": t(start + 2500e6 - 123)}
@@ -267,6 +267,10 @@ func hardSeed(f string, start int64) []mxSeed {
 		return []mxSeed{{f: "70002", "in_if": "4"}}
 	case "sampling_rate":
 		return []mxSeed{{f: "20000"}}
+	case "icmp_type":
+		return []mxSeed{{"protocol": "1", f: "8", "icmp_code": "0", "src_port": "0", "dst_port": "0"}}
+	case "icmp_code":
+		return []mxSeed{{"protocol": "1", "icmp_type": "3", f: "13", "src_port": "0", "dst_port": "0"}}
 	case "zeek_conn_state":
 		return []mxSeed{{f: "SF"}}
 	case "zeek_history":
@@ -298,9 +302,9 @@ func mxSeedRecords(fields []mappings.FieldInfo) ([]flow.Record, error) {
 	}
 	recs := make([]flow.Record, len(fields))
 	for i, f := range fields {
-		s := baseSeed(i)
+		s := mxBaseSeed(i)
 		start, _ := strconv.ParseInt(s["start_time"], 10, 64)
-		for _, h := range hardSeed(f.Name, start) {
+		for _, h := range mxHardSeed(f.Name, start) {
 			for k, v := range h {
 				s[k] = v
 			}

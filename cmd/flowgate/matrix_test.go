@@ -55,6 +55,13 @@ func TestConformanceMatrix(t *testing.T) {
 	if len(m.Formats) < len(mxFormats) {
 		t.Fatalf("%d formats, want at least %d", len(m.Formats), len(mxFormats))
 	}
+	// Every canonical field has a record that tests it (a field added to
+	// mappings without a seed here would only ride on the base record).
+	for _, f := range m.Fields {
+		if f.Name != "community_id" && mxHardSeed(f.Name, 0) == nil {
+			t.Errorf("no seed for canonical field %s (matrix.go mxHardSeed)", f.Name)
+		}
+	}
 	known := knownSilent(t)
 	got := map[string]bool{}
 	for _, s := range m.Silent() {

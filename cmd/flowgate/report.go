@@ -300,7 +300,9 @@ func profileFor1(out gateway.Endpoint, o convertOpts, index map[string]int) (sin
 	}
 	switch out.Format {
 	case gateway.FormatNF9:
-		// v9 flow times are sysUptime ms; no reverse elements.
+		// v9 flow times are sysUptime ms (FIRST_SWITCHED/LAST_SWITCHED,
+		// which the mapping leaves to the codec); no reverse elements.
+		p.carry(index, "start_time", "last_time", "duration")
 		p.times(index, 1e6)
 		p.biflowSplit, p.revNeedsCounts, p.ipOnly = true, true, true
 	case gateway.FormatIPFIX:
