@@ -69,10 +69,9 @@ func addPcapFlags(cmd *cobra.Command, o *pcapOpts) {
 // pcapSource reads a packet capture through the sensor: its flow records
 // and MARs are convert's records.
 type pcapSource struct {
-	in     gateway.Endpoint
-	opt    sensor.Options
-	src    capture.Source
-	stderr io.Writer
+	in  gateway.Endpoint
+	opt sensor.Options
+	src capture.Source
 
 	// After Serve: the sensor's counters, the MARs it made, and the
 	// capture's read errors (each names the file and byte offset).
@@ -111,7 +110,7 @@ func openPcapSource(in gateway.Endpoint, o convertOpts) (*pcapSource, error) {
 	if err != nil {
 		return nil, fmt.Errorf("convert: %s: %w", in, err)
 	}
-	p := &pcapSource{in: in, opt: opt, src: src, stderr: o.stderr}
+	p := &pcapSource{in: in, opt: opt, src: src}
 	if o.pcap.ipBytes {
 		p.ipb = newIPBytes(opt.NoTunnels)
 	}
@@ -198,8 +197,7 @@ func (p *pcapSource) Serve(ctx context.Context, h gateway.Handler) error {
 		if err == io.EOF || lastErr != nil {
 			break // a repeated error is sticky: nothing more to read
 		}
-		fmt.Fprintf(p.stderr, "flowgate convert: %s: %v\n", p.in, err)
-		p.readErrs = append(p.readErrs, err)
+		p.readErrs = append(p.readErrs, err) // returned after the flush
 		lastErr = err
 	}
 	s.Close()
