@@ -215,7 +215,7 @@ var oracleKeys = []string{"stime", "ltime", "saddr", "daddr", "proto", "sport", 
 // TestConvertPcapArgusOracle: on the captures the sensor's oracle test
 // uses, what convert pcap:FILE -w json:- --dialect argus prints agrees
 // with what Debian ra 3.0.8.2 prints of Debian argus 3.0.8.2's records of
-// the same capture (argus -X -r FILE -w f; ra -nn -u -r f), record for
+// the same capture (argus -X -r FILE -w f; ra -X -nn -u -r f), record for
 // record: start and last time, addresses, protocol, TCP/UDP ports, packets
 // and bytes per direction. The sensor's known differences
 // (sensor/testdata/known-differences.tsv) apply: a '*' row leaves the
@@ -269,7 +269,7 @@ func TestConvertPcapArgusOracle(t *testing.T) {
 				refErr[i] = fmt.Errorf("argus: %v: %s", err, b)
 				return
 			}
-			refs[i], refErr[i] = exec.Command("ra", append([]string{"-nn", "-u", "-c", ",", "-r", out, "-s"}, oracleKeys...)...).Output()
+			refs[i], refErr[i] = exec.Command("ra", append([]string{"-X", "-nn", "-u", "-c", ",", "-r", out, "-s"}, oracleKeys...)...).Output()
 		}()
 	}
 	wg.Wait()
