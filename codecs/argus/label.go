@@ -16,9 +16,10 @@ import (
 // (r.Label), as ralabel-style words "key=value" joined by ':'; ra prints
 // them with -s +label. The keys are reserved: "fg." for flowgate's
 // context, "zeek." and "zeekv." for conn.log columns. Values (and
-// column names in keys) escape '%', ':', NUL, control bytes and DEL as
-// %XX (upper-case hex), so a value never ends a word; '=' splits a word
-// at its first occurrence only. The reader takes a word as carried
+// column names in keys) escape '%', ':', NUL, control bytes but TAB, and
+// DEL as %XX (upper-case hex), so a value never ends a word nor a line of
+// ra's output; '=' splits a word at its first occurrence only (keys escape
+// it). The reader takes a word as carried
 // context only when its key is one of those below and its value parses;
 // every other word stays in r.Label, in order.
 //
@@ -77,9 +78,11 @@ func carries(r *flow.Record) bool {
 	return false
 }
 
-// needsEsc reports whether c is escaped in a label value (and key).
+// needsEsc reports whether c is escaped in a label value (and key). TAB
+// is not: a conn.log header is mostly tabs, and ra prints them as they
+// are (one line per record still).
 func needsEsc(c byte, key bool) bool {
-	return c < 0x20 || c == 0x7F || c == '%' || c == ':' || key && c == '='
+	return c < 0x20 && c != '\t' || c == 0x7F || c == '%' || c == ':' || key && c == '='
 }
 
 const hexDigits = "0123456789ABCDEF"

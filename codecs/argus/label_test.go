@@ -114,7 +114,7 @@ func labelText(t *testing.T, data []byte) string {
 // fields in both versions; the own label is unchanged.
 func TestLabelCarry(t *testing.T) {
 	r := ctxRecord()
-	want := "svc=dns:fg.exp=2001%3Adb8%3A%3A9:fg.expport=2055:fg.odid=7:fg.expseq=4711:fg.sampling=100:fg.inif=3:fg.outif=0:fg.nexthop=192.0.2.1:fg.cid=1%3AwCb3OG7yAFWelaUydu0D+125CLM=:zeek.uid=CHhAvVGS1DHFjwGM9:zeek.service=dns:zeek.history=Dd:zeek.conn_state=SF:zeek.missed_bytes=0:zeek.tunnel_parents=(empty):zeek.x-label%3Awith%3Dodd%25chars=a%3Ab%09c=d%25:zeekv.ts=XXXXXXXXXX.XXXXXX:fg.zunset=1234:fg.zpos=14,20,21"
+	want := "svc=dns:fg.exp=2001%3Adb8%3A%3A9:fg.expport=2055:fg.odid=7:fg.expseq=4711:fg.sampling=100:fg.inif=3:fg.outif=0:fg.nexthop=192.0.2.1:fg.cid=1%3AwCb3OG7yAFWelaUydu0D+125CLM=:zeek.uid=CHhAvVGS1DHFjwGM9:zeek.service=dns:zeek.history=Dd:zeek.conn_state=SF:zeek.missed_bytes=0:zeek.tunnel_parents=(empty):zeek.x-label%3Awith%3Dodd%25chars=a%3Ab\tc=d%25:zeekv.ts=XXXXXXXXXX.XXXXXX:fg.zunset=1234:fg.zpos=14,20,21"
 	for _, ver := range []int{3, 5} {
 		data, _ := encodeOne(t, ver, &r)
 		if got := labelText(t, data); got != want {
