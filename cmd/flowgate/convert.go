@@ -68,17 +68,25 @@ exporter and reason) and never stop it.
 A value the target cannot hold (a 128-bit monitor id in Argus 3.x, an
 IPv6 flow in NetFlow v5, say) is an error naming the record and the field,
 unless --lossy is given: then it is dropped or converted (Argus), or the
-record is skipped (NetFlow/IPFIX), and counted. The NetFlow/IPFIX context
-every such record carries and Argus has no field for (exporter, sampling
-rate, interfaces, next hop) is dropped without --lossy, and counted.
+record is skipped (NetFlow/IPFIX), and counted. Context Argus has no DSR
+for (a NetFlow/IPFIX record's exporter, observation domain, sequence,
+sampling rate, interfaces and next hops; the Community ID; a conn.log's
+uid, service, history, conn_state and other columns, header and trailer)
+is carried in the record's label, after its own label, as fg.* and zeek.*
+key=value words (ra -s +label prints them), and read back from there: a
+conn.log converted to Argus and back is the same log. A label longer than
+the DSR's 1016 bytes is an error (with --lossy: the words that do not fit
+are left out and counted).
 
 Written to a format that has a place for it (zeek, zeekjson: the
-community_id column), every flow record with an IP flow key gets its
+community_id column; argus, argus3: the label, for records that do not
+come from Argus or a capture), every flow record with an IP flow key gets its
 Community ID (v1), unless --community-id=false; one read from the source
-(a conn.log's community_id column) is kept as read. A conn.log written
-with its own header has the column (after the conn columns, as Zeek's
-community-id-logging script adds it); a zeek to zeek rewrite keeps the
-source's columns. Argus, NetFlow/IPFIX and ra's JSON have no field for it.`,
+(a conn.log's community_id column, an Argus label) is kept as read. A
+conn.log written with its own header has the column (after the conn
+columns, as Zeek's community-id-logging script adds it); a zeek to zeek
+rewrite keeps the source's columns. NetFlow/IPFIX and ra's JSON have no
+field for it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if src == "" || dst == "" {
@@ -199,6 +207,9 @@ func runConvert(ctx context.Context, in, out gateway.Endpoint, o convertOpts) er
 		if zk, ok := sk.(*zeekSink); ok {
 			zk.hdr = zs.rd.Header // zeek to zeek keeps the log's header
 		}
+		if as, ok := sk.(*argusSink); ok {
+			as.zeek = &zeekCarry{hdr: zs.rd.Header} // and so does zeek to Argus (convert_zeek.go)
+		}
 	}
 	sk = withFieldAccount(sk, out, o) // --report: per canonical field (report.go)
 
@@ -210,7 +221,8 @@ func runConvert(ctx context.Context, in, out gateway.Endpoint, o convertOpts) er
 	// a batch before the next one comes, so it is reused from batch to
 	// batch.
 	var cidArena []byte
-	cid := o.communityID && (carriesCommunityID(out.Format) || out.Format == gateway.FormatJSON && o.dialect == "ecs")
+	cid := o.communityID && (carriesCommunityID(out.Format) || out.Format == gateway.FormatJSON && o.dialect == "ecs" ||
+		isArgusFormat(out.Format) && !argusNative(src))
 	h := func(recs []flow.Record) error {
 		mu.Lock()
 		defer mu.Unlock()
@@ -305,10 +317,29 @@ func runConvert(ctx context.Context, in, out gateway.Endpoint, o convertOpts) er
 }
 
 // carriesCommunityID reports whether a sink format has a place for the
-// Community ID. The others would drop it (or, Argus without --lossy,
-// refuse the record), so it is not computed for them.
+// Community ID. The others would drop it, so it is not computed for them.
+// Argus carries it in the label (codecs/argus label.go), but only records
+// from another format get one there (argusNative): the ~45 label bytes it
+// adds to each record would change an Argus file's records in an Argus to
+// Argus conversion, and a capture's from what the sensor writes.
 func carriesCommunityID(f gateway.Format) bool {
 	return f == gateway.FormatZeek || f == gateway.FormatZeekJSON
+}
+
+// argusNative reports a source whose records are Argus's own: an Argus
+// file, or a capture through the sensor (written as the sensor writes).
+func argusNative(src source) bool {
+	switch src.(type) {
+	case *argusSource, *pcapSource:
+		return true
+	}
+	return false
+}
+
+// isArgusFormat reports an Argus sink (an endpoint without a format is
+// written as Argus 5).
+func isArgusFormat(f gateway.Format) bool {
+	return f == gateway.FormatArgus || f == gateway.FormatArgus3 || f == gateway.FormatAuto
 }
 
 // setCommunityIDs gives each flow record of recs that has an IP flow key
@@ -712,14 +743,15 @@ type argusSink struct {
 	bw      *bufio.Writer
 	f       *os.File
 	st      convertStats
-	// dropContext: the source is NetFlow/IPFIX, whose records all carry
-	// context Argus has no field for; it is dropped and counted without
-	// --lossy (which would otherwise be needed for every such conversion).
-	dropContext bool
-	ctxDropped  [len(netflowContext)]int64 // per netflowContext entry
+	// ctxCarried counts the NetFlow/IPFIX context Argus has no DSR for,
+	// which the writer carries in the label (codecs/argus label.go).
+	ctxCarried [len(netflowContext)]int64 // per netflowContext entry
+	// zeek: a conn.log source's header and trailer (convert_zeek.go).
+	zeek *zeekCarry
 }
 
-// netflowContext is the NetFlow/IPFIX context an Argus record cannot hold.
+// netflowContext is the NetFlow/IPFIX context an Argus record has no DSR
+// for (it goes in the label).
 var netflowContext = [...]struct {
 	g    flow.Group
 	name string
@@ -739,8 +771,7 @@ func openArgusSink(out, in gateway.Endpoint, o convertOpts) (*argusSink, error) 
 	if err != nil {
 		return nil, err
 	}
-	s := &argusSink{in: in, out: out, version: version, f: f, st: convertStats{lost: map[string]int64{}},
-		dropContext: in.Format.IsNetFlow()}
+	s := &argusSink{in: in, out: out, version: version, f: f, st: convertStats{lost: map[string]int64{}}}
 	s.bw = bufio.NewWriterSize(w, 256<<10)
 	var opts []argus.Option
 	if o.lossy {
@@ -755,29 +786,35 @@ func openArgusSink(out, in gateway.Endpoint, o convertOpts) (*argusSink, error) 
 }
 
 func (s *argusSink) write(recs []flow.Record) error {
-	for i := range recs {
-		r := &recs[i]
-		s.st.read++
-		if r.Type == flow.TypeMgmt {
-			s.st.mgmt++
-		}
-		if s.dropContext {
-			for k, c := range netflowContext {
-				if r.Has&c.g != 0 {
-					r.Has &^= c.g
-					s.ctxDropped[k]++
-				}
-			}
-		}
-		if err := s.wr.Encode(r); err != nil {
-			var nr *codecs.NotRepresentableError
-			if errors.As(err, &nr) {
-				return fmt.Errorf("convert: record %d of %s: %w (use --lossy to drop and count such values)", s.st.read, s.in, err)
-			}
-			return fmt.Errorf("convert: record %d of %s: %w", s.st.read, s.in, err)
-		}
-		s.st.written++
+	if s.zeek != nil {
+		return s.zeek.write(recs, s.encode)
 	}
+	for i := range recs {
+		if err := s.encode(&recs[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *argusSink) encode(r *flow.Record) error {
+	s.st.read++
+	if r.Type == flow.TypeMgmt {
+		s.st.mgmt++
+	}
+	for k, c := range netflowContext {
+		if r.Has&c.g != 0 {
+			s.ctxCarried[k]++
+		}
+	}
+	if err := s.wr.Encode(r); err != nil {
+		var nr *codecs.NotRepresentableError
+		if errors.As(err, &nr) {
+			return fmt.Errorf("convert: record %d of %s: %w (use --lossy to drop and count such values)", s.st.read, s.in, err)
+		}
+		return fmt.Errorf("convert: record %d of %s: %w", s.st.read, s.in, err)
+	}
+	s.st.written++
 	return nil
 }
 
@@ -789,6 +826,11 @@ func (s *argusSink) flush() error {
 }
 
 func (s *argusSink) close() error {
+	if s.zeek != nil {
+		if err := s.zeek.finish(s.encode); err != nil {
+			return err
+		}
+	}
 	err := s.wr.Close()
 	if ferr := s.bw.Flush(); err == nil {
 		err = ferr
@@ -806,10 +848,10 @@ func (s *argusSink) report(w io.Writer) {
 	fmt.Fprintf(w, "  sink              Argus %d.x\n", s.version)
 	fmt.Fprintf(w, "  records read      %d (%d management)\n", st.read, st.mgmt)
 	fmt.Fprintf(w, "  records written   %d\n", st.written)
-	if s.ctxDropped != [len(netflowContext)]int64{} {
-		fmt.Fprintf(w, "  NetFlow/IPFIX context Argus has no field for (dropped, per record):\n")
+	if s.ctxCarried != [len(netflowContext)]int64{} {
+		fmt.Fprintf(w, "  NetFlow/IPFIX context Argus has no DSR for (carried in the label, per record):\n")
 		for k, c := range netflowContext {
-			if n := s.ctxDropped[k]; n > 0 {
+			if n := s.ctxCarried[k]; n > 0 {
 				fmt.Fprintf(w, "    %8d  %s\n", n, c.name)
 			}
 		}

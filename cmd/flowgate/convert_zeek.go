@@ -2,10 +2,12 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"os"
 
+	"github.com/flowgate/flowgate/codecs/argus"
 	"github.com/flowgate/flowgate/codecs/zeek"
 	"github.com/flowgate/flowgate/flow"
 	"github.com/flowgate/flowgate/gateway"
@@ -46,6 +48,9 @@ type zeekSink struct {
 	cid bool
 	// zmap: convert --mapping of schema zeek.
 	zmap *zeek.Mapping
+	// carriedHdr: the header a conn.log converted to Argus carried
+	// (zeekCarry), once read.
+	carriedHdr *zeek.Header
 }
 
 func openZeekSink(out gateway.Endpoint, stdout io.Writer, cid bool, m *zeek.Mapping) (*zeekSink, error) {
@@ -76,12 +81,18 @@ func (s *zeekSink) writer() *zeek.Writer {
 }
 
 func (s *zeekSink) write(recs []flow.Record) error {
+	for i := range recs {
+		if recs[i].Type != flow.TypeMgmt && len(recs[i].Extra) > 0 {
+			s.carried(&recs[i])
+		}
+	}
 	w := s.writer()
 	for i := range recs {
 		if recs[i].Type == flow.TypeMgmt {
 			s.mgmt++ // a conn.log has no place for Argus management records
 			continue
 		}
+		icmpPorts(&recs[i])
 		if err := w.Encode(&recs[i]); err != nil {
 			return fmt.Errorf("convert: %s: %w", s.out, err)
 		}
@@ -117,5 +128,102 @@ func (s *zeekSink) report(w io.Writer) {
 	fmt.Fprintf(w, "  records written   %d\n", s.written)
 	if s.mgmt > 0 {
 		fmt.Fprintf(w, "  management        %d Argus MARs not written (a conn.log has no place for them)\n", s.mgmt)
+	}
+}
+
+// zeekCarry takes a conn.log's header and trailer into Argus: the header
+// lines ride on the first record (argus.ZeekHeaderID), the trailer
+// (#close) on the last (argus.ZeekTrailerID), in the label DSR next to
+// the columns each record carries, so that the Argus file converts back
+// to the same log. The trailer is read only at the end of the log, so the
+// last record of each batch waits (a copy) until the next batch or the
+// end.
+type zeekCarry struct {
+	hdr   func() *zeek.Header
+	sent  bool // the header was attached
+	pend  flow.Record
+	has   bool
+	extra []flow.Field
+	arena []byte
+}
+
+func (c *zeekCarry) write(recs []flow.Record, enc func(*flow.Record) error) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	if !c.sent {
+		c.sent = true
+		if h := c.hdr(); h != nil && len(h.Lines) > 0 {
+			r := &recs[0]
+			r.Extra = append(r.Extra, flow.Field{Source: flow.SourceZeek, ID: argus.ZeekHeaderID, Value: h.Lines})
+		}
+	}
+	if c.has {
+		c.has = false
+		if err := enc(&c.pend); err != nil {
+			return err
+		}
+	}
+	for i := range recs[:len(recs)-1] {
+		if err := enc(&recs[i]); err != nil {
+			return err
+		}
+	}
+	last := &recs[len(recs)-1]
+	c.pend = *last
+	c.extra = append(c.extra[:0], last.Extra...)
+	c.pend.Extra = c.extra
+	c.arena = c.pend.DetachInto(c.arena[:0])
+	c.has = true
+	return nil
+}
+
+// finish writes the last record with the log's trailer.
+func (c *zeekCarry) finish(enc func(*flow.Record) error) error {
+	if !c.has {
+		return nil
+	}
+	c.has = false
+	if h := c.hdr(); h != nil && len(h.Trailer) > 0 {
+		c.pend.Extra = append(c.pend.Extra, flow.Field{Source: flow.SourceZeek, ID: argus.ZeekTrailerID, Value: h.Trailer})
+	}
+	return enc(&c.pend)
+}
+
+// carried takes a conn.log's header and trailer out of records read from
+// Argus (zeekCarry): the header of the first record becomes the writer's
+// (unless the source is a conn.log itself), the trailer the end of the
+// log; neither is a column.
+func (s *zeekSink) carried(r *flow.Record) {
+	j := 0
+	for i := range r.Extra {
+		f := &r.Extra[i]
+		if f.Source == flow.SourceZeek && (f.ID == argus.ZeekHeaderID || f.ID == argus.ZeekTrailerID) {
+			switch {
+			case f.ID == argus.ZeekHeaderID && s.w == nil && s.hdr == nil:
+				rd := zeek.NewReader(bytes.NewReader(f.Value))
+				var tmp flow.Record
+				if err := rd.Decode(&tmp); err == io.EOF {
+					h := rd.Header()
+					s.carriedHdr = h
+					s.hdr = func() *zeek.Header { return h }
+				}
+			case f.ID == argus.ZeekTrailerID && s.carriedHdr != nil:
+				s.carriedHdr.Trailer = append(s.carriedHdr.Trailer[:0], f.Value...)
+			}
+			continue
+		}
+		r.Extra[j] = *f
+		j++
+	}
+	r.Extra = r.Extra[:j]
+}
+
+// icmpPorts puts an ICMP flow's type and code in its ports, where Zeek
+// has them (id.orig_p, id.resp_p) and the Zeek reader takes them from: an
+// Argus ICMP key has no ports. TODO(zeek owner): the Writer could do this.
+func icmpPorts(r *flow.Record) {
+	if k := &r.Key; r.Has&flow.HasICMPKey != 0 && (k.Proto == 1 || k.Proto == 58) && k.SrcPort == 0 && k.DstPort == 0 {
+		k.SrcPort, k.DstPort = uint16(k.ICMPType), uint16(k.ICMPCode)
 	}
 }
