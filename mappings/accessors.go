@@ -59,6 +59,10 @@ type accessor struct {
 	readOnly bool  // derived (totals): written out, never read in
 	get      func(r *flow.Record) (value, bool)
 	set      func(r *flow.Record, v value)
+	// getU is get for integers, times and durations (value.u only),
+	// without building a value: Plan.Encode's fast path.
+	getU func(r *flow.Record) (uint64, bool)
+	setU func(r *flow.Record, u uint64) // set for the same kinds (nil: derived)
 
 	// id is the field's index in CanonicalFields and its bit in a FieldSet.
 	id int
@@ -78,7 +82,7 @@ type accessor struct {
 }
 
 func uintAcc(name string, bits uint8, get func(r *flow.Record) (uint64, bool), set func(r *flow.Record, u uint64)) *accessor {
-	return &accessor{name: name, kind: KindUint, bits: bits,
+	return &accessor{name: name, kind: KindUint, bits: bits, getU: get, setU: set,
 		get: func(r *flow.Record) (v value, ok bool) { u, ok := get(r); v.u = u; return v, ok },
 		set: func(r *flow.Record, v value) { set(r, v.u) },
 	}
@@ -119,8 +123,10 @@ func counterAcc(name string, g flow.Group, p func(r *flow.Record) *uint64) *acce
 
 func timeAcc(name string, p func(r *flow.Record) *int64, g flow.Group) *accessor {
 	return &accessor{name: name, kind: KindTime,
-		get: func(r *flow.Record) (v value, ok bool) { v.u = uint64(*p(r)); return v, r.Has&g != 0 },
-		set: func(r *flow.Record, v value) { *p(r) = int64(v.u); r.Has |= g },
+		get:  func(r *flow.Record) (v value, ok bool) { v.u = uint64(*p(r)); return v, r.Has&g != 0 },
+		getU: func(r *flow.Record) (uint64, bool) { return uint64(*p(r)), r.Has&g != 0 },
+		setU: func(r *flow.Record, u uint64) { *p(r) = int64(u); r.Has |= g },
+		set:  func(r *flow.Record, v value) { *p(r) = int64(v.u); r.Has |= g },
 	}
 }
 
@@ -143,12 +149,17 @@ func init() {
 	// duration ops after every other op.
 	reg(&accessor{name: "duration", kind: KindDur,
 		// Last 0 is "no end time" (a Zeek conn with duration "-"), not
-		// a negative duration.
+		// a negative duration; a rule with time zero: true writes 0 for
+		// it, as ra prints dur (op.zeroDur).
 		get: func(r *flow.Record) (v value, ok bool) {
 			v.u = uint64(r.Last - r.Start)
 			return v, r.Has&flow.HasTime != 0 && r.Last != 0 && r.Last >= r.Start
 		},
-		set: func(r *flow.Record, v value) { r.Last = r.Start + int64(v.u); r.Has |= flow.HasTime },
+		getU: func(r *flow.Record) (uint64, bool) {
+			return uint64(r.Last - r.Start), r.Has&flow.HasTime != 0 && r.Last != 0 && r.Last >= r.Start
+		},
+		set:  func(r *flow.Record, v value) { r.Last = r.Start + int64(v.u); r.Has |= flow.HasTime },
+		setU: func(r *flow.Record, u uint64) { r.Last = r.Start + int64(u); r.Has |= flow.HasTime },
 	})
 	reg(addrAcc("src_addr", flow.HasKey, true, func(r *flow.Record) *netip.Addr { return &r.Key.Src }))
 	reg(addrAcc("dst_addr", flow.HasKey, true, func(r *flow.Record) *netip.Addr { return &r.Key.Dst }))

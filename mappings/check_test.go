@@ -197,9 +197,10 @@ func TestTimeForms(t *testing.T) {
 
 // Zeek's JSON writer prints doubles in full (0.09628199999999865); the
 // TSV writer prints %.6f (0.096282). Reading the first rounds at the ns,
-// writing rounds at the µs as printf does.
+// writing with round: true rounds at the µs as printf does (the zeek-conn
+// mapping says so; the default truncates, as ra does: TestTruncation).
 func TestDecimalRounding(t *testing.T) {
-	f, _ := Load("t.yaml", []byte("version: 1\nschema: csv\nfields:\n  - {external: d, canonical: duration, convert: {time: {unit: s, format: decimal}}}\n"))
+	f, _ := Load("t.yaml", []byte("version: 1\nschema: csv\nfields:\n  - {external: d, canonical: duration, convert: {time: {unit: s, format: decimal, round: true}}}\n"))
 	in, _ := Compile(f, In)
 	out, _ := Compile(f, Out)
 	for _, c := range []struct{ in, ns, out string }{

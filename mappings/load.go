@@ -61,6 +61,8 @@ type Convert struct {
 	Epoch  string // unix (default), ntp
 	Format string // integer (default), decimal, iso (with Z), datetime (ISO without zone, UTC)
 	Digits uint8  // decimal: fraction digits written (default 6)
+	Round  bool   // decimal: round half up at the last digit (default: truncate, as ra)
+	Zero   bool   // duration: 0 for a record without an end time (default: left out)
 	// ConvEnum: external text -> canonical text, in file order.
 	EnumExt, EnumCan []string
 	OneWay           bool
@@ -448,7 +450,7 @@ func (l *loader) convert(n *yaml.Node, path string, acc *accessor) Convert {
 				l.add(x, p, ErrConversion, "time applies to time and duration fields; %s is %s", acc.name, acc.kind)
 				continue
 			}
-			tm := l.mapping(x, p, "unit", "epoch", "format", "digits")
+			tm := l.mapping(x, p, "unit", "epoch", "format", "digits", "round", "zero")
 			if tm == nil {
 				continue
 			}
@@ -456,6 +458,15 @@ func (l *loader) convert(n *yaml.Node, path string, acc *accessor) Convert {
 			if v := tm["digits"]; v != nil {
 				if d, ok := l.uint(v, join(p, "digits"), 9); ok {
 					c.Digits = uint8(d)
+				}
+			}
+			if v := tm["round"]; v != nil {
+				c.Round, _ = l.boolean(v, join(p, "round"))
+			}
+			if v := tm["zero"]; v != nil {
+				c.Zero, _ = l.boolean(v, join(p, "zero"))
+				if acc != nil && acc.kind != KindDur {
+					l.add(v, join(p, "zero"), ErrConversion, "zero applies to durations; %s is %s", acc.name, acc.kind)
 				}
 			}
 			if v := tm["unit"]; v != nil {
@@ -485,6 +496,9 @@ func (l *loader) convert(n *yaml.Node, path string, acc *accessor) Convert {
 					}
 					c.Format = s
 				}
+			}
+			if c.Round && c.Format != "decimal" {
+				l.add(tm["round"], join(p, "round"), ErrConversion, "round applies to format: decimal")
 			}
 		case "enum":
 			if acc != nil && acc.kind != KindUint && acc.kind != KindText {

@@ -2,6 +2,7 @@ package mappings
 
 import (
 	"net/netip"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -44,6 +45,27 @@ func TestFieldsRegistry(t *testing.T) {
 	full.Exporter = netip.AddrPortFrom(full.Key.Src, 9995)
 	full.Last = 1
 	for n, a := range accessors {
+		if k := a.kind; (k == KindUint || k == KindTime || k == KindDur) != (a.getU != nil) {
+			t.Errorf("%s: %s, getU set %v", n, k, a.getU != nil)
+		}
+		if a.getU != nil && !a.readOnly {
+			var r1, r2 flow.Record
+			r1.Start, r2.Start = 5, 5
+			a.set(&r1, value{u: 7})
+			a.setU(&r2, 7)
+			if !reflect.DeepEqual(r1, r2) {
+				t.Errorf("%s: setU sets %+v, set %+v", n, r2, r1)
+			}
+		}
+		if a.getU != nil {
+			r := *full
+			r.Has = ^flow.Group(0)
+			u, ok := a.getU(&r)
+			v, ok2 := a.get(&r)
+			if u != v.u || ok != ok2 {
+				t.Errorf("%s: getU %d %v, get %d %v", n, u, ok, v.u, ok2)
+			}
+		}
 		if a.group == 0 {
 			t.Errorf("%s: no Has group", n)
 			continue

@@ -82,7 +82,10 @@ func BenchmarkWrite(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				if err := w.Encode(&recs[i%len(recs)]); err != nil && !oneWayLoss(w, &recs[i%len(recs)], err) {
+				// goflow2 refuses biflows (an error after the line is
+				// written, as convert --lossy takes it): TestAllocs checks
+				// which errors these are, at no cost here.
+				if err := w.Encode(&recs[i%len(recs)]); err != nil && !w.plan.OneWay() {
 					b.Fatal(err)
 				}
 			}

@@ -53,6 +53,37 @@ type Reader struct {
 	cur   uint32
 	path  []byte
 	stats Stats
+	// Producers write their keys in the same order on every line, so the
+	// n-th key of an object is predicted to be the n-th key of the last
+	// one: a byte compare instead of hashing the path (a fifth of reading
+	// time); a miss falls back to the map and updates the prediction.
+	pred []predKey
+	keyN int
+}
+
+type predKey struct {
+	path   []byte
+	slot   int
+	mapped bool
+}
+
+// lookup gives the plan slot of r.path.
+func (r *Reader) lookup() (int, bool) {
+	n := r.keyN
+	r.keyN++
+	if n < len(r.pred) {
+		if p := &r.pred[n]; bytes.Equal(p.path, r.path) {
+			return p.slot, p.mapped
+		}
+	} else if n < 512 { // bounds what a hostile object makes us keep
+		r.pred = append(r.pred, predKey{})
+	}
+	slot, mapped := r.slots[string(r.path)]
+	if n < len(r.pred) {
+		p := &r.pred[n]
+		p.path, p.slot, p.mapped = append(p.path[:0], r.path...), slot, mapped
+	}
+	return slot, mapped
 }
 
 // NewReader returns a Reader of JSON objects in the named dialect (argus,
@@ -245,6 +276,7 @@ func (r *Reader) decodeObject(rec *flow.Record) error {
 			r.cur = 1
 		}
 		r.path, r.text, r.stats.Ignored = r.path[:0], r.text[:0], ignored
+		r.keyN = 0
 		obj := r.buf[r.start:r.end]
 		var e *perr
 		if n, e = r.object(obj, 0, 0); e == nil {
@@ -336,7 +368,7 @@ func (r *Reader) object(b []byte, i, depth int) (int, *perr) {
 		if i >= len(b) {
 			return i, bad(i, "want a value")
 		}
-		slot, mapped := r.slots[string(r.path)]
+		slot, mapped := r.lookup()
 		switch c := b[i]; {
 		case c == '{':
 			if mapped {
