@@ -98,6 +98,9 @@ type mxCell struct {
 	Outcome   mxOutcome
 	Rule      string // mxReported: the rule or reason; mxNA, mxSilent: why
 	Want, Got string // mxSilent: A's value and what came back
+	// Record: the change was seen on the record made for this field, not
+	// on the field's own.
+	Record string
 }
 
 func (c mxCell) text() string {
@@ -176,8 +179,13 @@ var biflow = mxSeed{"dst_pkts": "7", "dst_bytes": "700"}
 // base start time (ns).
 func mxHardSeed(f string, start int64) []mxSeed {
 	t := func(ns int64) string { return strconv.FormatInt(ns, 10) }
+	// Per-direction times within the record's, which are their min and
+	// max (as Argus derives them).
+	srcTimes := mxSeed{"src_start_time": t(start + 1234567), "src_last_time": t(start + 2400e6 + 7654321),
+		"start_time": t(start + 1234567), "last_time": t(start + 2400e6 + 7654321)}
 	dirTimes := mxSeed{"src_start_time": t(start + 1234567), "src_last_time": t(start + 2400e6 + 7654321),
-		"dst_start_time": t(start + 500000123), "dst_last_time": t(start + 2500e6 - 123)}
+		"dst_start_time": t(start + 500000123), "dst_last_time": t(start + 2500e6 - 123),
+		"start_time": t(start + 1234567), "last_time": t(start + 2500e6 - 123)}
 	switch f {
 	case "start_time":
 		return []mxSeed{{f: t(start + 123456789)}}
@@ -232,7 +240,7 @@ func mxHardSeed(f string, start int64) []mxSeed {
 	case "dst_vid":
 		return []mxSeed{biflow, {f: "4002"}}
 	case "src_start_time", "src_last_time":
-		return []mxSeed{dirTimes}
+		return []mxSeed{srcTimes}
 	case "dst_start_time", "dst_last_time":
 		return []mxSeed{biflow, dirTimes}
 	case "src_country":
@@ -516,6 +524,22 @@ func RunMatrix(mo MatrixOptions) (*Matrix, error) {
 				}
 			}
 		}
+		// And every field of every other seed record A holds.
+		for k := range seeds {
+			h := held[k]
+			if h == nil {
+				continue
+			}
+			sv := pr.values(&seeds[k])
+			for fi, f := range m.Fields {
+				if k == fi || sv[fi] == "" || h[fi] == sv[fi] || m.Seed[ai][fi].Outcome != mxPreserved {
+					continue
+				}
+				c := judge(sv[fi], h[fi], f.Name, fseed, nil)
+				c.Record = m.Fields[k].Name
+				m.Seed[ai][fi] = c
+			}
+		}
 		for bi, b := range m.Formats {
 			cells := make([]mxCell, nf)
 			m.Cells[ai][bi] = cells
@@ -557,6 +581,29 @@ func RunMatrix(mo MatrixOptions) (*Matrix, error) {
 					got = g[fi]
 				}
 				cells[fi] = judge(h[fi], got, f.Name, fab, fba)
+			}
+			// Every other record that came back is checked on every
+			// field too: a base value (a port, a time) changed on a record
+			// made for another field is as silent as on its own. A record
+			// that did not come back was refused for its own field, which
+			// the first check judges.
+			for k := range held {
+				h := held[k]
+				if h == nil {
+					continue
+				}
+				g := back[mxKey(h, idx)]
+				if g == nil {
+					continue
+				}
+				for fi, f := range m.Fields {
+					if k == fi || h[fi] == "" || g[fi] == h[fi] || cells[fi].Outcome != mxPreserved {
+						continue
+					}
+					c := judge(h[fi], g[fi], f.Name, fab, fba)
+					c.Record = m.Fields[k].Name
+					cells[fi] = c
+				}
 			}
 		}
 	}
@@ -613,7 +660,11 @@ func (m *Matrix) Silent() []string {
 	for ai, a := range m.Formats {
 		for fi, f := range m.Fields {
 			if c := m.Seed[ai][fi]; c.Outcome == mxSilent {
-				out = append(out, "seed\t"+a.Name+"\t"+f.Name+"\t"+c.Want+"\t"+c.Got)
+				got := c.Got
+				if c.Record != "" {
+					got += " (on " + c.Record + "'s record)"
+				}
+				out = append(out, "seed\t"+a.Name+"\t"+f.Name+"\t"+c.Want+"\t"+got)
 			}
 		}
 	}
@@ -621,7 +672,11 @@ func (m *Matrix) Silent() []string {
 		for bi, b := range m.Formats {
 			for fi, f := range m.Fields {
 				if c := m.Cells[ai][bi][fi]; c.Outcome == mxSilent {
-					out = append(out, a.Name+"\t"+b.Name+"\t"+f.Name+"\t"+c.Want+"\t"+c.Got)
+					got := c.Got
+					if c.Record != "" {
+						got += " (on " + c.Record + "'s record)"
+					}
+					out = append(out, a.Name+"\t"+b.Name+"\t"+f.Name+"\t"+c.Want+"\t"+got)
 				}
 			}
 		}
