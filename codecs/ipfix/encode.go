@@ -287,7 +287,7 @@ func (e *Encoder) finish(m *msg) []byte {
 // fit in m's room (the caller finishes m and retries in a new one).
 func (e *Encoder) add(m *msg, r *flow.Record, ti int) bool {
 	id, fields := e.tpls.ID(ti), e.tpls.Fields(ti)
-	need := nfcore.DataLen(fields, r)
+	need := nfcore.DataLen(fields, r, &e.opts)
 	tpl := e.needTemplate(m, ti)
 	if tpl {
 		need += setHeaderLen + nfcore.TemplateLen(nfcore.IPFIX, fields)
@@ -347,7 +347,7 @@ func (e *Encoder) prepare(r *flow.Record) (ti int, err error) {
 	}
 	e.fields = nfcore.RecordFields(e.fields[:0], r, o)
 	ti = e.tpls.Index(e.fields)
-	if headerLen+2*setHeaderLen+nfcore.TemplateLen(nfcore.IPFIX, e.fields)+nfcore.DataLen(e.fields, r) > e.c.mtu {
+	if headerLen+2*setHeaderLen+nfcore.TemplateLen(nfcore.IPFIX, e.fields)+nfcore.DataLen(e.fields, r, &e.opts) > e.c.mtu {
 		e.stats.Refused++
 		return -1, notRep("record", fmt.Sprintf("its template and data exceed the MTU of %d", e.c.mtu))
 	}

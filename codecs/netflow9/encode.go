@@ -303,7 +303,7 @@ func (e *Encoder) finish(m *msg) []byte {
 // template goes with it.
 func (e *Encoder) need(m *msg, r *flow.Record, ti int) (int, bool) {
 	fields := e.tpls.Fields(ti)
-	need := nfcore.DataLen(fields, r) + 3 // + the set's padding at most
+	need := nfcore.DataLen(fields, r, &e.opts) + 3 // + the set's padding at most
 	tpl := e.needTemplate(m, ti)
 	if tpl {
 		need += setHeaderLen + nfcore.TemplateLen(nfcore.V9, fields)
@@ -369,7 +369,7 @@ func (e *Encoder) prepare(r *flow.Record, checked bool) (ti int, err error) {
 	}
 	e.fields = nfcore.RecordFields(e.fields[:0], r, &e.opts)
 	ti = e.tpls.Index(e.fields)
-	if headerLen+2*setHeaderLen+nfcore.TemplateLen(nfcore.V9, e.fields)+nfcore.DataLen(e.fields, r)+3 > e.c.mtu {
+	if headerLen+2*setHeaderLen+nfcore.TemplateLen(nfcore.V9, e.fields)+nfcore.DataLen(e.fields, r, &e.opts)+3 > e.c.mtu {
 		e.stats.Refused++
 		return -1, notRep("record", fmt.Sprintf("its template and data exceed the MTU of %d", e.c.mtu))
 	}

@@ -4,7 +4,6 @@ import (
 	"net/netip"
 
 	"github.com/flowgate/flowgate/flow"
-	"github.com/flowgate/flowgate/mappings"
 )
 
 // The encode side of the registry. An encoder asks RecordFields which
@@ -35,10 +34,12 @@ type EncOptions struct {
 // comes from.
 type EncField struct {
 	FieldSpec
-	op    Op
-	dir   uint8
-	extra int              // index into Record.Extra for OpExtra
-	rule  *mappings.RuleOp // OpRule
+	op  Op
+	dir uint8
+	// extra: the index into Record.Extra (OpExtra) or into the mapping's
+	// rules (OpRule). No pointer here: RecordFields fills a list of these
+	// per record, and a pointer field costs write barriers.
+	extra int32
 }
 
 // Op returns what the field writes (OpExtra: an Extra value).
@@ -59,34 +60,11 @@ func (f *EncField) Op() Op { return f.op }
 // sends a biflow as two records (see SplitBiflow).
 func RecordFields(dst []EncField, r *flow.Record, o *EncOptions) []EncField {
 	ipfix := o.Version == IPFIX
-	mp := o.Map
-	// mapped puts the field of a user rule that replaces a registry
-	// element (or none, for a drop) in its place.
-	mapped := func(rev int, id uint16, n uint16) bool {
-		k := mp.out[rev][id]
-		if k == 0 {
-			return false
-		}
-		if k > 0 {
-			or := &mp.outRules[k-1]
-			s := or.spec
-			if or.rule.Kind() == mappings.KindUint || or.rule.Kind() == mappings.KindTime {
-				s.Len = max(s.Len, n) // the registry's length: a value of the same element
-			}
-			dst = append(dst, EncField{FieldSpec: s, op: OpRule, rule: or.rule})
-		}
-		return true
-	}
+	start := len(dst)
 	add := func(op Op, id uint16, n uint16) {
-		if mp != nil && mapped(0, id, n) {
-			return
-		}
 		dst = append(dst, EncField{FieldSpec: FieldSpec{ID: id, Len: n}, op: op})
 	}
 	addRev := func(op Op, id uint16, n uint16) {
-		if mp != nil && mapped(1, id, n) {
-			return
-		}
 		dst = append(dst, EncField{FieldSpec: FieldSpec{PEN: PENReverse, ID: id, Len: n}, op: op, dir: flow.Dst})
 	}
 	h := r.Has
@@ -207,16 +185,10 @@ func RecordFields(dst []EncField, r *flow.Record, o *EncOptions) []EncField {
 	if h&flow.HasSampling != 0 && r.SamplingRate != 0 && !hasExtra(r, 34) {
 		add(OpSamplingInterval, 34, 4)
 	}
-	if mp != nil {
-		dst = mp.addedFields(dst, r)
-	}
 	for i := range r.Extra {
 		x := &r.Extra[i]
 		if x.Source != flow.SourceIPFIX && x.Source != flow.SourceNetFlow9 {
 			continue
-		}
-		if mp != nil && len(mp.added) > 0 && mp.isAdded(x.Enterprise, x.ID) {
-			continue // written from its canonical field
 		}
 		n := len(x.Value)
 		spec := FieldSpec{PEN: x.Enterprise, ID: uint16(x.ID), Len: uint16(n)}
@@ -237,7 +209,10 @@ func RecordFields(dst []EncField, r *flow.Record, o *EncOptions) []EncField {
 				continue
 			}
 		}
-		dst = append(dst, EncField{FieldSpec: spec, op: OpExtra, extra: i})
+		dst = append(dst, EncField{FieldSpec: spec, op: OpExtra, extra: int32(i)})
+	}
+	if o.Map != nil {
+		dst = o.Map.remap(dst, start, r)
 	}
 	return dst
 }
@@ -299,7 +274,7 @@ func AppendTemplate(dst []byte, v Version, id uint16, fields []EncField) []byte 
 }
 
 // DataLen returns the bytes AppendRecord adds for r.
-func DataLen(fields []EncField, r *flow.Record) int {
+func DataLen(fields []EncField, r *flow.Record, o *EncOptions) int {
 	n := 0
 	for i := range fields {
 		f := &fields[i]
@@ -309,7 +284,7 @@ func DataLen(fields []EncField, r *flow.Record) int {
 		}
 		var l int
 		if f.op == OpRule {
-			l = ruleValueLen(f, r)
+			l = ruleValueLen(f, r, o)
 		} else {
 			l = len(r.Extra[f.extra].Value)
 		}

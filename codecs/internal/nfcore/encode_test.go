@@ -45,8 +45,8 @@ func roundTrip(t *testing.T, r *flow.Record, o *EncOptions) flow.Record {
 		t.Fatalf("TemplateLen %d, appended %d", TemplateLen(o.Version, f), len(tplRec))
 	}
 	data := AppendRecord(nil, f, r, o)
-	if len(data) != DataLen(f, r) {
-		t.Fatalf("DataLen %d, appended %d", DataLen(f, r), len(data))
+	if len(data) != DataLen(f, r, o) {
+		t.Fatalf("DataLen %d, appended %d", DataLen(f, r, o), len(data))
 	}
 	export := uint32(r.Last/1e9 + 1)
 	var msg []byte
@@ -157,8 +157,8 @@ func TestEncodeMissingAddresses(t *testing.T) {
 	} {
 		for _, o := range []EncOptions{{Version: IPFIX}, {Version: V9}} {
 			f := RecordFields(nil, &r, &o)
-			if b := AppendRecord(nil, f, &r, &o); len(b) != DataLen(f, &r) {
-				t.Errorf("%d bytes, DataLen %d", len(b), DataLen(f, &r))
+			if b := AppendRecord(nil, f, &r, &o); len(b) != DataLen(f, &r, &o) {
+				t.Errorf("%d bytes, DataLen %d", len(b), DataLen(f, &r, &o))
 			}
 		}
 	}

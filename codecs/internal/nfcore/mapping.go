@@ -299,7 +299,7 @@ func applyRule(x *mappings.RuleOp, v []byte, a *recAcc, rec *flow.Record) bool {
 // the element) is written as near as the element allows and counted in
 // o.RuleErrors; a value r does not carry is zeros.
 func appendRule(dst []byte, f *EncField, r *flow.Record, o *EncOptions) []byte {
-	x := f.rule
+	x := o.Map.outRules[f.extra].rule
 	n := int(f.Len)
 	var u uint64
 	switch x.Kind() {
@@ -351,9 +351,46 @@ func appendRule(dst []byte, f *EncField, r *flow.Record, o *EncOptions) []byte {
 }
 
 // ruleValueLen is the bytes of a variable-length rule field's value.
-func ruleValueLen(f *EncField, r *flow.Record) int {
-	b, _ := f.rule.Bytes(r)
+func ruleValueLen(f *EncField, r *flow.Record, o *EncOptions) int {
+	b, _ := o.Map.outRules[f.extra].rule.Bytes(r)
 	return len(b)
+}
+
+// remap applies m to the fields RecordFields listed from dst[start:]:
+// a registry element a rule writes becomes the rule's field, in its
+// place; a dropped one goes; an Extra value of an element a rule adds is
+// left to the rule; the added rules' fields come last. (A pass after the
+// registry's, so that encoding without a mapping runs as it did.)
+func (m *Mapping) remap(dst []EncField, start int, r *flow.Record) []EncField {
+	w := start
+	for i := start; i < len(dst); i++ {
+		f := dst[i]
+		switch {
+		case f.op == OpExtra:
+			if len(m.added) > 0 && m.isAdded(f.PEN, uint32(f.ID)) {
+				continue // written from its canonical field
+			}
+		case f.ID < maxIANA && (f.PEN == 0 || f.PEN == PENReverse):
+			rev := 0
+			if f.PEN == PENReverse {
+				rev = 1
+			}
+			switch k := m.out[rev][f.ID]; {
+			case k < 0:
+				continue
+			case k > 0:
+				or := &m.outRules[k-1]
+				s := or.spec
+				if or.rule.Kind() == mappings.KindUint || or.rule.Kind() == mappings.KindTime {
+					s.Len = max(s.Len, f.Len) // the registry's length: a value of the same element
+				}
+				f = EncField{FieldSpec: s, op: OpRule, extra: int32(k - 1)}
+			}
+		}
+		dst[w] = f
+		w++
+	}
+	return m.addedFields(dst[:w], r)
 }
 
 // addedFields appends the fields of m's rules for elements the registry
@@ -364,7 +401,7 @@ func (m *Mapping) addedFields(dst []EncField, r *flow.Record) []EncField {
 		if !carries(or.rule, r) {
 			continue
 		}
-		dst = append(dst, EncField{FieldSpec: or.spec, op: OpRule, rule: or.rule})
+		dst = append(dst, EncField{FieldSpec: or.spec, op: OpRule, extra: int32(k)})
 	}
 	return dst
 }
