@@ -51,9 +51,14 @@
 //	                     unit s, ms, us, ns (default s); epoch unix (default)
 //	                     or ntp; format integer (default), decimal
 //	                     ("1300475167.096535", digits fraction digits when
-//	                     writing, default 6), iso ("2006-01-02T15:04:05.000Z",
-//	                     fraction by unit) or datetime (iso without zone, UTC).
-//	                     Durations take unit and format integer/decimal.
+//	                     writing, default 6, cut as ra cuts %T.%f; round:
+//	                     true rounds half up, as printf's %.6f and Zeek),
+//	                     iso ("2006-01-02T15:04:05.000Z", fraction by unit,
+//	                     cut) or datetime (iso without zone, UTC).
+//	                     Durations take unit and format integer/decimal,
+//	                     and zero: true (0 for a record without an end
+//	                     time, as ra prints dur; default: left out, as
+//	                     Zeek's "-").
 //	enum: {values: {ext: can, ...}, oneway: false}
 //	                     a two-way table must be one to one; a one-way table
 //	                     may map several external values to one canonical
@@ -76,6 +81,13 @@
 // as file:line:col: path: sentinel: detail, for example
 //
 //	my.yaml:6:33: fields[0].convert.scale.multiply: wrong type: want an integer from 1 to 4294967295, have 0
+//
+// # Protocols
+//
+// A protocol field reads a number or a name: an IANA keyword (Assigned
+// Internet Protocol Numbers: tcp, udp, ipv6-icmp, sctp ...) in any case,
+// or ICMPv6, ICMP6 (goflow2, nfdump). Writing gives the number unless the
+// rule has an enum table.
 //
 // # ICMP
 //
