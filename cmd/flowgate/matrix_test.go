@@ -262,3 +262,42 @@ func BenchmarkFieldAccount(b *testing.B) {
 		a.observe(&recs[i%len(recs)])
 	}
 }
+
+// A UDP flow's TCP flags have no place in v5, v9 or IPFIX (the encoders
+// write tcp_flags/tcpControlBits for TCP only): the account says so, and
+// the file read back indeed has none.
+func TestFieldAccountTCPFlagsOfUDP(t *testing.T) {
+	fields := mappings.CanonicalFields()
+	recs, err := mxSeedRecords(fields)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r flow.Record
+	for i, f := range fields {
+		if f.Name == "src_tcp_flags" {
+			r = recs[i]
+		}
+	}
+	r.Key.Proto = 17
+	for _, f := range []mxFormat{{"nf5", gateway.FormatNF5, ""}, {"nf9", gateway.FormatNF9, ""}, {"ipfix", gateway.FormatIPFIX, ""}} {
+		path := filepath.Join(t.TempDir(), f.Name)
+		rep, err := mxWriteSeed(f, path, []flow.Record{r})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tbl, err := parseFieldTable(rep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l := tbl["src_tcp_flags"]; l.NotRep != 1 || l.Preserved != 0 {
+			t.Errorf("%s: src_tcp_flags %+v, want 1 not representable\n%s", f.Name, l, rep)
+		}
+		back, err := mxRead(f, path)
+		if err != nil || len(back) != 1 {
+			t.Fatalf("%s: read back %d records, %v", f.Name, len(back), err)
+		}
+		if back[0].Has&flow.HasTCP != 0 && back[0].TCP.Side[0].Flags != 0 {
+			t.Errorf("%s: a UDP flow's TCP flags came back: %#x", f.Name, back[0].TCP.Side[0].Flags)
+		}
+	}
+}

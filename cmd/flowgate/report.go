@@ -57,6 +57,9 @@ type sinkProfile struct {
 	writeOnly []bool
 	// plan: a mapped format's plan, for the values it does not write.
 	plan *mappings.Plan
+	// tcpFlagsTCP: TCP flags are written for TCP flows only (v5's
+	// tcp_flags, tcpControlBits): a non-TCP flow's are left out.
+	tcpFlagsTCP bool
 	// ipOnly: a record whose key is not an IP 5-tuple (ARP, an L2 flow)
 	// is refused whole (NetFlow/IPFIX).
 	ipOnly bool
@@ -81,6 +84,7 @@ type fieldAccount struct {
 	// rule texts
 	noPlace, notWritten, v4Only, oneWay string
 	cut, over                           []string
+	isFlags                             []bool
 }
 
 // discardSink takes a plan's values and keeps nothing: the account only
@@ -157,6 +161,12 @@ func newFieldAccount(sk sink, out gateway.Endpoint, o convertOpts) (*fieldAccoun
 	a.v4Only = p.name + " holds IPv4 only"
 	a.oneWay = "written only: the " + p.name + " reader does not read it back"
 	a.cut, a.over = make([]string, n), make([]string, n)
+	a.isFlags = make([]bool, n)
+	for _, f := range []string{"src_tcp_flags", "dst_tcp_flags"} {
+		if i, ok := a.index[f]; ok {
+			a.isFlags[i] = true
+		}
+	}
 	for i := range a.fields {
 		if p.quantum[i] > 1 {
 			a.cut[i] = "cut to " + quantumName(p.quantum[i])
@@ -279,6 +289,7 @@ func profileFor1(out gateway.Endpoint, o convertOpts, index map[string]int) (sin
 			}
 		}
 		p.biflowSplit, p.refuse, p.revNeedsCounts, p.ipOnly = netflow5.BiflowSplit, true, true, true
+		p.tcpFlagsTCP = true
 		return p, nil
 	}
 	f, ok, err := sinkMapping(out, o)
@@ -304,9 +315,9 @@ func profileFor1(out gateway.Endpoint, o convertOpts, index map[string]int) (sin
 		// which the mapping leaves to the codec); no reverse elements.
 		p.carry(index, "start_time", "last_time", "duration")
 		p.times(index, 1e6)
-		p.biflowSplit, p.revNeedsCounts, p.ipOnly = true, true, true
+		p.biflowSplit, p.revNeedsCounts, p.ipOnly, p.tcpFlagsTCP = true, true, true, true
 	case gateway.FormatIPFIX:
-		p.revNeedsCounts, p.ipOnly = true, true
+		p.revNeedsCounts, p.ipOnly, p.tcpFlagsTCP = true, true, true
 		if out.Opts.Times == "ms" {
 			p.times(index, 1e6)
 		} else {
@@ -455,6 +466,8 @@ func (a *fieldAccount) observe(r *flow.Record) {
 			a.note(i, &c.notRep, a.notWritten)
 		case !a.fits(i):
 			a.note(i, &c.notRep, a.reason(i))
+		case p.tcpFlagsTCP && r.Key.Proto != 6 && a.isFlags[i] && string(a.vals.v[i]) != "0":
+			a.note(i, &c.notRep, "TCP flags of a non-TCP flow: left out")
 		case p.writeOnly[i]:
 			a.note(i, &c.transformed, a.oneWay)
 		case p.quantum[i] > 1 && a.timeCut(i):
