@@ -60,10 +60,17 @@ func canonicalOrder() []string {
 // read back what it wrote.
 func Check(f *File) *Report {
 	rep := &Report{Mapping: f.Name}
+	// A field is carried when a rule writes it or a field that holds the
+	// same value (an ICMP flow's type as src_port; last_time as start
+	// plus duration).
 	written := map[string]bool{}
 	for _, r := range f.Rules {
 		if !r.Drop && r.Dir != In {
-			written[r.Canonical] = true
+			if a := accessors[r.Canonical]; a != nil {
+				for id := a.writes.Next(0); id >= 0; id = a.writes.Next(id + 1) {
+					written[FieldName(id)] = true
+				}
+			}
 		}
 	}
 	order := canonicalOrder()
@@ -245,6 +252,12 @@ func Explain(from, to *File) (string, error) {
 			res = "not in source"
 		case o == nil:
 			res = "dropped: target cannot carry"
+			for _, other := range canonicalOrder() {
+				if other != n && outs[other] != nil && accessors[other].writes.Has(accessors[n].id) {
+					res = "kept as " + other
+					break
+				}
+			}
 		}
 		dash := func(s []string) string {
 			if s == nil {

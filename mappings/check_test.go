@@ -77,7 +77,8 @@ fields:
 			t.Errorf("missing %q in\n%s", w, rep.Text())
 		}
 	}
-	carried := map[string]bool{"src_port": true, "protocol": true, "label": true, "dst_bytes": true, "start_time": true}
+	// src_port also carries an ICMP flow's type (icmp_type).
+	carried := map[string]bool{"src_port": true, "icmp_type": true, "protocol": true, "label": true, "dst_bytes": true, "start_time": true}
 	for _, x := range rep.Findings {
 		if x.Kind == NotCarried && carried[x.Canonical] {
 			t.Errorf("%s reported not carried", x.Canonical)
@@ -251,5 +252,25 @@ func TestColumnAndOpen(t *testing.T) {
 	}
 	if _, err := Open("zeek-conn", p); !errors.Is(err, ErrSchemaMismatch) {
 		t.Errorf("json over zeek: %v", err)
+	}
+}
+
+// TestICMPCarried: ECS has no ICMP keys, but its ports carry an ICMP
+// flow's type and code (as Zeek's id.orig_p/id.resp_p do), so neither
+// check nor explain calls them dropped.
+func TestICMPCarried(t *testing.T) {
+	e, _ := Builtin("json-ecs")
+	for _, x := range Check(e).Findings {
+		if x.Kind == NotCarried && (x.Canonical == "icmp_type" || x.Canonical == "icmp_code") {
+			t.Errorf("ecs: %s not carried", x.Canonical)
+		}
+	}
+	n, _ := Builtin("json-nfdump")
+	s, err := Explain(n, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(s, "kept as src_port") || !strings.Contains(s, "kept as dst_port") {
+		t.Errorf("nfdump -> ecs:\n%s", s)
 	}
 }
