@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/flowgate/flowgate/codecs"
 	"github.com/flowgate/flowgate/mappings"
@@ -55,6 +56,27 @@ func WithMaxRecord(n int) Option { return func(c *config) { c.maxRecord = n } }
 // keys are the flat column names (source.ip is the column "source.ip"),
 // as a csv schema, so a user file says schema: csv for every dialect.
 func Mapping(dialect, userPath string) (*mappings.File, error) {
+	base, err := builtin(dialect)
+	if err != nil || userPath == "" {
+		return base, err
+	}
+	user, err := mappings.LoadFile(userPath)
+	if err != nil {
+		return nil, err
+	}
+	return mappings.Merge(base, user)
+}
+
+// builtins holds each dialect's built-in mapping once loaded: the YAML
+// (the protocol and flag tables run to hundreds of lines) is parsed once
+// per process, not per Reader. A File is not changed once loaded (Merge
+// and Compile make new values), so one is shared.
+var builtins sync.Map // dialect -> *mappings.File
+
+func builtin(dialect string) (*mappings.File, error) {
+	if f, ok := builtins.Load(dialect); ok {
+		return f.(*mappings.File), nil
+	}
 	var base *mappings.File
 	var err error
 	switch dialect {
@@ -75,14 +97,8 @@ func Mapping(dialect, userPath string) (*mappings.File, error) {
 		f.Schema = "csv"
 		base = &f
 	}
-	if userPath == "" {
-		return base, nil
-	}
-	user, err := mappings.LoadFile(userPath)
-	if err != nil {
-		return nil, err
-	}
-	return mappings.Merge(base, user)
+	builtins.Store(dialect, base)
+	return base, nil
 }
 
 func compile(dialect string, dir mappings.Direction, opts []Option) (*mappings.Plan, config, error) {
