@@ -35,6 +35,7 @@ import (
 //	fg.zform=1          the Zeek Extras' values are JSON tokens (Enterprise 1)
 //	fg.zpos=N,N...      the zeek.NAME Extras' Offsets (column positions), in order
 //	fg.zhdr=TEXT fg.ztrl=TEXT   a conn.log's header lines and trailer (ZeekHeaderID, ZeekTrailerID)
+//	fg.zhdrc=TEXT       a piece of the header that the next record's fg.zhdrc or fg.zhdr continues (Offset 1)
 //
 // Example (a Zeek TCP connection, user label "svc=dns" from ralabel):
 //
@@ -49,7 +50,8 @@ import (
 // flow.SourceZeek) of a conn.log's header lines and trailer, which a
 // converter attaches to a log's first and last record so that a log
 // converted to Argus and back keeps them (codecs/zeek's column IDs stay
-// below 1<<16 + 4096).
+// below 1<<16 + 4096). A header too long for one label is cut in pieces
+// on consecutive records: every piece but the last has Offset 1.
 const (
 	ZeekHeaderID  uint32 = 0xFFFF0001
 	ZeekTrailerID uint32 = 0xFFFF0002
@@ -315,7 +317,11 @@ func composeLabel(l *labelWriter, r *flow.Record, zeekName func(uint32) string) 
 		l.end("fg.zpos")
 	}
 	if hdr != nil {
-		l.bytesKV("fg.zhdr", hdr.Value)
+		if hdr.Offset == 1 {
+			l.bytesKV("fg.zhdrc", hdr.Value)
+		} else {
+			l.bytesKV("fg.zhdr", hdr.Value)
+		}
 	}
 	if trl != nil {
 		l.bytesKV("fg.ztrl", trl.Value)

@@ -215,7 +215,7 @@ func (d *dec) fgWord(rec *flow.Record, k, v []byte, zstart int, apply bool) bool
 			rec.Has |= flow.HasIfaces
 		}
 		return true
-	case "cid", "zhdr", "ztrl":
+	case "cid", "zhdr", "zhdrc", "ztrl":
 		if bytes.IndexByte(v, 0) >= 0 {
 			return false
 		}
@@ -236,11 +236,14 @@ func (d *dec) fgWord(rec *flow.Record, k, v []byte, zstart int, apply bool) bool
 			rec.CommunityID = val
 			rec.Has |= flow.HasCommunityID
 		default:
-			id := ZeekHeaderID
-			if k[1] == 't' {
+			id, more := ZeekHeaderID, uint32(0)
+			switch {
+			case k[1] == 't':
 				id = ZeekTrailerID
+			case len(k) == 5:
+				more = 1 // fg.zhdrc: continued on the next record
 			}
-			rec.Extra = append(rec.Extra, flow.Field{Source: flow.SourceZeek, ID: id, Value: val})
+			rec.Extra = append(rec.Extra, flow.Field{Source: flow.SourceZeek, ID: id, Offset: more, Value: val})
 		}
 		return true
 	case "zunset":

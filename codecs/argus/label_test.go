@@ -203,6 +203,24 @@ func TestLabelOwnWords(t *testing.T) {
 	}
 }
 
+// TestLabelHeaderPieces: a piece of a conn.log header that the next
+// record continues (Offset 1) is fg.zhdrc, the last piece fg.zhdr.
+func TestLabelHeaderPieces(t *testing.T) {
+	for _, more := range []uint32{1, 0} {
+		r := flow.Record{Type: flow.TypeFlow, Has: flow.HasKey, Key: ctxRecord().Key,
+			Extra: []flow.Field{{Source: flow.SourceZeek, ID: ZeekHeaderID, Offset: more, Value: []byte("#separator \\x09\n#set_separator\t,\n")}}}
+		data, _ := encodeOne(t, 5, &r)
+		key := map[uint32]string{1: "fg.zhdrc", 0: "fg.zhdr"}[more]
+		if got := labelText(t, data); got != key+"=#separator \\x09%0A#set_separator\t,%0A" {
+			t.Errorf("label %q", got)
+		}
+		g := decodeFlows(t, data)[0]
+		if len(g.Extra) != 1 || g.Extra[0].ID != ZeekHeaderID || g.Extra[0].Offset != more || string(g.Extra[0].Value) != string(r.Extra[0].Value) {
+			t.Errorf("read back %+v", g.Extra)
+		}
+	}
+}
+
 // TestLabelTooLong: context past the DSR's 1016 bytes is a
 // NotRepresentableError naming the key; WithLossy leaves it out, counts
 // it, and keeps the rest.
