@@ -51,6 +51,7 @@ type zeekSink struct {
 	// carriedHdr: the header a conn.log converted to Argus carried
 	// (zeekCarry), once read.
 	carriedHdr *zeek.Header
+	hdrText    []byte // its pieces so far
 }
 
 func openZeekSink(out gateway.Endpoint, stdout io.Writer, cid bool, m *zeek.Mapping) (*zeekSink, error) {
@@ -132,15 +133,16 @@ func (s *zeekSink) report(w io.Writer) {
 }
 
 // zeekCarry takes a conn.log's header and trailer into Argus: the header
-// lines ride on the first record (argus.ZeekHeaderID), the trailer
-// (#close) on the last (argus.ZeekTrailerID), in the label DSR next to
-// the columns each record carries, so that the Argus file converts back
-// to the same log. The trailer is read only at the end of the log, so the
-// last record of each batch waits (a copy) until the next batch or the
-// end.
+// lines ride on the first records (argus.ZeekHeaderID, in pieces of at
+// most zeekHdrPiece bytes so that each fits a label next to the record's
+// own columns), the trailer (#close) on the last (argus.ZeekTrailerID),
+// so that the Argus file converts back to the same log. The trailer is
+// read only at the end of the log, so the last record of each batch waits
+// (a copy) until the next batch or the end.
 type zeekCarry struct {
 	hdr   func() *zeek.Header
-	sent  bool // the header was attached
+	sent  bool   // the header was taken
+	rest  []byte // the header not attached yet
 	pend  flow.Record
 	has   bool
 	extra []flow.Field
@@ -153,10 +155,23 @@ func (c *zeekCarry) write(recs []flow.Record, enc func(*flow.Record) error) erro
 	}
 	if !c.sent {
 		c.sent = true
-		if h := c.hdr(); h != nil && len(h.Lines) > 0 {
-			r := &recs[0]
-			r.Extra = append(r.Extra, flow.Field{Source: flow.SourceZeek, ID: argus.ZeekHeaderID, Value: h.Lines})
+		if h := c.hdr(); h != nil {
+			c.rest = h.Lines
 		}
+	}
+	for i := 0; i < len(recs) && len(c.rest) > 0; i++ {
+		piece, more := c.rest, uint32(0)
+		if len(piece) > zeekHdrPiece {
+			// at a line's end when one is near, so that ra shows whole lines
+			n := bytes.LastIndexByte(piece[:zeekHdrPiece], '\n') + 1
+			if n < zeekHdrPiece/2 {
+				n = zeekHdrPiece
+			}
+			piece, more = piece[:n], 1
+		}
+		c.rest = c.rest[len(piece):]
+		r := &recs[i]
+		r.Extra = append(r.Extra, flow.Field{Source: flow.SourceZeek, ID: argus.ZeekHeaderID, Offset: more, Value: piece})
 	}
 	if c.has {
 		c.has = false
@@ -178,12 +193,31 @@ func (c *zeekCarry) write(recs []flow.Record, enc func(*flow.Record) error) erro
 	return nil
 }
 
+// zeekHdrPiece bounds the header bytes one record carries: with the
+// record's own words (uid, service, history, state, columns, Community
+// ID: 100 to 400 bytes) it stays within the label's 1016.
+const zeekHdrPiece = 512
+
 // finish writes the last record with the log's trailer.
 func (c *zeekCarry) finish(enc func(*flow.Record) error) error {
 	if !c.has {
 		return nil
 	}
 	c.has = false
+	if len(c.rest) > 0 {
+		// fewer records than header pieces: the last takes the rest
+		done := false
+		for i := range c.pend.Extra {
+			if f := &c.pend.Extra[i]; f.Source == flow.SourceZeek && f.ID == argus.ZeekHeaderID {
+				f.Value = append(append([]byte(nil), f.Value...), c.rest...)
+				f.Offset, done = 0, true
+			}
+		}
+		if !done {
+			c.pend.Extra = append(c.pend.Extra, flow.Field{Source: flow.SourceZeek, ID: argus.ZeekHeaderID, Value: c.rest})
+		}
+		c.rest = nil
+	}
 	if h := c.hdr(); h != nil && len(h.Trailer) > 0 {
 		c.pend.Extra = append(c.pend.Extra, flow.Field{Source: flow.SourceZeek, ID: argus.ZeekTrailerID, Value: h.Trailer})
 	}
@@ -201,7 +235,11 @@ func (s *zeekSink) carried(r *flow.Record) {
 		if f.Source == flow.SourceZeek && (f.ID == argus.ZeekHeaderID || f.ID == argus.ZeekTrailerID) {
 			switch {
 			case f.ID == argus.ZeekHeaderID && s.w == nil && s.hdr == nil:
-				rd := zeek.NewReader(bytes.NewReader(f.Value))
+				s.hdrText = append(s.hdrText, f.Value...)
+				if f.Offset == 1 {
+					break // more on the next record
+				}
+				rd := zeek.NewReader(bytes.NewReader(s.hdrText))
 				var tmp flow.Record
 				if err := rd.Decode(&tmp); err == io.EOF {
 					h := rd.Header()

@@ -445,3 +445,83 @@ func udpPcap(t *testing.T, msgs []byte, port uint16) []byte {
 	}
 	return out
 }
+
+// TestConvertZeekArgusLongHeader: a conn.log whose header is longer than
+// a label (a corpus log with 60 more columns, all but one unset) goes to Argus in pieces on
+// its first records and comes back byte for byte; a one-record log with
+// such a header cannot be carried, which is an error naming the label
+// word, or with --lossy a log with a header of flowgate's own.
+func TestConvertZeekArgusLongHeader(t *testing.T) {
+	var src string
+	for _, l := range zeekLogs(t) {
+		if strings.HasSuffix(l, filepath.Join("scripts.base.protocols.ssh.basic", "conn.log")) {
+			src = l
+		}
+	}
+	if src == "" {
+		t.Fatal("no ssh.basic conn.log in the corpus")
+	}
+	orig, _ := os.ReadFile(src)
+	var b strings.Builder
+	n := 0
+	for _, line := range strings.SplitAfter(string(orig), "\n") {
+		body := strings.TrimSuffix(line, "\n")
+		switch {
+		case strings.HasPrefix(body, "#fields"):
+			for i := range 60 {
+				body += fmt.Sprintf("\tpolicy_column_%02d", i)
+			}
+		case strings.HasPrefix(body, "#types"):
+			body += strings.Repeat("\tstring", 60)
+		case body != "" && body[0] != '#':
+			// unset but the first: the header is what is long
+			body += fmt.Sprintf("\tv%d", n) + strings.Repeat("\t-", 59)
+			n++
+		}
+		b.WriteString(body)
+		if strings.HasSuffix(line, "\n") {
+			b.WriteString("\n")
+		}
+	}
+	dir := t.TempDir()
+	long := filepath.Join(dir, "conn.log")
+	os.WriteFile(long, []byte(b.String()), 0o644)
+	a, out := filepath.Join(dir, "a.argus"), filepath.Join(dir, "out.log")
+	if code := run([]string{"convert", "-r", "zeek:" + long, "-w", "argus:" + a}); code != 0 {
+		t.Fatalf("to argus: exit %d", code)
+	}
+	if code := run([]string{"convert", "-r", "argus:" + a, "-w", "zeek:" + out}); code != 0 {
+		t.Fatalf("from argus: exit %d", code)
+	}
+	if got, _ := os.ReadFile(out); string(got) != b.String() {
+		t.Fatalf("log differs\n%s", firstDiff([]byte(b.String()), got))
+	}
+	if ab, _ := os.ReadFile(a); bytes.Count(ab, []byte(":fg.zhdrc=")) < 2 || bytes.Count(ab, []byte(":fg.zhdr=")) != 1 {
+		t.Errorf("the header did not go in pieces (%d continued, %d last)", bytes.Count(ab, []byte(":fg.zhdrc=")), bytes.Count(ab, []byte(":fg.zhdr=")))
+	}
+	hdr := strings.Index(b.String(), "\n#close")
+	if hdr < 1500 {
+		t.Fatalf("header only %d bytes", hdr)
+	}
+	// one record
+	lines := strings.SplitAfter(b.String(), "\n")
+	var one strings.Builder
+	recs := 0
+	for _, l := range lines {
+		if l != "" && l[0] != '#' {
+			if recs++; recs > 1 {
+				continue
+			}
+		}
+		one.WriteString(l)
+	}
+	os.WriteFile(long, []byte(one.String()), 0o644)
+	os.Remove(a)
+	if code := run([]string{"convert", "-r", "zeek:" + long, "-w", "argus:" + a}); code == 0 {
+		t.Error("a one-record log with a 2 KB header went to Argus without --lossy")
+	}
+	os.Remove(a)
+	if code := run([]string{"convert", "--lossy", "-r", "zeek:" + long, "-w", "argus:" + a}); code != 0 {
+		t.Fatalf("--lossy: exit %d", code)
+	}
+}
