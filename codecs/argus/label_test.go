@@ -325,21 +325,3 @@ func TestLabelRa(t *testing.T) {
 		}
 	}
 }
-
-func BenchmarkLabelDecode(b *testing.B) {
-	r := ctxRecord()
-	var stream bytes.Buffer
-	w, _ := NewWriter(&stream, 5)
-	for range 1000 {
-		w.Encode(&r)
-	}
-	w.Flush()
-	data := stream.Bytes()
-	b.ReportAllocs()
-	var rec flow.Record
-	for b.Loop() {
-		rd, _ := NewReader(bytes.NewReader(data))
-		for rd.Decode(&rec) == nil {
-		}
-	}
-}
