@@ -10,6 +10,7 @@ import (
 	"github.com/flowgate/flowgate/codecs/argus"
 	"github.com/flowgate/flowgate/codecs/csv"
 	"github.com/flowgate/flowgate/codecs/netflow5"
+	"github.com/flowgate/flowgate/codecs/ratext"
 	"github.com/flowgate/flowgate/flow"
 	"github.com/flowgate/flowgate/gateway"
 	"github.com/flowgate/flowgate/mappings"
@@ -200,8 +201,17 @@ func (p *sinkProfile) times(index map[string]int, q int64) {
 var timeFields = []string{"start_time", "last_time", "duration", "src_start_time", "src_last_time", "dst_start_time", "dst_last_time"}
 
 // raJSONCarried is what ra 5's -M json prints with ra's default fields
-// (convert's json sink without a dialect).
-var raJSONCarried = []string{"start_time", "src_addr", "dst_addr", "protocol", "src_port", "dst_port", "pkts", "bytes"}
+// (convert's json sink without a dialect): ratext.DefaultFields by their
+// canonical names (flgs, dir and state have none).
+func raJSONCarried() []string {
+	var out []string
+	for _, n := range ratext.DefaultFields {
+		if f, ok := flow.FieldByRaName(n); ok {
+			out = append(out, f.Name)
+		}
+	}
+	return out
+}
 
 // sinkMapping returns the mapping a mapped sink format writes through (ok
 // false for the others): the zeek-conn table codecs/zeek uses, the JSON
@@ -299,7 +309,7 @@ func profileFor1(out gateway.Endpoint, o convertOpts, index map[string]int) (sin
 	if !ok {
 		if out.Format == gateway.FormatJSON {
 			p := newProfile("ra json", n)
-			p.carry(index, raJSONCarried...)
+			p.carry(index, raJSONCarried()...)
 			p.times(index, 1e3) // Precision 6
 			return p, nil
 		}
