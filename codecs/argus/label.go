@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strconv"
 
+	"github.com/flowgate/flowgate/codecs/zeek"
 	"github.com/flowgate/flowgate/flow"
 )
 
@@ -326,4 +327,20 @@ func composeLabel(l *labelWriter, r *flow.Record, zeekName func(uint32) string) 
 	if trl != nil {
 		l.bytesKV("fg.ztrl", trl.Value)
 	}
+}
+
+// AppendLabel appends to dst the label text the Writer writes for r: its
+// own label, then the carried context (words past the DSR's bound left
+// out). A printer of ra's label column gives this, as ra prints the DSR.
+func AppendLabel(dst []byte, r *flow.Record) []byte {
+	if !carries(r) {
+		u := r.Label
+		if i := bytes.IndexByte(u, 0); i >= 0 {
+			u = u[:i]
+		}
+		return append(dst, u[:min(len(u), labelMax)]...)
+	}
+	l := labelWriter{b: dst[len(dst):], lossy: true}
+	composeLabel(&l, r, zeek.ColumnName)
+	return append(dst, l.b...)
 }

@@ -125,6 +125,9 @@ func TestLabelCarry(t *testing.T) {
 			t.Fatalf("v%d: %d records", ver, len(got))
 		}
 		g := &got[0]
+		if s := string(AppendLabel([]byte("x"), g)); s != "x"+want {
+			t.Errorf("v%d: AppendLabel %q", ver, s)
+		}
 		if string(g.Label) != "svc=dns" || g.Has&flow.HasLabel == 0 {
 			t.Errorf("v%d: own label %q", ver, g.Label)
 		}
