@@ -24,8 +24,12 @@
 //	         SrcBytes ..., argus-clients.md §1.4 and §1.7); times as epoch
 //	         seconds with 6 decimals (ra -u: ra's default %T.%f time of day
 //	         cannot be read back); Proto as ra's protocol name (ra -n) or
-//	         number (ra -nn). ra's Flgs, Dir and State columns have no
-//	         canonical field: read, they are counted as unmapped; not written.
+//	         number (ra -nn; rtp, rtcp and udt read as UDP). ra's Flgs, Dir
+//	         and State columns have no canonical field: read, they are
+//	         counted as unmapped; not written. Totals (TotPkts, TotBytes,
+//	         TotAppByte, Dur) are written, not read: they cannot be split
+//	         into directions, so ra's default columns give no counters;
+//	         print -s spkts dpkts sbytes dbytes for them.
 //	nfdump   nfdump 1.7 `-o csv`: ts,te,td,sa,da,sp,dp,pr,flg,...,ibyt,
 //	         opkt,obyt,in,out,sas,das,...,ra; times "2006-01-02 15:04:05"
 //	         in whole seconds (run nfdump with TZ=UTC; written with a T),
