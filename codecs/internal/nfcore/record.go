@@ -146,7 +146,7 @@ func decodeRecord(t *Template, b []byte, m *msgCtx, rec *flow.Record) int {
 		case OpExtra:
 			rec.Extra = append(rec.Extra, flow.Field{Source: m.src, Enterprise: o.pen, ID: uint32(o.id), Offset: uint32(o.len), Value: v})
 		case OpRule:
-			if !applyRule(o.rule, v, &a, rec) {
+			if !applyRule(t.rules[o.rule], v, &a, rec) {
 				m.stats.Unmapped++
 				rec.Extra = append(rec.Extra, flow.Field{Source: m.src, Enterprise: o.pen, ID: uint32(o.id), Offset: uint32(o.len), Value: v})
 			}

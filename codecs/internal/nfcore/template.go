@@ -19,7 +19,8 @@ type fieldOp struct {
 	len  uint16
 	pen  uint32
 	id   uint16
-	rule *mappings.RuleOp // OpRule
+	rule uint16 // OpRule: index into Template.rules (the op stays 16 bytes)
+
 }
 
 // Template is a compiled (options) template. It is immutable once in the
@@ -34,9 +35,10 @@ type Template struct {
 	Fields  []FieldSpec
 
 	ops      []fieldOp
-	minLen   int  // bytes of the shortest record
-	variable bool // has variable-length fields
-	size     int  // bytes charged to the exporter's budget
+	rules    []*mappings.RuleOp // OpRule's rules (a user mapping)
+	minLen   int                // bytes of the shortest record
+	variable bool               // has variable-length fields
+	size     int                // bytes charged to the exporter's budget
 	created  int64
 	used     int64 // last time a data set used it (Unix ns)
 }
@@ -55,6 +57,7 @@ func (t *Template) Variable() bool { return t.variable }
 // field: the field's op is then the mapping's rule, or Extra for a drop.
 func (t *Template) compile(v Version, m *Mapping) {
 	t.ops = make([]fieldOp, len(t.Fields))
+	t.rules = nil
 	t.minLen, t.variable = 0, false
 	for i, f := range t.Fields {
 		o := fieldOp{op: OpExtra, len: f.Len, pen: f.PEN, id: f.ID}
@@ -67,7 +70,11 @@ func (t *Template) compile(v Version, m *Mapping) {
 		}
 		if m != nil && i >= t.Scope {
 			if op, rule, ok := m.inOp(f); ok {
-				o.op, o.rule = op, rule
+				o.op = op
+				if rule != nil {
+					o.rule = uint16(len(t.rules))
+					t.rules = append(t.rules, rule)
+				}
 				t.ops[i] = o
 				continue
 			}
