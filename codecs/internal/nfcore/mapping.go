@@ -39,6 +39,10 @@ type Mapping struct {
 	// elements the registry does not write, in file order.
 	outRules []outRule
 	added    []int
+	// nOver counts the registry elements out rewrites; addedMask has bit
+	// id%64 of each added element: quick rejects for remap.
+	nOver     int
+	addedMask uint64
 }
 
 type inRule struct {
@@ -110,6 +114,7 @@ func NewMapping(v Version, f *mappings.File) (*Mapping, error) {
 			m.outRules = append(m.outRules, outRule{spec: spec, rule: x})
 			if !m.setOut(e, int16(len(m.outRules))) {
 				m.added = append(m.added, len(m.outRules)-1)
+				m.addedMask |= 1 << (e.ID & 63)
 			}
 		}
 	}
@@ -128,6 +133,11 @@ func (m *Mapping) setOut(e mappings.Element, k int16) bool {
 	}
 	if int(e.ID) >= maxIANA || !written(e.ID, rev) {
 		return false
+	}
+	if m.out[rev][e.ID] == 0 && k != 0 {
+		m.nOver++
+	} else if m.out[rev][e.ID] != 0 && k == 0 {
+		m.nOver--
 	}
 	m.out[rev][e.ID] = k
 	return true
@@ -362,15 +372,18 @@ func ruleValueLen(f *EncField, r *flow.Record, o *EncOptions) int {
 // left to the rule; the added rules' fields come last. (A pass after the
 // registry's, so that encoding without a mapping runs as it did.)
 func (m *Mapping) remap(dst []EncField, start int, r *flow.Record) []EncField {
+	if m.nOver == 0 && m.addedMask == 0 {
+		return dst
+	}
 	w := start
 	for i := start; i < len(dst); i++ {
 		f := dst[i]
 		switch {
 		case f.op == OpExtra:
-			if len(m.added) > 0 && m.isAdded(f.PEN, uint32(f.ID)) {
+			if m.addedMask>>(f.ID&63)&1 != 0 && m.isAdded(f.PEN, uint32(f.ID)) {
 				continue // written from its canonical field
 			}
-		case f.ID < maxIANA && (f.PEN == 0 || f.PEN == PENReverse):
+		case m.nOver != 0 && f.ID < maxIANA && (f.PEN == 0 || f.PEN == PENReverse):
 			rev := 0
 			if f.PEN == PENReverse {
 				rev = 1
@@ -387,7 +400,9 @@ func (m *Mapping) remap(dst []EncField, start int, r *flow.Record) []EncField {
 				f = EncField{FieldSpec: s, op: OpRule, extra: int32(k - 1)}
 			}
 		}
-		dst[w] = f
+		if w != i || f.op == OpRule {
+			dst[w] = f
+		}
 		w++
 	}
 	return m.addedFields(dst[:w], r)
