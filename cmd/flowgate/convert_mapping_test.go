@@ -106,7 +106,6 @@ fields:
 	}
 }
 
-
 // TestConvertMappingZeek: a zeek mapping reaches the Zeek reader and
 // writer: the labelled conn.log's label column goes to the canonical
 // label, and back out as the column, byte for byte; a mapping whose
