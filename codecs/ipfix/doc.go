@@ -31,4 +31,14 @@
 // RFC 5103 biflows: elements of enterprise 29305 are the reverse of the
 // IANA element with the same id; their values fill flow.Dst (counters,
 // TCP flags, TOS, TTL, VLAN, MPLS, times).
+//
+// Mapping files: the element table is the built-in mapping
+// mappings/builtin/ipfix.yaml (nfcore's TestBuiltinMappingAgrees). A
+// user file of schema ipfix (NewMapping; WithMapping for a Decoder,
+// WithEncoderMapping for an Encoder; convert --mapping) is laid over it:
+// a rule for an element the codec keeps in Extra (an enterprise element
+// such as Cisco AVC's 9/12236) decodes it into its canonical field and
+// the encoder writes it; a rule naming a known element with another
+// canonical field or a conversion (swap, scale ...) replaces the codec's
+// handling; drop: true sends the element to Extra.
 package ipfix

@@ -36,4 +36,14 @@
 //
 // Sequence: the count of export packets the source id sent (§5.1), so
 // loss is counted in packets.
+//
+// Mapping files: the element table is the built-in mapping
+// mappings/builtin/netflow9.yaml (nfcore's TestBuiltinMappingAgrees). A
+// user file of schema netflow9 (NewMapping; WithMapping for a Decoder,
+// WithEncoderMapping for an Encoder; convert --mapping) is laid over it:
+// a rule for a type the codec keeps in Extra (an EdgeRouter's post MACs,
+// 81 and 57) decodes it into its canonical field and the encoder writes
+// it; a rule naming a known type with another canonical field or a
+// conversion (swap, scale ...) replaces the codec's handling; drop: true
+// sends the type to Extra.
 package netflow9
