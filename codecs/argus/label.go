@@ -119,12 +119,13 @@ type labelWriter struct {
 	mark  int
 	lossy bool
 	over  []string // keys left out (lossy), or the first that did not fit
+	own   bool     // an own label (maybe empty) comes first: every word of ours follows a ':'
 }
 
 // begin starts a word.
 func (l *labelWriter) begin() {
 	l.mark = len(l.b)
-	if len(l.b) > 0 {
+	if len(l.b) > 0 || l.own {
 		l.b = append(l.b, ':')
 	}
 }
@@ -182,8 +183,10 @@ func (l *labelWriter) addrKV(key string, a netip.Addr) {
 // composeLabel writes r's label text into l.b: r.Label (up to a NUL),
 // then the carried context.
 func composeLabel(l *labelWriter, r *flow.Record, zeekName func(uint32) string) {
-	l.b, l.over = l.b[:0], l.over[:0]
+	l.b, l.over, l.own = l.b[:0], l.over[:0], false
 	if r.Has&flow.HasLabel != 0 || len(r.Label) > 0 {
+		// an empty own label is an empty first word (":fg.cid=..."), so
+		// that it reads back as one
 		u := r.Label
 		if i := bytes.IndexByte(u, 0); i >= 0 {
 			u = u[:i]
@@ -196,10 +199,7 @@ func composeLabel(l *labelWriter, r *flow.Record, zeekName func(uint32) string) 
 				return
 			}
 		}
-		if len(u) == 0 && carries(r) {
-			// an empty own label: the text starts with our first key
-			l.b = l.b[:0]
-		}
+		l.own = true
 	}
 	if r.Has&flow.HasExporter != 0 {
 		l.addrKV("fg.exp", r.Exporter.Addr())

@@ -41,7 +41,9 @@ func (d *dec) label(rec *flow.Record, text []byte) {
 		p = end + 1
 	}
 	switch {
-	case !ours:
+	case !ours || !carries(rec):
+		// no word of ours, or only some that set nothing (fg.zform with
+		// no column): the text stays the own label, so that the DSR stays
 		rec.Label = text
 	case nUser == 0:
 		rec.Has &^= flow.HasLabel // the DSR held only our words
