@@ -123,7 +123,9 @@ func Check(f *File) *Report {
 			if c.OneWay {
 				add(NotReversible, Both, "one-way enum: %d external values, the first for each canonical value is written", len(c.EnumExt))
 			}
-			add(Narrowing, Both, "values outside the table (%d entries) are reported, not converted", len(c.EnumExt))
+			if !c.Pass {
+				add(Narrowing, Both, "values outside the table (%d entries) are reported, not converted", len(c.EnumExt))
+			}
 		case ConvConstant:
 			add(NotReversible, Both, "constant %q: the record's value is neither read nor written", c.Constant)
 		}

@@ -59,10 +59,13 @@
 //	                     and zero: true (0 for a record without an end
 //	                     time, as ra prints dur; default: left out, as
 //	                     Zeek's "-").
-//	enum: {values: {ext: can, ...}, oneway: false}
+//	enum: {values: {ext: can, ...}, oneway: false, others: error}
 //	                     a two-way table must be one to one; a one-way table
 //	                     may map several external values to one canonical
-//	                     value and writes the first one listed
+//	                     value and writes the first one listed; a value
+//	                     outside the table is an error, or with others:
+//	                     pass read and written unconverted (goflow2 names
+//	                     five protocols, other numbers stay numbers)
 //	family: ipv4         the rule only applies to IPv4 (or ipv6) addresses:
 //	                     two rules per address field split the families;
 //	                     on icmp_type and icmp_code the family is the

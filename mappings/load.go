@@ -66,6 +66,7 @@ type Convert struct {
 	// ConvEnum: external text -> canonical text, in file order.
 	EnumExt, EnumCan []string
 	OneWay           bool
+	Pass             bool // others: pass: values outside the table are read and written unconverted
 	// ConvFamily: ipv4 or ipv6.
 	Family string
 	// ConvConstant: the value written whatever the record holds.
@@ -505,9 +506,17 @@ func (l *loader) convert(n *yaml.Node, path string, acc *accessor) Convert {
 				l.add(x, p, ErrConversion, "enum applies to uint and text fields; %s is %s", acc.name, acc.kind)
 				continue
 			}
-			em := l.mapping(x, p, "values", "oneway")
+			em := l.mapping(x, p, "values", "oneway", "others")
 			if em == nil {
 				continue
+			}
+			if v := em["others"]; v != nil {
+				if s, ok := l.str(v, join(p, "others")); ok {
+					if s != "pass" && s != "error" {
+						l.add(v, join(p, "others"), ErrConversion, "%q (want pass or error)", s)
+					}
+					c.Pass = s == "pass"
+				}
 			}
 			if v := em["oneway"]; v != nil {
 				c.OneWay, _ = l.boolean(v, join(p, "oneway"))

@@ -66,6 +66,7 @@ type op struct {
 	enumIn  map[string]value
 	enumU   map[uint64][]byte
 	enumS   map[string][]byte
+	pass    bool // enum others: pass
 	v4      bool // ConvFamily
 	v6      bool
 	fam     uint8    // ConvFamily on an ICMP field: 4 or 6, by protocol (1 or 58)
@@ -205,6 +206,7 @@ func (o *op) prepare(r *Rule) error {
 	switch c.Kind {
 	case ConvEnum:
 		o.enumIn = map[string]value{}
+		o.pass = c.Pass
 		if o.acc.kind == KindUint {
 			o.enumU = map[uint64][]byte{}
 		} else {
@@ -260,8 +262,10 @@ func (p *Plan) Decode(src Source, r *flow.Record) error {
 			v = o.konst
 		} else {
 			b, ok := src.Get(o.slot)
-			if ok && len(b) == 0 && o.acc.kind == KindAddr {
-				ok = false // goflow2 writes "" for a next hop it has not
+			if ok && len(b) == 0 && o.acc.kind != KindText {
+				// No value: goflow2 writes "" for a next hop it has not
+				// and for a protocol it has no name for.
+				ok = false
 			}
 			if !ok {
 				if !o.hasDef {
@@ -404,11 +408,13 @@ func (o *op) famMatch(r *flow.Record) bool {
 func (o *op) parse(b []byte, v *value) error {
 	if o.kind == ConvEnum {
 		e, ok := o.enumIn[string(b)] // no allocation: map index by string(b)
-		if !ok {
+		if ok {
+			*v = e
+			return nil
+		}
+		if !o.pass {
 			return ErrValue
 		}
-		*v = e
-		return nil
 	}
 	switch o.acc.kind {
 	case KindUint:
@@ -484,10 +490,12 @@ func (o *op) format1(buf []byte, v *value) ([]byte, bool, error) {
 		} else {
 			t, ok = o.enumS[string(v.b)]
 		}
-		if !ok {
+		if ok {
+			return append(buf, t...), false, nil
+		}
+		if !o.pass {
 			return buf, false, ErrValue
 		}
-		return append(buf, t...), false, nil
 	}
 	switch o.acc.kind {
 	case KindUint:

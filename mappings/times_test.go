@@ -160,3 +160,37 @@ func TestProtocolNames(t *testing.T) {
 type byteSrc struct{ b []byte }
 
 func (s *byteSrc) Get(int) ([]byte, bool) { return s.b, true }
+
+// TestEnumPass: goflow2 names five protocols and nothing else; with
+// others: pass a protocol outside the table is written and read as its
+// number, and goflow2's "" for it is an absent value, not an error.
+func TestEnumPass(t *testing.T) {
+	in, out := oneRule(t, `{external: p, canonical: protocol, convert: {enum: {values: {TCP: "6", ICMPv6: "58"}, others: pass}}}`)
+	for _, c := range []struct {
+		proto uint8
+		text  string
+	}{{6, "TCP"}, {58, "ICMPv6"}, {47, "47"}} {
+		r := flow.Record{Has: flow.HasKey}
+		r.Key.Proto = c.proto
+		if got, _ := encode1(out, &r); got != c.text {
+			t.Errorf("%d: wrote %q, want %q", c.proto, got, c.text)
+		}
+		var back flow.Record
+		if err := in.Decode(&byteSrc{[]byte(c.text)}, &back); err != nil || back.Key.Proto != c.proto {
+			t.Errorf("%q: read %d %v", c.text, back.Key.Proto, err)
+		}
+	}
+	var r flow.Record
+	if err := in.Decode(&byteSrc{[]byte{}}, &r); err != nil || r.Has&flow.HasKey != 0 {
+		t.Errorf(`"": %v, has %#x`, err, r.Has)
+	}
+	if _, err := Load("t.yaml", []byte("version: 1\nschema: csv\nfields:\n  - {external: p, canonical: protocol, convert: {enum: {values: {a: \"6\"}, others: maybe}}}\n")); err == nil {
+		t.Error("others: maybe accepted")
+	}
+	f, _ := Load("t.yaml", []byte("version: 1\nschema: csv\nfields:\n  - {external: p, canonical: protocol, convert: {enum: {values: {a: \"6\"}, others: pass}}}\n"))
+	for _, x := range Check(f).Findings {
+		if x.Kind == Narrowing {
+			t.Errorf("others: pass reported as narrowing: %s", x.Detail)
+		}
+	}
+}

@@ -11,7 +11,9 @@
 //	         times are epoch seconds with 6 decimals, proto a number
 //	ecs      Elastic Common Schema (source.ip, destination.port,
 //	         network.bytes, event.start as ISO 8601 with ns ...)
-//	goflow2  goflow2's FlowMessage names (src_addr, bytes, time_flow_start_ns);
+//	goflow2  goflow2's FlowMessage names (src_addr, bytes, time_flow_start_ns),
+//	         proto as its JSON names it (TCP, UDP, ICMP, ICMPv6, SCTP; "" is
+//	         read as absent, other protocols are written as numbers);
 //	         its flows are one-directional (oneway: true): a biflow's
 //	         reverse counters are refused (an Encode error)
 //	nfdump   nfdump -o json keys (src4_addr/src6_addr, in_bytes, out_bytes,

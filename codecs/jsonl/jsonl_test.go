@@ -117,6 +117,10 @@ func raCSV(t *testing.T, path string) []raRow {
 
 var raProto = map[string]float64{"tcp": 6, "udp": 17, "icmp": 1, "ipv6-icmp": 58}
 
+// goflow2Proto is goflow2 v2's protoName (producer/proto/render.go): the
+// names its JSON gives protocols.
+var goflow2Proto = map[int]string{1: "ICMP", 6: "TCP", 17: "UDP", 58: "ICMPv6", 132: "SCTP"}
+
 // get walks a dotted path through decoded JSON objects.
 func get(m map[string]any, path string) (any, bool) {
 	parts := strings.Split(path, ".")
@@ -217,7 +221,11 @@ func TestWriteMatchesRa(t *testing.T) {
 				str(k.saddr, ra["SrcAddr"])
 				str(k.daddr, ra["DstAddr"])
 				if p, ok := raProto[ra["Proto"]]; ok {
-					num(k.proto, strconv.FormatFloat(p, 'f', -1, 64))
+					if d == "goflow2" {
+						str(k.proto, goflow2Proto[int(p)])
+					} else {
+						num(k.proto, strconv.FormatFloat(p, 'f', -1, 64))
+					}
 				}
 				if ra["Proto"] == "tcp" || ra["Proto"] == "udp" {
 					num(k.sport, ra["Sport"])
@@ -862,12 +870,13 @@ func TestGoflow2Output(t *testing.T) {
 	in := `{"type":"IPFIX","time_received_ns":1767324720787471565,"sequence_num":65372,"sampling_rate":0,"sampler_address":"192.168.88.1","time_flow_start_ns":1767324720000000000,"time_flow_end_ns":1767324721000000000,"bytes":272,"packets":5,"src_addr":"192.168.88.30","dst_addr":"54.68.150.54","etype":"IPv4","proto":"TCP","src_port":61269,"dst_port":4172,"in_if":12,"out_if":15,"src_mac":"9a:f9:87:2d:f5:96","dst_mac":"04:f4:1c:40:a3:fb","src_vlan":0,"dst_vlan":0,"vlan_id":0,"ip_tos":0,"forwarding_status":0,"ip_ttl":0,"ip_flags":0,"tcp_flags":194,"icmp_type":0,"icmp_code":0,"ipv6_flow_label":0,"src_as":0,"dst_as":0,"next_hop":"0.0.0.0","next_hop_as":0,"src_net":"0.0.0.0/0","dst_net":"0.0.0.0/0","bgp_next_hop":"","bgp_communities":[],"as_path":[],"mpls_label":[],"observation_domain_id":0}
 {"type":"IPFIX","time_flow_start_ns":1767324720000000000,"time_flow_end_ns":1767324720000000000,"bytes":104,"packets":1,"src_addr":"2001:db8::1","dst_addr":"2001:db8::2","etype":"IPv6","proto":"ICMPv6","src_port":0,"dst_port":0,"icmp_type":128,"icmp_code":0,"bgp_next_hop":""}
 {"type":"SFLOW_5","bytes":60,"packets":1,"src_addr":"10.0.0.1","dst_addr":"10.0.0.2","etype":"IPv4","proto":"udp","src_port":53,"dst_port":5353}
+{"type":"SFLOW_5","bytes":60,"packets":1,"src_addr":"10.0.0.1","dst_addr":"10.0.0.2","etype":"IPv4","proto":"","src_port":0,"dst_port":0}
 `
 	rd, err := NewReader(strings.NewReader(in), "goflow2")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rs [3]flow.Record
+	var rs [4]flow.Record
 	for i := range rs {
 		if err := rd.Decode(&rs[i]); err != nil {
 			t.Fatalf("line %d: %v", i+1, err)
@@ -881,5 +890,8 @@ func TestGoflow2Output(t *testing.T) {
 	}
 	if r := rs[2]; r.Key.Proto != 17 || r.Key.DstPort != 5353 {
 		t.Errorf("udp line: proto %d", r.Key.Proto)
+	}
+	if r := rs[3]; r.Key.Proto != 0 || r.Pkts[0] != 1 {
+		t.Errorf(`proto "" line: proto %d`, r.Key.Proto)
 	}
 }
