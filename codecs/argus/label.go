@@ -38,9 +38,15 @@ import (
 //	fg.zhdr=TEXT fg.ztrl=TEXT   a conn.log's header lines and trailer (ZeekHeaderID, ZeekTrailerID)
 //	fg.zhdrc=TEXT       a piece of the header that the next record's fg.zhdrc or fg.zhdr continues (Offset 1)
 //
-// Example (a Zeek TCP connection, user label "svc=dns" from ralabel):
+// Examples, as Debian's ra 3.0.8.2 prints them (-s label): a NetFlow v9
+// flow of ipt_NETFLOW (flowbeat's corpus) and a DNS connection of a Zeek
+// JSON conn.log (slips' corpus):
 //
-//	svc=dns:fg.cid=1%3AwCb3OG7yAFWelaUydu0D+125CLM=:zeek.uid=CHhAvVGS1DHFjwGM9:zeek.service=dns:zeek.conn_state=SF:zeek.local_orig=-:zeek.missed_bytes=0:fg.zpos=9,10,13
+//	fg.exp=192.168.1.1:fg.expport=57573:fg.expseq=35767553:fg.inif=3:fg.outif=4:fg.nexthop=160.3.9.1:fg.cid=1%3AJnmiXZDkZFd+iBPxHhvjmxWcLSk=
+//	fg.cid=1%3A9nRr0IiULk74t7NIEyf8uVbFGIg=:zeek.uid=C6ce9q3xECAsonga21:zeek.service=dns:zeek.history=D:zeek.conn_state=S0:zeek.missed_bytes=0:fg.zunset=1fc0000:fg.zform=1:fg.zpos=12
+//
+// A record's own label (ralabel's "svc=dns", say) comes first:
+// "svc=dns:fg.cid=...". An empty own label is an empty first word.
 //
 // The text is at most labelMax bytes (255 words with the header); a
 // record whose context does not fit is refused (NotRepresentableError
