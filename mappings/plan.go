@@ -67,6 +67,9 @@ type op struct {
 	enumU   map[uint64][]byte
 	enumS   map[string][]byte
 	pass    bool // enum others: pass
+	// A small table is scanned instead of hashed (faster up to ~8 keys).
+	smallExt [][]byte
+	smallVal []value
 	v4      bool // ConvFamily
 	v6      bool
 	fam     uint8    // ConvFamily on an ICMP field: 4 or 6, by protocol (1 or 58)
@@ -218,6 +221,10 @@ func (o *op) prepare(r *Rule) error {
 				return &ApplyError{Rule: r.Pos, External: r.External, Err: ErrValue}
 			}
 			o.enumIn[ext] = v
+			if len(c.EnumExt) <= 8 {
+				o.smallExt = append(o.smallExt, []byte(ext))
+				o.smallVal = append(o.smallVal, v)
+			}
 			// The first external value listed for a canonical value is the
 			// one written back.
 			if o.enumU != nil {
@@ -407,8 +414,14 @@ func (o *op) famMatch(r *flow.Record) bool {
 // parse converts external text to a canonical value.
 func (o *op) parse(b []byte, v *value) error {
 	if o.kind == ConvEnum {
-		e, ok := o.enumIn[string(b)] // no allocation: map index by string(b)
-		if ok {
+		if o.smallExt != nil {
+			for i, k := range o.smallExt {
+				if string(k) == string(b) {
+					*v = o.smallVal[i]
+					return nil
+				}
+			}
+		} else if e, ok := o.enumIn[string(b)]; ok { // no allocation: map index by string(b)
 			*v = e
 			return nil
 		}

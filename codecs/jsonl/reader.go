@@ -54,11 +54,13 @@ type Reader struct {
 	path  []byte
 	stats Stats
 	// Producers write their keys in the same order on every line, so the
-	// n-th key of an object is predicted to be the n-th key of the last
-	// one: a byte compare instead of hashing the path (a fifth of reading
-	// time); a miss falls back to the map and updates the prediction.
+	// next key of an object is predicted from the keys of the last one: a
+	// byte compare instead of hashing the path (a fifth of reading time).
+	// A key a line leaves out (a uni-flow's reverse counters) is skipped
+	// by looking a few entries ahead; a miss falls back to the map and
+	// writes the key at the cursor.
 	pred []predKey
-	keyN int
+	keyN int // cursor into pred
 }
 
 type predKey struct {
@@ -70,12 +72,14 @@ type predKey struct {
 // lookup gives the plan slot of r.path.
 func (r *Reader) lookup() (int, bool) {
 	n := r.keyN
-	r.keyN++
-	if n < len(r.pred) {
-		if p := &r.pred[n]; bytes.Equal(p.path, r.path) {
+	for j := n; j < n+4 && j < len(r.pred); j++ {
+		if p := &r.pred[j]; bytes.Equal(p.path, r.path) {
+			r.keyN = j + 1
 			return p.slot, p.mapped
 		}
-	} else if n < 512 { // bounds what a hostile object makes us keep
+	}
+	r.keyN++
+	if n == len(r.pred) && n < 512 { // bounds what a hostile object makes us keep
 		r.pred = append(r.pred, predKey{})
 	}
 	slot, mapped := r.slots[string(r.path)]
