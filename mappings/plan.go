@@ -70,14 +70,14 @@ type op struct {
 	// A small table is scanned instead of hashed (faster up to ~8 keys).
 	smallExt [][]byte
 	smallVal []value
-	v4      bool // ConvFamily
-	v6      bool
-	fam     uint8    // ConvFamily on an ICMP field: 4 or 6, by protocol (1 or 58)
-	miss    FieldSet // the field's bit when a value is not written (none for a derived one)
-	konst   value
-	konstB  []byte
-	def     value
-	hasDef  bool
+	v4       bool // ConvFamily
+	v6       bool
+	fam      uint8    // ConvFamily on an ICMP field: 4 or 6, by protocol (1 or 58)
+	miss     FieldSet // the field's bit when a value is not written (none for a derived one)
+	konst    value
+	konstB   []byte
+	def      value
+	hasDef   bool
 }
 
 func (o *op) setConv(c *Convert) {
