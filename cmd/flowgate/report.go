@@ -56,6 +56,9 @@ type sinkProfile struct {
 	// writeOnly: written, but the format's reader does not read it back
 	// (a mapping's direction: out rule with no way back).
 	writeOnly []bool
+	// codecWrites: fields the codec writes itself though its mapping has
+	// no rule for them (v9's sysUptime flow times).
+	codecWrites []bool
 	// plan: a mapped format's plan, for the values it does not write.
 	plan *mappings.Plan
 	// tcpFlagsTCP: TCP flags are written for TCP flows only (v5's
@@ -179,13 +182,21 @@ func newFieldAccount(sk sink, out gateway.Endpoint, o convertOpts) (*fieldAccoun
 
 func newProfile(name string, n int) sinkProfile {
 	return sinkProfile{name: name, carried: make([]bool, n), quantum: make([]int64, n),
-		limit: make([]uint64, n), v4only: make([]bool, n), writeOnly: make([]bool, n)}
+		limit: make([]uint64, n), v4only: make([]bool, n), writeOnly: make([]bool, n), codecWrites: make([]bool, n)}
 }
 
 func (p *sinkProfile) carry(index map[string]int, names ...string) {
 	for _, n := range names {
 		if i, ok := index[n]; ok {
 			p.carried[i] = true
+		}
+	}
+}
+
+func (p *sinkProfile) byCodec(index map[string]int, names ...string) {
+	for _, n := range names {
+		if i, ok := index[n]; ok {
+			p.codecWrites[i] = true
 		}
 	}
 }
@@ -324,6 +335,7 @@ func profileFor1(out gateway.Endpoint, o convertOpts, index map[string]int) (sin
 		// v9 flow times are sysUptime ms (FIRST_SWITCHED/LAST_SWITCHED,
 		// which the mapping leaves to the codec); no reverse elements.
 		p.carry(index, "start_time", "last_time", "duration")
+		p.byCodec(index, "start_time", "last_time")
 		p.times(index, 1e6)
 		p.biflowSplit, p.revNeedsCounts, p.ipOnly, p.tcpFlagsTCP = true, true, true, true
 	case gateway.FormatIPFIX:
@@ -472,7 +484,7 @@ func (a *fieldAccount) observe(r *flow.Record) {
 		switch {
 		case !p.carried[i]:
 			a.note(i, &c.notRep, a.noPlace)
-		case unwritten.Has(i):
+		case unwritten.Has(i) && !p.codecWrites[i]:
 			a.note(i, &c.notRep, a.notWritten)
 		case !a.fits(i):
 			a.note(i, &c.notRep, a.reason(i))
