@@ -672,6 +672,8 @@ func (a *fieldAccount) written() int64 {
 		return s.written
 	case *jsonSink:
 		return s.written
+	case *csvSink:
+		return s.written
 	case *packetSink:
 		return int64(s.stats().Records)
 	}
