@@ -385,16 +385,18 @@ func (e *enc) encodeDSR(rec *flow.Record, h [4]byte) {
 		c := rec.Country
 		e.fixed([]byte{c[0][0], c[0][1], c[1][0], c[1][1]}, bodyLen)
 	case dsrLabel:
-		txt := rec.Label
+		txt, nul := rec.Label, -1
 		switch {
 		case e.lblSet:
-			txt = e.lw.b
+			txt = e.lw.b // escaped: no NUL
 		case carries(rec):
 			e.lw.lossy = true
 			composeLabel(&e.lw, rec, zeek.ColumnName)
 			txt = e.lw.b
+		default:
+			nul = bytes.IndexByte(txt, 0)
 		}
-		if i := bytes.IndexByte(txt, 0); i >= 0 {
+		if i := nul; i >= 0 {
 			txt = txt[:i]
 			h = canonLabelN(len(txt))
 			bodyLen = dsrLen(h[:]) - 4

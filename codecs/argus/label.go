@@ -87,36 +87,52 @@ func carries(r *flow.Record) bool {
 	return false
 }
 
-// needsEsc reports whether c is escaped in a label value (and key). TAB
-// is not: a conn.log header is mostly tabs, and ra prints them as they
-// are (one line per record still).
-func needsEsc(c byte, key bool) bool {
-	return c < 0x20 && c != '\t' || c == 0x7F || c == '%' || c == ':' || key && c == '='
-}
+// escTab says which bytes a label value (1) and key (1|2) escape:
+// control bytes but TAB (a conn.log header is mostly tabs, and ra prints
+// them as they are, one line per record still), DEL, '%', ':', and in
+// keys '='.
+var escTab = func() (t [256]uint8) {
+	for c := range 0x20 {
+		t[c] = 1
+	}
+	t['\t'] = 0
+	t[0x7F], t['%'], t[':'], t['='] = 1, 1, 1, 2
+	return t
+}()
 
 const hexDigits = "0123456789ABCDEF"
 
+// appendEsc appends v escaped; the runs that need none are copied whole.
 func appendEsc(b, v []byte, key bool) []byte {
-	for _, c := range v {
-		if needsEsc(c, key) {
+	mask := uint8(1)
+	if key {
+		mask = 3
+	}
+	start := 0
+	for i, c := range v {
+		if escTab[c]&mask != 0 {
+			b = append(b, v[start:i]...)
 			b = append(b, '%', hexDigits[c>>4], hexDigits[c&15])
-		} else {
-			b = append(b, c)
+			start = i + 1
 		}
 	}
-	return b
+	return append(b, v[start:]...)
 }
 
 func appendEscString(b []byte, v string, key bool) []byte {
+	mask := uint8(1)
+	if key {
+		mask = 3
+	}
+	start := 0
 	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if needsEsc(c, key) {
+		if c := v[i]; escTab[c]&mask != 0 {
+			b = append(b, v[start:i]...)
 			b = append(b, '%', hexDigits[c>>4], hexDigits[c&15])
-		} else {
-			b = append(b, c)
+			start = i + 1
 		}
 	}
-	return b
+	return append(b, v[start:]...)
 }
 
 // labelWriter composes a label text within labelMax.
