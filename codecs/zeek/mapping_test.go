@@ -540,3 +540,33 @@ fields:
 		wj.Close()
 	})
 }
+
+// TestMappingWriterHeader: a Writer that makes its own header adds the
+// columns a mapping writes that conn.log does not have (with the Zeek
+// type of their field), and a record without the field has them unset.
+func TestMappingWriterHeader(t *testing.T) {
+	m := userMapping(t, "version: 1\nschema: zeek\nfields:\n  - {external: label, canonical: label}\n  - {external: exp_tos, canonical: src_tos}\n")
+	var buf bytes.Buffer
+	w := NewWriter(&buf, WithMapping(m))
+	recs := sampleRecords(2)
+	recs[0].Label, recs[0].Has = []byte("Benign"), recs[0].Has|flow.HasLabel
+	recs[1].Label, recs[1].Has = nil, recs[1].Has&^flow.HasLabel
+	for i := range recs {
+		if err := w.Encode(&recs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close()
+	back := decodeAll(t, buf.Bytes(), WithMapping(m))
+	rd := NewReader(bytes.NewReader(buf.Bytes()))
+	var r flow.Record
+	rd.Decode(&r)
+	h := rd.Header()
+	n := len(h.Fields)
+	if n < 2 || string(h.Fields[n-2]) != "label" || string(h.Types[n-2]) != "string" || string(h.Fields[n-1]) != "exp_tos" || string(h.Types[n-1]) != "count" {
+		t.Fatalf("header fields %q types %q", h.Fields, h.Types)
+	}
+	if len(back) != 2 || string(back[0].Label) != "Benign" || back[1].Label != nil {
+		t.Fatalf("labels read back: %q, %q", back[0].Label, back[1].Label)
+	}
+}

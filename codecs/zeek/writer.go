@@ -168,8 +168,14 @@ func (w *Writer) start(rec *flow.Record) {
 			}
 		}
 	}
-	// Columns a user mapping adds, whatever the first record holds: a
-	// record without the field has them unset.
+	// Columns a user mapping writes, whatever the first record holds: a
+	// record without the field has them unset. Built-in columns first
+	// (label ...), then those the table does not know.
+	for i := range w.jrc {
+		if w.jrc[i].rule != nil {
+			add(i)
+		}
+	}
 	for _, a := range w.added {
 		dup := false
 		for _, x := range w.cols {
