@@ -110,7 +110,7 @@ func TestExplainZeekToECS(t *testing.T) {
 		{"src_app_bytes", "orig_bytes", "-", "dropped: target cannot carry"},
 		{"bytes", "-", "network.bytes", "derived"},
 		{"start_time", "ts (time s decimal)", "event.start (time ns iso)", "kept"},
-		{"protocol", "proto (enum(4))", "network.iana_number", "kept"},
+		{"protocol", "proto (enum(4))", "network.iana_number, network.transport (enum(8))", "kept"},
 		{"src_as", "-", "source.as.number", "not in source"},
 	} {
 		if got := rows[w[0]]; len(got) != 3 || got[0] != w[1] || got[1] != w[2] || got[2] != w[3] {

@@ -224,6 +224,10 @@ func TestWriteMatchesRa(t *testing.T) {
 					if d == "goflow2" {
 						str(k.proto, goflow2Proto[int(p)])
 					} else {
+						if d == "ecs" {
+							// ra's names are the IANA keywords ECS wants.
+							str("network.transport", ra["Proto"])
+						}
 						num(k.proto, strconv.FormatFloat(p, 'f', -1, 64))
 					}
 				}
