@@ -114,6 +114,7 @@ field for it.`,
 	cmd.Flags().Int64Var(&o.count, "count", 0, "stop after this many records")
 	cmd.Flags().StringVar(&o.templates, "templates", "", "NetFlow v9/IPFIX over UDP or from files: load templates, system init times and sampling rates from `FILE` at the start (if it exists) and save them there at the end, so a restarted collector decodes at once")
 	cmd.Flags().StringVar(&o.dialect, "dialect", "", "JSON lines naming: ra (sinks: ra 5's -M json, the default), argus (ra's keys as valid JSON; the default for sources), ecs, goflow2, nfdump, ipfix; CSV columns: argus (ra -c , labels, the default), nfdump, ecs, goflow2, ipfix")
+	cmd.Flags().StringVar(&o.readDialect, "read-dialect", "", "the source's JSON lines or CSV naming when it differs from the sink's --dialect (e.g. --read-dialect ecs --dialect nfdump)")
 	cmd.Flags().StringVar(&o.mapping, "mapping", "", "a mapping `FILE` that overrides or extends the --dialect's built-in mapping (see `flowgate mapping`)")
 	cmd.Flags().DurationVar(&o.codecs.TemplateTimeout, "template-timeout", 0, "NetFlow v9/IPFIX: forget a template not refreshed for this long (0: never; IPFIX withdrawals always apply)")
 	cmd.Flags().Uint32Var(&o.codecs.SamplingRate, "sampling-rate", 0, "sampling rate of records whose exporter sends none (e.g. softflowd); with --force-sampling-rate, of every record")
@@ -131,7 +132,8 @@ type convertOpts struct {
 	duration      time.Duration
 	count         int64
 	templates     string // --templates file
-	dialect       string // --dialect (JSON lines)
+	dialect       string // --dialect (JSON lines, CSV)
+	readDialect   string // --read-dialect: the source's, when not --dialect
 	argusSink     bool   // the sink writes Argus (set by runConvert)
 	mapping       string // --mapping file
 	codecs        gateway.CodecConfig
@@ -184,7 +186,14 @@ func runConvert(ctx context.Context, in, out gateway.Endpoint, o convertOpts) er
 	if err := resolveMapping(&o, in, out); err != nil {
 		return err
 	}
-	src, codecSet, err := openSource(in, o)
+	so := o // the source's options: its own dialect
+	if o.readDialect != "" {
+		if o.mapping != "" && o.readDialect != o.dialect && isTextTable(in.Format) && isTextTable(out.Format) {
+			return fmt.Errorf("convert: --mapping with --read-dialect %s and --dialect %s: one file cannot override both; convert in two steps", o.readDialect, o.dialect)
+		}
+		so.dialect = o.readDialect
+	}
+	src, codecSet, err := openSource(in, so)
 	if err != nil {
 		return err
 	}
@@ -315,6 +324,9 @@ func runConvert(ctx context.Context, in, out gateway.Endpoint, o convertOpts) er
 	}
 	return nil
 }
+
+// isTextTable reports whether f is named by a --dialect (JSON lines, CSV).
+func isTextTable(f gateway.Format) bool { return f == gateway.FormatJSON || f == gateway.FormatCSV }
 
 // carriesCommunityID reports whether a sink format has a place for the
 // Community ID. The others would drop it, so it is not computed for them.
