@@ -840,22 +840,30 @@ type Column struct {
 // Column returns what slot holds. Several ops may share a slot (an address
 // split by family); the first describes it.
 func (p *Plan) Column(slot int) Column {
+	var c Column
+	found := false
 	for i := range p.ops {
 		o := &p.ops[i]
 		if o.slot != slot {
 			continue
 		}
-		r := &p.rules[o.rule]
-		c := Column{Name: r.External, Element: r.Element, Canonical: r.Canonical, Kind: o.acc.kind}
+		// Number holds only if every op of the slot writes a number
+		// (strconv digits, or an integer or decimal time): a JSON
+		// writer then copies the text without checking it.
+		num := false
 		switch {
 		case o.kind == ConvEnum || o.kind == ConvConstant:
-			c.Number = false
 		case o.acc.kind == KindUint:
-			c.Number = true
+			num = true
 		case o.acc.kind == KindTime || o.acc.kind == KindDur:
-			c.Number = o.format != 'z' && o.format != 't'
+			num = o.format != 'z' && o.format != 't'
 		}
-		return c
+		if !found {
+			r := &p.rules[o.rule]
+			c = Column{Name: r.External, Element: r.Element, Canonical: r.Canonical, Kind: o.acc.kind, Number: num}
+			found = true
+		}
+		c.Number = c.Number && num
 	}
-	return Column{}
+	return c
 }

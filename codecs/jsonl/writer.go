@@ -243,7 +243,7 @@ func (w *Writer) children(n *node) {
 			continue
 		}
 		v := w.vals[c.slot]
-		if w.number[c.slot] && validNumber(v) {
+		if w.number[c.slot] { // Plan.Column: every op of the slot writes a JSON number
 			w.buf = append(w.buf, v...)
 		} else {
 			w.buf = appendString(w.buf, v)
