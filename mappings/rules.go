@@ -355,9 +355,10 @@ func SameRule(a, b *Rule) bool {
 	case ConvScale:
 		return ca.Mul == cb.Mul && ca.Div == cb.Div
 	case ConvTime:
-		return ca.Unit == cb.Unit && ca.Epoch == cb.Epoch && ca.Format == cb.Format && ca.Digits == cb.Digits
+		return ca.Unit == cb.Unit && ca.Epoch == cb.Epoch && ca.Format == cb.Format && ca.Digits == cb.Digits &&
+			ca.Round == cb.Round && ca.Zero == cb.Zero
 	case ConvEnum:
-		if ca.OneWay != cb.OneWay || len(ca.EnumExt) != len(cb.EnumExt) {
+		if ca.OneWay != cb.OneWay || ca.Pass != cb.Pass || len(ca.EnumExt) != len(cb.EnumExt) {
 			return false
 		}
 		for i := range ca.EnumExt {

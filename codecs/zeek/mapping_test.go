@@ -50,8 +50,8 @@ func TestBuiltinMappingAgrees(t *testing.T) {
 		cv := r.Convert
 		switch k {
 		case kTS, kDuration:
-			// %.6f seconds: appendFixed6 / parseTime.
-			if cv.Kind != mappings.ConvTime || cv.Unit != "s" || cv.Epoch != "unix" || cv.Format != "decimal" || cv.Digits != 6 {
+			// %.6f seconds, rounded half up: appendFixed6 / parseTime.
+			if cv.Kind != mappings.ConvTime || cv.Unit != "s" || cv.Epoch != "unix" || cv.Format != "decimal" || cv.Digits != 6 || !cv.Round {
 				t.Errorf("%s: %s: conversion %+v, the codec reads and writes %%.6f seconds", r.Pos, r.External, cv)
 			}
 		case kProto:
