@@ -27,6 +27,7 @@ type Writer struct {
 	root    node
 	order   []int // slots in output order
 	number  []bool
+	plain   []bool // Plan.Column.Plain: quoted without the escaping scan
 	vals    [][]byte
 	gen     []uint32
 	cur     uint32
@@ -82,13 +83,15 @@ func NewWriter(w io.Writer, dialect string, opts ...Option) (*Writer, error) {
 	wr := &Writer{
 		w: w, plan: p,
 		number: make([]bool, len(cols)),
+		plain:  make([]bool, len(cols)),
 		vals:   make([][]byte, len(cols)),
 		gen:    make([]uint32, len(cols)),
 		buf:    make([]byte, 0, flushAt+4096),
 	}
 	wr.root.slot = -1
 	for slot, name := range cols {
-		wr.number[slot] = p.Column(slot).Number
+		c := p.Column(slot)
+		wr.number[slot], wr.plain[slot] = c.Number, c.Plain
 		if err := wr.place(name, slot); err != nil {
 			return nil, err
 		}
@@ -245,6 +248,10 @@ func (w *Writer) children(n *node) {
 		v := w.vals[c.slot]
 		if w.number[c.slot] { // Plan.Column: every op of the slot writes a JSON number
 			w.buf = append(w.buf, v...)
+		} else if w.plain[c.slot] {
+			w.buf = append(w.buf, '"')
+			w.buf = append(w.buf, v...)
+			w.buf = append(w.buf, '"')
 		} else {
 			w.buf = appendString(w.buf, v)
 		}
@@ -274,12 +281,21 @@ const hexDigits = "0123456789abcdef"
 
 // appendString appends v as a JSON string. Invalid UTF-8 bytes become
 // U+FFFD, as encoding/json writes them: JSON text must be UTF-8.
+// jsonSafe marks the bytes a JSON string holds as they are: printable
+// ASCII but '"' and '\\'.
+var jsonSafe = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 func appendString(dst, v []byte) []byte {
 	dst = append(dst, '"')
 	s := 0
 	for i := 0; i < len(v); {
 		c := v[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+		if jsonSafe[c] {
 			i++
 			continue
 		}
