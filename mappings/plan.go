@@ -347,8 +347,13 @@ func (p *Plan) encode(r *flow.Record, dst Sink, scratch []byte, report bool) ([]
 			continue
 		}
 		var ok bool
+		// format1 reads only the member of the accessor's kind
 		if g := o.acc.getU; g != nil {
-			v.u, ok = g(r) // format1 reads only v.u for these kinds
+			v.u, ok = g(r)
+		} else if g := o.acc.getA; g != nil {
+			v.addr, ok = g(r)
+		} else if g := o.acc.getB; g != nil {
+			v.b, ok = g(r)
 		} else {
 			v, ok = o.acc.get(r)
 		}
