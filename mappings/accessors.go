@@ -249,7 +249,18 @@ func init() {
 		}))
 		reg(uintAcc(pre+"tcp_flags", 8, func(r *flow.Record) (uint64, bool) {
 			return uint64(r.TCP.Side[d].Flags), r.Has&flow.HasTCP != 0
-		}, func(r *flow.Record, u uint64) { r.TCP.Side[d].Flags = uint8(u); r.Has |= flow.HasTCP }))
+		}, func(r *flow.Record, u uint64) {
+			// as the NetFlow/IPFIX decoders do: flags are Argus's
+			// TCP_PERF object, whose dst side is there only with HasDst
+			r.TCP.Side[d].Flags = uint8(u)
+			if r.TCP.Object == 0 {
+				r.TCP.Object = flow.TCPPerf
+			}
+			if d == 1 {
+				r.TCP.HasDst = true
+			}
+			r.Has |= flow.HasTCP
+		}))
 		reg(&accessor{name: pre + "mac", kind: KindMAC,
 			get: func(r *flow.Record) (v value, ok bool) {
 				if d == 0 {
