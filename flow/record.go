@@ -542,14 +542,23 @@ func (r *Record) aliases(f func(*[]byte)) {
 	}
 }
 
+// noBytes is the value a present but empty slice keeps when detached: not
+// nil (unset), and not the decoder's buffer either.
+var noBytes = []byte{}
+
 // Detach copies every slice that aliases a decoder's buffer, so the record
-// stays valid after the next Decode call.
+// stays valid after the next Decode call. A present but empty value stays
+// present (empty, not nil): a Zeek "(empty)" is not a "-".
 func (r *Record) Detach() {
 	if r.Extra != nil {
 		r.Extra = append([]Field(nil), r.Extra...)
 	}
 	r.aliases(func(b *[]byte) {
-		if *b != nil {
+		switch {
+		case *b == nil:
+		case len(*b) == 0:
+			*b = noBytes[:0:0]
+		default:
 			*b = append([]byte(nil), *b...)
 		}
 	})
@@ -558,15 +567,37 @@ func (r *Record) Detach() {
 // DetachInto is Detach without allocation: it copies the aliased bytes to
 // the end of arena and returns the grown arena. Extra stays r's own slice.
 // The record stays valid as long as arena's storage is not overwritten.
+// It runs once per record in convert: the fields are copied in line, not
+// through aliases' callback.
 func (r *Record) DetachInto(arena []byte) []byte {
-	r.aliases(func(b *[]byte) {
-		if *b == nil {
-			return
-		}
+	arena = detachInto(arena, &r.Label)
+	arena = detachInto(arena, &r.SrcUser.Data)
+	arena = detachInto(arena, &r.DstUser.Data)
+	arena = detachInto(arena, &r.Encaps.Buf[0])
+	arena = detachInto(arena, &r.Encaps.Buf[1])
+	arena = detachInto(arena, &r.CommunityID)
+	arena = detachInto(arena, &r.Zeek.UID)
+	arena = detachInto(arena, &r.Zeek.Service)
+	arena = detachInto(arena, &r.Zeek.History)
+	arena = detachInto(arena, &r.Zeek.State)
+	arena = detachInto(arena, &r.Argus.Residue)
+	for i := range r.Extra {
+		arena = detachInto(arena, &r.Extra[i].Value)
+	}
+	return arena
+}
+
+// detachInto copies *b to the end of arena (the fields aliases lists).
+func detachInto(arena []byte, b *[]byte) []byte {
+	switch {
+	case *b == nil:
+	case len(*b) == 0:
+		*b = noBytes[:0:0]
+	default:
 		n := len(arena)
 		arena = append(arena, *b...)
 		*b = arena[n:len(arena):len(arena)]
-	})
+	}
 	return arena
 }
 
