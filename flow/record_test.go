@@ -96,4 +96,3 @@ func TestDetachIntoAllocs(t *testing.T) {
 		t.Error("an empty value became nil")
 	}
 }
-
