@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -119,11 +120,20 @@ func firstDiff(a, b []byte) string {
 	return fmt.Sprintf("%d lines more", len(bl)-len(al))
 }
 
+// zeekStatePrintsAs is what ra prints as the State of a TCP connection
+// raconvert made from a conn.log with this conn_state (argus-clients.md
+// §4.3, from raconvert's code and checked with ra).
+var zeekStatePrintsAs = map[string]string{
+	"S0": "REQ", "S1": "CON", "SF": "CLO", "REJ": "RST", "S2": "REQ", "S3": "REQ",
+	"RSTO": "RST", "RSTR": "RST", "RSTOS0": "RST", "RSTRH": "RST", "SH": "FIN", "SHR": "FIN", "OTH": "CON",
+}
+
 // TestConvertZeekArgusRa: a conn.log converted to Argus 3 prints in
 // Debian's ra 3.0.8.2 with the conn.log's start time, addresses, ports,
-// protocol, packets and IP bytes of each direction, for every TCP and UDP
-// connection with all of those values; and ra's label column shows each
-// connection's uid, service and conn_state as the conn.log has them.
+// protocol, packets and IP bytes of each direction, end time and state,
+// for every TCP and UDP connection with all of those values; and ra's
+// label column shows each connection's uid, service and conn_state as the
+// conn.log has them.
 func TestConvertZeekArgusRa(t *testing.T) {
 	ra, err := exec.LookPath("ra")
 	if err != nil {
@@ -166,6 +176,34 @@ func TestConvertZeekArgusRa(t *testing.T) {
 			if vals[5] != "tcp" && vals[5] != "udp" || strings.Contains(strings.Join(vals, ","), "-") || strings.Contains(vals[0], "X") {
 				continue
 			}
+			// ra's LastTime is ts + duration (none: one instant), in
+			// whole µs as both are written; its State is
+			// argus-clients.md §4.3's "prints as" for the conn_state of a
+			// TCP connection, and for UDP CON when both sides sent, else
+			// INT. (ra's Dur is not LastTime-StartTime for every record:
+			// 3.0.8.2 derives it from the directions' times in doubles.)
+			dur := "0.000000"
+			if d := get("duration"); d != "-" {
+				dur = d
+			}
+			ltime, ok := addMicros(vals[0], dur)
+			if !ok {
+				continue
+			}
+			state := zeekStatePrintsAs[get("conn_state")]
+			if vals[5] == "udp" {
+				state = "INT"
+				if vals[7] != "0" {
+					state = "CON"
+				}
+			}
+			if state == "" {
+				continue
+			}
+			if vals[0] == "*" {
+				ltime = "*"
+			}
+			vals = append(vals, ltime, state)
 			if get("duration") != "0.000000" && vals[6] == "1" && vals[7] == "0" {
 				// One packet that lasted: ra folds a one-packet flow to
 				// one instant and prints it at its end (slips' synthetic
@@ -189,17 +227,24 @@ func TestConvertZeekArgusRa(t *testing.T) {
 		if code := run([]string{"convert", "-r", "zeek:" + l, "-w", "argus3:" + out}); code != 0 {
 			t.Fatalf("%s: exit %d", l, code)
 		}
-		cmd := exec.Command(ra, "-X", "-n", "-u", "-c", ",", "-p", "6", "-r", out, "-s", "stime", "saddr", "sport", "daddr", "dport", "proto", "spkts", "dpkts", "sbytes", "dbytes")
+		cmd := exec.Command(ra, "-X", "-n", "-u", "-c", ",", "-p", "6", "-r", out, "-s", "stime", "saddr", "sport", "daddr", "dport", "proto", "spkts", "dpkts", "sbytes", "dbytes", "ltime", "state")
 		cmd.Env = append(os.Environ(), "TZ=UTC")
 		b, err := cmd.Output()
 		if err != nil {
 			t.Fatalf("%s: ra: %v", l, err)
 		}
 		got := map[string]int{}
-		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n")[1:] {
+		add := func(line string) {
 			got[line]++
 			if f := strings.SplitN(line, ",", 2); len(f) == 2 {
 				got["*,"+f[1]]++
+			}
+		}
+		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n")[1:] {
+			add(line)
+			if f := strings.Split(line, ","); len(f) == 12 {
+				f[10] = "*" // a folded one-packet flow's end (above)
+				add(strings.Join(f, ","))
 			}
 		}
 		miss := 0
@@ -524,4 +569,25 @@ func TestConvertZeekArgusLongHeader(t *testing.T) {
 	if code := run([]string{"convert", "--lossy", "-r", "zeek:" + long, "-w", "argus:" + a}); code != 0 {
 		t.Fatalf("--lossy: exit %d", code)
 	}
+}
+
+// addMicros adds two decimal texts with at most 6 fraction digits (a
+// conn.log's ts and duration) exactly, as ra prints the sum with -p 6.
+func addMicros(a, b string) (string, bool) {
+	us := func(t string) (int64, bool) {
+		i, f, _ := strings.Cut(t, ".")
+		if len(f) > 6 {
+			return 0, false
+		}
+		f += strings.Repeat("0", 6-len(f))
+		n, err := strconv.ParseInt(i+f, 10, 64)
+		return n, err == nil
+	}
+	x, ok1 := us(a)
+	y, ok2 := us(b)
+	if !ok1 || !ok2 {
+		return "", false
+	}
+	s := strconv.FormatInt(x+y, 10)
+	return s[:len(s)-6] + "." + s[len(s)-6:], true
 }
