@@ -103,6 +103,7 @@ var escTab = func() (t [256]uint8) {
 const hexDigits = "0123456789ABCDEF"
 
 // appendEsc appends v escaped; the runs that need none are copied whole.
+// (A scan of 8 bytes at a time was no faster: values are short.)
 func appendEsc(b, v []byte, key bool) []byte {
 	mask := uint8(1)
 	if key {
@@ -142,6 +143,74 @@ type labelWriter struct {
 	lossy bool
 	over  []string // keys left out (lossy), or the first that did not fit
 	own   bool     // an own label (maybe empty) comes first: every word of ours follows a ':'
+	// keys caches, per Zeek column ID, the column name's escaped key
+	// text (a column's name never changes in a process): escaping the
+	// names was a fifth of a conn.log record's label. Writers only
+	// (AppendLabel's one-shot labelWriter has none: no allocation).
+	keys *keyCache
+}
+
+// keyCache holds escaped column names by Extra ID: built-in columns
+// (IDs from 1) and those a Reader met (from 1<<16), up to keyCacheN each.
+type keyCache [2][keyCacheN]string
+
+const keyCacheN = 1024
+
+// zeekKey appends column id's name, escaped as a key; false when the
+// process has no name for id.
+func (l *labelWriter) zeekKey(id uint32, zeekName func(uint32) string) bool {
+	var slot *string
+	if l.keys != nil {
+		switch {
+		case id < keyCacheN:
+			slot = &l.keys[0][id]
+		case id >= 1<<16 && id-1<<16 < keyCacheN:
+			slot = &l.keys[1][id-1<<16]
+		}
+		if slot != nil && *slot != "" {
+			l.b = append(l.b, *slot...)
+			return true
+		}
+	}
+	name := zeekName(id)
+	if name == "" {
+		return false
+	}
+	mark := len(l.b)
+	l.b = appendEscString(l.b, name, true)
+	if slot != nil {
+		*slot = string(l.b[mark:])
+	}
+	return true
+}
+
+// appendSmall appends v in decimal; the one- and two-digit values of
+// column positions without strconv's general path.
+func appendSmall(b []byte, v uint32) []byte {
+	switch {
+	case v < 10:
+		return append(b, byte('0'+v))
+	case v < 100:
+		return append(b, byte('0'+v/10), byte('0'+v%10))
+	}
+	return strconv.AppendUint(b, uint64(v), 10)
+}
+
+// appendHex32 appends v in lower-case hex, no leading zeros (as
+// strconv.AppendUint(b, v, 16)).
+func appendHex32(b []byte, v uint32) []byte {
+	const lower = "0123456789abcdef"
+	var t [8]byte
+	i := len(t)
+	for {
+		i--
+		t[i] = lower[v&15]
+		v >>= 4
+		if v == 0 {
+			break
+		}
+	}
+	return append(b, t[i:]...)
 }
 
 // begin starts a word.
@@ -284,30 +353,31 @@ func composeLabel(l *labelWriter, r *flow.Record, zeekName func(uint32) string) 
 		case f.ID == 0:
 			l.begin()
 			l.b = append(l.b, "fg.zunset="...)
-			l.b = strconv.AppendUint(l.b, uint64(f.Enterprise), 16)
+			l.b = appendHex32(l.b, f.Enterprise)
 			l.end("fg.zunset")
 			continue
-		}
-		name := zeekName(f.ID)
-		if name == "" {
-			// a column this process has no name for: it cannot be
-			// carried by name
-			l.over = append(l.over, "zeek column "+strconv.FormatUint(uint64(f.ID), 10))
-			continue
-		}
-		if first {
-			form, first = f.Enterprise, false
-		} else if f.Enterprise != form {
-			mixed = true
 		}
 		l.begin()
 		if f.Offset == zeekVerbatim {
 			l.b = append(l.b, "zeekv."...)
 		} else {
 			l.b = append(l.b, "zeek."...)
+		}
+		if !l.zeekKey(f.ID, zeekName) {
+			// a column this process has no name for: it cannot be
+			// carried by name
+			l.b = l.b[:l.mark]
+			l.over = append(l.over, "zeek column "+strconv.FormatUint(uint64(f.ID), 10))
+			continue
+		}
+		if f.Offset != zeekVerbatim {
 			npos++
 		}
-		l.b = appendEscString(l.b, name, true)
+		if first {
+			form, first = f.Enterprise, false
+		} else if f.Enterprise != form {
+			mixed = true
+		}
 		l.b = append(l.b, '=')
 		l.b = appendEsc(l.b, f.Value, false)
 		if !l.end("") && f.Offset != zeekVerbatim {
@@ -334,7 +404,7 @@ func composeLabel(l *labelWriter, r *flow.Record, zeekName func(uint32) string) 
 			if n > 0 {
 				l.b = append(l.b, ',')
 			}
-			l.b = strconv.AppendUint(l.b, uint64(f.Offset), 10)
+			l.b = appendSmall(l.b, f.Offset)
 			n++
 		}
 		l.end("fg.zpos")

@@ -382,3 +382,30 @@ func FuzzLabel(f *testing.F) {
 		}
 	})
 }
+
+// TestLabelEsc: appendEsc's table escapes every byte the label format
+// says (control bytes but TAB, DEL, '%', ':' as %XX, upper-case hex), at
+// every position of a value, and no other.
+func TestLabelEsc(t *testing.T) {
+	slow := func(v []byte) []byte {
+		var b []byte
+		for _, c := range v {
+			if c < 0x20 && c != '\t' || c == 0x7F || c == '%' || c == ':' {
+				b = append(b, '%', hexDigits[c>>4], hexDigits[c&15])
+			} else {
+				b = append(b, c)
+			}
+		}
+		return b
+	}
+	for c := 0; c < 256; c++ {
+		for p := 0; p < 24; p++ {
+			v := []byte("C6ce9q3xECAsonga21Zx9_-+")[:24]
+			v = append([]byte(nil), v...)
+			v[p] = byte(c)
+			if got, want := appendEsc(nil, v, false), slow(v); !bytes.Equal(got, want) {
+				t.Fatalf("byte %#x at %d: %q, want %q", c, p, got, want)
+			}
+		}
+	}
+}

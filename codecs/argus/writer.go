@@ -1,7 +1,6 @@
 package argus
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -28,7 +27,11 @@ type Report struct {
 // record written is a MAR: the first record given if it is one, else one
 // synthesised from the first flow record.
 type Writer struct {
-	bw      *bufio.Writer
+	// out holds the records not yet written to dst: the encoder appends
+	// each record to it directly (no copy through a bufio.Writer), and a
+	// refused record is not committed (out's length stays).
+	dst     io.Writer
+	out     []byte
 	ver     int
 	lossy   bool
 	lossFn  func(field, reason string)
@@ -49,7 +52,7 @@ func NewWriter(w io.Writer, version int, opts ...Option) (*Writer, error) {
 	for _, f := range opts {
 		f(&o)
 	}
-	return &Writer{bw: bufio.NewWriterSize(w, 64<<10), ver: version, lossy: o.lossy, lossFn: o.lossFn,
+	return &Writer{dst: w, out: make([]byte, 0, outSize+outSize/4), ver: version, lossy: o.lossy, lossFn: o.lossFn,
 		rep: Report{Lossy: map[string]int64{}}}, nil
 }
 
@@ -65,8 +68,12 @@ func (w *Writer) Flush() error {
 	if w.err != nil {
 		return w.err
 	}
-	if err := w.bw.Flush(); err != nil {
-		w.err = err
+	if len(w.out) > 0 {
+		_, err := w.dst.Write(w.out)
+		w.out = w.out[:0]
+		if err != nil {
+			w.err = err
+		}
 	}
 	return w.err
 }
@@ -135,10 +142,17 @@ func (w *Writer) Encode(rec *flow.Record) error {
 	return w.write(b)
 }
 
+// outSize is the buffered size past which records are written out.
+const outSize = 64 << 10
+
+// write commits the record b that the encoder appended to w.out (w.e.b
+// is w.out grown by b), writing out a full buffer.
 func (w *Writer) write(b []byte) error {
-	if _, err := w.bw.Write(b); err != nil {
-		w.err = err
-		return err
+	w.out = w.e.b
+	if len(w.out) >= outSize {
+		if err := w.Flush(); err != nil {
+			return err
+		}
 	}
 	w.rep.Records++
 	if isMarBytes(b) {
@@ -194,7 +208,8 @@ func (w *Writer) encodeMar(rec *flow.Record) ([]byte, error) {
 		ver = L.Version
 	}
 	e := &w.e
-	e.b = e.b[:0]
+	e.b = w.out
+	start := len(e.b)
 	if same {
 		for range L.Lead {
 			e.b = append(e.b, 0, 0, 0, 0)
@@ -208,7 +223,7 @@ func (w *Writer) encodeMar(rec *flow.Record) ([]byte, error) {
 		e.b = append(e.b, hdr[:]...)
 		e.b = append(e.b, piece...)
 		w.rep.Verbatim++
-		return e.b, nil
+		return e.b[start:], nil
 	}
 	m := rec.Mgmt
 	if !same {
@@ -219,7 +234,7 @@ func (w *Writer) encodeMar(rec *flow.Record) ([]byte, error) {
 	}
 	e.b = append(e.b, hdr[:]...)
 	e.b = appendMgmt(e.b, &m)
-	return e.b, nil
+	return e.b[start:], nil
 }
 
 // convMgmt rewrites a MAR body for the writer's version (§9.3 step 1, §9.4).
@@ -304,7 +319,8 @@ func (w *Writer) encodeFlow(rec *flow.Record) ([]byte, error) {
 		}
 	}
 	e := &w.e
-	e.b = e.b[:0]
+	e.b = w.out
+	start := len(e.b)
 	ver := byte(tv)
 	switch {
 	case valid && !conv:
@@ -411,7 +427,7 @@ func (w *Writer) encodeFlow(rec *flow.Record) ([]byte, error) {
 	if conv {
 		w.rep.Converted++
 	}
-	return e.b, nil
+	return e.b[start:], nil
 }
 
 // label composes rec's label text with its carried context (label.go)
@@ -420,6 +436,9 @@ func (w *Writer) encodeFlow(rec *flow.Record) ([]byte, error) {
 func (w *Writer) label(rec *flow.Record) error {
 	l := &w.e.lw
 	l.lossy = w.lossy
+	if l.keys == nil {
+		l.keys = new(keyCache)
+	}
 	composeLabel(l, rec, zeek.ColumnName)
 	for _, k := range l.over {
 		if err := w.notRep(k, "does not fit in the label DSR (1016 bytes)"); err != nil {
