@@ -230,7 +230,7 @@ func runConvert(ctx context.Context, in, out gateway.Endpoint, o convertOpts) er
 	// a batch before the next one comes, so it is reused from batch to
 	// batch.
 	var cidArena []byte
-	cid := o.communityID && (carriesCommunityID(out.Format) || out.Format == gateway.FormatJSON && o.dialect == "ecs" ||
+	cid := o.communityID && (carriesCommunityID(out.Format) || isTextTable(out.Format) && o.dialect == "ecs" ||
 		isArgusFormat(out.Format) && !argusNative(src))
 	h := func(recs []flow.Record) error {
 		mu.Lock()

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	stdcsv "encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -260,7 +262,19 @@ func TestConvertCommunityIDArgusTshark(t *testing.T) {
 			if code := run([]string{"convert", "-r", in, "-w", "zeek:" + out}); code != 0 {
 				t.Fatalf("%s: exit %d", in, code)
 			}
-			compareWithTshark(t, readZeekRows(t, out), want, func(r zeekRow) string {
+			rows := readZeekRows(t, out)
+			if v == "v5" {
+				// the ECS CSV dialect carries the same IDs (tshark's,
+				// checked on the conn.log below) in network.community_id
+				csvOut := filepath.Join(dir, "ecs.csv")
+				if code := run([]string{"convert", "-r", in, "-w", "csv:" + csvOut, "--dialect", "ecs", "--lossy"}); code != 0 {
+					t.Fatalf("%s: csv: exit %d", in, code)
+				}
+				if got, want := csvColumn(t, csvOut, "network.community_id"), zeekIDs(rows); strings.Join(got, " ") != strings.Join(want, " ") {
+					t.Errorf("%s: ecs csv community IDs %v, conn.log %v", in, got, want)
+				}
+			}
+			compareWithTshark(t, rows, want, func(r zeekRow) string {
 				if r.proto != "icmp" || !strings.Contains(r.origH, ":") {
 					return ""
 				}
@@ -465,4 +479,42 @@ func BenchmarkSetCommunityIDs(b *testing.B) {
 		}
 		arena = setCommunityIDs(recs, arena, 0)
 	}
+}
+
+// csvColumn returns a CSV file's column, sorted, without empty cells.
+func csvColumn(t *testing.T, name, col string) []string {
+	t.Helper()
+	f, err := os.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := stdcsv.NewReader(f).ReadAll()
+	if err != nil || len(rows) == 0 {
+		t.Fatalf("%s: %v", name, err)
+	}
+	i := slices.Index(rows[0], col)
+	if i < 0 {
+		t.Fatalf("%s: no column %s in %v", name, col, rows[0])
+	}
+	var out []string
+	for _, r := range rows[1:] {
+		if r[i] != "" {
+			out = append(out, r[i])
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// zeekIDs returns the rows' Community IDs, sorted, without unset ones.
+func zeekIDs(rows []zeekRow) []string {
+	var out []string
+	for _, r := range rows {
+		if r.cid != "-" && r.cid != "" {
+			out = append(out, r.cid)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
