@@ -5,7 +5,7 @@ package argus
 // of what Argus has no place for: the DSRs' fields (times in µs for 3.x;
 // 5.x keeps ns) and, in the label DSR next to the record's own label, the
 // context of label.go (NetFlow/IPFIX export context, Community ID, Zeek
-// columns). A label too long for the DSR is refused (or, WithLossy, its
+// columns; and, not canonical fields, other formats' Extra elements). A label too long for the DSR is refused (or, WithLossy, its
 // words left out and counted), never cut silently.
 var Carried = []string{
 	"start_time", "last_time", "duration", "src_addr", "dst_addr", "protocol", "src_port", "dst_port",

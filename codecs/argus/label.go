@@ -37,6 +37,11 @@ import (
 //	fg.zpos=N,N...      the zeek.NAME Extras' Offsets (column positions), in order
 //	fg.zhdr=TEXT fg.ztrl=TEXT   a conn.log's header lines and trailer (ZeekHeaderID, ZeekTrailerID)
 //	fg.zhdrc=TEXT       a piece of the header that the next record's fg.zhdrc or fg.zhdr continues (Offset 1)
+//	fg.x.SRC.[PEN.]ID[@OFF]=HEX   another format's element kept in Extra (an IPFIX enterprise or
+//	                    unknown element, a v9 vendor type): SRC ipfix, nf9, json or the Source
+//	                    number; PEN when not 0; OFF (the template's length, 65535 for variable
+//	                    length) when it is not the value's length; the value's bytes in
+//	                    lower-case hex (json: its text, escaped)
 //
 // Examples, as Debian's ra 3.0.8.2 prints them (-s label): a NetFlow v9
 // flow of ipt_NETFLOW (flowbeat's corpus) and a DNS connection of a Zeek
@@ -80,12 +85,49 @@ func carries(r *flow.Record) bool {
 		return true
 	}
 	for i := range r.Extra {
-		if r.Extra[i].Source == flow.SourceZeek {
-			return true
+		if r.Extra[i].Source != flow.SourceArgusDSR {
+			return true // Zeek columns and other formats' elements
 		}
 	}
 	return false
 }
+
+// foreignSources names the Extra sources carried as fg.x words (by
+// FieldSource); others are written as their number.
+var foreignSources = [...]string{flow.SourceIPFIX: "ipfix", flow.SourceNetFlow9: "nf9", flow.SourceJSON: "json"}
+
+// foreignKV writes f, an Extra of neither Argus nor Zeek, as an fg.x word;
+// a word past the bound is counted under its key.
+func (l *labelWriter) foreignKV(f *flow.Field) {
+	l.begin()
+	l.b = append(l.b, "fg.x."...)
+	if int(f.Source) < len(foreignSources) && foreignSources[f.Source] != "" {
+		l.b = append(l.b, foreignSources[f.Source]...)
+	} else {
+		l.b = appendSmall(l.b, uint32(f.Source))
+	}
+	l.b = append(l.b, '.')
+	if f.Enterprise != 0 {
+		l.b = strconv.AppendUint(l.b, uint64(f.Enterprise), 10)
+		l.b = append(l.b, '.')
+	}
+	l.b = strconv.AppendUint(l.b, uint64(f.ID), 10)
+	if f.Offset != uint32(len(f.Value)) {
+		l.b = append(l.b, '@')
+		l.b = strconv.AppendUint(l.b, uint64(f.Offset), 10)
+	}
+	l.b = append(l.b, '=')
+	if f.Source == flow.SourceJSON {
+		l.b = appendEsc(l.b, f.Value, false)
+	} else {
+		for _, c := range f.Value {
+			l.b = append(l.b, lowerHex[c>>4], lowerHex[c&15])
+		}
+	}
+	l.end("")
+}
+
+const lowerHex = "0123456789abcdef"
 
 // escTab says which bytes a label value (1) and key (1|2) escape:
 // control bytes but TAB (a conn.log header is mostly tabs, and ra prints
@@ -199,12 +241,11 @@ func appendSmall(b []byte, v uint32) []byte {
 // appendHex32 appends v in lower-case hex, no leading zeros (as
 // strconv.AppendUint(b, v, 16)).
 func appendHex32(b []byte, v uint32) []byte {
-	const lower = "0123456789abcdef"
 	var t [8]byte
 	i := len(t)
 	for {
 		i--
-		t[i] = lower[v&15]
+		t[i] = lowerHex[v&15]
 		v >>= 4
 		if v == 0 {
 			break
@@ -338,9 +379,11 @@ func composeLabel(l *labelWriter, r *flow.Record, zeekName func(uint32) string) 
 	form, mixed, npos, lost := uint32(0), false, 0, false
 	var hdr, trl *flow.Field
 	first := true
+	foreign := false
 	for i := range r.Extra {
 		f := &r.Extra[i]
 		if f.Source != flow.SourceZeek {
+			foreign = foreign || f.Source != flow.SourceArgusDSR
 			continue
 		}
 		switch {
@@ -408,6 +451,13 @@ func composeLabel(l *labelWriter, r *flow.Record, zeekName func(uint32) string) 
 			n++
 		}
 		l.end("fg.zpos")
+	}
+	if foreign {
+		for i := range r.Extra {
+			if f := &r.Extra[i]; f.Source != flow.SourceZeek && f.Source != flow.SourceArgusDSR {
+				l.foreignKV(f)
+			}
+		}
 	}
 	if hdr != nil {
 		if hdr.Offset == 1 {

@@ -153,6 +153,9 @@ func (d *dec) labelWord(rec *flow.Record, w []byte, zstart int, apply bool) bool
 }
 
 func (d *dec) fgWord(rec *flow.Record, k, v []byte, zstart int, apply bool) bool {
+	if len(k) > 2 && k[0] == 'x' && k[1] == '.' {
+		return d.foreignWord(rec, k[2:], v, apply)
+	}
 	switch string(k) {
 	case "exp", "nexthop", "bgpnexthop":
 		var a netip.Addr
@@ -439,4 +442,86 @@ func zeekColumnID(name string) uint32 {
 	var rec flow.Record
 	zeek.NewReader(strings.NewReader("#separator \\x09\n#fields\t" + name + "\n")).Decode(&rec)
 	return find()
+}
+
+// foreignWord reads an fg.x word (after "fg.x."): SRC.[PEN.]ID[@OFF]=VALUE.
+func (d *dec) foreignWord(rec *flow.Record, k, v []byte, apply bool) bool {
+	i := bytes.IndexByte(k, '.')
+	if i <= 0 {
+		return false
+	}
+	var src flow.FieldSource
+	switch s := k[:i]; string(s) {
+	case "ipfix":
+		src = flow.SourceIPFIX
+	case "nf9":
+		src = flow.SourceNetFlow9
+	case "json":
+		src = flow.SourceJSON
+	default:
+		n, ok := parseDec(s)
+		if !ok || n > 255 || n == uint64(flow.SourceArgusDSR) || n == uint64(flow.SourceZeek) || n == 0 {
+			return false
+		}
+		src = flow.FieldSource(n)
+	}
+	k = k[i+1:]
+	var f flow.Field
+	f.Source = src
+	hasOff := false
+	if j := bytes.IndexByte(k, '@'); j >= 0 {
+		n, ok := parseDec(k[j+1:])
+		if !ok || n > 0xFFFFFFFF {
+			return false
+		}
+		f.Offset, hasOff, k = uint32(n), true, k[:j]
+	}
+	if j := bytes.IndexByte(k, '.'); j >= 0 {
+		n, ok := parseDec(k[:j])
+		if !ok || n == 0 || n > 0xFFFFFFFF {
+			return false
+		}
+		f.Enterprise, k = uint32(n), k[j+1:]
+	}
+	n, ok := parseDec(k)
+	if !ok || n > 0xFFFFFFFF {
+		return false
+	}
+	f.ID = uint32(n)
+	mark := len(d.lbl)
+	if src == flow.SourceJSON {
+		if bytes.IndexByte(v, 0) >= 0 {
+			return false
+		}
+		val, ok := d.unesc(v)
+		if !ok {
+			return false
+		}
+		f.Value = val
+	} else {
+		if len(v)%2 != 0 {
+			return false
+		}
+		for p := 0; p < len(v); p += 2 {
+			hi, lo := unhex(v[p]), unhex(v[p+1])
+			if hi < 0 || lo < 0 {
+				d.lbl = d.lbl[:mark]
+				return false
+			}
+			d.lbl = append(d.lbl, byte(hi<<4|lo))
+		}
+		f.Value = d.lbl[mark:len(d.lbl):len(d.lbl)]
+	}
+	if !apply {
+		d.lbl = d.lbl[:mark]
+		return true
+	}
+	if f.Value == nil {
+		f.Value = v[:0:0]
+	}
+	if !hasOff {
+		f.Offset = uint32(len(f.Value))
+	}
+	rec.Extra = append(rec.Extra, f)
+	return true
 }
