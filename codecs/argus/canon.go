@@ -70,6 +70,14 @@ func canonLabelN(n int) [4]byte {
 	return [4]byte{dsrLabel, 0, 0, byte(min(words(n), 255))}
 }
 
+// onlyFlags reports whether a TCP side holds nothing but its flags (what
+// TCP_STATUS keeps of it).
+func onlyFlags(s *flow.TCPSide) bool {
+	c := *s
+	c.Flags = 0
+	return c == flow.TCPSide{}
+}
+
 func subUs(ts ...int64) bool {
 	for _, t := range ts {
 		if t%1000 != 0 {
@@ -166,14 +174,28 @@ func (e *enc) canonical(r *flow.Record, tv int, skip flow.Group) {
 	}
 	switch {
 	case has&flow.HasTCP != 0:
-		switch r.TCP.Object {
+		// A record from elsewhere (a NetFlow/IPFIX biflow's reverse
+		// flags, a mapping's dst_tcp_flags) may hold values its object
+		// has no place for: TCP_INIT has no dst side, TCP_STATUS only the
+		// flags, TCP_PERF without HasDst no dst side. TCP_PERF with the
+		// dst side holds all of them, so the record is written as that
+		// rather than losing them.
+		t := &r.TCP
+		dst := t.Side[1] != flow.TCPSide{}
+		obj := t.Object
+		switch {
+		case obj == flow.TCPInit && dst,
+			obj == flow.TCPStatus && !(onlyFlags(&t.Side[0]) && onlyFlags(&t.Side[1]) && t.State|t.Options|t.SynAck|t.AckDat == 0):
+			obj = flow.TCPPerf
+		}
+		switch obj {
 		case flow.TCPInit:
 			put([4]byte{dsrNetwork, netTCPInit, v2, 5 + v2/2})
 		case flow.TCPStatus:
 			put([4]byte{dsrNetwork, netTCPStatus, 0, 3})
 		default:
 			n := byte(18) + v2/2
-			if r.TCP.HasDst {
+			if t.HasDst || dst {
 				n = 30 + v2
 			}
 			put([4]byte{dsrNetwork, netTCPPerf, v2, n})
