@@ -471,6 +471,10 @@ func composeLabel(l *labelWriter, r *flow.Record, zeekName func(uint32) string) 
 	}
 }
 
+// CarriesLabel reports whether the Writer puts context of r's in its
+// label DSR (AppendLabel then gives more than r.Label).
+func CarriesLabel(r *flow.Record) bool { return carries(r) }
+
 // AppendLabel appends to dst the label text the Writer writes for r: its
 // own label, then the carried context (words past the DSR's bound left
 // out). A printer of ra's label column gives this, as ra prints the DSR.

@@ -2,6 +2,7 @@ package ratext
 
 import (
 	"encoding/binary"
+	"github.com/flowgate/flowgate/codecs/argus"
 	"math"
 	"math/bits"
 	"net/netip"
@@ -2212,13 +2213,21 @@ func fLabel(p *Printer, r *flow.Record, b []byte) []byte {
 	if isMAR(r) {
 		return b
 	}
-	l := r.Label
-	if r.Has&flow.HasLabel == 0 {
-		l = nil
-	}
+	// ra prints the label DSR's text: the record's own label and the
+	// context the Argus writer carries in it (fg.*, zeek.* words), which
+	// the Argus reader took out of r.Label into their fields.
 	if !p.o.JSON {
-		return append(b, l...)
+		if r.Has&flow.HasLabel == 0 && !argus.CarriesLabel(r) {
+			return b
+		}
+		return argus.AppendLabel(b, r)
 	}
+	if r.Has&flow.HasLabel == 0 && !argus.CarriesLabel(r) {
+		p.lbl = p.lbl[:0]
+	} else {
+		p.lbl = argus.AppendLabel(p.lbl[:0], r)
+	}
+	l := p.lbl
 	if len(l) == 0 {
 		return append(b, "{}"...)
 	}

@@ -46,6 +46,8 @@ type Printer struct {
 	// rec3 is the scratch copy of a record ra 3.0.8.2 prints changed
 	// (Compat3, see prepare3).
 	rec3 *flow.Record
+	// lbl is the label text the JSON label field splits.
+	lbl []byte
 }
 
 // NewPrinter returns a Printer writing to w. Unknown field names are an
