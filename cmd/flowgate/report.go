@@ -600,6 +600,10 @@ func (a *fieldAccount) codecReported() {
 		for k, n := range s.stats().Skipped {
 			add(k, int64(n))
 		}
+	case *zeekSink:
+		for k, n := range s.lost() {
+			add(k, n)
+		}
 	}
 }
 

@@ -48,8 +48,11 @@
 //
 // orig is the Src direction and resp the Dst direction (no
 // re-orientation, as raconvert does). ts and duration give Start and
-// Last (ns); proto (and ip_proto, when present) Key.Proto, the ICMP type
-// and code in the port columns also Key.ICMPType/ICMPCode;
+// Last (ns); proto (and ip_proto, when present) Key.Proto; for ICMP the
+// port columns are Zeek's type and counterpart type or code
+// (ICMP4_counterpart/ICMP6_counterpart), read into and written from
+// Key.ICMPType/ICMPCode (a code Zeek does not log is counted,
+// WriterStats.Lost);
 // orig_pkts/resp_pkts Pkts; orig_ip_bytes/resp_ip_bytes Bytes (IP
 // bytes); orig_bytes/resp_bytes AppBytes (payload); uid, service,
 // history and conn_state rec.Zeek; community_id rec.CommunityID; vlan
@@ -121,7 +124,13 @@
 // Writer writes the header Zeek writes, with #open and #close times from
 // Writer.Now, for the current conn.log columns plus those the first
 // record carries (community_id, vlan, MACs, Extra columns); later
-// Extra values with no column are counted (WriterStats.Dropped). A log
+// Extra values with no column are counted (WriterStats.Dropped), and a
+// later record's VLAN, MACs or countries with no column per canonical
+// field (WriterStats.Lost), as the header, written first, cannot change.
+// A conn_state for a record that did not come from Zeek follows Zeek's
+// definitions with the per-direction flags (ConnStateFlags). A record
+// that is not IP (ARP, layer-2 flows) is not written and is counted
+// (WriterStats.NotIP): Zeek logs IP connections only. A log
 // made of several header blocks (concatenated or rotated logs) is read,
 // the schema changing at each #fields, but a Writer keeps the columns of
 // the header it started with: such a log is not rewritten byte for byte.

@@ -18,6 +18,12 @@ import (
 // mappings/builtin/zeek-conn.yaml (owned by the mappings package): the
 // test fails when one gets its rule, so the list only shrinks.
 var noRule = map[string]string{
+	// A rule cannot be added: read (both ways or in), protocol holds 58
+	// or 99 and proto's enum, which has Zeek's four names, cannot write
+	// it (Zeek writes icmp for 58, unknown_transport for the rest: many
+	// canonical values to one name); written only (direction: out),
+	// mappings' TestZeekConnRoundTripCorpus indexes the In plan's slot of
+	// every Out column and panics on -1.
 	"ip_proto": "IP protocol number (Zeek 6+ policy column): wants {external: ip_proto, canonical: protocol}",
 	"src":      "Log::default_field_name_map rename of id.orig_h (field-name-map btest)",
 	"src_port": "rename of id.orig_p",
@@ -148,7 +154,7 @@ func TestBuiltinMappingDecodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rows, compared, icmp6, unknown int
+	var rows, compared, icmp6, unknown, paired int
 	for _, file := range corpusLogs(t) {
 		data, err := os.ReadFile(file)
 		if err != nil {
@@ -214,6 +220,16 @@ func TestBuiltinMappingDecodes(t *testing.T) {
 					icmp6++
 					continue
 				}
+				if name == "id.resp_p" && isICMP(&rec) && g == "0" {
+					if c, ok := icmpCounterpart(rec.Key.Proto == 58, rec.Key.ICMPType, 0); ok && w == itoa(int(c)) {
+						// Zeek's resp_p of an echo (router, neighbour
+						// ...) is the counterpart type (ICMP6_counterpart),
+						// not the code, which is 0 for these (RFC 792,
+						// 4443): the codec reads code 0, a table cannot.
+						paired++
+						continue
+					}
+				}
 				compared++
 				if w != g {
 					t.Errorf("%s row %d: %s: the mapping gives %q, the codec %q", filepath.Base(filepath.Dir(file)), i+1, name, w, g)
@@ -224,7 +240,7 @@ func TestBuiltinMappingDecodes(t *testing.T) {
 	if compared == 0 {
 		t.Fatal("nothing compared")
 	}
-	t.Logf("%d rows, %d values agree (%d ICMPv6 proto values the codec reads from the address family, %d unknown_transport from ip_proto)", rows, compared, icmp6, unknown)
+	t.Logf("%d rows, %d values agree (%d ICMPv6 proto values the codec reads from the address family, %d unknown_transport from ip_proto, %d ICMP counterpart types the codec reads as code 0)", rows, compared, icmp6, unknown, paired)
 }
 
 func ipProto(h *Header, vals [][]byte) string {

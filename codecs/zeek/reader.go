@@ -419,8 +419,14 @@ func (r *Reader) finish(rec *flow.Record, present uint32) error {
 		}
 	}
 	if rec.Key.Proto == 1 || rec.Key.Proto == 58 {
-		// Zeek puts ICMP type and code in the port columns.
+		// Zeek puts the ICMP type in orig_p and in resp_p the type's
+		// counterpart (echo 8/0) or, for a type without one, the code
+		// (icmpCounterpart): a counterpart is code 0, as RFC 792 has it
+		// for these messages.
 		rec.Key.ICMPType, rec.Key.ICMPCode = uint8(rec.Key.SrcPort), uint8(rec.Key.DstPort)
+		if c, paired := icmpCounterpart(rec.Key.Proto == 58, rec.Key.ICMPType, 0); paired && uint16(c) == rec.Key.DstPort {
+			rec.Key.ICMPCode = 0
+		}
 		rec.Has |= flow.HasICMPKey
 	}
 	if rec.Key.Proto == 6 {

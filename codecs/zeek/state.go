@@ -90,6 +90,59 @@ func ConnState(st uint32) (string, bool) {
 	return "", false
 }
 
+// Argus per-side reset bits (ARGUS_SRC_RESET, ARGUS_DST_RESET).
+const (
+	srcReset = 0x1000
+	dstReset = 0x2000
+)
+
+// ConnStateFlags is ConnState for a record whose per-direction TCP flags
+// are known (flags[0] the source's, as a sensor reports them): status
+// bits that are one of the table's rows give its state; otherwise the
+// state is Zeek's, by its definitions (base/protocols/conn/main.zeek):
+// an established connection (SYN-ACK seen) with FINs is SF when both
+// sides sent one, S2 when only the originator did, S3 when only the
+// responder did; SH (SHR) is a FIN after a SYN (SYN-ACK) with no answer.
+// A reset after the handshake is RSTR when the responder sent it, RSTO
+// when the originator did; RSTRH is the responder's reset when the
+// originator's SYN was not seen.
+func ConnStateFlags(st uint32, flags [2]uint8) (string, bool) {
+	for i := range connStates {
+		if connStates[i].bits == st {
+			return connStates[i].name, true
+		}
+	}
+	// Established: the handshake's answer seen, and the responder sent
+	// packets (flags); a responder that sent nothing is Zeek's inactive
+	// one, whose originator's FIN is SH.
+	est := st&(SawSynSent|Established) != 0 && flags[1] != 0
+	if flags == [2]uint8{} || !est {
+		return ConnState(st)
+	}
+	if st&Reset != 0 {
+		dst := st&dstReset != 0 || flags[1]&flagRST != 0
+		switch {
+		case dst && st&SawSyn == 0:
+			return "RSTRH", true
+		case dst:
+			return "RSTR", true
+		}
+		return "RSTO", true
+	}
+	if st&(Fin|NormalClose) == 0 {
+		return ConnState(st)
+	}
+	switch sf, df := flags[0]&flagFIN != 0, flags[1]&flagFIN != 0; {
+	case sf && df:
+		return "SF", true
+	case sf:
+		return "S2", true
+	case df:
+		return "S3", true
+	}
+	return ConnState(st)
+}
+
 // HistoryFlags scans a Zeek history string as raconvert does (§4.4):
 // upper case is the originator (src), lower case the responder (dst).
 // It returns the TCP flags per direction and the status bits the letters

@@ -31,6 +31,57 @@ type WriterStats struct {
 	// Unmapped counts values a user rule could not write (a scale that
 	// does not divide, a value wider than the column): left unset.
 	Unmapped int64
+	// NotIP counts records that are not IP, not written (unless
+	// WriteNotIP): a conn.log has IP connections only, and an ARP or
+	// other layer-2 flow (argus makes them) has no IP connection.
+	NotIP int64
+	// lost counts, per column kind, values a record carried that the log
+	// cannot hold: a TSV header (made from the first record, or the
+	// source's) without the column, or an ICMP code Zeek does not log.
+	lost [nKinds]int64
+}
+
+// Lost returns how many values of each canonical field (the names of
+// mappings/builtin/zeek-conn.yaml) the writer could not write, with why:
+// the TSV header has no column for them (a header is written before the
+// records, from the first record or the source's), or Zeek logs no ICMP
+// code for a type with a counterpart.
+func (s WriterStats) Lost() map[string]LostCount {
+	m := map[string]LostCount{}
+	for k, n := range s.lost {
+		if n == 0 {
+			continue
+		}
+		why := "no " + columnName(kind(k)) + " column in the conn.log header"
+		if kind(k) == kRespP {
+			why = "Zeek logs the counterpart type of an ICMP request/reply, not its code"
+		}
+		m[lostField(kind(k))] = LostCount{N: n, Why: why}
+	}
+	return m
+}
+
+// LostCount is one field's count in WriterStats.Lost.
+type LostCount struct {
+	N   int64
+	Why string
+}
+
+func lostField(k kind) string {
+	if k == kRespP {
+		return "icmp_code" // resp_p holds the code of an unpaired type only
+	}
+	return kindCanonical[k]
+}
+
+// columnName is the built-in column of kind k.
+func columnName(k kind) string {
+	for i := range columns {
+		if columns[i].kind == k {
+			return columns[i].name
+		}
+	}
+	return ""
 }
 
 // Writer encodes records as a Zeek conn.log, TSV (default) or JSON lines.
@@ -49,7 +100,9 @@ type Writer struct {
 	buf     []byte
 	tmp     []byte
 	stats   WriterStats
-	cidCol  bool // CommunityIDColumn
+	cidCol  bool   // CommunityIDColumn
+	colKind uint32 // the kinds the TSV header has a column for (1<<kind)
+	notIPOK bool   // WriteNotIP
 	// With a mapping: the JSON writer's op per built-in column, and the
 	// columns the mapping adds (their Extra IDs).
 	jrc   []rcol
@@ -71,6 +124,13 @@ func NewWriter(w io.Writer, opts ...Option) *Writer {
 
 // Stats returns the counts so far.
 func (w *Writer) Stats() WriterStats { return w.stats }
+
+// WriteNotIP makes the writer write records that are not IP (NotIP) as
+// lines, as it did before it skipped them, still counting them
+// (WriterStats.NotIP): for a caller whose output others expect to hold a
+// line per record. Zeek logs IP connections only. Call it before the
+// first Encode.
+func (w *Writer) WriteNotIP() { w.notIPOK = true }
 
 // CommunityIDColumn makes a TSV header the writer makes itself (no
 // WithHeader schema) have the community_id column whatever the first
@@ -122,6 +182,7 @@ func (w *Writer) start(rec *flow.Record) {
 			w.cols = append(w.cols, col)
 		}
 		w.bw.Write(h.Lines)
+		w.noteKinds()
 		return
 	}
 	w.sep, w.setSep, w.emptyV, w.unsetV = '\t', []byte{','}, []byte("(empty)"), []byte{'-'}
@@ -202,6 +263,32 @@ func (w *Writer) start(rec *flow.Record) {
 	b = append(b, '\n')
 	w.bw.Write(b)
 	w.buf = b[:0]
+	w.noteKinds()
+}
+
+func (w *Writer) noteKinds() {
+	for _, c := range w.cols {
+		w.colKind |= 1 << c.kind
+	}
+}
+
+// NotIP reports whether rec is a flow a conn.log has no place for: not
+// IP (ARP, other layer-2 frames), which Zeek does not log. A record that
+// merely lacks its addresses (Cisco AVC IPFIX sends them in enterprise
+// elements) is written with them unset.
+func NotIP(rec *flow.Record) bool {
+	k := &rec.Key
+	if k.Kind == flow.KindARP || k.AddrType == flow.AddrARP || k.AddrType == flow.AddrRARP {
+		return true // its addresses, if any, are ARP's protocol addresses
+	}
+	if k.Src.IsValid() || k.Dst.IsValid() {
+		return false
+	}
+	switch k.AddrType {
+	case 0, flow.AddrIPv4, flow.AddrIPv6:
+		return false
+	}
+	return true
 }
 
 // Encode writes one record.
@@ -211,6 +298,12 @@ func (w *Writer) Encode(rec *flow.Record) error {
 	}
 	if w.closed {
 		return ErrClosed
+	}
+	if NotIP(rec) {
+		w.stats.NotIP++
+		if !w.notIPOK {
+			return nil
+		}
 	}
 	if !w.started {
 		w.start(rec)
@@ -314,12 +407,22 @@ func unsetMask(rec *flow.Record) uint32 {
 	return u
 }
 
+// isICMP reports whether rec is an ICMP flow with its type and code in the
+// key, which Zeek logs in the port columns.
+func isICMP(rec *flow.Record) bool {
+	return rec.Has&flow.HasICMPKey != 0 && (rec.Key.Proto == 1 || rec.Key.Proto == 58)
+}
+
 // connStateOf derives a conn_state for a record that did not come from
 // Zeek: the §4.3 table read backwards for TCP, Zeek's UDP/ICMP rule (S0
 // one way, SF both ways) otherwise.
 func connStateOf(rec *flow.Record) string {
 	if rec.Key.Proto == 6 && rec.Has&flow.HasTCP != 0 {
-		st, _ := ConnState(rec.TCP.Status &^ (SrcRetrans | DstRetrans | SrcWinShut | DstWinShut))
+		st, _ := ConnStateFlags(rec.TCP.Status&^(SrcRetrans|DstRetrans|SrcWinShut|DstWinShut),
+			[2]uint8{rec.TCP.Side[0].Flags, rec.TCP.Side[1].Flags})
+		if st == "" && rec.TCP.Side[0].Flags|rec.TCP.Side[1].Flags != 0 {
+			st = "OTH" // packets, but no state Zeek names: its default
+		}
 		return st
 	}
 	if rec.Has&flow.HasMetrics == 0 {
@@ -388,7 +491,36 @@ func (w *Writer) appendTSV(b []byte, rec *flow.Record) []byte {
 		}
 		w.stats.Dropped += int64(n - used)
 	}
+	if opt := rec.Has & (flow.HasVLAN | flow.HasMAC | flow.HasCountry); opt != 0 {
+		w.countLost(rec, opt)
+	}
 	return append(b, '\n')
+}
+
+// countLost counts the optional values of rec (VLAN, MACs, countries)
+// that the header has no column for: Zeek's header comes before the
+// records, so a later record's values have no place (WriterStats.Lost).
+func (w *Writer) countLost(rec *flow.Record, opt flow.Group) {
+	no := func(k kind) bool { return w.colKind&(1<<k) == 0 }
+	if opt&flow.HasVLAN != 0 && no(kVLAN) {
+		w.stats.lost[kVLAN]++
+	}
+	if opt&flow.HasMAC != 0 {
+		if no(kOrigL2) {
+			w.stats.lost[kOrigL2]++
+		}
+		if no(kRespL2) {
+			w.stats.lost[kRespL2]++
+		}
+	}
+	if opt&flow.HasCountry != 0 {
+		if rec.Country[0] != [2]byte{} && no(kOrigCC) {
+			w.stats.lost[kOrigCC]++
+		}
+		if rec.Country[1] != [2]byte{} && no(kRespCC) {
+			w.stats.lost[kRespCC]++
+		}
+	}
 }
 
 // canonical appends column kind k's value from rec's fields.
@@ -439,8 +571,27 @@ func (w *Writer) canonical(b []byte, rec *flow.Record, k kind, json bool) []byte
 		}
 		return a.AppendTo(b)
 	case kOrigP:
+		if isICMP(rec) {
+			return strconv.AppendUint(b, uint64(rec.Key.ICMPType), 10)
+		}
 		return strconv.AppendUint(b, uint64(rec.Key.SrcPort), 10)
 	case kRespP:
+		if isICMP(rec) {
+			// Zeek's ICMP connection: the type and its counterpart
+			// (echo 8/0), or the code for a type without one.
+			p, paired := icmpCounterpart(rec.Key.Proto == 58, rec.Key.ICMPType, rec.Key.ICMPCode)
+			if rec.Key.ICMPType == 0 && rec.Key.ICMPCode == 0 && rec.Has&flow.HasICMP == 0 && rec.Key.DstPort == 0 {
+				// NetFlow/IPFIX: type*256+code 0 in the port is also
+				// what an exporter gives ICMP without an ICMP header
+				// (softflowd's flow of non-first fragments): with no
+				// ICMP object saying an echo reply was seen, not 0/8.
+				p = 0
+			}
+			if paired && rec.Key.ICMPCode != 0 {
+				w.stats.lost[kRespP]++
+			}
+			return strconv.AppendUint(b, uint64(p), 10)
+		}
 		return strconv.AppendUint(b, uint64(rec.Key.DstPort), 10)
 	case kProto:
 		var p string
