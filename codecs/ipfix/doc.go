@@ -30,7 +30,9 @@
 //
 // RFC 5103 biflows: elements of enterprise 29305 are the reverse of the
 // IANA element with the same id; their values fill flow.Dst (counters,
-// TCP flags, TOS, TTL, VLAN, MPLS, times).
+// TCP flags, TOS, TTL, VLAN, MPLS, times). The encoder writes a biflow's
+// reverse counters, TCP flags, TOS, TTL (when set, as the forward one)
+// and VLAN.
 //
 // Mapping files: the element table is the built-in mapping
 // mappings/builtin/ipfix.yaml (nfcore's TestBuiltinMappingAgrees). A

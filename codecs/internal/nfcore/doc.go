@@ -53,5 +53,9 @@
 // flgs, where 0x30 shows 'N'; ra prints etype, abr and tf for 0x10 only.
 // TypeFlow keeps those and is what every other reader and writer expects
 // of a flow (codecs/netflow5 decides the same); the exporter is in
-// srcid and Exporter. (codecs/ipfix TestRaPrints.)
+// srcid and Exporter. (codecs/ipfix TestRaPrints.) The exporter is the
+// transport's source, or the record's exporterIPv4Address/
+// exporterIPv6Address (130/131) when it has one: a proxy or collector
+// re-exporting names the Exporter it speaks for (RFC 7011 §2, IANA), as
+// the IPFIX encoder does for a record whose Exporter is known.
 package nfcore

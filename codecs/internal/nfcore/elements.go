@@ -100,6 +100,11 @@ const (
 	OpSelectorAlgo
 	OpPacketInterval
 	OpPacketSpace
+	// exporterIPv4Address/exporterIPv6Address (130/131): the Exporter's
+	// address when a proxy or collector chain re-exports (RFC 7011 §2,
+	// IANA); it replaces the transport's source as Record.Exporter.
+	OpExporter4
+	OpExporter6
 	// OpRule: a user mapping's rule reads the element (mapping.go).
 	OpRule
 	numOps
@@ -179,6 +184,8 @@ var elements = []Element{
 	{95, 0, "applicationId", OpExtra, 0},
 	{96, 0, "applicationName", OpExtra, 0},
 	{98, 0, "postIpDiffServCodePoint", OpExtra, 0},
+	{130, 0, "exporterIPv4Address", OpExporter4, 4},
+	{131, 0, "exporterIPv6Address", OpExporter6, 16},
 	{136, 0, "flowEndReason", OpEndReason, 0},
 	{138, 0, "observationPointId", OpExtra, 0},
 	{139, 0, "icmpTypeCodeIPv6", OpICMPTypeCode6, 2},

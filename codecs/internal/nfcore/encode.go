@@ -141,6 +141,19 @@ func RecordFields(dst []EncField, r *flow.Record, o *EncOptions) []EncField {
 		}
 		if bi && r.IPAttr.Present&2 != 0 {
 			addRev(OpTOS, 5, 1)
+			if r.IPAttr.TTL[1] != 0 {
+				addRev(OpTTL, 192, 1) // reverseIpTTL, as the forward one
+			}
+		}
+	}
+	if ipfix && h&flow.HasExporter != 0 && r.Exporter.Addr().IsValid() && !r.Exporter.Addr().IsUnspecified() {
+		// The record's Exporter (RFC 7011 §2: the collector learns it
+		// from the transport, which a re-export hides): the decoder
+		// reads it back as the record's.
+		if r.Exporter.Addr().Unmap().Is4() {
+			add(OpExporter4, 130, 4)
+		} else {
+			add(OpExporter6, 131, 16)
 		}
 	}
 	if h&flow.HasIfaces != 0 {
@@ -356,6 +369,10 @@ func AppendRecord(dst []byte, fields []EncField, r *flow.Record, o *EncOptions) 
 			dst = be.AppendUint32(dst, r.InIf)
 		case OpOutIf:
 			dst = be.AppendUint32(dst, r.OutIf)
+		case OpExporter4:
+			dst = append4(dst, r.Exporter.Addr())
+		case OpExporter6:
+			dst = append16(dst, r.Exporter.Addr())
 		case OpNextHop4:
 			dst = append4(dst, r.NextHop)
 		case OpNextHop6:

@@ -163,9 +163,9 @@ var writtenIDs = []struct {
 	{8, false}, {12, false}, {27, false}, {28, false}, {7, false}, {11, false}, {4, false},
 	{9, false}, {13, false}, {29, false}, {30, false}, {32, false}, {139, false}, {31, false},
 	{1, true}, {2, true}, {21, false}, {22, false}, {152, false}, {153, false}, {156, false}, {157, false},
-	{6, true}, {5, true}, {192, false}, {10, false}, {14, false}, {15, false}, {62, false},
+	{6, true}, {5, true}, {192, true}, {10, false}, {14, false}, {15, false}, {62, false},
 	{18, false}, {63, false}, {16, false}, {17, false}, {58, true}, {56, false}, {80, false},
-	{70, false}, {34, false},
+	{70, false}, {34, false}, {130, false}, {131, false},
 }
 
 // restates reports whether u does to its element, in dir, what the

@@ -32,6 +32,7 @@ var opCanon = map[Op]struct {
 	OpInIf: {[2]string{"in_if"}, ""}, OpOutIf: {[2]string{"out_if"}, ""},
 	OpNextHop4: {[2]string{"next_hop"}, "ipv4"}, OpNextHop6: {[2]string{"next_hop"}, "ipv6"},
 	OpBGPNextHop4: {[2]string{"bgp_next_hop"}, "ipv4"}, OpBGPNextHop6: {[2]string{"bgp_next_hop"}, "ipv6"},
+	OpExporter4: {[2]string{"exporter_addr"}, "ipv4"}, OpExporter6: {[2]string{"exporter_addr"}, "ipv6"},
 	OpSamplingInterval: {[2]string{"sampling_rate"}, ""},
 	OpStartMs:          {[2]string{"start_time", "dst_start_time"}, "ms"},
 	OpEndMs:            {[2]string{"last_time", "dst_last_time"}, "ms"},
@@ -43,10 +44,11 @@ var opCanon = map[Op]struct {
 // shrinks. They are for the mappings package's files (see the report):
 // the codec's choice is the one the wire format means.
 var disagree = map[string]string{
+	// ipfix.yaml cannot name reverseVlanId until the mappings registry
+	// knows it (flow/fields.csv's dst_vid has postVlanId=59 only; a
+	// number 29305/58 fails TestIPFIXNamesMatchIANA): reported.
 	"ipfix postVlanId":           "postVlanId (59) is the VLAN on egress; the codec's dst_vid is the reverse direction's vlanId (29305/58), which its encoder writes for a biflow",
 	"ipfix observationDomainId":  "the codec takes obs_domain from the message header; an element 149 in a data record stays in Extra",
-	"ipfix exporterIPv4Address":  "the codec takes exporter_addr from the packet's source",
-	"ipfix exporterIPv6Address":  "the codec takes exporter_addr from the packet's source",
 	"netflow9 OUT_BYTES":         "Cisco's OUT_BYTES (23) is postOctetDeltaCount, the egress count of the same direction, not the reverse direction's bytes",
 	"netflow9 OUT_PKTS":          "OUT_PKTS (24) is postPacketDeltaCount, as OUT_BYTES",
 	"netflow9 DST_TOS":           "DST_TOS (55) is postIpClassOfService, the TOS on egress, not the reverse direction's",
@@ -69,6 +71,8 @@ var codecOnly = map[string]string{
 	"netflow9 192": "ipTTL: see disagree (MIN_TTL)", "ipfix 29305/58": "reverseVlanId: see disagree (postVlanId)",
 	"netflow9 152": "flowStartMilliseconds: what the v9 encoder writes without a boot time; netflow9.yaml leaves times to the codec (its header)",
 	"netflow9 153": "flowEndMilliseconds: as 152",
+	"netflow9 130": "exporterIPv4Address: read from a v9 exporter that sends it (IANA's id, which v9 shares), written by the IPFIX encoder only; netflow9.yaml names RFC 3954's types, which stop at 79",
+	"netflow9 131": "exporterIPv6Address: as 130",
 }
 
 // readOnly lists, by op, the elements the decoder reads that the files

@@ -64,8 +64,10 @@ type recAcc struct {
 	space          uint64
 	has            flow.Group
 	ttlSet         [2]bool
-	tcpMore        bool  // TCP window or sequence seen
-	endReason      uint8 // flowEndReason
+	tcpMore        bool     // TCP window or sequence seen
+	exporter       [16]byte // exporterIPv4Address/exporterIPv6Address
+	exporterLen    uint8    // 4 or 16 when one came (no pointer here: a is on the hot path)
+	endReason      uint8    // flowEndReason
 }
 
 // uintN reads a big-endian unsigned integer of 1-8 bytes.
@@ -236,6 +238,8 @@ func decodeRecord(t *Template, b []byte, m *msgCtx, rec *flow.Record) int {
 		case OpOutIf:
 			rec.OutIf = uint32(uintN(v))
 			a.has |= flow.HasIfaces
+		case OpExporter4, OpExporter6:
+			a.exporterLen = uint8(copy(a.exporter[:], v))
 		case OpNextHop4:
 			rec.NextHop = netip.AddrFrom4([4]byte(v))
 			a.has |= flow.HasNextHop
@@ -488,7 +492,10 @@ func finishRecord(a *recAcc, m *msgCtx, rec *flow.Record) {
 		}
 	}
 	rec.Exporter = m.from
-	if a := m.from.Addr().Unmap(); a.Is4() {
+	if a.exporterLen != 0 {
+		m.exporter(a, rec)
+	}
+	if a := rec.Exporter.Addr().Unmap(); a.Is4() {
 		// The Argus monitor id is the exporter, so ra prints it as
 		// srcid. (Argus 3 has no IPv6 id: IPv6 exporters leave it unset.)
 		rec.SrcID = flow.SrcID{Type: flow.SrcIDIPv4}
@@ -499,6 +506,21 @@ func finishRecord(a *recAcc, m *msgCtx, rec *flow.Record) {
 	rec.ObsDomain = m.domain
 	rec.ExportSeq = m.seq
 	rec.Has |= a.has | flow.HasExporter | flow.HasTime
+}
+
+// exporter makes the record's exporterIPv4Address/exporterIPv6Address its
+// Exporter: a proxy or a collector re-exporting names the Exporter it
+// speaks for, whose port the transport's (the proxy's) is not.
+func (m *msgCtx) exporter(a *recAcc, rec *flow.Record) {
+	var x netip.Addr
+	if a.exporterLen == 4 {
+		x = netip.AddrFrom4([4]byte(a.exporter[:4]))
+	} else {
+		x = netip.AddrFrom16(a.exporter).Unmap()
+	}
+	if !x.IsUnspecified() && x != m.from.Addr().Unmap() {
+		rec.Exporter = netip.AddrPortFrom(x, 0)
+	}
 }
 
 // finishTimes turns the time elements into Unix ns. Every encoding is

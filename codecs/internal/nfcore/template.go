@@ -110,9 +110,9 @@ func (t *Template) compile(v Version, m *Mapping) {
 // lenFits reports whether an element of op can be read from n bytes.
 func lenFits(op Op, n uint16) bool {
 	switch op {
-	case OpSrcAddr4, OpDstAddr4, OpNextHop4, OpBGPNextHop4:
+	case OpSrcAddr4, OpDstAddr4, OpNextHop4, OpBGPNextHop4, OpExporter4:
 		return n == 4
-	case OpSrcAddr6, OpDstAddr6, OpNextHop6, OpBGPNextHop6:
+	case OpSrcAddr6, OpDstAddr6, OpNextHop6, OpBGPNextHop6, OpExporter6:
 		return n == 16
 	case OpSrcMAC, OpDstMAC:
 		return n == 6
