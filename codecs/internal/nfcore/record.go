@@ -52,6 +52,7 @@ type recAcc struct {
 	obs            int64     // observation time, ns (0: none)
 	sysInit        int64     // ms, record's own IE 160
 	hasSysInit     bool
+	exporter       bool     // exporterIPv4Address/exporterIPv6Address came: in rec.Exporter
 	delta          [2]uint8 // 1 octets, 2 packets present
 	totOct, totPkt [2]uint64
 	hasTot         [2]uint8
@@ -64,10 +65,8 @@ type recAcc struct {
 	space          uint64
 	has            flow.Group
 	ttlSet         [2]bool
-	tcpMore        bool     // TCP window or sequence seen
-	exporter       [16]byte // exporterIPv4Address/exporterIPv6Address
-	exporterLen    uint8    // 4 or 16 when one came (no pointer here: a is on the hot path)
-	endReason      uint8    // flowEndReason
+	tcpMore        bool  // TCP window or sequence seen
+	endReason      uint8 // flowEndReason
 }
 
 // uintN reads a big-endian unsigned integer of 1-8 bytes.
@@ -238,8 +237,10 @@ func decodeRecord(t *Template, b []byte, m *msgCtx, rec *flow.Record) int {
 		case OpOutIf:
 			rec.OutIf = uint32(uintN(v))
 			a.has |= flow.HasIfaces
-		case OpExporter4, OpExporter6:
-			a.exporterLen = uint8(copy(a.exporter[:], v))
+		case OpExporter4:
+			rec.Exporter, a.exporter = netip.AddrPortFrom(netip.AddrFrom4([4]byte(v)), 0), true
+		case OpExporter6:
+			rec.Exporter, a.exporter = netip.AddrPortFrom(netip.AddrFrom16([16]byte(v)).Unmap(), 0), true
 		case OpNextHop4:
 			rec.NextHop = netip.AddrFrom4([4]byte(v))
 			a.has |= flow.HasNextHop
@@ -491,9 +492,8 @@ func finishRecord(a *recAcc, m *msgCtx, rec *flow.Record) {
 			}
 		}
 	}
-	rec.Exporter = m.from
-	if a.exporterLen != 0 {
-		m.exporter(a, rec)
+	if !a.exporter || !m.ownExporter(rec.Exporter.Addr()) {
+		rec.Exporter = m.from
 	}
 	if a := rec.Exporter.Addr().Unmap(); a.Is4() {
 		// The Argus monitor id is the exporter, so ra prints it as
@@ -508,19 +508,13 @@ func finishRecord(a *recAcc, m *msgCtx, rec *flow.Record) {
 	rec.Has |= a.has | flow.HasExporter | flow.HasTime
 }
 
-// exporter makes the record's exporterIPv4Address/exporterIPv6Address its
-// Exporter: a proxy or a collector re-exporting names the Exporter it
-// speaks for, whose port the transport's (the proxy's) is not.
-func (m *msgCtx) exporter(a *recAcc, rec *flow.Record) {
-	var x netip.Addr
-	if a.exporterLen == 4 {
-		x = netip.AddrFrom4([4]byte(a.exporter[:4]))
-	} else {
-		x = netip.AddrFrom16(a.exporter).Unmap()
-	}
-	if !x.IsUnspecified() && x != m.from.Addr().Unmap() {
-		rec.Exporter = netip.AddrPortFrom(x, 0)
-	}
+// ownExporter reports whether a record's exporterIPv4Address/
+// exporterIPv6Address (x) is its Exporter: a proxy or a collector
+// re-exporting names the Exporter it speaks for (its port is not the
+// transport's, the proxy's); the transport's own address or 0.0.0.0 says
+// nothing more than the transport.
+func (m *msgCtx) ownExporter(x netip.Addr) bool {
+	return !x.IsUnspecified() && x != m.from.Addr().Unmap()
 }
 
 // finishTimes turns the time elements into Unix ns. Every encoding is
