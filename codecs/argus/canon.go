@@ -254,12 +254,16 @@ func (e *enc) canonical(r *flow.Record, tv int, skip flow.Group) {
 		// dst side holds all of them, so the record is written as that
 		// rather than losing them.
 		t := &r.TCP
-		dst := t.Side[1] != flow.TCPSide{}
 		obj := t.Object
-		switch {
-		case obj == flow.TCPInit && dst,
-			obj == flow.TCPStatus && !(onlyFlags(&t.Side[0]) && onlyFlags(&t.Side[1]) && t.State|t.Options|t.SynAck|t.AckDat == 0):
-			obj = flow.TCPPerf
+		switch obj {
+		case flow.TCPInit:
+			if t.Side[1] != (flow.TCPSide{}) {
+				obj = flow.TCPPerf
+			}
+		case flow.TCPStatus:
+			if t.State|t.Options|t.SynAck|t.AckDat != 0 || !onlyFlags(&t.Side[0]) || !onlyFlags(&t.Side[1]) {
+				obj = flow.TCPPerf
+			}
 		}
 		switch obj {
 		case flow.TCPInit:
@@ -268,7 +272,7 @@ func (e *enc) canonical(r *flow.Record, tv int, skip flow.Group) {
 			put([4]byte{dsrNetwork, netTCPStatus, 0, 3})
 		default:
 			n := byte(18) + v2/2
-			if t.HasDst || dst {
+			if t.HasDst || t.Side[1] != (flow.TCPSide{}) {
 				n = 30 + v2
 			}
 			put([4]byte{dsrNetwork, netTCPPerf, v2, n})
@@ -380,11 +384,20 @@ func (e *enc) canonical(r *flow.Record, tv int, skip flow.Group) {
 	if has&flow.HasLabel != 0 || e.lblSet && skip&flow.HasLabel == 0 {
 		n := len(r.Label)
 		if e.lblSet {
-			n = len(e.lw.b)
-		} else if i := bytes.IndexByte(r.Label, 0); i >= 0 {
-			n = i
+			// the composed text (no NUL, within labelMax), straight
+			// into the output
+			txt := e.lw.b
+			h := canonLabelN(len(txt))
+			at, dl := len(e.b), dsrLen(h[:])
+			e.b = append(e.b, make([]byte, dl)...)
+			copy(e.b[at:], h[:])
+			copy(e.b[at+4:at+dl], txt)
+		} else {
+			if i := bytes.IndexByte(r.Label, 0); i >= 0 {
+				n = i
+			}
+			put(canonLabelN(n))
 		}
-		put(canonLabelN(n))
 	}
 	if has&flow.HasASN != 0 {
 		q := r.ASN.Present
