@@ -143,10 +143,13 @@ func canonLabelN(n int) [4]byte {
 // onlyFlags reports whether a TCP side holds nothing but its flags (what
 // TCP_STATUS keeps of it).
 func onlyFlags(s *flow.TCPSide) bool {
-	c := *s
-	c.Flags = 0
-	return c == flow.TCPSide{}
+	// field by field: the struct comparison called memeqbody
+	return s.LastTime == 0 && s.Status|s.SeqBase|s.Seq|s.Ack|s.WinNum|s.Bytes|s.Retrans|s.AckBytes|s.WinBytes == 0 &&
+		s.Win|s.MSS == 0 && s.WinShift == 0
 }
+
+// sideEmpty reports whether a TCP side holds nothing.
+func sideEmpty(s *flow.TCPSide) bool { return s.Flags == 0 && onlyFlags(s) }
 
 func subUs(ts ...int64) bool {
 	for _, t := range ts {
@@ -257,7 +260,7 @@ func (e *enc) canonical(r *flow.Record, tv int, skip flow.Group) {
 		obj := t.Object
 		switch obj {
 		case flow.TCPInit:
-			if t.Side[1] != (flow.TCPSide{}) {
+			if !sideEmpty(&t.Side[1]) {
 				obj = flow.TCPPerf
 			}
 		case flow.TCPStatus:
@@ -272,7 +275,7 @@ func (e *enc) canonical(r *flow.Record, tv int, skip flow.Group) {
 			put([4]byte{dsrNetwork, netTCPStatus, 0, 3})
 		default:
 			n := byte(18) + v2/2
-			if t.HasDst || t.Side[1] != (flow.TCPSide{}) {
+			if t.HasDst || !sideEmpty(&t.Side[1]) {
 				n = 30 + v2
 			}
 			put([4]byte{dsrNetwork, netTCPPerf, v2, n})

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -58,6 +59,30 @@ func TestTCPDstFlagsKept(t *testing.T) {
 					t.Errorf("%s argus3: ra - %q prints %d flows, want %d\n%s", c.name, filter, n, want, out)
 				}
 			}
+		}
+	}
+}
+
+// TestOnlyFlagsFields: onlyFlags and sideEmpty test every field of
+// flow.TCPSide by name; a new field must be added to them.
+func TestOnlyFlagsFields(t *testing.T) {
+	if n := reflect.TypeOf(flow.TCPSide{}).NumField(); n != 14 {
+		t.Fatalf("flow.TCPSide has %d fields, onlyFlags knows 14", n)
+	}
+	v := reflect.ValueOf(&flow.TCPSide{}).Elem()
+	for i := range v.NumField() {
+		s := flow.TCPSide{}
+		f := reflect.ValueOf(&s).Elem().Field(i)
+		if f.CanInt() {
+			f.SetInt(1)
+		} else {
+			f.SetUint(1)
+		}
+		if sideEmpty(&s) {
+			t.Errorf("sideEmpty misses %s", v.Type().Field(i).Name)
+		}
+		if onlyFlags(&s) != (v.Type().Field(i).Name == "Flags") {
+			t.Errorf("onlyFlags with %s set: %v", v.Type().Field(i).Name, onlyFlags(&s))
 		}
 	}
 }
