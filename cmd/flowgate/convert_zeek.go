@@ -77,11 +77,6 @@ func (s *zeekSink) writer() *zeek.Writer {
 		if s.cid {
 			s.w.CommunityIDColumn()
 		}
-		// TODO(convert_cid_test owner): TestConvertCommunityIDArgusRoundTrip
-		// and TestConvertCommunityIDColumnFirstWithout want a line per
-		// Argus record, ARP flows too; once they do not, drop this line:
-		// the writer then skips what is not IP, as Zeek logs IP only.
-		s.w.WriteNotIP()
 	}
 	return s.w
 }
@@ -101,8 +96,8 @@ func (s *zeekSink) write(recs []flow.Record) error {
 		if err := w.Encode(&recs[i]); err != nil {
 			return fmt.Errorf("convert: %s: %w", s.out, err)
 		}
-		s.written++
 	}
+	s.written = w.Stats().Records
 	return nil
 }
 
@@ -137,7 +132,7 @@ func (s *zeekSink) report(w io.Writer) {
 	if s.w != nil {
 		st := s.w.Stats()
 		if st.NotIP > 0 {
-			fmt.Fprintf(w, "  not IP            %d records written with no IP connection (ARP, layer-2 flows), which Zeek does not log\n", st.NotIP)
+			fmt.Fprintf(w, "  not IP            %d records left out: no IP connection (ARP, layer-2 flows), which Zeek does not log\n", st.NotIP)
 		}
 		for f, l := range st.Lost() {
 			fmt.Fprintf(w, "  not written       %d %s (%s)\n", l.N, f, l.Why)

@@ -11,6 +11,7 @@ import (
 	"github.com/flowgate/flowgate/codecs/csv"
 	"github.com/flowgate/flowgate/codecs/netflow5"
 	"github.com/flowgate/flowgate/codecs/ratext"
+	"github.com/flowgate/flowgate/codecs/zeek"
 	"github.com/flowgate/flowgate/flow"
 	"github.com/flowgate/flowgate/gateway"
 	"github.com/flowgate/flowgate/mappings"
@@ -67,6 +68,9 @@ type sinkProfile struct {
 	// ipOnly: a record whose key is not an IP 5-tuple (ARP, an L2 flow)
 	// is refused whole (NetFlow/IPFIX).
 	ipOnly bool
+	// leftOut: a record the sink leaves out whole (a conn.log's non-IP
+	// flows, zeek.NotIP), its key counted as not representable.
+	leftOut func(*flow.Record) bool
 }
 
 // fieldAccount observes the records convert hands its sink. It is a sink
@@ -331,6 +335,8 @@ func profileFor1(out gateway.Endpoint, o convertOpts, index map[string]int) (sin
 		return p, err
 	}
 	switch out.Format {
+	case gateway.FormatZeek, gateway.FormatZeekJSON:
+		p.leftOut = zeek.NotIP
 	case gateway.FormatNF9:
 		// v9 flow times are sysUptime ms (FIRST_SWITCHED/LAST_SWITCHED,
 		// which the mapping leaves to the codec); no reverse elements.
@@ -456,7 +462,7 @@ func (a *fieldAccount) observe(r *flow.Record) {
 	// A record the sink refuses whole: its offending fields are not
 	// representable, the others are not counted (the sink's own lines
 	// count the record).
-	if p.ipOnly && r.Has&flow.HasKey != 0 && r.Key.Kind != flow.Kind5Tuple {
+	if p.ipOnly && r.Has&flow.HasKey != 0 && r.Key.Kind != flow.Kind5Tuple || p.leftOut != nil && p.leftOut(r) {
 		if i, ok := a.index["src_addr"]; ok {
 			a.note(i, &a.counts[i].notRep, "not an IP 5-tuple flow: record refused")
 		}
