@@ -71,7 +71,8 @@ unless --lossy is given: then it is dropped or converted (Argus), or the
 record is skipped (NetFlow/IPFIX), and counted. Context Argus has no DSR
 for (a NetFlow/IPFIX record's exporter, observation domain, sequence,
 sampling rate, interfaces and next hops; the Community ID; a conn.log's
-uid, service, history, conn_state and other columns, header and trailer)
+uid, service, history, conn_state and other columns, header and trailer;
+other formats' elements with no canonical field, as fg.x words)
 is carried in the record's label, after its own label, as fg.* and zeek.*
 key=value words (ra -s +label prints them), and read back from there: a
 conn.log converted to Argus and back is the same log. A label longer than
@@ -79,14 +80,15 @@ the DSR's 1016 bytes is an error (with --lossy: the words that do not fit
 are left out and counted).
 
 Written to a format that has a place for it (zeek, zeekjson: the
-community_id column; argus, argus3: the label, for records that do not
-come from Argus or a capture), every flow record with an IP flow key gets its
+community_id column; json and csv --dialect ecs: network.community_id;
+argus, argus3: the label, for records that do not come from Argus or a
+capture), every flow record with an IP flow key gets its
 Community ID (v1), unless --community-id=false; one read from the source
 (a conn.log's community_id column, an Argus label) is kept as read. A
 conn.log written with its own header has the column (after the conn
 columns, as Zeek's community-id-logging script adds it); a zeek to zeek
-rewrite keeps the source's columns. NetFlow/IPFIX and ra's JSON have no
-field for it.`,
+rewrite keeps the source's columns. NetFlow/IPFIX, ra's JSON and the
+other dialects have no field for it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if src == "" || dst == "" {
