@@ -482,7 +482,15 @@ type streamSource struct {
 	read  int64
 	recs  []flow.Record
 	arena []byte
+	// onErr, if set, sees every decode error but io.EOF and returns nil
+	// to keep the record (decoded in part), errSkipRecord to drop it and
+	// go on, or the error that stops the source.
+	onErr func(error) error
 }
+
+// errSkipRecord is what a streamSource's onErr returns for a record it
+// drops (and has counted).
+var errSkipRecord = errors.New("record skipped")
 
 // open opens in's file (or takes stdin) for a decoder made by the caller.
 func (s *streamSource) open(in gateway.Endpoint, stdin io.Reader) (io.Reader, error) {
@@ -504,7 +512,12 @@ func (s *streamSource) Serve(ctx context.Context, h gateway.Handler) error {
 		s.arena = s.arena[:0]
 		var err error
 		for n < len(s.recs) {
-			if err = s.dec.Decode(&s.recs[n]); err != nil {
+			if err = s.dec.Decode(&s.recs[n]); err != nil && err != io.EOF && s.onErr != nil {
+				if err = s.onErr(err); err == errSkipRecord {
+					continue
+				}
+			}
+			if err != nil {
 				break
 			}
 			s.arena = s.recs[n].DetachInto(s.arena)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -51,16 +50,13 @@ type csvProblem struct {
 // that is part of the flow key (a management record of ra's, an ARP
 // flow), and counted.
 type csvSource struct {
+	streamSource
 	in      gateway.Endpoint
 	dialect string
-	f       *os.File
 	rd      *csv.Reader
 	lossy   bool
-	read    int64
 	skipped map[string]*csvProblem // reason -> count
 	left    map[string]*csvProblem // column -> values left out
-	recs    []flow.Record
-	arena   []byte
 }
 
 func openCSVSource(in gateway.Endpoint, o convertOpts) (*csvSource, error) {
@@ -68,21 +64,22 @@ func openCSVSource(in gateway.Endpoint, o convertOpts) (*csvSource, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &csvSource{in: in, dialect: d, lossy: o.lossy, recs: make([]flow.Record, 256),
+	s := &csvSource{in: in, dialect: d, lossy: o.lossy,
 		skipped: map[string]*csvProblem{}, left: map[string]*csvProblem{}}
-	var r io.Reader = o.stdin
-	name := "stdin"
-	if !in.IsStdio() {
-		if s.f, err = os.Open(in.Path); err != nil {
-			return nil, err
-		}
-		r, name = s.f, in.Path
+	r, err := s.open(in, o.stdin)
+	if err != nil {
+		return nil, err
+	}
+	name := in.Path
+	if in.IsStdio() {
+		name = "stdin"
 	}
 	s.rd, err = csv.NewReader(r, d, append(csvOpts(o), csv.WithFileName(name))...)
 	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("convert: %s: %w", in, err)
 	}
+	s.dec, s.onErr = s.rd, s.problem
 	return s, nil
 }
 
@@ -98,59 +95,29 @@ func (s *csvSource) note(m map[string]*csvProblem, key string, pe *csv.ParseErro
 	p.n++
 }
 
-func (s *csvSource) Serve(ctx context.Context, h gateway.Handler) error {
-	for ctx.Err() == nil {
-		n := 0
-		s.arena = s.arena[:0]
-		var err error
-		for n < len(s.recs) {
-			err = s.rd.Decode(&s.recs[n])
-			var pe *csv.ParseError
-			if err != nil && err != io.EOF && errors.As(err, &pe) && !errors.Is(err, csv.ErrNoHeader) {
-				if !s.lossy {
-					return fmt.Errorf("convert: %w (use --lossy to skip such records, or leave out values that do not convert, and count them)", err)
-				}
-				switch {
-				case !pe.Partial:
-					s.note(s.skipped, "malformed", pe)
-					continue
-				case pe.Canonical == "src_addr" || pe.Canonical == "dst_addr" || pe.Canonical == "protocol":
-					// A record without its flow key is not a flow (ra's
-					// management records, ARP: Proto man, arp).
-					s.note(s.skipped, "no flow key ("+pe.Column+" does not convert)", pe)
-					continue
-				}
-				s.note(s.left, pe.Column, pe)
-				err = nil
-			}
-			if err != nil {
-				break
-			}
-			s.arena = s.recs[n].DetachInto(s.arena)
-			s.read++
-			n++
-		}
-		if n > 0 {
-			if herr := h(s.recs[:n]); herr != nil {
-				return herr
-			}
-		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("convert: %w", err)
-		}
+// problem takes a record's parse error: without --lossy it stops the
+// source; with it the record is skipped, or kept without the value that
+// did not convert unless that is part of the flow key (a management
+// record of ra's, an ARP flow), and counted.
+func (s *csvSource) problem(err error) error {
+	var pe *csv.ParseError
+	if !errors.As(err, &pe) || errors.Is(err, csv.ErrNoHeader) {
+		return err
 	}
-	return nil
-}
-
-func (s *csvSource) Stats() gateway.Stats { return gateway.Stats{Records: uint64(s.read)} }
-
-func (s *csvSource) Close() error {
-	if s.f != nil {
-		return s.f.Close()
+	if !s.lossy {
+		return fmt.Errorf("%w (use --lossy to skip such records, or leave out values that do not convert, and count them)", err)
 	}
+	switch {
+	case !pe.Partial:
+		s.note(s.skipped, "malformed", pe)
+		return errSkipRecord
+	case pe.Canonical == "src_addr" || pe.Canonical == "dst_addr" || pe.Canonical == "protocol":
+		// A record without its flow key is not a flow (ra's
+		// management records, ARP: Proto man, arp).
+		s.note(s.skipped, "no flow key ("+pe.Column+" does not convert)", pe)
+		return errSkipRecord
+	}
+	s.note(s.left, pe.Column, pe)
 	return nil
 }
 
