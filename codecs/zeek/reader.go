@@ -3,8 +3,10 @@ package zeek
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io"
+	"math/bits"
 	"net/netip"
 	"strconv"
 	"unsafe"
@@ -133,6 +135,8 @@ type Reader struct {
 	protoTxt []byte
 	protoTok []byte // proto as written (TSV text or JSON token)
 	unset    uint32
+	ends     []int // TSV: offsets of the separators of the current line
+	plain    bool  // TSV: the line has no '\\' and no byte >= 0x7f
 }
 
 // NewReader returns a Reader of r. Options: WithFileName, WithFormat.
@@ -364,26 +368,73 @@ func masked(v []byte) bool {
 func (r *Reader) decodeTSV(line []byte, rec *flow.Record) error {
 	sep := r.hdr.Separator
 	r.begin()
+	// One pass finds every column end and whether any value needs the
+	// slow checks (an escape, a byte that may not be UTF-8): per-column
+	// IndexByte calls cost more than the scan on ~20 short columns.
+	var special bool
+	r.ends, special = scanTSV(r.ends[:0], line, sep)
+	r.plain = !special
+	ends := r.ends
 	last := len(r.cols) - 1
+	start := 0
 	for n := 0; n <= last; n++ {
 		var v []byte
 		if n == last {
-			v = line
-			if bytes.IndexByte(v, sep) >= 0 {
+			if len(ends) > last {
 				return r.fail("", "", fmt.Errorf("%w: more than the %d columns of #fields", ErrSchema, len(r.cols)))
 			}
+			v = line[start:]
 		} else {
-			i := bytes.IndexByte(line, sep)
-			if i < 0 {
+			if n >= len(ends) {
 				return r.fail("", "", fmt.Errorf("%w: %d columns, #fields has %d", ErrSchema, n+1, len(r.cols)))
 			}
-			v, line = line[:i], line[i+1:]
+			e := ends[n]
+			v = line[start:e:e]
+			start = e + 1
 		}
 		if err := r.value(rec, n, v, false); err != nil {
 			return err
 		}
 	}
 	return r.finish(rec, r.present)
+}
+
+const (
+	lo8 = 0x0101010101010101
+	hi8 = 0x8080808080808080
+)
+
+// zeroBytes has the high bit of each byte of x that is zero, exactly (no
+// false positive from a borrow, unlike the shorter (x-lo8)&^x&hi8).
+func zeroBytes(x uint64) uint64 {
+	t := ((x &^ hi8) + (hi8 - lo8)) | x
+	return ^(t | (hi8 - lo8)) & hi8
+}
+
+// scanTSV appends to ends the offset of every sep in line and reports
+// whether line has a '\\' or a byte >= 0x7f, eight bytes at a time.
+func scanTSV(ends []int, line []byte, sep byte) ([]int, bool) {
+	var spec uint64
+	sepw := lo8 * uint64(sep)
+	i := 0
+	for ; i+8 <= len(line); i += 8 {
+		w := binary.LittleEndian.Uint64(line[i:])
+		// >= 0x7f: the high bit, or 0x7f itself.
+		spec |= w&hi8 | zeroBytes(w^(lo8*0x7f)) | zeroBytes(w^(lo8*'\\'))
+		for m := zeroBytes(w ^ sepw); m != 0; m &= m - 1 {
+			ends = append(ends, i+bits.TrailingZeros64(m)>>3)
+		}
+	}
+	for ; i < len(line); i++ {
+		c := line[i]
+		if c == sep {
+			ends = append(ends, i)
+		}
+		if c >= 0x7f || c == '\\' {
+			spec = 1
+		}
+	}
+	return ends, spec != 0
 }
 
 func (r *Reader) begin() {
@@ -519,7 +570,7 @@ func (r *Reader) value(rec *flow.Record, n int, v []byte, json bool) error {
 		}
 		if bytes.Equal(v, r.hdr.Empty) {
 			str = v[:0]
-		} else if bytes.IndexByte(v, '\\') >= 0 {
+		} else if !r.plain && bytes.IndexByte(v, '\\') >= 0 {
 			n0 := len(r.scratch)
 			var ok bool
 			r.scratch, ok = unescapeTSV(r.scratch, v)
@@ -533,7 +584,7 @@ func (r *Reader) value(rec *flow.Record, n int, v []byte, json bool) error {
 				r.verbatim(rec, k, v)
 				kept = true
 			}
-		} else if stringKind(k) && hasHigh(v) && string(appendTSVEscaped(r.scratch[len(r.scratch):], v, r.hdr.Separator, r.hdr.Unset, r.hdr.Empty)) != string(v) {
+		} else if !r.plain && stringKind(k) && hasHigh(v) && string(appendTSVEscaped(r.scratch[len(r.scratch):], v, r.hdr.Separator, r.hdr.Unset, r.hdr.Empty)) != string(v) {
 			r.verbatim(rec, k, v) // bytes that are not UTF-8, unescaped
 			kept = true
 		}
