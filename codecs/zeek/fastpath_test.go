@@ -1,0 +1,78 @@
+package zeek
+
+import (
+	"math/rand"
+	"net/netip"
+	"strconv"
+	"testing"
+)
+
+// TestFastPaths: the reader's one-pass parsers take exactly what the
+// general ones (net/netip, parseTime with canonicalFixed6) take, with the
+// same value, and leave everything else to them.
+func TestFastPaths(t *testing.T) {
+	addrs := []string{"1.2.3.4", "0.0.0.0", "255.255.255.255", "10.0.0.255", "192.168.1.10",
+		"256.1.1.1", "01.2.3.4", "1.2.3", "1.2.3.4.5", "1.2.3.", ".1.2.3", "1..2.3", "1.2.3.4 ",
+		"1234.1.1.1", "1.2.3.04", "::1", "::ffff:1.2.3.4", "fe80::1%eth0", "", "-", "1.2.3.a", "00.1.1.1"}
+	times := []string{"1601998366.785668", "0.000001", "0.123456", "9223372036.854775", "9223372036.854776",
+		"9999999999.999999", "10000000000.000000", "00.000000", "01.000000", "1.00000", "1.0000000",
+		"1e3", "1.5", "-1.000000", "1.00000a", "123456789.123456", "", ".000000", "1601998366.78566X"}
+	rng := rand.New(rand.NewSource(1))
+	for i := 0; i < 20000; i++ {
+		addrs = append(addrs, strconv.Itoa(rng.Intn(300))+"."+strconv.Itoa(rng.Intn(12))+"."+
+			strconv.Itoa(rng.Intn(1000))+"."+strconv.Itoa(rng.Intn(256)))
+		times = append(times, strconv.FormatFloat(rng.Float64()*float64(uint64(1)<<uint(rng.Intn(36))), 'f', 6, 64))
+	}
+	for _, a := range addrs {
+		want, err := netip.ParseAddr(a)
+		got, ok := parseIPv4([]byte(a))
+		if ok && (err != nil || got != want) {
+			t.Errorf("parseIPv4(%q) = %v; netip.ParseAddr: %v, %v", a, got, want, err)
+		}
+		if !ok && err == nil && want.Is4() {
+			t.Errorf("parseIPv4(%q) refuses what netip.ParseAddr takes", a)
+		}
+	}
+	for _, s := range times {
+		want, wok := parseTime([]byte(s))
+		got, ok := fixed6([]byte(s))
+		if ok && (!wok || got != want || !canonicalFixed6([]byte(s))) {
+			t.Errorf("fixed6(%q) = %d; parseTime: %d, %v", s, got, want, wok)
+		}
+		if !ok && wok && canonicalFixed6([]byte(s)) && len(s) <= 16 {
+			t.Errorf("fixed6(%q) refuses a canonical time", s)
+		}
+	}
+}
+
+// TestScanTSV: the word-at-a-time scan finds the separators and the
+// bytes that need the slow checks as a byte loop does.
+func TestScanTSV(t *testing.T) {
+	rng := rand.New(rand.NewSource(2))
+	alphabet := []byte("\t\t,.0123456789abc\\\x7e\x7f\x80\xff\x00 ")
+	for i := 0; i < 20000; i++ {
+		line := make([]byte, rng.Intn(70))
+		for j := range line {
+			line[j] = alphabet[rng.Intn(len(alphabet))]
+		}
+		for _, sep := range []byte{'\t', ',', 0, 0xff} {
+			var want []int
+			wspec := false
+			for j, c := range line {
+				if c == sep {
+					want = append(want, j)
+				}
+				wspec = wspec || c == '\\' || c >= 0x7f
+			}
+			got, spec := scanTSV(nil, line, sep)
+			if spec != wspec || len(got) != len(want) {
+				t.Fatalf("scanTSV(%q, %q) = %v, %v; want %v, %v", line, sep, got, spec, want, wspec)
+			}
+			for j := range got {
+				if got[j] != want[j] {
+					t.Fatalf("scanTSV(%q, %q) = %v; want %v", line, sep, got, want)
+				}
+			}
+		}
+	}
+}
