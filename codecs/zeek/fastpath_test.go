@@ -76,3 +76,24 @@ func TestScanTSV(t *testing.T) {
 		}
 	}
 }
+
+// TestParseUint: parseUint agrees with strconv.ParseUint on plain
+// decimal digits, overflow included.
+func TestParseUint(t *testing.T) {
+	in := []string{"0", "7", "00", "0123", "65535", "18446744073709551615", "18446744073709551616",
+		"99999999999999999999", "9999999999999999999", "100000000000000000000", "", "-1", "+1", "1a", " 1"}
+	rng := rand.New(rand.NewSource(3))
+	for i := 0; i < 5000; i++ {
+		in = append(in, strconv.FormatUint(rng.Uint64()>>uint(rng.Intn(64)), 10))
+	}
+	for _, s := range in {
+		got, ok := parseUint([]byte(s))
+		want, err := strconv.ParseUint(s, 10, 64)
+		if s != "" && (s[0] == '+' || s[0] == '-') {
+			err = strconv.ErrSyntax // ParseUint's sign: not a Zeek count
+		}
+		if ok != (err == nil) || (ok && got != want) {
+			t.Errorf("parseUint(%q) = %d, %v; strconv: %d, %v", s, got, ok, want, err)
+		}
+	}
+}

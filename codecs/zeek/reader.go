@@ -868,6 +868,17 @@ func parseUint(b []byte) (uint64, bool) {
 		return 0, false
 	}
 	var u uint64
+	if len(b) < 20 {
+		// 19 digits cannot overflow: no per-digit check.
+		for _, c := range b {
+			d := c - '0'
+			if d > 9 {
+				return 0, false
+			}
+			u = u*10 + uint64(d)
+		}
+		return u, true
+	}
 	for _, c := range b {
 		if c < '0' || c > '9' {
 			return 0, false
