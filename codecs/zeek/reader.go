@@ -799,27 +799,36 @@ func fixed6(b []byte) (ns int64, canon bool) {
 // for any other text, which ParseAddr then handles.
 func parseIPv4(b []byte) (netip.Addr, bool) {
 	var a [4]byte
-	f, i := 0, 0
-	for ; f < 4; f++ {
+	i := 0
+	for f := 0; f < 4; f++ {
 		if f > 0 {
 			if i >= len(b) || b[i] != '.' {
 				return netip.Addr{}, false
 			}
 			i++
 		}
-		j, v := i, 0
-		for ; j < len(b) && j < i+3; j++ {
-			d := b[j] - '0'
-			if d > 9 {
-				break
-			}
-			v = v*10 + int(d)
+		// Unrolled: one to three digits, a first 0 only alone.
+		if i >= len(b) || b[i]-'0' > 9 {
+			return netip.Addr{}, false
 		}
-		if j == i || v > 255 || (b[i] == '0' && j > i+1) {
+		d0 := uint(b[i] - '0')
+		v := d0
+		i++
+		if i < len(b) && b[i]-'0' <= 9 {
+			if d0 == 0 {
+				return netip.Addr{}, false
+			}
+			v = v*10 + uint(b[i]-'0')
+			i++
+			if i < len(b) && b[i]-'0' <= 9 {
+				v = v*10 + uint(b[i]-'0')
+				i++
+			}
+		}
+		if v > 255 {
 			return netip.Addr{}, false
 		}
 		a[f] = byte(v)
-		i = j
 	}
 	if i != len(b) {
 		return netip.Addr{}, false
