@@ -19,10 +19,8 @@ type Writer struct {
 	plan    *mappings.Plan
 	comma   byte
 	cols    []string
-	plain   []bool // the column's values never need quotes: numbers, addresses, MACs
-	vals    [][]byte
-	gen     []uint32
-	cur     uint32
+	plain   []bool         // the column's values never need quotes: numbers, addresses, MACs
+	slots   mappings.Slots // the record's values, by slot
 	buf     []byte
 	scratch []byte
 	err     error // sticky write error
@@ -40,8 +38,7 @@ func NewWriter(w io.Writer, dialect string, opts ...Option) (*Writer, error) {
 	wr := &Writer{
 		w: w, plan: p, comma: c.comma, cols: cols,
 		plain: make([]bool, len(cols)),
-		vals:  make([][]byte, len(cols)),
-		gen:   make([]uint32, len(cols)),
+		slots: mappings.NewSlots(len(cols)),
 		buf:   make([]byte, 0, flushAt+4096),
 	}
 	if wr.comma == 0 {
@@ -63,13 +60,6 @@ func NewWriter(w io.Writer, dialect string, opts ...Option) (*Writer, error) {
 // Columns returns the header's column names.
 func (w *Writer) Columns() []string { return w.cols }
 
-// Put implements mappings.Sink.
-func (w *Writer) Put(slot int, v []byte) {
-	if slot >= 0 && slot < len(w.vals) {
-		w.vals[slot], w.gen[slot] = v, w.cur
-	}
-}
-
 // Encode writes one record as one line; a field the record lacks is
 // empty. A value the mapping cannot represent is left empty and reported
 // with an error wrapping codecs.ErrNotRepresentable and the mapping's
@@ -79,24 +69,21 @@ func (w *Writer) Encode(r *flow.Record) error {
 	if w.err != nil {
 		return w.err
 	}
-	w.cur++
-	if w.cur == 0 {
-		clear(w.gen)
-		w.cur = 1
-	}
+	w.slots.Next()
 	var perr error
-	w.scratch, perr = w.plan.Encode(r, w, w.scratch)
+	w.scratch, perr = w.plan.Encode(r, &w.slots, w.scratch)
 	for i := range w.cols {
 		if i > 0 {
 			w.buf = append(w.buf, w.comma)
 		}
-		if w.gen[i] != w.cur {
+		v, ok := w.slots.Get(i)
+		if !ok {
 			continue
 		}
 		if w.plain[i] {
-			w.buf = append(w.buf, w.vals[i]...)
+			w.buf = append(w.buf, v...)
 		} else {
-			w.buf = w.appendField(w.buf, w.vals[i])
+			w.buf = w.appendField(w.buf, v)
 		}
 	}
 	w.buf = append(w.buf, '\n')

@@ -27,10 +27,8 @@ type Writer struct {
 	root    node
 	order   []int // slots in output order
 	number  []bool
-	plain   []bool // Plan.Column.Plain: quoted without the escaping scan
-	vals    [][]byte
-	gen     []uint32
-	cur     uint32
+	plain   []bool         // Plan.Column.Plain: quoted without the escaping scan
+	slots   mappings.Slots // the record's values, by slot
 	buf     []byte
 	scratch []byte
 	err     error // sticky write error
@@ -84,8 +82,7 @@ func NewWriter(w io.Writer, dialect string, opts ...Option) (*Writer, error) {
 		w: w, plan: p,
 		number: make([]bool, len(cols)),
 		plain:  make([]bool, len(cols)),
-		vals:   make([][]byte, len(cols)),
-		gen:    make([]uint32, len(cols)),
+		slots:  mappings.NewSlots(len(cols)),
 		buf:    make([]byte, 0, flushAt+4096),
 	}
 	wr.root.slot = -1
@@ -139,13 +136,6 @@ func (w *Writer) index(n *node) {
 	n.hi = len(w.order)
 }
 
-// Put implements mappings.Sink.
-func (w *Writer) Put(slot int, v []byte) {
-	if slot >= 0 && slot < len(w.vals) {
-		w.vals[slot], w.gen[slot] = v, w.cur
-	}
-}
-
 // Encode writes one record as one line. Every value the record carries
 // that the dialect does not write is counted by field (Stats). Fields the
 // mapping has no key for are a declared loss (mappings.Plan.Declared:
@@ -159,14 +149,10 @@ func (w *Writer) Encode(r *flow.Record) error {
 	if w.err != nil {
 		return w.err
 	}
-	w.cur++
-	if w.cur == 0 {
-		clear(w.gen)
-		w.cur = 1
-	}
+	w.slots.Next()
 	var perr error
 	var lost mappings.FieldSet
-	w.scratch, lost, perr = w.plan.EncodeUnwritten(r, w, w.scratch)
+	w.scratch, lost, perr = w.plan.EncodeUnwritten(r, &w.slots, w.scratch)
 	w.stats.Records++
 	for id := lost.Next(0); id >= 0; id = lost.Next(id + 1) {
 		w.stats.Unwritten[id]++
@@ -217,7 +203,7 @@ func (w *Writer) Stats() WriteStats { return w.stats }
 
 func (w *Writer) present(n *node) bool {
 	for _, s := range w.order[n.lo:n.hi] {
-		if w.gen[s] == w.cur {
+		if w.slots.Has(s) {
 			return true
 		}
 	}
@@ -228,7 +214,7 @@ func (w *Writer) children(n *node) {
 	first := true
 	for _, c := range n.children {
 		if c.slot >= 0 {
-			if w.gen[c.slot] != w.cur {
+			if !w.slots.Has(c.slot) {
 				continue
 			}
 		} else if !w.present(c) {
@@ -245,7 +231,7 @@ func (w *Writer) children(n *node) {
 			w.buf = append(w.buf, '}')
 			continue
 		}
-		v := w.vals[c.slot]
+		v, _ := w.slots.Get(c.slot)
 		if w.number[c.slot] { // Plan.Column: every op of the slot writes a JSON number
 			w.buf = append(w.buf, v...)
 		} else if w.plain[c.slot] {
