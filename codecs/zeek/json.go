@@ -2,6 +2,7 @@ package zeek
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"strconv"
@@ -15,6 +16,9 @@ import (
 // previous line's keys first: Zeek writes them in the same order.
 func (r *Reader) decodeJSON(line []byte, rec *flow.Record) error {
 	r.begin()
+	// A line without '\\' has no escapes: a string ends at the next
+	// '"', and no value needs the escape and UTF-8 checks.
+	r.plain = !hasSpecial(line)
 	p := skipWS(line, 0)
 	if p >= len(line) || line[p] != '{' {
 		return r.fail("", string(line), fmt.Errorf("%w: not a JSON object", ErrSyntax))
@@ -30,9 +34,18 @@ func (r *Reader) decodeJSON(line []byte, rec *flow.Record) error {
 		if p >= len(line) || line[p] != '"' {
 			return r.fail("", string(line[min(p, len(line)):]), fmt.Errorf("%w: expected a key", ErrSyntax))
 		}
-		e := scanString(line, p)
+		// The key of the previous line's position n, most often.
+		e, same := -1, false
+		if r.plain && n < len(r.keys) {
+			k := r.keys[n]
+			if q := p + 1 + len(k); q < len(line) && line[q] == '"' && string(line[p+1:q]) == k {
+				e, same = q+1, true
+			}
+		}
 		if e < 0 {
-			return r.fail("", string(line[p:]), fmt.Errorf("%w: unterminated string", ErrSyntax))
+			if e = r.stringEnd(line, p); e < 0 {
+				return r.fail("", string(line[p:]), fmt.Errorf("%w: unterminated string", ErrSyntax))
+			}
 		}
 		key := line[p+1 : e-1]
 		p = skipWS(line, e)
@@ -40,12 +53,17 @@ func (r *Reader) decodeJSON(line []byte, rec *flow.Record) error {
 			return r.fail(string(key), "", fmt.Errorf("%w: expected ':'", ErrSyntax))
 		}
 		p = skipWS(line, p+1)
-		ve := scanValue(line, p, 0)
+		var ve int
+		if p < len(line) && line[p] == '"' {
+			ve = r.stringEnd(line, p)
+		} else {
+			ve = scanValue(line, p, 0)
+		}
 		if ve < 0 {
 			return r.fail(string(key), string(line[p:]), fmt.Errorf("%w: bad value", ErrSyntax))
 		}
 		v := line[p:ve]
-		if n >= len(r.cols) || r.keys[n] != string(key) {
+		if !same && (n >= len(r.cols) || r.keys[n] != string(key)) {
 			if err := r.jsonColumn(n, key); err != nil {
 				return err
 			}
@@ -110,7 +128,7 @@ func (r *Reader) jsonColumn(n int, key []byte) error {
 // checkDuration picks the duration in ns whose Zeek double prints as the
 // text read (µs first: pcap times), else keeps the text.
 func (r *Reader) checkDuration(rec *flow.Record) {
-	f, _ := strconv.ParseFloat(s(r.durText), 64)
+	f := r.durF // parsed by value
 	t0 := zeekTime(rec.Start)
 	us := int64(math.Round(f*1e6)) * 1000
 	for _, d := range [2]int64{us, int64(math.Round(f * 1e9))} {
@@ -205,6 +223,35 @@ func skipWS(b []byte, p int) int {
 	return p
 }
 
+// stringEnd is scanString, or on a line without '\\' the next '"'.
+func (r *Reader) stringEnd(b []byte, p int) int {
+	if !r.plain {
+		return scanString(b, p)
+	}
+	i := bytes.IndexByte(b[p+1:], '"')
+	if i < 0 {
+		return -1
+	}
+	return p + 2 + i
+}
+
+// hasSpecial reports whether b has a '\\' or a byte >= 0x7f, eight
+// bytes at a time.
+func hasSpecial(b []byte) bool {
+	var spec uint64
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		w := binary.LittleEndian.Uint64(b[i:])
+		spec |= w&hi8 | zeroBytes(w^(lo8*0x7f)) | zeroBytes(w^(lo8*'\\'))
+	}
+	for ; i < len(b); i++ {
+		if b[i] >= 0x7f || b[i] == '\\' {
+			return true
+		}
+	}
+	return spec != 0
+}
+
 // scanString returns the index after the string starting at b[p] == '"', or -1.
 func scanString(b []byte, p int) int {
 	for i := p + 1; i < len(b); i++ {
@@ -267,11 +314,11 @@ func scanValue(b []byte, p, depth int) int {
 	}
 	i := p
 	for i < len(b) {
-		c := b[i]
-		if c == ',' || c == '}' || c == ']' || c == ' ' || c == '\t' || c == '\r' || c == '\n' {
+		t := scalarEnd[b[i]]
+		if t == endOK {
 			break
 		}
-		if c == '"' || c == '{' || c == '[' || c == ':' {
+		if t == endBad {
 			return -1
 		}
 		i++
@@ -282,11 +329,28 @@ func scanValue(b []byte, p, depth int) int {
 	return i
 }
 
+// scalarEnd classes the bytes that end a number or literal token (one
+// table lookup a byte instead of eleven comparisons).
+var scalarEnd = func() (t [256]uint8) {
+	for _, c := range []byte(",}] \t\r\n") {
+		t[c] = endOK
+	}
+	for _, c := range []byte(`"{[:`) {
+		t[c] = endBad
+	}
+	return t
+}()
+
+const (
+	endOK  = 1
+	endBad = 2
+)
+
 // jsonString returns the content of the JSON string token v, unescaped
 // into the reader's scratch buffer when it has escapes.
 func (r *Reader) jsonString(v []byte) ([]byte, bool) {
 	v = v[1 : len(v)-1]
-	if bytes.IndexByte(v, '\\') < 0 {
+	if r.plain || bytes.IndexByte(v, '\\') < 0 {
 		return v, true
 	}
 	n0 := len(r.scratch)

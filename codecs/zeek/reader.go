@@ -132,11 +132,12 @@ type Reader struct {
 	dur      int64
 	hasDur   bool
 	durText  []byte
+	durF     float64 // JSON: the duration as read
 	protoTxt []byte
 	protoTok []byte // proto as written (TSV text or JSON token)
 	unset    uint32
 	ends     []int // TSV: offsets of the separators of the current line
-	plain    bool  // TSV: the line has no '\\' and no byte >= 0x7f
+	plain    bool  // the line has no '\\' and no byte >= 0x7f
 }
 
 // NewReader returns a Reader of r. Options: WithFileName, WithFormat.
@@ -547,7 +548,7 @@ func (r *Reader) value(rec *flow.Record, n int, v []byte, json bool) error {
 				return r.fail(columns[c].name, string(v), fmt.Errorf("%w: bad JSON string", ErrSyntax))
 			}
 			str = u
-			if stringKind(k) && (bytes.IndexByte(v, '\\') >= 0 || hasHigh(v)) &&
+			if stringKind(k) && !r.plain && (bytes.IndexByte(v, '\\') >= 0 || hasHigh(v)) &&
 				string(appendJSONString(r.scratch[len(r.scratch):], str)) != string(v) {
 				// Escaped otherwise than the writer would: keep the token.
 				r.verbatim(rec, k, v)
@@ -593,11 +594,12 @@ func (r *Reader) value(rec *flow.Record, n int, v []byte, json bool) error {
 	// rather than closures: the closures cost ~5% of a TSV record.
 	switch k {
 	case kTS:
-		ns, canon := fixed6(str)
-		if !json && canon {
-			rec.Start = ns
-			rec.Has |= flow.HasTime
-			break
+		if !json {
+			if ns, canon := fixed6(str); canon {
+				rec.Start = ns
+				rec.Has |= flow.HasTime
+				break
+			}
 		}
 		ns, ok := parseTime(str)
 		if !ok {
@@ -619,7 +621,7 @@ func (r *Reader) value(rec *flow.Record, n int, v []byte, json bool) error {
 				return r.bad(rec, c, k, v, str, kept)
 			}
 			r.dur, r.hasDur = jsonDuration(f), true
-			r.durText = str
+			r.durText, r.durF = str, f
 		} else {
 			ns, canon := fixed6(str)
 			if !canon {
