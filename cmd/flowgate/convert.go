@@ -23,6 +23,7 @@ import (
 	"github.com/flowgate/flowgate/codecs/zeek"
 	"github.com/flowgate/flowgate/flow"
 	"github.com/flowgate/flowgate/gateway"
+	"github.com/flowgate/flowgate/mappings"
 	"github.com/spf13/cobra"
 )
 
@@ -148,6 +149,9 @@ type convertOpts struct {
 	stdout          io.Writer
 	stderr          io.Writer
 
+	// codecMapping: a --mapping of schema zeek, ipfix or netflow9, which
+	// resolveMapping gave to those codecs (for --report's account).
+	codecMapping *mappings.File
 	// zeekMap: --mapping of schema zeek (resolveMapping).
 	zeekMap *zeek.Mapping
 }

@@ -53,7 +53,9 @@ func resolveMapping(o *convertOpts, in, out gateway.Endpoint) error {
 		}
 		o.zeekMap = m
 	}
-	// Not for the JSON-lines codec, whose schema is json.
+	// Not for the JSON-lines codec, whose schema is json; the field
+	// account of --report still lays it over the sink's table.
+	o.codecMapping = f
 	o.mapping = ""
 	return nil
 }

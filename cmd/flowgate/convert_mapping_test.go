@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -139,6 +140,16 @@ func TestConvertMappingZeek(t *testing.T) {
 	j, _ := os.ReadFile(js)
 	if n := bytes.Count(j, []byte(`"label":"Malicious"`)); n < 700 {
 		t.Errorf("%d JSON lines with the label Malicious", n)
+	}
+	// --report's field account follows the user's rule: the label has a
+	// column now, so it is preserved, not "no place for it".
+	n := bytes.Count(a, []byte("\tMalicious\t"))
+	rep, err := convert(t, "zeek:"+src, "zeek:"+filepath.Join(t.TempDir(), "r.log"), convertOpts{mapping: m, report: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < 700 || !regexp.MustCompile(`(?m)^\s+\d+\s+0\s+0\s+0\s+label$`).MatchString(rep) || strings.Contains(rep, "label (no place") {
+		t.Errorf("%d labelled rows; report:\n%s", n, rep)
 	}
 	if _, err := convert(t, "zeek:"+src, "argus:"+filepath.Join(t.TempDir(), "x.argus"),
 		convertOpts{mapping: writeFile(t, "ip.yaml", "version: 1\nschema: ipfix\nfields:\n  - {external: 9/1, canonical: seq}\n")}); err == nil || !strings.Contains(err.Error(), "ipfix mapping") {

@@ -233,13 +233,22 @@ func raJSONCarried() []string {
 // and CSV dialects' (with --mapping laid over), and the IPFIX and v9
 // element tables as the declaration of what those encoders write.
 func sinkMapping(out gateway.Endpoint, o convertOpts) (f *mappings.File, ok bool, err error) {
+	// A --mapping file of the sink's schema changes what its codec writes
+	// (convert_mapping.go gives it to the codec): the account follows it.
+	withUser := func(name, schema string) (*mappings.File, error) {
+		b, err := mappings.Builtin(name)
+		if err != nil || o.codecMapping == nil || o.codecMapping.Schema != schema {
+			return b, err
+		}
+		return mappings.Merge(b, o.codecMapping)
+	}
 	switch out.Format {
 	case gateway.FormatZeek, gateway.FormatZeekJSON:
-		f, err = mappings.Builtin("zeek-conn")
+		f, err = withUser("zeek-conn", "zeek")
 	case gateway.FormatNF9:
-		f, err = mappings.Builtin("netflow9")
+		f, err = withUser("netflow9", "netflow9")
 	case gateway.FormatIPFIX:
-		f, err = mappings.Builtin("ipfix")
+		f, err = withUser("ipfix", "ipfix")
 	case gateway.FormatJSON:
 		switch o.dialect {
 		case "", dialectRa:
