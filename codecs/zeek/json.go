@@ -241,15 +241,14 @@ func hasSpecial(b []byte) bool {
 	var spec uint64
 	i := 0
 	for ; i+8 <= len(b); i += 8 {
-		w := binary.LittleEndian.Uint64(b[i:])
-		spec |= w&hi8 | zeroBytes(w^(lo8*0x7f)) | zeroBytes(w^(lo8*'\\'))
+		spec |= specialBytes(binary.LittleEndian.Uint64(b[i:]))
 	}
 	for ; i < len(b); i++ {
 		if b[i] >= 0x7f || b[i] == '\\' {
 			return true
 		}
 	}
-	return spec != 0
+	return spec&hi8 != 0
 }
 
 // scanString returns the index after the string starting at b[p] == '"', or -1.

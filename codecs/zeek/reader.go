@@ -421,7 +421,7 @@ func scanTSV(ends []int, line []byte, sep byte) ([]int, bool) {
 	for ; i+8 <= len(line); i += 8 {
 		w := binary.LittleEndian.Uint64(line[i:])
 		// >= 0x7f: the high bit, or 0x7f itself.
-		spec |= w&hi8 | zeroBytes(w^(lo8*0x7f)) | zeroBytes(w^(lo8*'\\'))
+		spec |= specialBytes(w)
 		for m := zeroBytes(w ^ sepw); m != 0; m &= m - 1 {
 			ends = append(ends, i+bits.TrailingZeros64(m)>>3)
 		}
@@ -432,10 +432,19 @@ func scanTSV(ends []int, line []byte, sep byte) ([]int, bool) {
 			ends = append(ends, i)
 		}
 		if c >= 0x7f || c == '\\' {
-			spec = 1
+			spec = hi8
 		}
 	}
-	return ends, spec != 0
+	return ends, spec&hi8 != 0
+}
+
+// specialBytes has a high bit set (&hi8) when w has a '\\' or a byte >=
+// 0x7f. Only whether it is zero means anything (the cheap tests' carries
+// and borrows mark bytes next to a true one): w+lo8 carries into the
+// next byte only from 0xff, and x-lo8 borrows only from a zero byte.
+func specialBytes(w uint64) uint64 {
+	x := w ^ (lo8 * '\\')
+	return w | (w + lo8) | (x-lo8)&^x
 }
 
 func (r *Reader) begin() {
