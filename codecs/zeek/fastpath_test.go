@@ -115,3 +115,28 @@ func TestHasSpecial(t *testing.T) {
 		}
 	}
 }
+
+// TestJSONFloatFast: the decimal fast path of appendJSONFloat prints what
+// the general one (from strconv's shortest 'e' digits) does.
+func TestJSONFloatFast(t *testing.T) {
+	in := []float64{1e-5, 1e-5 * (1 - 1e-16), 9.999999999999999e-6, 1, 1.5, 3, 12.5, 1e19, 9.999999999999999e19,
+		1e20 * (1 - 1e-16), 123456789012345678, 0.1, 0.123456, 1601998366.785668, 1601998366.785668 - 1601998366.5}
+	rng := rand.New(rand.NewSource(4))
+	for i := 0; i < 100000; i++ {
+		e := rng.Intn(28) - 6
+		f := rng.Float64()
+		for ; e > 0; e-- {
+			f *= 10
+		}
+		for ; e < 0; e++ {
+			f /= 10
+		}
+		in = append(in, f, float64(rng.Int63n(1<<53)), zeekTime(1601998366785668000+rng.Int63n(1e15))-zeekTime(1601998366785668000))
+	}
+	for _, f := range in {
+		got, want := appendJSONFloat(nil, f), appendJSONFloatE(nil, f)
+		if string(got) != string(want) {
+			t.Errorf("appendJSONFloat(%v) = %s, want %s", f, got, want)
+		}
+	}
+}

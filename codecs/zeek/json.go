@@ -158,6 +158,22 @@ func jsonDuration(f float64) int64 { return int64(math.Round(f*1e6)) * 1000 }
 // notation for exponents -7 < e < 21 ("12.5", "0.000123", "3.0"), else
 // "1.5e-7".
 func appendJSONFloat(b []byte, f float64) []byte {
+	if f >= 1e-5 && f < 1e20 {
+		// Decimal notation whatever the shortest digits' rounding (their
+		// exponent stays within -5..20): strconv's own, without the
+		// reformatting of the 'e' form; ".0" marks an integral value.
+		n := len(b)
+		b = strconv.AppendFloat(b, f, 'f', -1, 64)
+		if bytes.IndexByte(b[n:], '.') < 0 {
+			b = append(b, '.', '0')
+		}
+		return b
+	}
+	return appendJSONFloatE(b, f)
+}
+
+// appendJSONFloatE is appendJSONFloat for any value, from the 'e' form.
+func appendJSONFloatE(b []byte, f float64) []byte {
 	if f == 0 {
 		if math.Signbit(f) {
 			return append(b, "-0.0"...)
