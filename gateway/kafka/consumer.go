@@ -1,0 +1,289 @@
+package kafka
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/flowgate/flowgate/codecs/argus"
+	"github.com/flowgate/flowgate/codecs/jsonl"
+	"github.com/flowgate/flowgate/flow"
+)
+
+// ConsumerConfig configures a Consumer.
+type ConsumerConfig struct {
+	Brokers []string
+	Topic   string
+	Group   string
+	// MaxPoll bounds the messages handed to one handler call (0 = 10000).
+	MaxPoll int
+	// Retries is how often a failing handler is called again on the same
+	// batch before Run gives up (0 = 3). Backoff doubles from 50 ms.
+	Retries int
+	// Opts are extra kgo options (TLS, SASL, kgo.ConsumeResetOffset ...).
+	Opts []kgo.Opt
+}
+
+// Handler receives decoded records. Returning nil means the records are
+// safe (written by the sink): only then are their offsets committed. The
+// slice and the records' byte slices are valid only during the call.
+type Handler func(ctx context.Context, recs []flow.Record) error
+
+// ConsumerStats are the consumer's counters.
+type ConsumerStats struct {
+	Messages  int64 // messages fetched
+	Records   int64 // records handed to a handler that returned nil
+	Malformed int64 // messages that did not decode (skipped, committed)
+	Retries   int64 // handler calls repeated after an error (redeliveries)
+	Commits   int64
+}
+
+// MessageError is a message that did not decode: where it is and why.
+type MessageError struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+	Format    string
+	Err       error
+}
+
+func (e *MessageError) Error() string {
+	return fmt.Sprintf("kafka: %s[%d]@%d (%s): %v", e.Topic, e.Partition, e.Offset, e.Format, e.Err)
+}
+func (e *MessageError) Unwrap() error { return e.Err }
+
+// ErrHandler wraps the handler's last error when Run gives up.
+var ErrHandler = errors.New("kafka: handler failed")
+
+// Consumer reads flow records from a topic as a member of a consumer group
+// (cooperative-sticky), at least once: offsets are committed only after
+// the handler returned nil for them.
+type Consumer struct {
+	cl      *kgo.Client
+	cfg     ConsumerConfig
+	dec     *argus.RecordDecoder
+	recs    []flow.Record
+	arena   []byte
+	onError func(*MessageError)
+
+	messages, records, malformed, retries, commits atomic.Int64
+}
+
+// NewConsumer joins cfg.Group on cfg.Topic.
+func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
+	if cfg.Topic == "" || cfg.Group == "" || len(cfg.Brokers) == 0 {
+		return nil, fmt.Errorf("%w: brokers, topic and group are required", ErrConfig)
+	}
+	if cfg.MaxPoll <= 0 {
+		cfg.MaxPoll = 10000
+	}
+	if cfg.Retries <= 0 {
+		cfg.Retries = 3
+	}
+	dec, err := argusDecoder()
+	if err != nil {
+		return nil, err
+	}
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(cfg.Brokers...),
+		kgo.ConsumerGroup(cfg.Group),
+		kgo.ConsumeTopics(cfg.Topic),
+		kgo.Balancers(kgo.CooperativeStickyBalancer()),
+		kgo.DisableAutoCommit(),
+		// Partitions are not taken away between a poll and its commit, so
+		// a commit never covers records another member also handles.
+		kgo.BlockRebalanceOnPoll(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+	}
+	opts = append(opts, cfg.Opts...)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	return &Consumer{cl: cl, cfg: cfg, dec: dec}, nil
+}
+
+// argusDecoder returns a decoder of bare 5.x records: the stream a Reader
+// needs is one MAR, made by encoding a dummy flow record and keeping the
+// MAR the Writer puts first.
+func argusDecoder() (*argus.RecordDecoder, error) {
+	var b bytes.Buffer
+	w, err := argus.NewWriter(&b, 5)
+	if err != nil {
+		return nil, err
+	}
+	if err := w.Encode(&flow.Record{Type: flow.TypeFlow}); err != nil {
+		return nil, err
+	}
+	if err := w.Flush(); err != nil {
+		return nil, err
+	}
+	if b.Len() < 128 {
+		return nil, fmt.Errorf("kafka: argus writer gave %d bytes", b.Len())
+	}
+	r, err := argus.NewReader(bytes.NewReader(b.Bytes()[:128]))
+	if err != nil {
+		return nil, err
+	}
+	return r.NewRecordDecoder(), nil
+}
+
+// OnError sets a function told about every malformed message.
+func (c *Consumer) OnError(f func(*MessageError)) { c.onError = f }
+
+// Stats returns the counters.
+func (c *Consumer) Stats() ConsumerStats {
+	return ConsumerStats{Messages: c.messages.Load(), Records: c.records.Load(),
+		Malformed: c.malformed.Load(), Retries: c.retries.Load(), Commits: c.commits.Load()}
+}
+
+// Close leaves the group (committing nothing more) and closes the client.
+func (c *Consumer) Close() { c.cl.Close() }
+
+// Run polls, decodes and hands records to h until ctx ends (it returns
+// nil then) or h fails Retries+1 times on one batch (ErrHandler: nothing
+// of that batch is committed, so the group redelivers it).
+func (c *Consumer) Run(ctx context.Context, h Handler) error {
+	for {
+		fs := c.cl.PollRecords(ctx, c.cfg.MaxPoll)
+		if ctx.Err() != nil {
+			c.cl.AllowRebalance()
+			return nil
+		}
+		if fs.IsClientClosed() {
+			return kgo.ErrClientClosed
+		}
+		var ferr error
+		fs.EachError(func(t string, p int32, err error) {
+			if ferr == nil && !errors.Is(err, context.Canceled) {
+				ferr = fmt.Errorf("kafka: fetch %s[%d]: %w", t, p, err)
+			}
+		})
+		if ferr != nil {
+			c.cl.AllowRebalance()
+			return ferr
+		}
+		c.recs = c.recs[:0]
+		c.arena = c.arena[:0]
+		fs.EachRecord(c.decode)
+		if err := c.deliver(ctx, h); err != nil {
+			c.cl.AllowRebalance()
+			return err
+		}
+		if n := len(fs.Records()); n > 0 {
+			if err := c.cl.CommitUncommittedOffsets(ctx); err != nil {
+				c.cl.AllowRebalance()
+				if ctx.Err() != nil {
+					return nil
+				}
+				return fmt.Errorf("kafka: commit: %w", err)
+			}
+			c.commits.Add(1)
+		}
+		c.cl.AllowRebalance()
+	}
+}
+
+func (c *Consumer) deliver(ctx context.Context, h Handler) error {
+	if len(c.recs) == 0 {
+		return nil
+	}
+	back := 50 * time.Millisecond
+	var err error
+	for try := 0; try <= c.cfg.Retries; try++ {
+		if try > 0 {
+			c.retries.Add(1)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(back):
+			}
+			back *= 2
+		}
+		if err = h(ctx, c.recs); err == nil {
+			c.records.Add(int64(len(c.recs)))
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: %d records: %w", ErrHandler, len(c.recs), err)
+}
+
+func header(r *kgo.Record, key string) string {
+	for _, h := range r.Headers {
+		if h.Key == key {
+			return string(h.Value)
+		}
+	}
+	return ""
+}
+
+func (c *Consumer) decode(m *kgo.Record) {
+	c.messages.Add(1)
+	format := header(m, HeaderFormat)
+	var err error
+	switch format {
+	case FormatArgus5:
+		err = c.decodeArgus(m.Value)
+	case FormatJSON:
+		err = c.decodeJSON(m.Value, header(m, HeaderDialect))
+	default:
+		err = ErrFormat
+	}
+	if err != nil {
+		c.malformed.Add(1)
+		if c.onError != nil {
+			c.onError(&MessageError{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Format: format, Err: err})
+		}
+	}
+}
+
+func (c *Consumer) next() *flow.Record {
+	c.recs = append(c.recs, flow.Record{})
+	return &c.recs[len(c.recs)-1]
+}
+
+func (c *Consumer) decodeArgus(v []byte) error {
+	rec := c.next()
+	if err := c.dec.Decode(rec, v, 0); err != nil {
+		c.recs = c.recs[:len(c.recs)-1]
+		return err
+	}
+	// The decoder's buffers are reused by the next message.
+	c.arena = rec.DetachInto(c.arena)
+	return nil
+}
+
+func (c *Consumer) decodeJSON(v []byte, dialect string) error {
+	if dialect == "" {
+		dialect = "argus"
+	}
+	// A jsonl.Reader's errors are sticky and it has no Reset, so each
+	// message gets its own.
+	jr, err := jsonl.NewReader(bytes.NewReader(v), dialect)
+	if err != nil {
+		return err
+	}
+	n := len(c.recs)
+	for {
+		rec := c.next()
+		err := jr.Decode(rec)
+		if err == io.EOF {
+			c.recs = c.recs[:len(c.recs)-1]
+			if len(c.recs) == n {
+				return fmt.Errorf("kafka: empty JSON message")
+			}
+			return nil
+		}
+		if err != nil {
+			c.recs = c.recs[:n] // the whole message or none of it
+			return err
+		}
+		c.arena = rec.DetachInto(c.arena)
+	}
+}
