@@ -1,0 +1,222 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/flowgate/flowgate/gateway"
+)
+
+// Kind is what an endpoint is, whichever role it plays.
+type Kind uint8
+
+const (
+	KindFile    Kind = iota // a file ("-" is stdin or stdout)
+	KindNetFlow             // nf+udp://, ipfix+tcp:// ... (gateway.ParseEndpoint)
+	KindArgus               // argus://host:port (source: pull) or argus+tcp://[host]:port (sink: serve)
+	KindSensor              // sensor or sensor:IFACE: capture in-process (sources only)
+	KindKafka               // kafka://broker[,broker...]/topic[?options]
+)
+
+func (k Kind) String() string {
+	return [...]string{"file", "netflow", "argus", "sensor", "kafka"}[k]
+}
+
+// Role is the side of a pipeline an endpoint is on.
+type Role uint8
+
+const (
+	RoleSource Role = iota
+	RoleSink
+)
+
+func (r Role) String() string { return [...]string{"source", "sink"}[r] }
+
+// Endpoint is one parsed source or sink text.
+type Endpoint struct {
+	Text string // as written
+	Kind Kind
+	// Net is the gateway endpoint for the kinds gateway.ParseEndpoint
+	// knows (KindFile, KindNetFlow); zero otherwise.
+	Net gateway.Endpoint
+	// Addr is host:port for KindArgus; Iface the interface for
+	// KindSensor ("" = the sensor's default).
+	Addr, Iface string
+	// KindKafka.
+	Brokers []string
+	Topic   string
+	Kafka   KafkaOptions
+	// Implemented: this flowgate can run the endpoint in this role today.
+	// The config accepts the syntax of the issue-6 endpoints ahead of their
+	// code so that a file written now keeps loading; --check says which
+	// are not implemented yet.
+	Implemented bool
+}
+
+// KafkaOptions are the query options of a kafka:// endpoint.
+type KafkaOptions struct {
+	Format string // json (default), argus, raw (NetFlow/IPFIX datagrams with their exporter)
+	Key    string // exporter (default for raw), flow, none (default otherwise)
+	Group  string // sources: the consumer group (default "flowgate")
+}
+
+// parseEndpoint parses s for role: the schemes of gateway.ParseEndpoint
+// plus the issue-6 ones it does not know yet. The error is a sentence.
+func parseEndpoint(s string, role Role) (Endpoint, error) {
+	e := Endpoint{Text: s}
+	low := strings.ToLower(s)
+	switch {
+	case low == "sensor" || strings.HasPrefix(low, "sensor:") && !strings.HasPrefix(low, "sensor://"):
+		if role != RoleSource {
+			return e, roleErr("the sensor captures packets: it is a source")
+		}
+		e.Kind = KindSensor
+		if i := strings.IndexByte(s, ':'); i > 0 {
+			e.Iface = s[i+1:]
+			if e.Iface == "" {
+				return e, fmt.Errorf("missing interface after sensor:")
+			}
+		}
+		return e, nil
+	case strings.HasPrefix(low, "argus://"), strings.HasPrefix(low, "argus+tcp://"):
+		e.Kind = KindArgus
+		serve := strings.HasPrefix(low, "argus+tcp://")
+		if serve && role == RoleSource {
+			return e, roleErr("argus+tcp:// serves ra clients: it is a sink (pull from a sensor with argus://host:port)")
+		}
+		if !serve && role == RoleSink {
+			return e, roleErr("argus://host:port pulls from a sensor: it is a source (serve ra clients with argus+tcp://[host]:port)")
+		}
+		addr := s[strings.Index(s, "://")+3:]
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return e, fmt.Errorf("address %q: want host:port (IPv6 in brackets)", addr)
+		}
+		if err := checkPort(port); err != nil {
+			return e, err
+		}
+		if !serve && host == "" {
+			return e, fmt.Errorf("argus:// needs the sensor's host")
+		}
+		e.Addr = net.JoinHostPort(host, port)
+		return e, nil
+	case strings.HasPrefix(low, "kafka://"):
+		e.Kind = KindKafka
+		return e, parseKafka(&e, s[len("kafka://"):], role)
+	}
+	ge, err := gateway.ParseEndpoint(s)
+	if err != nil {
+		var ee *gateway.EndpointError
+		if asEndpointError(err, &ee) {
+			return e, fmt.Errorf("%s", ee.Reason)
+		}
+		return e, err
+	}
+	e.Net = ge
+	e.Kind = KindFile
+	if ge.IsNetwork() {
+		e.Kind = KindNetFlow
+	}
+	switch {
+	case role == RoleSource && (ge.Format == gateway.FormatJSON || ge.Format == gateway.FormatZeekJSON):
+		return e, roleErr("%s is written, not read: it is a sink format", ge.Format)
+	case role == RoleSink && (ge.Format == gateway.FormatPcap):
+		return e, roleErr("pcap is read through the sensor: it is a source format")
+	case role == RoleSink && e.Kind == KindFile && ge.Format == gateway.FormatAuto:
+		return e, roleErr("a sink file needs its format: argus:%s, json:%s, zeek:%s ...", ge.Path, ge.Path, ge.Path)
+	}
+	e.Implemented = true
+	return e, nil
+}
+
+type roleError struct{ msg string }
+
+func (r *roleError) Error() string { return r.msg }
+
+func roleErr(format string, a ...any) error { return &roleError{fmt.Sprintf(format, a...)} }
+
+func asEndpointError(err error, out **gateway.EndpointError) bool {
+	ee, ok := err.(*gateway.EndpointError)
+	if ok {
+		*out = ee
+	}
+	return ok
+}
+
+func checkPort(port string) error {
+	if p, err := strconv.ParseUint(port, 10, 16); err != nil || p == 0 && port != "0" {
+		return fmt.Errorf("port %q is not a number from 0 to 65535", port)
+	}
+	return nil
+}
+
+// parseKafka reads broker[,broker...]/topic[?format=&key=&group=].
+func parseKafka(e *Endpoint, rest string, role Role) error {
+	rest, query, _ := strings.Cut(rest, "?")
+	brokers, topic, ok := strings.Cut(rest, "/")
+	if !ok || topic == "" {
+		return fmt.Errorf("want kafka://broker:port[,broker:port...]/topic")
+	}
+	for _, b := range strings.Split(brokers, ",") {
+		host, port, err := net.SplitHostPort(b)
+		if err != nil || host == "" {
+			return fmt.Errorf("broker %q: want host:port (IPv6 in brackets)", b)
+		}
+		if err := checkPort(port); err != nil {
+			return fmt.Errorf("broker %q: %v", b, err)
+		}
+		e.Brokers = append(e.Brokers, net.JoinHostPort(host, port))
+	}
+	// Kafka's own rule for topic names.
+	if len(topic) > 249 || topic == "." || topic == ".." {
+		return fmt.Errorf("topic %q: not a Kafka topic name", topic)
+	}
+	for _, c := range []byte(topic) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return fmt.Errorf("topic %q: Kafka topic names use only letters, digits, '.', '_' and '-'", topic)
+		}
+	}
+	e.Topic = topic
+	e.Kafka = KafkaOptions{Format: "json", Key: "none"}
+	if role == RoleSource {
+		e.Kafka.Group = "flowgate"
+	}
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return fmt.Errorf("options %q: %v", query, err)
+	}
+	keySet := false
+	for k, vs := range q {
+		v := vs[len(vs)-1]
+		switch k {
+		case "format":
+			if v != "json" && v != "argus" && v != "raw" {
+				return fmt.Errorf("format=%q: want json, argus or raw", v)
+			}
+			e.Kafka.Format = v
+		case "key":
+			if v != "exporter" && v != "flow" && v != "none" {
+				return fmt.Errorf("key=%q: want exporter, flow or none", v)
+			}
+			e.Kafka.Key, keySet = v, true
+		case "group":
+			if role != RoleSource {
+				return fmt.Errorf("group= is for kafka sources only")
+			}
+			if v == "" {
+				return fmt.Errorf("group=: want a consumer group name")
+			}
+			e.Kafka.Group = v
+		default:
+			return fmt.Errorf("unknown option %q (format, key, group)", k)
+		}
+	}
+	if e.Kafka.Format == "raw" && !keySet {
+		// One consumer must see all of an exporter's templates.
+		e.Kafka.Key = "exporter"
+	}
+	return nil
+}
