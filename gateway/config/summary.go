@@ -117,4 +117,3 @@ func (e Endpoint) Describe(role Role) string {
 	}
 	return e.Text + ": " + f + " file " + e.Net.Path
 }
-
