@@ -38,7 +38,14 @@ exits 1 with every error as file:line:col: path: what.`,
 				c, err = config.LoadFile(file)
 			}
 			if err != nil {
-				return exitStatus{1, err}
+				var es config.Errors
+				if errors.As(err, &es) {
+					// One error a line, each file:line:col first, as
+					// compilers print them (editors jump to them).
+					fmt.Fprintln(cmd.ErrOrStderr(), es)
+					return exitStatus{1, fmt.Errorf("gateway: %d error(s) in %s", len(es), es[0].File)}
+				}
+				return exitStatus{1, fmt.Errorf("gateway: %w", err)}
 			}
 			if !check {
 				return exitStatus{2, errGatewayNotYet}

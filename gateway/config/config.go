@@ -183,12 +183,12 @@ func (l *loader) str(n *yaml.Node, path string) (string, bool) {
 	return n.Value, true
 }
 
-func (l *loader) list(n *yaml.Node, path string) []*yaml.Node {
+func (l *loader) list(n *yaml.Node, path string) ([]*yaml.Node, bool) {
 	if n.Kind != yaml.SequenceNode {
 		l.add(n, path, ErrType, "want a list, have %s", kindName(n))
-		return nil
+		return nil, false
 	}
-	return n.Content
+	return n.Content, true
 }
 
 // Load parses and validates one config. name is used in errors; dir is
@@ -206,7 +206,8 @@ func Load(name string, data []byte, dir string) (*Config, error) {
 		return nil, Errors{e}
 	}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 {
-		l.add(&doc, "", ErrMissing, "empty file (a config starts with version: 1)")
+		e := l.add(nil, "", ErrMissing, "empty file (a config starts with version: 1)")
+		e.Line, e.Col = 1, 1
 		return nil, l.errs
 	}
 	root := doc.Content[0]
@@ -226,7 +227,7 @@ func Load(name string, data []byte, dir string) (*Config, error) {
 	}
 	if n := top["pipelines"]; n == nil {
 		l.add(root, "pipelines", ErrMissing, "a config needs a pipelines: list")
-	} else if ps := l.list(n, "pipelines"); ps != nil {
+	} else if ps, ok := l.list(n, "pipelines"); ok {
 		if len(ps) == 0 {
 			l.add(n, "pipelines", ErrMissing, "the list is empty")
 		}
@@ -239,7 +240,7 @@ func Load(name string, data []byte, dir string) (*Config, error) {
 				continue
 			}
 			if prev, dup := names[p.Name]; dup {
-				l.add(pn, join(path, "name"), ErrDuplicate, "pipeline %q already defined at %s", p.Name, prev)
+				l.add(pn, path, ErrDuplicate, "pipeline %q already defined at %s", p.Name, prev)
 			} else {
 				names[p.Name] = fmt.Sprintf("%d:%d", pn.Line, pn.Column)
 			}
@@ -301,7 +302,7 @@ func (l *loader) pipeline(n *yaml.Node, path string) (Pipeline, bool) {
 	}
 	if x := m["sources"]; x == nil {
 		l.add(n, join(path, "sources"), ErrMissing, "a pipeline needs at least one source")
-	} else if xs := l.list(x, join(path, "sources")); xs != nil {
+	} else if xs, ok := l.list(x, join(path, "sources")); ok {
 		if len(xs) == 0 {
 			l.add(x, join(path, "sources"), ErrMissing, "the list is empty")
 		}
@@ -319,7 +320,7 @@ func (l *loader) pipeline(n *yaml.Node, path string) (Pipeline, bool) {
 	}
 	if x := m["sinks"]; x == nil {
 		l.add(n, join(path, "sinks"), ErrMissing, "a pipeline needs at least one sink")
-	} else if xs := l.list(x, join(path, "sinks")); xs != nil {
+	} else if xs, ok := l.list(x, join(path, "sinks")); ok {
 		if len(xs) == 0 {
 			l.add(x, join(path, "sinks"), ErrMissing, "the list is empty")
 		}

@@ -33,7 +33,11 @@ func (c *Config) Summary() string {
 			if s.Rotate.Every > 0 || s.Rotate.Size > 0 {
 				rot = " " + s.Rotate.String()
 			}
-			fmt.Fprintf(&b, "  sink    %s%s%s%s\n", s.Describe(RoleSink), rot, queueNote(s.Queue, p.Queue), todo(s.Endpoint))
+			note := todo(s.Endpoint)
+			if rot != "" && s.Kind == KindFile {
+				note = " (rotation not implemented yet)"
+			}
+			fmt.Fprintf(&b, "  sink    %s%s%s%s\n", s.Describe(RoleSink), rot, queueNote(s.Queue, p.Queue), note)
 		}
 	}
 	return b.String()
