@@ -2,7 +2,10 @@
 // FILE`). Loading is strict, as for mapping files: an unknown key, a wrong
 // type or a bad value is an error naming file:line:col and the path inside
 // the file (pipelines[0].sinks[1].rotate.every), and every error of a file
-// is reported at once (Errors, each an *Error wrapping a sentinel).
+// is reported at once (Errors, each an *Error wrapping a sentinel). A YAML
+// syntax error is the one exception: yaml.v3 stops at it and gives a line
+// but no column (and, for an unclosed bracket, the line before the one it
+// opens on), so it is reported alone at that line, column 1.
 //
 // The file:
 //
