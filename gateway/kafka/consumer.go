@@ -3,6 +3,7 @@ package kafka
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/flowgate/flowgate/codecs"
 	"github.com/flowgate/flowgate/codecs/argus"
 	"github.com/flowgate/flowgate/codecs/jsonl"
 	"github.com/flowgate/flowgate/flow"
@@ -177,11 +179,13 @@ func (c *Consumer) Run(ctx context.Context, h Handler) error {
 			return err
 		}
 		if n := len(fs.Records()); n > 0 {
-			if err := c.cl.CommitUncommittedOffsets(ctx); err != nil {
+			// The handler has the records: commit even if ctx ended
+			// meanwhile, else they are delivered again for nothing.
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			err := c.cl.CommitUncommittedOffsets(cctx)
+			cancel()
+			if err != nil {
 				c.cl.AllowRebalance()
-				if ctx.Err() != nil {
-					return nil
-				}
 				return fmt.Errorf("kafka: commit: %w", err)
 			}
 			c.commits.Add(1)
@@ -249,6 +253,21 @@ func (c *Consumer) next() *flow.Record {
 }
 
 func (c *Consumer) decodeArgus(v []byte) error {
+	// RecordDecoder trusts Reader.Next's framing (it panics on a record
+	// shorter than its header says), so frame the message here: one
+	// whole record, its length field matching the message.
+	if len(v) < 4 {
+		return fmt.Errorf("%w: %d bytes, less than a record header", codecs.ErrTruncated, len(v))
+	}
+	if n := int(binary.BigEndian.Uint16(v[2:])) * 4; n != len(v) {
+		if n > len(v) {
+			return fmt.Errorf("%w: record header says %d bytes, message has %d", codecs.ErrTruncated, n, len(v))
+		}
+		return fmt.Errorf("%w: record header says %d bytes, message has %d", codecs.ErrCorrupt, n, len(v))
+	}
+	if v[0]&0xf0 == 0x80 {
+		return fmt.Errorf("%w: a MAR in a message (doc.go: flow records only)", codecs.ErrCorrupt)
+	}
 	rec := c.next()
 	if err := c.dec.Decode(rec, v, 0); err != nil {
 		c.recs = c.recs[:len(c.recs)-1]
