@@ -34,9 +34,9 @@
 // KeyExporter: the exporter address as text ("192.0.2.1", no port), so one
 // exporter's records stay in one partition, in order; records without an
 // exporter (Argus-native ones) get no key. KeyFlow: FlowKeyBytes, a stable
-// 80-byte big-endian encoding of flow.Key (Key.Hash is seeded per process
-// and cannot be shared between producers). KeyNone: no key, kgo's sticky
-// partitioner spreads batches.
+// 74-byte big-endian encoding of flow.Key (Key.Hash is seeded per process
+// and cannot be shared between producers). KeyNone: no key, kgo's default
+// partitioner (uniform bytes) spreads batches.
 //
 // # Delivery
 //

@@ -323,7 +323,7 @@ func TestMalformed(t *testing.T) {
 	// Bad messages through the same client: no header, a truncated Argus
 	// record, JSON that is not.
 	for _, m := range []struct{ format, value string }{
-		{"", "x"}, {FormatArgus5, "\x10\x00\x00\x10abc"}, {FormatJSON, `{"saddr":`},
+		{"", "x"}, {FormatArgus5, "\x10\x00\x00\x10abc"}, {FormatJSON, `{"saddr":`}, {FormatJSON, "{}"},
 	} {
 		kr := newRecord(m.format, m.value)
 		p.cl.Produce(ctx, kr, p.promise)
@@ -343,16 +343,16 @@ func TestMalformed(t *testing.T) {
 	got := 0
 	cons.Run(rctx, func(_ context.Context, recs []flow.Record) error {
 		got += len(recs)
-		if cons.Stats().Messages >= 13 {
+		if cons.Stats().Messages >= 14 {
 			cancel()
 		}
 		return nil
 	})
-	if got != 10 || len(errs) != 3 || cons.Stats().Malformed != 3 {
-		t.Fatalf("got %d records, errors %v; want 10 and 3", got, errs)
+	if got != 11 || len(errs) != 3 || cons.Stats().Malformed != 3 {
+		t.Fatalf("got %d records, errors %v; want 11 (10 and an empty object) and 3", got, errs)
 	}
 	for _, e := range errs {
-		if e.Topic != topic || e.Offset < 10 {
+		if e.Topic != topic || e.Offset < 0 || e.Err == nil {
 			t.Errorf("error without its place: %v", e)
 		}
 	}
@@ -362,6 +362,11 @@ func newRecord(format, value string) *kgo.Record {
 	kr := &kgo.Record{Value: []byte(value)}
 	if format != "" {
 		kr.Headers = append(kr.Headers, kgo.RecordHeader{Key: HeaderFormat, Value: []byte(format)})
+	}
+	if format == FormatJSON {
+		// Same headers as the good messages: the bad one falls in their
+		// run, which is then decoded message by message.
+		kr.Headers = append(kr.Headers, kgo.RecordHeader{Key: HeaderDialect, Value: []byte("argus")})
 	}
 	return kr
 }
