@@ -40,6 +40,12 @@ func (r *Reader) NewRecordDecoder() *RecordDecoder {
 // into rec. Errors are *codecs.DecodeError values naming the offset and
 // the part that failed; the next record can be decoded regardless.
 func (d *RecordDecoder) Decode(rec *flow.Record, b []byte, off int64) error {
+	// b comes from elsewhere than Next too (a Kafka message): a record
+	// shorter than its header says, or than a header, is an error, not
+	// an index out of range in the DSR walk.
+	if len(b) < 4 || int(b[2])<<8|int(b[3]) != len(b)/4 || len(b)%4 != 0 {
+		return &codecs.DecodeError{Format: "argus", File: d.file, Offset: off, Part: "record header", PartOff: off, Err: codecs.ErrTruncated}
+	}
 	if pe := d.d.record(rec, b); pe != nil {
 		part := "MAR"
 		if !pe.mar {

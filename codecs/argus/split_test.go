@@ -2,12 +2,14 @@ package argus
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/flowgate/flowgate/codecs"
 	"github.com/flowgate/flowgate/flow"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -57,6 +59,42 @@ func TestNextDecodeSameAsDecode(t *testing.T) {
 				t.Fatalf("%s: record %d differs (-Decode +Next):\n%s", f, n, d)
 			}
 			n++
+		}
+	}
+}
+
+// TestRecordDecoderShort: a record handed to a RecordDecoder from
+// elsewhere than Next (a Kafka message) that is shorter than a header, or
+// than its header's length, or not whole words, is ErrTruncated, not a
+// panic.
+func TestRecordDecoderShort(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "testdata", "sample.argus"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewReader(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var whole []byte
+	for {
+		b, _, err := r.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b[0]&0x80 == 0 { // a flow record
+			whole = append([]byte(nil), b...)
+			break
+		}
+	}
+	d := r.NewRecordDecoder()
+	var rec flow.Record
+	if err := d.Decode(&rec, whole, 0); err != nil {
+		t.Fatalf("whole record: %v", err)
+	}
+	for _, b := range [][]byte{nil, whole[:3], whole[:4], whole[:len(whole)-4], whole[:len(whole)-1], append(whole[:len(whole):len(whole)], 0, 0, 0, 0)} {
+		if err := d.Decode(&rec, b, 0); !errors.Is(err, codecs.ErrTruncated) {
+			t.Errorf("%d of %d bytes: %v, want ErrTruncated", len(b), len(whole), err)
 		}
 	}
 }
