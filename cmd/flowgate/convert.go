@@ -578,6 +578,22 @@ func openArgusSource(in gateway.Endpoint, stdin io.Reader, argusSink bool) (*arg
 	return s, nil
 }
 
+// finishOutput ends a file sink after its encoder's close (err): it
+// flushes bw and closes f (nil for stdout); the first error wins.
+func finishOutput(err error, bw *bufio.Writer, f *os.File) error {
+	if bw != nil {
+		if ferr := bw.Flush(); err == nil {
+			err = ferr
+		}
+	}
+	if f != nil {
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
 // openOutput opens a file sink's file (or stdout).
 func openOutput(out gateway.Endpoint, stdout io.Writer) (io.Writer, *os.File, error) {
 	if out.IsStdio() {
@@ -631,13 +647,7 @@ func openSink(ctx context.Context, out gateway.Endpoint, in gateway.Endpoint, o 
 			opts.Strict = !o.lossy
 			s := gateway.NewStreamSender(bw, opts, enc)
 			return &packetSink{out: out, send: s.Send, stats: s.Stats, tally: tally, closer: func() error {
-				err := bw.Flush()
-				if f != nil {
-					if cerr := f.Close(); err == nil {
-						err = cerr
-					}
-				}
-				return err
+				return finishOutput(nil, bw, f)
 			}}, nil
 		}
 		return nil, fmt.Errorf("convert: cannot write format %q (argus, argus3, json, nf5, nf9, ipfix)", out.Format)
@@ -862,16 +872,7 @@ func (s *argusSink) close() error {
 			return err
 		}
 	}
-	err := s.wr.Close()
-	if ferr := s.bw.Flush(); err == nil {
-		err = ferr
-	}
-	if s.f != nil {
-		if cerr := s.f.Close(); err == nil {
-			err = cerr
-		}
-	}
-	return err
+	return finishOutput(s.wr.Close(), s.bw, s.f)
 }
 
 func (s *argusSink) report(w io.Writer) {
@@ -930,15 +931,7 @@ func (s *jsonSink) flush() error {
 	return s.bw.Flush()
 }
 
-func (s *jsonSink) close() error {
-	err := s.flush()
-	if s.f != nil {
-		if cerr := s.f.Close(); err == nil {
-			err = cerr
-		}
-	}
-	return err
-}
+func (s *jsonSink) close() error { return finishOutput(s.flush(), nil, s.f) }
 
 func (s *jsonSink) report(w io.Writer) {
 	fmt.Fprintf(w, "  records printed   %d (JSON)\n", s.written)

@@ -233,16 +233,7 @@ func (s *csvSink) flush() error {
 }
 
 func (s *csvSink) close() error {
-	err := s.w.Close()
-	if ferr := s.bw.Flush(); err == nil {
-		err = ferr
-	}
-	if s.f != nil {
-		if cerr := s.f.Close(); err == nil {
-			err = cerr
-		}
-	}
-	return err
+	return finishOutput(s.w.Close(), s.bw, s.f)
 }
 
 func (s *csvSink) report(w io.Writer) {

@@ -120,16 +120,7 @@ func (s *jsonlSink) flush() error {
 }
 
 func (s *jsonlSink) close() error {
-	err := s.w.Close()
-	if ferr := s.bw.Flush(); err == nil {
-		err = ferr
-	}
-	if s.f != nil {
-		if cerr := s.f.Close(); err == nil {
-			err = cerr
-		}
-	}
-	return err
+	return finishOutput(s.w.Close(), s.bw, s.f)
 }
 
 func (s *jsonlSink) report(w io.Writer) {

@@ -111,16 +111,7 @@ func (s *zeekSink) flush() error {
 }
 
 func (s *zeekSink) close() error {
-	err := s.writer().Close()
-	if ferr := s.bw.Flush(); err == nil {
-		err = ferr
-	}
-	if s.f != nil {
-		if cerr := s.f.Close(); err == nil {
-			err = cerr
-		}
-	}
-	return err
+	return finishOutput(s.writer().Close(), s.bw, s.f)
 }
 
 func (s *zeekSink) report(w io.Writer) {
