@@ -1,0 +1,34 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/flowgate/flowgate/gateway"
+	"github.com/flowgate/flowgate/gateway/config"
+)
+
+// ErrNotImplemented is a config entry this daemon cannot run yet.
+var ErrNotImplemented = errors.New("daemon: not implemented")
+
+// sourceMaker picks the constructor of a source entry. Each kind's
+// constructor lives in its own file.
+func sourceMaker(s config.Source) (SourceMaker, error) {
+	switch s.Kind {
+	case config.KindNetFlow:
+		return newNetFlowSource, nil
+	}
+	return nil, fmt.Errorf("%w: %s as a source", ErrNotImplemented, s.Text)
+}
+
+// sinkMaker picks the constructor of a sink entry.
+func sinkMaker(s config.Sink) (SinkMaker, error) {
+	switch s.Kind {
+	case config.KindFile:
+		switch s.Net.Format {
+		}
+	case config.KindNetFlow:
+	}
+	_ = gateway.FormatAuto
+	return nil, fmt.Errorf("%w: %s as a sink", ErrNotImplemented, s.Text)
+}
