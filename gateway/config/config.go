@@ -4,6 +4,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flowgate/flowgate/codecs/jsonl"
 	"github.com/flowgate/flowgate/flow/filter"
 	"github.com/flowgate/flowgate/gateway"
 	"github.com/flowgate/flowgate/mappings"
@@ -71,6 +73,10 @@ type Sink struct {
 	Endpoint
 	Rotate Rotate // file sinks only
 	Queue  Queue  // in front of the sink
+	// Dialect is the JSON-lines or CSV dialect of a json:, csv: or
+	// kafka:// (format=json) sink ("" the default: the pipeline's
+	// mapping's dialect, else argus).
+	Dialect string
 }
 
 // Pipeline is sources, an optional filter and mapping, and sinks.
@@ -91,8 +97,11 @@ type Pipeline struct {
 
 // Config is a loaded gateway config.
 type Config struct {
-	Name      string
-	Version   int
+	Name    string
+	Version int
+	// Metrics is where /metrics, /healthz and /readyz are served
+	// (host:port; "" none).
+	Metrics   string
 	Pipelines []Pipeline
 }
 
@@ -211,7 +220,7 @@ func Load(name string, data []byte, dir string) (*Config, error) {
 		return nil, l.errs
 	}
 	root := doc.Content[0]
-	top := l.mapping(root, "", "version", "pipelines")
+	top := l.mapping(root, "", "version", "metrics", "pipelines")
 	if top == nil {
 		return nil, l.errs
 	}
@@ -224,6 +233,16 @@ func Load(name string, data []byte, dir string) (*Config, error) {
 		l.add(n, "version", ErrVersion, "%s (this flowgate reads version 1)", n.Value)
 	} else {
 		c.Version = 1
+	}
+	if n := top["metrics"]; n != nil {
+		if a, ok := l.str(n, "metrics"); ok {
+			if a != "" {
+				if _, port, err := net.SplitHostPort(a); err != nil || checkPort(port) != nil {
+					l.add(n, "metrics", ErrValue, "%q: want host:port or :port (\"\" serves no metrics)", a)
+				}
+			}
+			c.Metrics = a
+		}
 	}
 	if n := top["pipelines"]; n == nil {
 		l.add(root, "pipelines", ErrMissing, "a config needs a pipelines: list")
@@ -378,7 +397,15 @@ func (l *loader) sink(n *yaml.Node, path string, q Queue) (Sink, bool) {
 	var rot *yaml.Node
 	epath := path
 	if n.Kind == yaml.MappingNode {
-		m := l.mapping(n, path, "endpoint", "rotate", "queue")
+		m := l.mapping(n, path, "endpoint", "rotate", "queue", "dialect")
+		if x := m["dialect"]; x != nil {
+			if d, ok := l.str(x, join(path, "dialect")); ok {
+				if !slices.Contains(jsonl.Dialects, d) {
+					l.add(x, join(path, "dialect"), ErrValue, "%q: want one of %s", d, strings.Join(jsonl.Dialects, ", "))
+				}
+				s.Dialect = d
+			}
+		}
 		if x := m["queue"]; x != nil {
 			s.Queue = l.queue(x, join(path, "queue"), q)
 		}
@@ -397,8 +424,9 @@ func (l *loader) sink(n *yaml.Node, path string, q Queue) (Sink, bool) {
 	if ok && rot != nil && (e.Kind != KindFile || e.Net.IsStdio()) {
 		l.add(rot, join(path, "rotate"), ErrRole, "only file sinks rotate, not %q", e.Text)
 	}
-	if s.Rotate != (Rotate{}) {
-		s.Implemented = false // the rotating file writer is still to come
+	if ok && s.Dialect != "" && !(e.Kind == KindFile && (e.Net.Format == gateway.FormatJSON || e.Net.Format == gateway.FormatCSV) ||
+		e.Kind == KindKafka && e.Kafka.Format == "json") {
+		l.add(n, join(path, "dialect"), ErrRole, "only json:, csv: and kafka:// (format=json) sinks have a dialect, not %q", e.Text)
 	}
 	return s, ok
 }

@@ -78,7 +78,7 @@ func TestLoadGood(t *testing.T) {
 		t.Errorf("stdout sink %+v", s)
 	}
 	if s := p.Sinks[1]; s.Rotate != (Rotate{Every: 15 * time.Minute, Size: 512 << 20}) ||
-		s.Queue != (Queue{100000, Block}) || s.Net.Path != "data/edge.argus" || s.Implemented {
+		s.Queue != (Queue{100000, Block}) || s.Net.Path != "data/edge.argus" || !s.Implemented {
 		t.Errorf("rotated sink %+v", s)
 	}
 	if s := p.Sinks[2]; s.Kind != KindKafka || s.Kafka != (KafkaOptions{Format: "json", Key: "flow"}) {
@@ -299,4 +299,33 @@ func FuzzLoad(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestMetricsAndDialect: the top-level metrics address and a sink's
+// dialect, with the errors each gives.
+func TestMetricsAndDialect(t *testing.T) {
+	good := "version: 1\nmetrics: 127.0.0.1:9800\npipelines:\n  - name: a\n    sources: [nf+udp://:2055]\n    sinks:\n      - {endpoint: 'json:-', dialect: goflow2}\n      - {endpoint: 'kafka://k:9092/flows', dialect: ecs}\n"
+	c, err := Load("m.yaml", []byte(good), ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Metrics != "127.0.0.1:9800" || c.Pipelines[0].Sinks[0].Dialect != "goflow2" || c.Pipelines[0].Sinks[1].Dialect != "ecs" {
+		t.Errorf("metrics %q, dialects %q %q", c.Metrics, c.Pipelines[0].Sinks[0].Dialect, c.Pipelines[0].Sinks[1].Dialect)
+	}
+	bad := "version: 1\nmetrics: nowhere\npipelines:\n  - name: a\n    sources: [nf+udp://:2055]\n    sinks:\n      - {endpoint: 'json:-', dialect: yaml}\n      - {endpoint: 'argus:x.argus', dialect: ecs}\n"
+	_, err = Load("m.yaml", []byte(bad), ".")
+	want := []string{
+		`m.yaml:2:10: metrics: bad value: "nowhere": want host:port or :port ("" serves no metrics)`,
+		`m.yaml:7:39: pipelines[0].sinks[0].dialect: bad value: "yaml": want one of argus, ecs, goflow2, nfdump, ipfix`,
+		`m.yaml:8:9: pipelines[0].sinks[1].dialect: endpoint not usable here: only json:, csv: and kafka:// (format=json) sinks have a dialect, not "argus:x.argus"`,
+	}
+	var es Errors
+	if !errors.As(err, &es) || len(es) != len(want) {
+		t.Fatalf("errors %v, want %d", err, len(want))
+	}
+	for i, e := range es {
+		if e.Error() != want[i] {
+			t.Errorf("error %d\n got %s\nwant %s", i, e, want[i])
+		}
+	}
 }
