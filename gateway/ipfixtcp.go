@@ -52,6 +52,9 @@ type TCPListener struct {
 	// SessionEnd, when set before Serve, gets each session's decoders when
 	// the session ends (CodecSet.Release keeps their counters).
 	SessionEnd func(Decoders)
+
+	raw       RawHandler // SetRaw (nfraw.go)
+	rawDecode bool
 }
 
 // ListenTCP listens for IPFIX sessions on addr; with o.Cert and o.Key the
@@ -189,7 +192,7 @@ func (l *TCPListener) session(c net.Conn, h Handler) error {
 	if l.SessionEnd != nil {
 		defer l.SessionEnd(dec)
 	}
-	bd := batchDecoder{dec: dec.Only(FormatIPFIX), c: &l.c}
+	bd := batchDecoder{dec: dec.Only(FormatIPFIX), c: &l.c, raw: l.rawTap()}
 	var off int64 // stream offset of the next message, for errors
 	for {
 		// Decode every whole message already buffered, without reading

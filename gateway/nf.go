@@ -272,6 +272,7 @@ type batchDecoder struct {
 	msgs  uint64
 	bytes uint64
 	ver   [3]uint64
+	raw   *rawTap // nfraw.go: messages handed on as received; nil if unset
 }
 
 // add decodes one message, appending its records to bd.recs.
@@ -280,6 +281,12 @@ func (bd *batchDecoder) add(b []byte, from netip.AddrPort) {
 	bd.bytes += uint64(len(b))
 	if i := versionIndex(MessageVersion(b)); i >= 0 {
 		bd.ver[i]++
+	}
+	if bd.raw != nil {
+		bd.raw.add(b, from)
+		if !bd.raw.decode {
+			return
+		}
 	}
 	var err error
 	bd.recs, err = bd.dec.Decode(b, from, bd.recs)
@@ -299,7 +306,10 @@ func (bd *batchDecoder) flush(h Handler) error {
 	bd.c.countVersions(bd.ver)
 	bd.msgs, bd.bytes, bd.ver = 0, 0, [3]uint64{}
 	var err error
-	if len(bd.recs) > 0 {
+	if bd.raw != nil {
+		err = bd.raw.flush()
+	}
+	if len(bd.recs) > 0 && err == nil {
 		err = h(bd.recs)
 	}
 	bd.recs = bd.recs[:0]
