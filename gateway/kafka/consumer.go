@@ -74,6 +74,7 @@ type Consumer struct {
 	joined  []byte // a run of JSON messages (decodeAll)
 	arena   []byte
 	onError func(*MessageError)
+	raw     *rawDecoders // raw.go
 
 	messages, records, malformed, retries, commits atomic.Int64
 }
@@ -237,6 +238,8 @@ func (c *Consumer) decode(m *kgo.Record) {
 		err = c.decodeArgus(m.Value)
 	case FormatJSON:
 		err = c.decodeJSON(m.Value, header(m, HeaderDialect))
+	case FormatRaw:
+		err = c.decodeRaw(m)
 	default:
 		err = ErrFormat
 	}

@@ -135,6 +135,10 @@ func NewProducer(cfg ProducerConfig) (*Producer, error) {
 		if p.aw, err = argus.NewWriter(&p.buf, 5); err != nil {
 			return nil, err
 		}
+	case FormatRaw: // raw.go: ProduceRaw
+		if err = rawKeying(cfg.Key); err != nil {
+			return nil, err
+		}
 	default:
 		return nil, fmt.Errorf("%w: %q", ErrFormat, cfg.Format)
 	}
@@ -260,6 +264,9 @@ func (p *Producer) encode(r *flow.Record) (value []byte, err error) {
 // (back-pressure). Encoding failures are counted and the first one is
 // returned after the rest are queued; delivery results come from Flush.
 func (p *Producer) Produce(ctx context.Context, recs []flow.Record) error {
+	if p.format == FormatRaw {
+		return fmt.Errorf("%w: records given to a raw producer (ProduceRaw)", ErrFormat)
+	}
 	var first error
 	p.mu.Lock()
 	defer p.mu.Unlock()
