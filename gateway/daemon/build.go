@@ -17,6 +17,13 @@ func sourceMaker(s config.Source) (SourceMaker, error) {
 	switch s.Kind {
 	case config.KindNetFlow:
 		return newNetFlowSource, nil
+	case config.KindSensor:
+		return newSensorSource, nil
+	case config.KindFile:
+		if isFollowed(s) {
+			return newFollowSource, nil
+		}
+		return newFileSource, nil
 	}
 	return nil, fmt.Errorf("%w: %s as a source", ErrNotImplemented, s.Text)
 }

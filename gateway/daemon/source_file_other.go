@@ -1,0 +1,23 @@
+//go:build !linux
+
+package daemon
+
+import "context"
+
+// dirWatcher polls the directory (inotify is Linux's).
+type dirWatcher struct {
+	dir  string
+	last map[string]polled
+}
+
+func newDirWatcher(dir string) *dirWatcher { return &dirWatcher{dir: dir} }
+
+// wait sleeps a polling interval; nil names: the caller scans.
+func (w *dirWatcher) wait(ctx context.Context) ([]string, error) {
+	return nil, sleepCtx(ctx, pollEvery)
+}
+
+func (w *dirWatcher) close() {}
+
+// newPollingWatcher is a watcher that polls (tests).
+func newPollingWatcher(dir string) *dirWatcher { return newDirWatcher(dir) }

@@ -1,0 +1,295 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/flowgate/flowgate/flow"
+	"github.com/flowgate/flowgate/gateway/config"
+	"github.com/flowgate/flowgate/sensor"
+	"github.com/flowgate/flowgate/sensor/argusconf"
+	"github.com/flowgate/flowgate/sensor/capture"
+	"github.com/flowgate/flowgate/sensor/decode"
+	"github.com/flowgate/flowgate/sensor/track"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// sensorSource is the `sensor` / `sensor:IFACE` source: packets captured
+// in-process and turned into Argus records by the sensor package, with
+// argus's defaults (argus -X), as `flowgate sensor -i IFACE` makes them.
+type sensorSource struct {
+	text  string
+	iface string
+	live  capture.LiveSource
+	s     *sensor.Sensor
+	b     sensorBatch
+}
+
+// ErrNoInterface: `sensor` without an interface, and no interface up
+// other than loopback.
+var ErrNoInterface = errors.New("daemon: sensor: no interface to capture on (name one: sensor:IFACE)")
+
+// sensorPoll is how long a live read waits for a frame before the sensor's
+// clock advances (idle flows time out) and ctx is looked at again.
+const sensorPoll = 250 * time.Millisecond
+
+func newSensorSource(s config.Source, env Env) (Source, error) {
+	iface := s.Iface
+	if iface == "" {
+		var err error
+		if iface, err = defaultInterface(); err != nil {
+			return nil, fmt.Errorf("%s: %w", s.Text, err)
+		}
+	}
+	live, err := capture.OpenLive(iface, capture.LiveOptions{Promisc: true, ReadTimeout: sensorPoll})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.Text, err)
+	}
+	// A live link must keep up: one flow table per core, as flowgate
+	// sensor -i runs.
+	opt := sensorOptions(sensor.DefaultShards())
+	opt.Live = true
+	opt.KernelStats = live.Stats
+	src := &sensorSource{text: s.Text, iface: iface, live: live}
+	src.s = sensor.New(opt, src.b.add)
+	return src, nil
+}
+
+// defaultInterface is the interface argus captures on when none is named
+// (libpcap's pcap_lookupdev): the first one that is up, is not loopback
+// and has an address.
+func defaultInterface() (string, error) {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrNoInterface, err)
+	}
+	for _, ifc := range ifs {
+		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 {
+			continue
+		}
+		if addrs, err := ifc.Addrs(); err == nil && len(addrs) > 0 {
+			return ifc.Name, nil
+		}
+	}
+	return "", ErrNoInterface
+}
+
+// sensorOptions are the sensor's options with argus's defaults, as
+// flowgate sensor sets them without flags.
+func sensorOptions(shards int) sensor.Options {
+	c := argusconf.Default()
+	return sensor.Options{
+		Track: track.Options{
+			StatusInterval: c.FlowStatus,
+			IPTimeout:      c.IPTimeout,
+			TCPTimeout:     c.TCPTimeout,
+			ICMPTimeout:    c.ICMPTimeout,
+			IGMPTimeout:    c.IGMPTimeout,
+			FragTimeout:    c.FragTimeout,
+			ARPTimeout:     c.ARPTimeout,
+			OtherTimeout:   c.OtherTimeout,
+		},
+		NoTunnels:      !c.TunnelParsing,
+		MarInterval:    uint16(c.MarStatus / time.Second),
+		ReportInterval: uint16(max(c.FlowStatus/time.Second, 1)),
+		Shards:         shards,
+	}
+}
+
+// sensorBatch gathers the sensor's records for Emit. The sensor reuses
+// its record after emit returns and, with several shards, calls emit
+// from the shards' goroutines one at a time: the batch is under mu, and
+// each record's bytes are copied into an arena reused from batch to
+// batch.
+type sensorBatch struct {
+	mu      sync.Mutex
+	ctx     context.Context
+	emit    Emitter
+	recs    []flow.Record
+	arena   []byte
+	err     error // the first Emit error: the reading loop stops on it
+	stopped atomic.Bool
+	records atomic.Uint64
+}
+
+// sensorBatchLen is the records a batch holds before it is emitted.
+const sensorBatchLen = 256
+
+func (b *sensorBatch) start(ctx context.Context, emit Emitter) {
+	b.mu.Lock()
+	b.ctx, b.emit = ctx, emit
+	if b.recs == nil {
+		b.recs = make([]flow.Record, 0, sensorBatchLen)
+	}
+	b.mu.Unlock()
+}
+
+// add is the sensor's emit function.
+func (b *sensorBatch) add(r *flow.Record) {
+	b.mu.Lock()
+	if b.err == nil && b.emit != nil {
+		b.recs = append(b.recs, *r)
+		b.arena = b.recs[len(b.recs)-1].DetachInto(b.arena)
+		if len(b.recs) == cap(b.recs) {
+			b.flushLocked()
+		}
+	}
+	b.mu.Unlock()
+}
+
+func (b *sensorBatch) flush() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.flushLocked()
+	return b.err
+}
+
+func (b *sensorBatch) flushLocked() {
+	if len(b.recs) > 0 && b.err == nil {
+		if err := b.emit.Emit(b.ctx, b.recs); err != nil {
+			b.err = err
+			b.stopped.Store(true)
+		} else {
+			b.records.Add(uint64(len(b.recs)))
+		}
+	}
+	b.recs, b.arena = b.recs[:0], b.arena[:0]
+}
+
+// Run captures until ctx is done. On the way out the sensor flushes its
+// flows (final records) and its closing MAR, which are emitted with a
+// short grace period of their own: ctx is already done then.
+func (s *sensorSource) Run(ctx context.Context, emit Emitter) error {
+	s.b.start(ctx, emit)
+	frames := make([]capture.Frame, 256)
+	var runErr error
+	for ctx.Err() == nil && !s.b.stopped.Load() {
+		n, err := s.live.ReadFrames(frames)
+		switch {
+		case err == nil:
+			s.s.Frames(frames[:n])
+		case errors.Is(err, capture.ErrTimeout):
+			s.s.Tick(time.Now().UnixNano()) // idle link: flows still time out
+		default:
+			runErr = fmt.Errorf("%s: %w", s.text, err)
+		}
+		if runErr != nil {
+			break
+		}
+		s.b.flush()
+	}
+	gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	s.b.mu.Lock()
+	s.b.ctx = gctx
+	s.b.mu.Unlock()
+	s.s.Close()
+	err := s.b.flush()
+	if runErr != nil {
+		return runErr
+	}
+	if ctx.Err() != nil || errors.Is(err, ErrStopping) {
+		return nil
+	}
+	return err
+}
+
+func (s *sensorSource) Stats() SourceStats {
+	return sensorStats(s.s.Stats(), s.b.records.Load(), s.iface)
+}
+
+// sensorStats maps the sensor's counters onto loss rows: frames that did
+// not decode are malformed (per decode reason), frames the kernel or the
+// sensor dropped are queue_full. Their unit is packets: a lost frame is
+// part of a flow, not a countable record.
+func sensorStats(st sensor.Stats, records uint64, where string) SourceStats {
+	out := SourceStats{Records: records}
+	for r, n := range st.Bad {
+		if n > 0 {
+			out.Lost = append(out.Lost, Loss{Reason: ReasonMalformed, Unit: "packets",
+				Detail: where + ": frame not decoded: " + decode.Reason(r).String(), N: n})
+		}
+	}
+	if st.KernelDrops > 0 {
+		out.Lost = append(out.Lost, Loss{Reason: ReasonQueueFull, Unit: "packets",
+			Detail: where + ": capture ring full (kernel drops)", N: st.KernelDrops})
+	}
+	if st.OurDrops > 0 {
+		out.Lost = append(out.Lost, Loss{Reason: ReasonQueueFull, Unit: "packets",
+			Detail: where + ": sensor shards busy", N: st.OurDrops})
+	}
+	return out
+}
+
+func (s *sensorSource) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{s.s.Collector()}
+}
+
+func (s *sensorSource) Listening() []string {
+	return []string{"sensor capturing on " + s.iface}
+}
+
+func (s *sensorSource) Close() error { return s.live.Close() }
+
+func (s *sensorSource) String() string { return s.text }
+
+// pcapStats are the counters of the pcap files read through the sensor
+// (file sources), summed over files.
+type pcapStats struct {
+	mu  sync.Mutex
+	sum sensor.Stats
+}
+
+func (p *pcapStats) add(st sensor.Stats) {
+	p.mu.Lock()
+	for i, n := range st.Bad {
+		p.sum.Bad[i] += n
+	}
+	p.sum.Packets += st.Packets
+	p.mu.Unlock()
+}
+
+func (p *pcapStats) lost() []Loss {
+	p.mu.Lock()
+	st := p.sum
+	p.mu.Unlock()
+	return sensorStats(st, 0, "pcap").Lost
+}
+
+// readPcap runs a capture file through the sensor (one flow table, no
+// drops: files wait), emitting its records as `flowgate sensor -r FILE`
+// writes them. A read error of the capture (a truncated or corrupt
+// record) ends the reading, as in flowgate sensor: the flows so far are
+// flushed and the error is returned for the caller to count. It returns
+// the sensor's counters, the records emitted and the Emit error, if any.
+func readPcap(ctx context.Context, path string, emit Emitter) (st sensor.Stats, records uint64, readErr, emitErr error) {
+	src, err := capture.OpenFile(path)
+	if err != nil {
+		return st, 0, err, nil
+	}
+	defer src.Close()
+	var b sensorBatch
+	b.start(ctx, emit)
+	s := sensor.New(sensorOptions(1), b.add)
+	bsrc := capture.Batch(src)
+	frames := make([]capture.Frame, 256)
+	for ctx.Err() == nil && !b.stopped.Load() {
+		n, err := bsrc.ReadFrames(frames)
+		if err != nil {
+			if err != io.EOF {
+				readErr = err
+			}
+			break
+		}
+		s.Frames(frames[:n])
+	}
+	s.Close()
+	emitErr = b.flush()
+	return s.Stats(), b.records.Load(), readErr, emitErr
+}
