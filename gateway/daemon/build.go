@@ -33,6 +33,10 @@ func sinkMaker(s config.Sink) (SinkMaker, error) {
 	switch s.Kind {
 	case config.KindFile:
 		switch s.Net.Format {
+		case gateway.FormatArgus, gateway.FormatArgus3:
+			return newArgusFileSink, nil
+		case gateway.FormatJSON, gateway.FormatCSV, gateway.FormatZeek, gateway.FormatZeekJSON:
+			return newTextFileSink, nil
 		}
 	case config.KindNetFlow:
 	}
