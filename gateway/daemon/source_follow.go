@@ -419,7 +419,8 @@ func (z *zeekRun) run(ctx context.Context) error {
 		if z.flushed && i > 0 {
 			// The batch went out while the reader waited for this record,
 			// which was decoded into slot i: it is the new batch's first.
-			z.b.recs[0] = z.b.recs[i]
+			// Swapped, not copied: each slot keeps its own Extra storage.
+			z.b.recs[0], z.b.recs[i] = z.b.recs[i], z.b.recs[0]
 		}
 		if err == nil {
 			if z.b.n == 0 {

@@ -113,6 +113,7 @@ type sensorBatch struct {
 	emit    Emitter
 	recs    []flow.Record
 	arena   []byte
+	extra   []flow.Field
 	err     error // the first Emit error: the reading loop stops on it
 	stopped atomic.Bool
 	records atomic.Uint64
@@ -135,7 +136,14 @@ func (b *sensorBatch) add(r *flow.Record) {
 	b.mu.Lock()
 	if b.err == nil && b.emit != nil {
 		b.recs = append(b.recs, *r)
-		b.arena = b.recs[len(b.recs)-1].DetachInto(b.arena)
+		c := &b.recs[len(b.recs)-1]
+		b.arena = c.DetachInto(b.arena)
+		if len(c.Extra) > 0 {
+			// Extra is the sensor's slice, reused: copy it too.
+			k := len(b.extra)
+			b.extra = append(b.extra, c.Extra...)
+			c.Extra = b.extra[k:len(b.extra):len(b.extra)]
+		}
 		if len(b.recs) == cap(b.recs) {
 			b.flushLocked()
 		}
@@ -159,7 +167,7 @@ func (b *sensorBatch) flushLocked() {
 			b.records.Add(uint64(len(b.recs)))
 		}
 	}
-	b.recs, b.arena = b.recs[:0], b.arena[:0]
+	b.recs, b.arena, b.extra = b.recs[:0], b.arena[:0], b.extra[:0]
 }
 
 // Run captures until ctx is done. On the way out the sensor flushes its

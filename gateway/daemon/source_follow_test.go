@@ -1,0 +1,296 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flowgate/flowgate/codecs/zeek"
+	"github.com/flowgate/flowgate/flow"
+)
+
+// readZeek reads a whole log once with codecs/zeek.
+func readZeek(t testing.TB, data []byte) []flow.Record {
+	t.Helper()
+	rd := zeek.NewReader(bytes.NewReader(data))
+	var out []flow.Record
+	for {
+		var r flow.Record
+		err := rd.Decode(&r)
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Detach()
+		out = append(out, r)
+	}
+}
+
+// splitLog cuts a conn.log into its header lines (before the first
+// record), its record lines and its trailer ('#' lines after them).
+func splitLog(data []byte) (hdr []byte, lines [][]byte, trailer []byte) {
+	for _, l := range bytes.SplitAfter(data, []byte{'\n'}) {
+		switch {
+		case len(l) == 0:
+		case l[0] == '#' && len(lines) == 0:
+			hdr = append(hdr, l...)
+		case l[0] == '#':
+			trailer = append(trailer, l...)
+		default:
+			lines = append(lines, l)
+		}
+	}
+	return
+}
+
+// sameRecords reports the first difference between got and want.
+func sameRecords(got, want []flow.Record) error {
+	if len(got) != len(want) {
+		return fmt.Errorf("%d records, want %d", len(got), len(want))
+	}
+	for i := range got {
+		if !reflect.DeepEqual(got[i], want[i]) {
+			g, w := reflect.ValueOf(got[i]), reflect.ValueOf(want[i])
+			var diff []string
+			for f := 0; f < g.NumField(); f++ {
+				if !reflect.DeepEqual(g.Field(f).Interface(), w.Field(f).Interface()) {
+					diff = append(diff, fmt.Sprintf("%s: got %+v, want %+v", g.Type().Field(f).Name, g.Field(f).Interface(), w.Field(f).Interface()))
+				}
+			}
+			return fmt.Errorf("record %d differs: %s", i, strings.Join(diff, "; "))
+		}
+	}
+	return nil
+}
+
+// logWriter appends to a log as Zeek does, line by line; every 40th line
+// in two writes with a pause between (a partial line must wait), and a
+// pause every 100 lines (the follower reaches the end and waits).
+type logWriter struct {
+	t    testing.TB
+	path string
+	f    *os.File
+}
+
+func (w *logWriter) open() {
+	f, err := os.OpenFile(w.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.f = f
+}
+
+func (w *logWriter) write(b []byte) {
+	if _, err := w.f.Write(b); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+func (w *logWriter) lines(lines [][]byte) {
+	for i, l := range lines {
+		if i%40 == 3 && len(l) > 4 {
+			w.write(l[:len(l)/2])
+			time.Sleep(followPoll + 20*time.Millisecond)
+			w.write(l[len(l)/2:])
+		} else {
+			w.write(l)
+		}
+		if i%100 == 99 {
+			time.Sleep(followPoll + 50*time.Millisecond)
+		}
+	}
+}
+
+func startFollow(t testing.TB, path string) (*followSource, *memEmitter, context.CancelFunc, chan error) {
+	t.Helper()
+	src := makeSource(t, "zeek:"+path)
+	fs, ok := src.(*followSource)
+	if !ok {
+		t.Fatalf("zeek:%s made a %T, not a follower", path, src)
+	}
+	em := &memEmitter{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- fs.Run(ctx, em) }()
+	return fs, em, cancel, done
+}
+
+// A corpus conn.log (TSV and JSON) written line by line, renamed half way
+// and continued in a new file with its header, as Zeek rotates: the
+// records emitted are those of reading the whole log once with
+// codecs/zeek, none lost or duplicated, and the last ones go out within
+// a second of their line.
+func TestFollowZeekRotation(t *testing.T) {
+	for _, rel := range []string{
+		"zeek/slips/test18-malicious-ctu-sme-11-win/zeek-labeled/conn.log.labeled",
+		"zeek/slips/test9-mixed-zeek-dir/conn.log",
+	} {
+		t.Run(filepath.Base(filepath.Dir(rel)), func(t *testing.T) {
+			data, err := os.ReadFile(corpus(t, rel))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := readZeek(t, data)
+			hdr, lines, trailer := splitLog(data)
+			dir := t.TempDir()
+			path := filepath.Join(dir, "conn.log")
+			fs, em, cancel, done := startFollow(t, path) // before the log exists
+			defer cancel()
+			w := &logWriter{t: t, path: path}
+			w.open()
+			w.write(hdr)
+			half := len(lines) / 2
+			w.lines(lines[:half])
+			w.write(trailer)
+			w.f.Close()
+			// Zeek's rotation: the log renamed, a new one opened.
+			if err := os.Rename(path, filepath.Join(dir, "conn.2026-11-27-01-00-00.log")); err != nil {
+				t.Fatal(err)
+			}
+			w.open()
+			w.write(hdr)
+			w.lines(lines[half:])
+			last := time.Now()
+			waitFor(t, "every record", 10*time.Second, func() bool { return em.len() >= len(want) })
+			if d := time.Since(last); d > time.Second {
+				t.Errorf("the last records went out %v after their line", d)
+			}
+			time.Sleep(3 * followPoll)
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			w.f.Close()
+			if err := sameRecords(em.snapshot(), want); err != nil {
+				t.Error(err)
+			}
+			if st := fs.Stats(); st.Records != uint64(len(want)) || len(st.Lost) != 0 {
+				t.Errorf("stats: %d records, loss %+v", st.Records, st.Lost)
+			}
+		})
+	}
+}
+
+// A log truncated in place (copytruncate) is read again from its start.
+func TestFollowZeekTruncate(t *testing.T) {
+	data, err := os.ReadFile(corpus(t, "zeek/slips/test18-malicious-ctu-sme-11-win/zeek-labeled/conn.log.labeled"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := readZeek(t, data)
+	hdr, lines, _ := splitLog(data)
+	path := filepath.Join(t.TempDir(), "conn.log")
+	w := &logWriter{t: t, path: path}
+	w.open()
+	w.write(hdr)
+	half := len(lines) / 2
+	for _, l := range lines[:half] {
+		w.write(l)
+	}
+	_, em, cancel, done := startFollow(t, path)
+	defer cancel()
+	waitFor(t, "the first half", 10*time.Second, func() bool { return em.len() == half })
+	if err := w.f.Truncate(0); err != nil {
+		t.Fatal(err)
+	}
+	w.f.Close()
+	time.Sleep(3 * followPoll) // the follower sees the file shorter than its offset
+	w.open()
+	w.write(hdr)
+	for _, l := range lines[half:] {
+		w.write(l)
+	}
+	waitFor(t, "the second half", 10*time.Second, func() bool { return em.len() >= len(want) })
+	cancel()
+	<-done
+	w.f.Close()
+	if err := sameRecords(em.snapshot(), want); err != nil {
+		t.Error(err)
+	}
+}
+
+// A bad line in a followed log is counted with the file and the line's
+// byte offset; every other record is kept, with the header still known.
+func TestFollowZeekBadLine(t *testing.T) {
+	data, err := os.ReadFile(corpus(t, "zeek/slips/test18-malicious-ctu-sme-11-win/zeek-labeled/conn.log.labeled"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := readZeek(t, data)
+	hdr, lines, trailer := splitLog(data)
+	path := filepath.Join(t.TempDir(), "conn.log")
+	var log []byte
+	log = append(log, hdr...)
+	for i, l := range lines {
+		if i == 300 || i == 301 {
+			log = append(log, "garbage\tline\n"...)
+		}
+		log = append(log, l...)
+	}
+	badAt := bytes.Index(log, []byte("garbage"))
+	log = append(log, trailer...)
+	log = append(log, bytes.Repeat([]byte{'x'}, 70<<10)...) // a line too long to be one
+	log = append(log, '\n')
+	log = append(log, hdr...)
+	log = append(log, lines[0]...)
+	if err := os.WriteFile(path, log, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fs, em, cancel, done := startFollow(t, path)
+	waitFor(t, "every record", 10*time.Second, func() bool { return em.len() >= len(want)+1 })
+	cancel()
+	<-done
+	if err := sameRecords(em.snapshot()[:len(want)], want); err != nil {
+		t.Error(err)
+	}
+	st := fs.Stats()
+	if len(st.Lost) != 1 || st.Lost[0].N != 3 || st.Lost[0].Reason != ReasonMalformed ||
+		!strings.Contains(st.Lost[0].Detail, fmt.Sprintf("%s: byte %d:", path, badAt)) {
+		t.Errorf("loss %+v, want 3 malformed, the first at %s byte %d", st.Lost, path, badAt)
+	}
+}
+
+// Reading a conn.log once (a file source, no zeek: prefix) gives the
+// records of codecs/zeek, the last line's missing newline included.
+func TestFileSourceZeekOnce(t *testing.T) {
+	p := corpus(t, "zeek/slips/test9-mixed-zeek-dir/conn.log")
+	data, _ := os.ReadFile(p)
+	cut := filepath.Join(t.TempDir(), "conn.log")
+	os.WriteFile(cut, bytes.TrimRight(data, "\n"), 0o644)
+	src := makeSource(t, cut)
+	if _, ok := src.(*fileSource); !ok {
+		t.Fatalf("%T", src)
+	}
+	var em memEmitter
+	if err := src.Run(context.Background(), &em); err != nil {
+		t.Fatal(err)
+	}
+	if err := sameRecords(em.snapshot(), readZeek(t, data)); err != nil {
+		t.Error(err)
+	}
+}
+
+// Cancelling a follower waiting for lines stops it at once.
+func TestFollowCancel(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "conn.log")
+	os.WriteFile(path, nil, 0o644)
+	_, _, cancel, done := startFollow(t, path)
+	time.Sleep(2 * followPoll)
+	start := time.Now()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 2*followPoll {
+		t.Errorf("stopped %v after cancel", d)
+	}
+}
