@@ -19,6 +19,8 @@ func sourceMaker(s config.Source) (SourceMaker, error) {
 		return newNetFlowSource, nil
 	case config.KindSensor:
 		return newSensorSource, nil
+	case config.KindArgus:
+		return newArgusSource, nil
 	case config.KindFile:
 		if isFollowed(s) {
 			return newFollowSource, nil
@@ -31,6 +33,8 @@ func sourceMaker(s config.Source) (SourceMaker, error) {
 // sinkMaker picks the constructor of a sink entry.
 func sinkMaker(s config.Sink) (SinkMaker, error) {
 	switch s.Kind {
+	case config.KindArgus:
+		return newArgusTCPSink, nil
 	case config.KindFile:
 		switch s.Net.Format {
 		case gateway.FormatArgus, gateway.FormatArgus3:
