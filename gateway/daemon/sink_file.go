@@ -188,7 +188,10 @@ type argusFileSink struct {
 	ver int
 	w   *argus.Writer
 	// exact: with rotate.size the writer is flushed into the rotator after
-	// each record, so the file's size is known at each record.
+	// each record once the file is within exactSlack of the size, so that
+	// the record that crosses it is the file's last. Before that, what
+	// the writer holds (64 KiB at most, and a record) cannot make the
+	// file reach the size.
 	exact bool
 	fresh bool // the file has no record yet
 }
@@ -248,7 +251,7 @@ func (s *argusFileSink) Write(recs []flow.Record, lost LostFunc) error {
 		if err == nil {
 			err = s.w.Encode(r)
 		}
-		if err == nil && s.exact {
+		if err == nil && s.exact && s.rot.n+exactSlack >= s.rot.size {
 			err = s.w.Flush()
 		}
 		if err == nil && s.rot.seq == seq {
@@ -292,6 +295,10 @@ func (s *argusFileSink) start(now time.Time) error {
 	s.armTimer(now)
 	return nil
 }
+
+// exactSlack is how close to rotate.size the Argus sink starts counting
+// bytes record by record: the writer's buffer and a large record.
+const exactSlack = 128 << 10
 
 // startMar is the start MAR of a file whose first record is the status
 // or closing MAR m: m's source, sequence and times, with no layout, so
