@@ -3,12 +3,14 @@ package daemon
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -238,4 +240,143 @@ func TestArgusSourceMalformed(t *testing.T) {
 		}
 	}
 	t.Logf("%s", l.Detail)
+}
+
+// The real sensor: Debian's argus 3.0.8.2 capturing on lo serves its
+// records on a port (-P); an argus:// source and `ra -S` read it at the
+// same time. Datagrams sent from a known port show up in both as the
+// same flow records (times, packets, bytes), and the status MARs (-M 1)
+// arrive too. Needs root (argus captures on lo).
+func TestArgusSourceRealArgus(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a live capture")
+	}
+	for _, tool := range []string{"/usr/sbin/argus", "/usr/bin/ra"} {
+		if _, err := os.Stat(tool); err != nil {
+			t.Skipf("%s is not installed", tool)
+		}
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("argus -i lo needs root")
+	}
+	port := atFreePort(t)
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*atTimeout)
+	defer cancel()
+	var aerr bytes.Buffer
+	argusCmd := exec.CommandContext(ctx, "argus", "-X", "-i", "lo", "-P", strconv.Itoa(port), "-S", "1", "-M", "1", "-w", "/dev/null")
+	argusCmd.Stderr = &aerr
+	if err := argusCmd.Start(); err != nil {
+		t.Skipf("argus: %v", err)
+	}
+	defer func() {
+		argusCmd.Process.Kill()
+		argusCmd.Wait()
+	}()
+	atEventually(t, "argus listening", func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+
+	src, _ := newArgusSourceOpts(atSourceCfg(addr), Env{}, serve.RemoteOptions{MinBackoff: 50 * time.Millisecond})
+	em := &atEmitter{keep: true}
+	rctx, rcancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- src.Run(rctx, em) }()
+	defer func() {
+		rcancel()
+		<-done
+	}()
+	var raOut, raErr atSyncBuf
+	raCmd := exec.CommandContext(ctx, "ra", "-X", "-S", addr, "-n", "-u", "-c", ",",
+		"-s", "stime", "ltime", "proto", "saddr", "sport", "daddr", "dport", "spkts", "sbytes")
+	raCmd.Stdout, raCmd.Stderr = &raOut, &raErr
+	if err := raCmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		raCmd.Process.Kill()
+		raCmd.Wait()
+	}()
+	atEventually(t, "the source's connection", func() bool { return src.Ready() == nil })
+	time.Sleep(time.Second) // ra connects and starts
+
+	// Datagrams from one port to a socket that takes them (a closed port
+	// would answer with ICMP, and the sender's next write would fail).
+	sink, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	dport := sink.LocalAddr().(*net.UDPAddr).Port
+	conn, err := net.DialUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: dport})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sport := conn.LocalAddr().(*net.UDPAddr).Port
+	const sent = 5
+	for range sent {
+		if _, err := conn.Write([]byte("flowgate argus interop")); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	conn.Close()
+
+	ours := func() (lines []string, pkts uint64) {
+		for _, r := range em.snapshot() {
+			if r.Type == flow.TypeMgmt || r.Key.Proto != 17 || int(r.Key.DstPort) != dport || int(r.Key.SrcPort) != sport {
+				continue
+			}
+			lines = append(lines, fmt.Sprintf("%d.%06d,%d.%06d,udp,%s,%d,%s,%d,%d,%d",
+				r.Start/1e9, r.Start%1e9/1e3, r.Last/1e9, r.Last%1e9/1e3, r.Key.Src, r.Key.SrcPort, r.Key.Dst, r.Key.DstPort, r.Pkts[0], r.Bytes[0]))
+			pkts += r.Pkts[0]
+		}
+		return lines, pkts
+	}
+	theirs := func() []string {
+		var lines []string
+		for _, l := range strings.Split(raOut.String(), "\n") {
+			if strings.Contains(l, fmt.Sprintf(",udp,127.0.0.1,%d,127.0.0.1,%d,", sport, dport)) {
+				lines = append(lines, l)
+			}
+		}
+		return lines
+	}
+	deadline := time.Now().Add(atTimeout)
+	for {
+		l, p := ours()
+		if p >= sent && len(theirs()) >= len(l) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no flow records of the datagrams (%d:%d -> %d) after %v: ours %q (of %d records), ra's %q; ra printed %d bytes, stderr %s",
+				sport, dport, sent, atTimeout, l, len(em.snapshot()), theirs(), len(raOut.String()), raErr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	got, pkts := ours()
+	if pkts != sent {
+		t.Errorf("%d packets in the flow records, sent %d", pkts, sent)
+	}
+	if want := theirs(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("argus:// source:\n%s\nra -S:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	status := 0
+	for _, r := range em.snapshot() {
+		if r.Type == flow.TypeMgmt && r.Cause == flow.CauseStatus {
+			status++
+		}
+	}
+	st := src.Stats()
+	if status == 0 || len(st.Lost) != 0 {
+		t.Errorf("%d status MARs; stats %+v", status, st)
+	}
+	if rs := src.r.Stats(); rs.Version != 3 {
+		t.Errorf("stream version %d, want 3", rs.Version)
+	}
+	t.Logf("%d records (%d status MARs); the datagrams' flow: %s", st.Records, status, strings.Join(got, " | "))
 }
