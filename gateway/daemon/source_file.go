@@ -319,7 +319,12 @@ func (b *recBatch) keep(ctx context.Context) error {
 	return nil
 }
 
+// flush emits the batch. It is also where a reading loop learns that ctx
+// is done (once a batch, not once a record).
 func (b *recBatch) flush(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	if b.n == 0 {
 		return nil
 	}
@@ -345,7 +350,7 @@ func (s *fileSource) readArgus(ctx context.Context, f *os.File, name string, for
 		return nil
 	}
 	b := newRecBatch(emit, &s.records)
-	for ctx.Err() == nil {
+	for {
 		err := rd.Decode(b.next())
 		if err == nil {
 			if err := b.keep(ctx); err != nil {
@@ -380,7 +385,7 @@ func (s *fileSource) readCSV(ctx context.Context, f *os.File, name string, emit 
 	}
 	b := newRecBatch(emit, &s.records)
 	var prev error
-	for ctx.Err() == nil {
+	for {
 		err := rd.Decode(b.next())
 		if err == nil {
 			if err := b.keep(ctx); err != nil {
