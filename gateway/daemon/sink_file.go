@@ -349,6 +349,25 @@ type textFileSink struct {
 	c        textCodec
 	line     lineBuf
 	zeek     bool
+	// csvIPOnly: flows without IP addresses are not representable;
+	// csvOneWay: nor are biflows (the dialect has no reverse counters).
+	csvIPOnly, csvOneWay bool
+}
+
+// refused reports a record the sink's format has no place for, which the
+// codec would not say.
+func (s *textFileSink) refused(r *flow.Record) bool {
+	switch {
+	case r.Type == flow.TypeMgmt:
+		return true // Argus MARs: no line in these formats
+	case s.zeek:
+		return zeek.NotIP(r)
+	case s.csvIPOnly && r.Has&flow.HasKey != 0 && r.Key.AddrType != flow.AddrIPv4 && r.Key.AddrType != flow.AddrIPv6:
+		return true
+	case s.csvOneWay && (r.Pkts[flow.Dst] != 0 || r.Bytes[flow.Dst] != 0):
+		return true
+	}
+	return false
 }
 
 // lineBuf is the buffer a codec writes one record's line into.
@@ -376,6 +395,20 @@ func newTextFile(s config.Sink, env Env, clock func() time.Time) (*textFileSink,
 			var opts []csv.Option
 			if user != "" {
 				opts = append(opts, csv.WithMapping(user))
+			}
+			// The CSV writer leaves out what has no column without a
+			// word: a flow without IP addresses, a one-way dialect's
+			// reverse counters. Those records are refused here, as
+			// convert refuses them.
+			f, err := csv.Mapping(d, user)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", s.Text, err)
+			}
+			t.csvIPOnly = true
+			for _, x := range mappings.Check(f).Findings {
+				if x.Kind == mappings.NotCarried && (x.Canonical == "dst_pkts" || x.Canonical == "dst_bytes") {
+					t.csvOneWay = true
+				}
 			}
 			t.newCodec = func(w io.Writer) (textCodec, error) { return csv.NewWriter(w, d, opts...) }
 		} else {
@@ -483,9 +516,11 @@ func (s *textFileSink) start(now time.Time) error {
 }
 
 // Write encodes each record on its own line. Management records (Argus
-// MARs) and, for a conn.log, flows that are not IP have no place in
-// these formats and are lost as not representable, as is a record with a
-// value the dialect cannot hold (the codecs report it).
+// MARs), flows that are not IP in a conn.log or CSV, and biflows in a
+// one-way CSV dialect have no place in these formats and are lost as not
+// representable, as is a record with a value the dialect cannot hold
+// (the JSON-lines codec reports those, biflows of a one-way dialect
+// included).
 func (s *textFileSink) Write(recs []flow.Record, lost LostFunc) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -493,7 +528,7 @@ func (s *textFileSink) Write(recs []flow.Record, lost LostFunc) error {
 	s.begin(now)
 	for i := range recs {
 		r := &recs[i]
-		if r.Type == flow.TypeMgmt || s.zeek && zeek.NotIP(r) {
+		if s.refused(r) {
 			lost(r, ReasonNotRepresentable)
 			continue
 		}
