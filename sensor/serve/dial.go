@@ -66,11 +66,13 @@ func (e *RemoteError) Error() string {
 	if e.Peer != "" && e.Peer != e.Addr {
 		s += " (" + e.Peer + ")"
 	}
-	s += ": " + e.Stage
-	if e.Stage == "read" || e.Stage == "decode" {
-		s += fmt.Sprintf(" at byte %d", e.Offset)
+	switch e.Stage {
+	case "decode": // the decode error says where
+		return s + ": " + e.Err.Error()
+	case "read":
+		return s + fmt.Sprintf(": read at byte %d: %v", e.Offset, e.Err)
 	}
-	return s + ": " + e.Err.Error()
+	return s + ": " + e.Stage + ": " + e.Err.Error()
 }
 
 func (e *RemoteError) Unwrap() error { return e.Err }
@@ -352,7 +354,7 @@ func (r *Remote) serveConn(ctx context.Context, conn net.Conn, h Handler) (deliv
 		return false, &RemoteError{Addr: r.addr, Peer: peer, Stage: "handshake", Err: err}
 	}
 	r.in = connReader{conn: conn, pre: mar, idle: r.opts.IdleTimeout}
-	rd, err := argus.NewReader(&r.in, argus.WithFileName("argus://"+r.addr))
+	rd, err := argus.NewReader(&r.in)
 	if err != nil {
 		r.failed()
 		return false, &RemoteError{Addr: r.addr, Peer: peer, Stage: "handshake", Err: err}
