@@ -117,8 +117,8 @@ func TestArgusSourceFlowgateSensor(t *testing.T) {
 			}()
 			atEventually(t, "the source's connection", func() bool { return src.Ready() == nil })
 			// START is on its way; let the server take it before the
-			// first record is published.
-			time.Sleep(300 * time.Millisecond)
+			// first record is published (a loaded machine is slow).
+			time.Sleep(time.Second)
 			data, err := os.ReadFile(pcap)
 			if err != nil {
 				t.Fatal(err)
@@ -302,7 +302,6 @@ func TestArgusSourceRealArgus(t *testing.T) {
 		raCmd.Wait()
 	}()
 	atEventually(t, "the source's connection", func() bool { return src.Ready() == nil })
-	time.Sleep(time.Second) // ra connects and starts
 
 	// Datagrams from one port to a socket that takes them (a closed port
 	// would answer with ICMP, and the sender's next write would fail).
@@ -312,6 +311,19 @@ func TestArgusSourceRealArgus(t *testing.T) {
 	}
 	defer sink.Close()
 	dport := sink.LocalAddr().(*net.UDPAddr).Port
+	// ra has started once it prints a probe flow: until then it would
+	// miss records the source gets.
+	probe, err := net.DialUDP("udp", nil, sink.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	probeKey := fmt.Sprintf(",udp,127.0.0.1,%d,127.0.0.1,%d,", probe.LocalAddr().(*net.UDPAddr).Port, dport)
+	atEventually(t, "ra printing a probe flow", func() bool {
+		probe.Write([]byte("probe"))
+		time.Sleep(100 * time.Millisecond)
+		return strings.Contains(raOut.String(), probeKey)
+	})
+	probe.Close()
 	conn, err := net.DialUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: dport})
 	if err != nil {
 		t.Fatal(err)
