@@ -404,3 +404,40 @@ func TestDirWatcherPolling(t *testing.T) {
 		t.Error("wait ignores a done ctx")
 	}
 }
+
+// The directory source without inotify: a file written in place is read
+// once it has stopped changing, one written slowly only when complete.
+func TestFileSourceDirectoryPolling(t *testing.T) {
+	if !setNoInotify(true) {
+		t.Skip("inotify is Linux's: other systems always poll")
+	}
+	defer setNoInotify(false)
+	zeekTSV := corpus(t, "zeek/zeek-btest/baselines/core.pppoe/conn.log")
+	data, _ := os.ReadFile(zeekTSV)
+	want := len(readZeek(t, data))
+	dir := t.TempDir()
+	src := makeSource(t, dir)
+	var em memEmitter
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx, &em) }()
+	time.Sleep(pollEvery / 2) // past the look at start, which takes what is there
+	// Written in two halves, with a look between them: that look must not
+	// take the half file (a writer pausing longer than a poll would be
+	// read half: polling is the fallback; nfcapd renames its files).
+	p := filepath.Join(dir, "slow.log")
+	os.WriteFile(p, data[:len(data)/2], 0o644)
+	time.Sleep(pollEvery * 3 / 4)
+	f, _ := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
+	f.Write(data[len(data)/2:])
+	f.Close()
+	waitFor(t, "the file", 4*pollEvery, func() bool { return em.len() >= want })
+	time.Sleep(pollEvery + pollEvery/2)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if em.len() != want || len(src.Stats().Lost) != 0 {
+		t.Errorf("%d records (want %d), loss %+v", em.len(), want, src.Stats().Lost)
+	}
+}

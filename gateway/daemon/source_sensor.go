@@ -137,13 +137,14 @@ func (b *sensorBatch) add(r *flow.Record) {
 	if b.err == nil && b.emit != nil {
 		b.recs = append(b.recs, *r)
 		c := &b.recs[len(b.recs)-1]
-		b.arena = c.DetachInto(b.arena)
 		if len(c.Extra) > 0 {
-			// Extra is the sensor's slice, reused: copy it too.
+			// Extra is the sensor's slice, reused: copy it first, so that
+			// DetachInto moves the copy's values, not the sensor's.
 			k := len(b.extra)
 			b.extra = append(b.extra, c.Extra...)
 			c.Extra = b.extra[k:len(b.extra):len(b.extra)]
 		}
+		b.arena = c.DetachInto(b.arena)
 		if len(b.recs) == cap(b.recs) {
 			b.flushLocked()
 		}

@@ -308,3 +308,63 @@ func TestSensorLoopback(t *testing.T) {
 		t.Errorf("%d collectors", len(cs))
 	}
 }
+
+// The sensor's records go into batches with no allocation once the
+// batch's storage has grown: each record's bytes and Extra are copied
+// into arenas reused from batch to batch.
+func TestSensorBatchAllocs(t *testing.T) {
+	var b sensorBatch
+	var em nopEmitter
+	b.start(context.Background(), &em)
+	r := flow.Record{Type: flow.TypeFlow, Label: []byte("label=1"), Zeek: flow.Zeek{UID: []byte("Cabc")}}
+	r.Extra = []flow.Field{{ID: 1, Value: []byte("x")}}
+	for range 2 * sensorBatchLen {
+		b.add(&r)
+	}
+	a := testing.AllocsPerRun(10, func() {
+		for range sensorBatchLen {
+			b.add(&r)
+		}
+	})
+	if a != 0 {
+		t.Errorf("%.1f allocs per batch of %d records", a, sensorBatchLen)
+	}
+	// The batch's records do not alias the sensor's (reused) record.
+	b.recs = b.recs[:0]
+	b.add(&r)
+	r.Label[0], r.Extra[0].Value[0] = 'X', 'Y'
+	if got := b.recs[0]; string(got.Label) != "label=1" || string(got.Extra[0].Value) != "x" {
+		t.Errorf("the batch aliases the sensor's record: %q %q", got.Label, got.Extra[0].Value)
+	}
+	r.Extra[0].ID = 7
+	if b.recs[0].Extra[0].ID != 1 {
+		t.Error("the batch shares the sensor's Extra")
+	}
+}
+
+// `sensor` with no interface captures on the first one up that is not
+// loopback, as argus does.
+func TestSensorDefaultInterface(t *testing.T) {
+	name, err := defaultInterface()
+	if errors.Is(err, ErrNoInterface) {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	ifc, err := net.InterfaceByName(name)
+	if err != nil || ifc.Flags&net.FlagLoopback != 0 || ifc.Flags&net.FlagUp == 0 {
+		t.Errorf("default interface %q: %+v %v", name, ifc, err)
+	}
+	src, err := newSensorSource(sourceOf(t, "sensor"), Env{})
+	if err != nil {
+		if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES) {
+			t.Skipf("capture not permitted: %v", err)
+		}
+		t.Fatal(err)
+	}
+	defer src.Close()
+	if l := src.(Listener).Listening(); len(l) != 1 || !strings.HasSuffix(l[0], " "+name) {
+		t.Errorf("listening %v, want on %s", l, name)
+	}
+}
