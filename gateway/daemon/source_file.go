@@ -45,9 +45,11 @@ type fileSource struct {
 
 	// zeek: a user mapping of schema zeek.
 	zmap *zeek.Mapping
-	// codecs: NetFlow/IPFIX decoders (templates are per file: a capture
-	// holds its own).
+	// NetFlow/IPFIX decoders, one set for the source: the files of a
+	// directory are an exporter's captures or datagrams one after the
+	// other (rotated), whose templates carry from file to file.
 	codec *gateway.CodecSet
+	dec   gateway.Decoders
 
 	records atomic.Uint64
 	loss    lossTable
@@ -88,6 +90,7 @@ func newFileSource(s config.Source, env Env) (Source, error) {
 		}
 	}
 	src.codec = gateway.NewCodecSetConfig(cc)
+	src.dec = src.codec.New()
 	if src.dir {
 		// The list must be writable, or a restart reads everything again.
 		f, err := os.OpenFile(filepath.Join(ep.Path, doneList), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
@@ -413,9 +416,9 @@ func (s *fileSource) readCSV(ctx context.Context, f *os.File, name string, emit 
 }
 
 // readNetFlow decodes a NetFlow/IPFIX capture (nf:) or raw message file
-// (nf5:, nf9:, ipfix:) with fresh template state.
+// (nf5:, nf9:, ipfix:) with the source's template state.
 func (s *fileSource) readNetFlow(ctx context.Context, path string, format gateway.Format, emit Emitter) error {
-	fs, err := gateway.OpenFile(path, format, s.codec.New())
+	fs, err := gateway.OpenFile(path, format, s.dec)
 	if err != nil {
 		s.malformed(path, "messages", err, 1)
 		return nil

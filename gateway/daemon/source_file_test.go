@@ -3,6 +3,7 @@ package daemon
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -439,5 +440,90 @@ func TestFileSourceDirectoryPolling(t *testing.T) {
 	}
 	if em.len() != want || len(src.Stats().Lost) != 0 {
 		t.Errorf("%d records (want %d), loss %+v", em.len(), want, src.Stats().Lost)
+	}
+}
+
+// A directory of raw IPFIX datagrams, template first then data (as the
+// flowbeat vendor captures come): templates carry from file to file, and
+// the records are the ones in flowbeat's golden events (addresses, ports
+// and protocol).
+func TestFileSourceDirectoryIPFIX(t *testing.T) {
+	dat := corpus(t, "netflow-exports/flowbeat/dat")
+	golden := corpus(t, "netflow-exports/flowbeat/golden/IPFIX-Barracuda-firewall.golden.json")
+	dir := t.TempDir()
+	copyFile(t, filepath.Join(dat, "ipfix_test_barracuda_tpl.dat"), dir, "1.dat", false)
+	copyFile(t, filepath.Join(dat, "ipfix_test_barracuda_data256.dat"), dir, "2.dat", false)
+	src := makeSource(t, dir)
+	var em memEmitter
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx, &em) }()
+	b, _ := os.ReadFile(golden)
+	type end struct {
+		IP   string `json:"ip"`
+		Port int    `json:"port"`
+	}
+	var g struct {
+		Events []struct {
+			Fields struct {
+				Src     end `json:"source"`
+				Dst     end `json:"destination"`
+				Network struct {
+					Protocol string `json:"protocol"`
+				} `json:"network"`
+			} `json:"Fields"`
+		} `json:"events"`
+	}
+	if err := json.Unmarshal(b, &g); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the records", 10*time.Second, func() bool { return em.len() >= len(g.Events) })
+	time.Sleep(100 * time.Millisecond)
+	cancel()
+	<-done
+	var want, got []string
+	for _, e := range g.Events {
+		f := e.Fields
+		want = append(want, fmt.Sprintf("%s:%d - %s:%d %s", f.Src.IP, f.Src.Port, f.Dst.IP, f.Dst.Port, strings.ToUpper(f.Network.Protocol)))
+	}
+	names := map[uint8]string{6: "TCP", 17: "UDP", 1: "ICMP"}
+	for _, r := range em.snapshot() {
+		got = append(got, fmt.Sprintf("%s:%d - %s:%d %s", r.Key.Src, r.Key.SrcPort, r.Key.Dst, r.Key.DstPort, names[r.Key.Proto]))
+	}
+	slices.Sort(want)
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("records:\n%s\nflowbeat's:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if st := src.Stats(); len(st.Lost) != 0 {
+		t.Errorf("loss %+v", st.Lost)
+	}
+}
+
+// The ra 5 CSV of the corpus Argus file, read as a CSV file source,
+// holds the same TCP/UDP flows as the Argus file itself.
+func TestFileSourceCSV(t *testing.T) {
+	golden := corpus(t, "argus/derived/baseline.2024.01.25.ra5.csv")
+	src := makeSource(t, "csv:"+golden)
+	var em memEmitter
+	if err := src.Run(context.Background(), &em); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := ourFlows(em.snapshot()), ra5Flows(t, golden); !slices.Equal(got, want) {
+		t.Errorf("%d TCP/UDP flows, ra 5's CSV has %d", len(got), len(want))
+	}
+	// Its 149 ARP and 4 LLC flows have no IP flow key to read into:
+	// counted malformed, with the line of the first.
+	b, _ := os.ReadFile(golden)
+	nonIP := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Split(line, ","); len(f) > 3 && (f[3] == "arp" || f[3] == "llc") {
+			nonIP++
+		}
+	}
+	st := src.Stats()
+	if n := em.len(); nonIP != 153 || n != 8220-nonIP || len(st.Lost) != 1 || st.Lost[0].N != uint64(nonIP) ||
+		!strings.Contains(st.Lost[0].Detail, "line 40 field 4 (Proto): \"arp\"") {
+		t.Errorf("%d records, loss %+v; want %d and %d ARP/LLC flows", n, st.Lost, 8220-nonIP, nonIP)
 	}
 }
