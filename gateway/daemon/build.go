@@ -43,6 +43,7 @@ func sinkMaker(s config.Sink) (SinkMaker, error) {
 			return newTextFileSink, nil
 		}
 	case config.KindNetFlow:
+		return newNetFlowSink, nil
 	}
 	_ = gateway.FormatAuto
 	return nil, fmt.Errorf("%w: %s as a sink", ErrNotImplemented, s.Text)
