@@ -1,0 +1,138 @@
+package daemon
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// The daemon's own metrics, named flowgate_<stage>_<what>_total as
+// goflow2 and Akvorado name theirs. Components add their own (the
+// sensor's flowgate_sensor_*, a Kafka client's).
+var (
+	descSrcRecords = prometheus.NewDesc("flowgate_source_records_total",
+		"Records a source handed to its pipeline.", []string{"pipeline", "source"}, nil)
+	descSrcLostMsgs = prometheus.NewDesc("flowgate_source_dropped_messages_total",
+		"Export messages (datagrams, sets) a source could not turn into records, by reason and exporter.",
+		[]string{"pipeline", "source", "exporter", "reason"}, nil)
+	descSrcLost = prometheus.NewDesc("flowgate_source_dropped_records_total",
+		"Records lost between a source and its pipeline (queue_full: the source's queue was full, or the pipeline was stopping), or by the source itself.",
+		[]string{"pipeline", "source", "exporter", "reason"}, nil)
+	descFiltered = prometheus.NewDesc("flowgate_pipeline_filtered_records_total",
+		"Records the pipeline's filter did not pass (not a loss: the config asked for it).", []string{"pipeline"}, nil)
+	descSinkRecords = prometheus.NewDesc("flowgate_sink_records_total",
+		"Records a sink wrote.", []string{"pipeline", "sink"}, nil)
+	descSinkLost = prometheus.NewDesc("flowgate_sink_dropped_records_total",
+		"Records that did not reach a sink, by reason (queue_full, not_representable, sink_error) and exporter.",
+		[]string{"pipeline", "sink", "exporter", "reason"}, nil)
+	descSinkErrors = prometheus.NewDesc("flowgate_sink_errors_total",
+		"Failed writes, flushes and closes of a sink.", []string{"pipeline", "sink"}, nil)
+	descQueue = prometheus.NewDesc("flowgate_queue_records",
+		"Records waiting in a stage's queue.", []string{"pipeline", "stage", "name"}, nil)
+	descQueueCap = prometheus.NewDesc("flowgate_queue_capacity_records",
+		"The bound of a stage's queue.", []string{"pipeline", "stage", "name"}, nil)
+	descReady = prometheus.NewDesc("flowgate_gateway_ready",
+		"1 when every component is up (what /readyz says).", nil, nil)
+	descReloads = prometheus.NewDesc("flowgate_gateway_reloads_total",
+		"Config reloads (SIGHUP), by result.", []string{"result"}, nil)
+)
+
+type collector struct{ d *Daemon }
+
+func (c collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descSrcRecords, descSrcLostMsgs, descSrcLost, descFiltered,
+		descSinkRecords, descSinkLost, descSinkErrors, descQueue, descQueueCap, descReady, descReloads} {
+		ch <- d
+	}
+}
+
+func (c collector) Collect(ch chan<- prometheus.Metric) {
+	d := c.d
+	counter := func(desc *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.CounterValue, float64(v), labels...)
+	}
+	gauge := func(desc *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, labels...)
+	}
+	// Counters of a component are summed with those of its retired
+	// predecessors (same pipeline and name) so that none goes backwards
+	// across a reload.
+	type id struct{ pipeline, name string }
+	type key3 struct {
+		id
+		exporter string
+		reason   Reason
+	}
+	srcRec := map[id]uint64{}
+	srcLost := map[key3]uint64{}
+	srcMsgs := map[key3]uint64{}
+	snkRec := map[id]uint64{}
+	snkErr := map[id]uint64{}
+	snkLost := map[key3]uint64{}
+	addLost := func(m map[key3]uint64, i id, l map[lossKey]uint64) {
+		for k, v := range l {
+			m[key3{i, exporterLabel(k.exporter), k.reason}] += v
+		}
+	}
+	d.mu.RLock()
+	for _, r := range d.retired {
+		i := id{r.pipeline, r.name}
+		if r.stage == "source" {
+			srcRec[i] += r.records
+			addLost(srcLost, i, r.lost)
+		} else {
+			snkRec[i] += r.written
+			addLost(snkLost, i, r.lost)
+		}
+	}
+	for _, s := range d.sources {
+		i := id{s.pipeline, s.name}
+		srcRec[i] += s.emitted.Load()
+		addLost(srcLost, i, s.lost.snapshot())
+		for _, l := range s.src.Stats().Lost {
+			k := key3{i, l.Exporter, l.Reason}
+			if l.Unit == "records" {
+				srcLost[k] += l.N
+			} else {
+				srcMsgs[k] += l.N
+			}
+		}
+		gauge(descQueue, float64(s.q.len()), s.pipeline, "source", s.name)
+		gauge(descQueueCap, float64(s.q.max), s.pipeline, "source", s.name)
+	}
+	for _, s := range d.sinks {
+		i := id{s.pipeline, s.name}
+		snkRec[i] += s.written.Load()
+		snkErr[i] += s.errors.Load()
+		addLost(snkLost, i, s.lost.snapshot())
+		gauge(descQueue, float64(s.q.len()), s.pipeline, "sink", s.name)
+		gauge(descQueueCap, float64(s.q.max), s.pipeline, "sink", s.name)
+	}
+	for name, f := range d.filtered {
+		counter(descFiltered, f.Load(), name)
+	}
+	d.mu.RUnlock()
+	for i, v := range srcRec {
+		counter(descSrcRecords, v, i.pipeline, i.name)
+	}
+	for k, v := range srcLost {
+		counter(descSrcLost, v, k.pipeline, k.name, k.exporter, string(k.reason))
+	}
+	for k, v := range srcMsgs {
+		counter(descSrcLostMsgs, v, k.pipeline, k.name, k.exporter, string(k.reason))
+	}
+	for i, v := range snkRec {
+		counter(descSinkRecords, v, i.pipeline, i.name)
+	}
+	for i, v := range snkErr {
+		counter(descSinkErrors, v, i.pipeline, i.name)
+	}
+	for k, v := range snkLost {
+		counter(descSinkLost, v, k.pipeline, k.name, k.exporter, string(k.reason))
+	}
+	ready := 0.0
+	if d.Ready() == nil {
+		ready = 1
+	}
+	gauge(descReady, ready)
+	counter(descReloads, d.reloads[0].Load(), "ok")
+	counter(descReloads, d.reloads[1].Load(), "failed")
+}
