@@ -472,3 +472,54 @@ func TestFileSinkWriteFails(t *testing.T) {
 		t.Fatalf("lost %v, want %d sink errors", l.n, len(recs)-10)
 	}
 }
+
+// TestFileSinkIdleRotation: with the real clock, a file whose period ends
+// while no record comes is finished by the sink's timer: the daemon calls
+// Flush only after Writes.
+func TestFileSinkIdleRotation(t *testing.T) {
+	recs, _ := corpusArgus(t, "oracle/generated_long_flow/v5.argus")
+	dir := t.TempDir()
+	s, err := newArgusFileSink(sinkCfg(t, "argus:"+filepath.Join(dir, "f.argus"), config.Rotate{Every: time.Second}), Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	l := newTally()
+	if err := s.Write(recs, l.lost); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for len(published(t, dir)) == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	out := published(t, dir)
+	if len(out) != 1 || len(hidden(t, dir)) != 0 {
+		t.Fatalf("published %v, hidden %v: want the file finished at the end of its second", out, hidden(t, dir))
+	}
+	if got := readArgusFile(t, out[0]); len(got) != len(recs) {
+		t.Fatalf("%d records, want %d", len(got), len(recs))
+	}
+}
+
+// TestArgusStdout: argus:- writes the stream to the daemon's stdout (for
+// a pipe into ra), flushed by Flush.
+func TestArgusStdout(t *testing.T) {
+	recs, files := corpusArgus(t, baselineArgus)
+	var out bytes.Buffer
+	s, err := newArgusFileSink(sinkCfg(t, "argus:-", config.Rotate{}), Env{Stdout: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := newTally()
+	writeBatches(t, s, recs, 500, nil, 0, l)
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := os.ReadFile(files[0])
+	if !bytes.Equal(out.Bytes(), want) || len(l.recs) != 0 {
+		t.Fatalf("stdout has %d bytes, the corpus file %d; lost %v", out.Len(), len(want), l.n)
+	}
+}
