@@ -509,7 +509,6 @@ func (d *Daemon) startSource(s *sourceState) {
 	s.cancel = cancel
 	go s.work()
 	go func() {
-		defer close(s.runDone)
 		err := s.src.Run(ctx, s)
 		if err != nil && ctx.Err() == nil {
 			s.errMu.Lock()
@@ -517,6 +516,9 @@ func (d *Daemon) startSource(s *sourceState) {
 			s.errMu.Unlock()
 			d.log.Error("source stopped", "pipeline", s.pipeline, "source", s.name, "err", err)
 		}
+		// Done before the signal: Run, woken, must see this source ended
+		// (a signal sent while one is pending is dropped).
+		close(s.runDone)
 		select {
 		case d.ended <- struct{}{}:
 		default:
