@@ -25,10 +25,11 @@ import (
 // serialises the period timer with the daemon's calls, and the timer
 // that finishes a file whose period ended while no record came.
 type fileSink struct {
-	mu    sync.Mutex
-	name  string
-	rot   *rotator
-	clock func() time.Time
+	mu       sync.Mutex
+	name     string
+	pipeline string
+	rot      *rotator
+	clock    func() time.Time
 	// timers: finish a file at the end of its period even if no record
 	// comes (off with a test's clock).
 	timers bool
@@ -139,20 +140,25 @@ func (s *fileSink) close() error {
 
 // Collectors: the records lost with a buffer whose write failed after
 // the Write that took them had returned (they cannot go to the LostFunc
-// one by one any more).
-func (s *fileSink) Collectors() []prometheus.Collector { return []prometheus.Collector{fileLost{s}} }
+// one by one any more). The sink's labels are constant labels of its own
+// descriptor: a registry takes one collector per descriptor.
+func (s *fileSink) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{fileLost{s, prometheus.NewDesc("flowgate_sink_buffer_dropped_records_total",
+		"Records a file sink had buffered when a write failed (disk full, I/O error), lost with the buffer after the Write that took them.",
+		nil, prometheus.Labels{"pipeline": s.pipeline, "sink": s.name})}}
+}
 
-type fileLost struct{ s *fileSink }
+type fileLost struct {
+	s    *fileSink
+	desc *prometheus.Desc
+}
 
-var descFileLost = prometheus.NewDesc("flowgate_sink_buffer_dropped_records_total",
-	"Records a file sink had buffered when a write failed (disk full, I/O error), lost with the buffer after the Write that took them.", []string{"sink"}, nil)
-
-func (c fileLost) Describe(ch chan<- *prometheus.Desc) { ch <- descFileLost }
+func (c fileLost) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 func (c fileLost) Collect(ch chan<- prometheus.Metric) {
 	c.s.mu.Lock()
 	n := c.s.rot.dropped
 	c.s.mu.Unlock()
-	ch <- prometheus.MustNewConstMetric(descFileLost, prometheus.CounterValue, float64(n), c.s.name)
+	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(n))
 }
 
 func loseAll(recs []flow.Record, lost LostFunc, why Reason) {
@@ -163,7 +169,7 @@ func loseAll(recs []flow.Record, lost LostFunc, why Reason) {
 
 // newFileBase opens what every file sink has; clock nil is the real one.
 func newFileBase(s config.Sink, env Env, clock func() time.Time) (*fileSink, error) {
-	fs := &fileSink{name: s.Text, clock: clock, timers: clock == nil}
+	fs := &fileSink{name: s.Text, pipeline: env.Pipeline, clock: clock, timers: clock == nil}
 	if clock == nil {
 		fs.clock = time.Now
 	}

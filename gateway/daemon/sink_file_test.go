@@ -16,6 +16,7 @@ import (
 	"github.com/flowgate/flowgate/flow"
 	"github.com/flowgate/flowgate/gateway"
 	"github.com/flowgate/flowgate/gateway/config"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // corpusArgus reads every record of the corpus's Argus files matching
@@ -471,6 +472,16 @@ func TestFileSinkWriteFails(t *testing.T) {
 	if l.n[ReasonSinkError] != len(recs)-10 {
 		t.Fatalf("lost %v, want %d sink errors", l.n, len(recs)-10)
 	}
+	// The 10 records of the first Write are counted by the sink's metric.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(a.Collectors()...)
+	if mfs, _ := reg.Gather(); len(mfs) != 1 || mfs[0].Metric[0].Counter.GetValue() != 10 {
+		t.Fatalf("buffer dropped metric: %v", mfs)
+	}
+	// The next Write starts a new file and succeeds.
+	if err := s.Write(recs[:5], l.lost); err != nil {
+		t.Fatalf("Write after the failure: %v", err)
+	}
 }
 
 // TestFileSinkIdleRotation: with the real clock, a file whose period ends
@@ -521,5 +532,38 @@ func TestArgusStdout(t *testing.T) {
 	want, _ := os.ReadFile(files[0])
 	if !bytes.Equal(out.Bytes(), want) || len(l.recs) != 0 {
 		t.Fatalf("stdout has %d bytes, the corpus file %d; lost %v", out.Len(), len(want), l.n)
+	}
+}
+
+// TestFileSinkCollectors: two file sinks' counters register side by side
+// and read 0 until a write fails.
+func TestFileSinkCollectors(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	for _, p := range []string{"a.argus", "b.json"} {
+		var s Sink
+		var err error
+		cfg := sinkCfg(t, "argus:"+filepath.Join(t.TempDir(), p), config.Rotate{})
+		if strings.HasSuffix(p, ".json") {
+			cfg = sinkCfg(t, "json:"+filepath.Join(t.TempDir(), p), config.Rotate{})
+			s, err = newTextFileSink(cfg, Env{Pipeline: "p"})
+		} else {
+			s, err = newArgusFileSink(cfg, Env{Pipeline: "p"})
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		for _, c := range s.(Collector).Collectors() {
+			if err := reg.Register(c); err != nil {
+				t.Fatalf("%s: %v", p, err)
+			}
+		}
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mfs) != 1 || len(mfs[0].Metric) != 2 || mfs[0].Metric[0].Counter.GetValue() != 0 {
+		t.Fatalf("gathered %v", mfs)
 	}
 }
