@@ -267,14 +267,20 @@ func (r *Remote) Run(ctx context.Context, h Handler) error {
 		if ctx.Err() != nil || r.isClosed() {
 			return nil
 		}
-		r.noteEnd(err)
+		repeated := r.noteEnd(err)
 		if delivered && !isMalformed(err) {
 			backoff = r.opts.MinBackoff
 		}
 		// Jitter of up to a fifth, so that gateways restarted together
 		// do not reconnect in step.
 		wait := backoff - time.Duration(rand.Int64N(int64(backoff)/5+1))
-		r.log.Info("argus: connection ended; reconnecting", "addr", r.addr, "err", err, "in", wait)
+		// A server that stays down fails the same way every attempt:
+		// said once, then at debug level.
+		level := slog.LevelWarn
+		if repeated {
+			level = slog.LevelDebug
+		}
+		r.log.Log(context.Background(), level, "argus: connection ended; reconnecting", "addr", r.addr, "err", err, "in", wait)
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -291,10 +297,12 @@ func isMalformed(err error) bool {
 		errors.Is(err, codecs.ErrUnknownFormat) || errors.Is(err, codecs.ErrUnsupported)
 }
 
-// noteEnd records the error that ended a connection or an attempt.
-func (r *Remote) noteEnd(err error) {
+// noteEnd records the error that ended a connection or an attempt and
+// reports whether the previous attempt ended the same way.
+func (r *Remote) noteEnd(err error) (repeated bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	repeated = r.lastErr != nil && err != nil && r.lastErr.Error() == err.Error()
 	r.lastErr = err
 	var re *RemoteError
 	if errors.As(err, &re) && re.Stage == "decode" {
@@ -308,11 +316,12 @@ func (r *Remote) noteEnd(err error) {
 			if r.badBy[i].Peer == host {
 				r.badBy[i].N++
 				r.badBy[i].Last = re.Error()
-				return
+				return repeated
 			}
 		}
 		r.badBy = append(r.badBy, PeerCount{Peer: host, N: 1, Last: re.Error()})
 	}
+	return repeated
 }
 
 // session is one connection: dial, handshake, read until it fails. It
