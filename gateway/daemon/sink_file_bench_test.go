@@ -68,3 +68,30 @@ func TestArgusFileSinkAllocs(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkJSONFileSink: the same records as JSON lines (argus dialect),
+// each line made apart before it is written.
+func BenchmarkJSONFileSink(b *testing.B) {
+	recs, _ := corpusArgus(b, "openargus-clients/baseline.2024.01.25.out")
+	s, err := newTextFileSink(sinkCfg(b, "json:"+filepath.Join(b.TempDir(), "f.json"), config.Rotate{}), Env{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	const batch = 256
+	b.ReportAllocs()
+	b.ResetTimer()
+	k := 0
+	for i := 0; i < b.N; i += batch {
+		n := min(batch, b.N-i)
+		if k+n > len(recs) {
+			k = 0
+		}
+		if err := s.Write(recs[k:k+n], nopLost); err != nil {
+			b.Fatal(err)
+		}
+		k += n
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
