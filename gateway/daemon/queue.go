@@ -13,21 +13,44 @@ import (
 // is shared by every sink of its pipeline (refs); the last sink done with
 // it puts it back in the pool and tells its source (Sync).
 type batch struct {
-	recs   []flow.Record
-	extra  []flow.Field // the records' Extra, copied
-	arena  []byte       // the bytes the records point at
-	refs   atomic.Int32
-	src    *sourceState  // nil for a flush marker
-	flush  chan struct{} // a flush marker: closed once the sink has flushed
-	nbytes int
+	recs  []flow.Record
+	extra []flow.Field // the records' Extra, copied
+	arena []byte       // the bytes the records point at
+	refs  atomic.Int32
+	src   *sourceState  // nil for a flush marker
+	flush chan struct{} // a flush marker: closed once the sink has flushed
 }
 
-var batchPool = sync.Pool{New: func() any { return new(batch) }}
+// freeList keeps a source's spent batches. Unlike a sync.Pool it
+// survives garbage collections: a batch holds up to thousands of 2 KB
+// records, and refilling fresh memory costs more than the copy itself.
+// The queue's bound bounds it.
+type freeList struct {
+	mu sync.Mutex
+	b  []*batch
+}
+
+func (f *freeList) get() *batch {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if n := len(f.b); n > 0 {
+		b := f.b[n-1]
+		f.b = f.b[:n-1]
+		return b
+	}
+	return new(batch)
+}
+
+func (f *freeList) put(b *batch) {
+	f.mu.Lock()
+	f.b = append(f.b, b)
+	f.mu.Unlock()
+}
 
 // copyBatch copies recs into a pooled batch: the struct, its Extra fields
 // and every byte slice, so the source may reuse its buffers at once.
 func copyBatch(recs []flow.Record, src *sourceState) *batch {
-	b := batchPool.Get().(*batch)
+	b := src.free.get()
 	b.src = src
 	if cap(b.recs) < len(recs) {
 		b.recs = make([]flow.Record, len(recs))
@@ -61,14 +84,16 @@ func copyBatch(recs []flow.Record, src *sourceState) *batch {
 	return b
 }
 
-// release puts b back in the pool once it is no longer referenced.
+// release puts b back on its source's free list once it is no longer
+// referenced.
 func (b *batch) release() {
-	if len(b.recs) > 4096 || cap(b.arena) > 8<<20 {
+	src := b.src
+	if src == nil || cap(b.recs) > 1<<14 || cap(b.arena) > 8<<20 {
 		return // let an oversized batch go rather than pin its memory
 	}
 	b.recs = b.recs[:0]
 	b.src, b.flush = nil, nil
-	batchPool.Put(b)
+	src.free.put(b)
 }
 
 // queue is a bounded FIFO of batches, bounded in records. A batch larger

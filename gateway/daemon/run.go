@@ -494,6 +494,7 @@ type sourceState struct {
 	emitted             atomic.Uint64
 	lost                losses // records dropped at the source's queue
 	inflight            counter
+	free                freeList
 	errMu               sync.Mutex
 	runErr              error
 }

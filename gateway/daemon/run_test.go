@@ -143,7 +143,7 @@ func (f *fakes) options() Options {
 	}
 }
 
-func load(t *testing.T, y string) *config.Config {
+func load(t testing.TB, y string) *config.Config {
 	t.Helper()
 	c, err := config.Load("test.yaml", []byte(y), ".")
 	if err != nil {
