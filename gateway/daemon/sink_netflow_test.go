@@ -416,3 +416,35 @@ func TestExporterSinkAllocs(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkExporterSinkUDP: corpus IP flows as IPFIX datagrams to a
+// loopback socket that reads and drops them.
+func BenchmarkExporterSinkUDP(b *testing.B) {
+	_, ip := ipFlows(b)
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pc.Close()
+	go func() {
+		buf := make([]byte, 65536)
+		for {
+			if _, _, err := pc.ReadFrom(buf); err != nil {
+				return
+			}
+		}
+	}()
+	s, err := newNetFlowSink(netSinkCfg(b, "ipfix+udp://"+pc.LocalAddr().String()), Env{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i += 256 {
+		k := i % (len(ip) - 256)
+		s.Write(ip[k:k+min(256, b.N-i)], nopLost)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
