@@ -513,3 +513,100 @@ func BenchmarkProduceRaw(b *testing.B) {
 		b.Fatalf("produced %d of %d, %d failed", st.Produced, b.N, st.Failed)
 	}
 }
+
+// ipfixMessages encodes n synthetic IPv4 TCP flows with codecs/ipfix (MTU
+// 1400: 30 records a message, as gateway's BenchmarkUDPReceiveIPFIX).
+func ipfixMessages(t testing.TB, n int) [][]byte {
+	enc := ipfix.NewEncoder(nil, ipfix.WithMTU(1400))
+	recs := make([]flow.Record, n)
+	base := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).UnixNano()
+	for i := range recs {
+		r := &recs[i]
+		r.Type = flow.TypeFlow
+		r.Has = flow.HasKey | flow.HasTime | flow.HasMetrics
+		r.Key = flow.Key{Kind: flow.Kind5Tuple, AddrType: flow.AddrIPv4,
+			Src: netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), Dst: netip.AddrFrom4([4]byte{192, 0, 2, byte(i)}),
+			SrcPort: uint16(1024 + i%50000), DstPort: 443, Proto: 6}
+		r.Start, r.Last = base+int64(i)*1e6, base+int64(i)*1e6+5e8
+		r.Pkts[0], r.Bytes[0] = uint64(1+i%100), uint64(60*(1+i%100))
+	}
+	var out [][]byte
+	for len(recs) > 0 {
+		b, k, err := enc.AppendPacket(nil, recs)
+		if err != nil || k == 0 {
+			t.Fatalf("encode: %d, %v", k, err)
+		}
+		out = append(out, b)
+		recs = recs[k:]
+	}
+	return out
+}
+
+// BenchmarkUDPRawToKafka: IPFIX datagrams of 30 records over loopback to
+// a one-socket listener whose raw hook produces each datagram (lz4,
+// acks=all) to the in-process broker, acknowledged: the nf -> Kafka raw
+// path. ns/op is per datagram; records/s counts the records the datagrams
+// carry (decoded later, by consumers); cpu-ns/datagram is the whole
+// process (sender and broker included).
+func BenchmarkUDPRawToKafka(b *testing.B) {
+	msgs := ipfixMessages(b, 30*200)
+	topic := "raw-udp-bench"
+	createTopic(b, brokers, topic, 4)
+	p, err := NewProducer(ProducerConfig{Brokers: brokers, Topic: topic, Format: FormatRaw, Key: KeyExporter, Linger: 5 * time.Millisecond})
+	if err != nil {
+		b.Fatal(err)
+	}
+	l, err := gateway.ListenUDP("127.0.0.1:0", gateway.Options{Workers: 1}, gateway.NewCodecSet().New)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	// Produce under a context of its own: ending Serve's must not cancel
+	// the records kgo still holds.
+	if err := l.SetRaw(p.RawHandler(context.Background()), false); err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	conn, err := net.Dial("udp", l.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	done := make(chan error, 1)
+	go func() { done <- l.Serve(ctx, nil) }()
+	var ru0, ru1 syscall.Rusage
+	b.SetBytes(int64(len(msgs[1])))
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		conn.Write(msgs[i%len(msgs)])
+		if i%128 == 127 {
+			// Stay under the receive buffer: this measures the path,
+			// not the kernel's drops.
+			for d := time.Now().Add(time.Second); l.Messages()+512 < uint64(i) && time.Now().Before(d); {
+				time.Sleep(50 * time.Microsecond)
+			}
+		}
+	}
+	for d := time.Now().Add(10 * time.Second); l.Messages() < uint64(b.N) && time.Now().Before(d); {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+	if err := p.Close(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	cpu := time.Duration(ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano())
+	st, ps := l.Stats(), p.Stats()
+	b.ReportMetric(float64(ps.Produced*30)/b.Elapsed().Seconds(), "records/s")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(max(ps.Produced, 1)), "cpu-ns/datagram")
+	b.ReportMetric(float64(st.KernelDrops), "drops")
+	if ps.Produced != int64(st.Messages) || ps.Failed != 0 {
+		b.Fatalf("produced %+v, listener got %d datagrams", ps, st.Messages)
+	}
+}
