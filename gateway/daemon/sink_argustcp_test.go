@@ -466,3 +466,159 @@ func BenchmarkArgusTCPLoopback(b *testing.B) {
 	k.Close()
 	src.Close()
 }
+
+// A relay through the daemon, as radium is used: an upstream server (fed
+// with a file written by Debian's argus 3.0.8.2, served in Argus 3) ->
+// argus:// source -> pipeline filter "tcp" -> argus+tcp:// sink (Argus 5)
+// -> a client. The flows the client gets, written to an Argus 3 file,
+// print in ra 3.0.8.2 as ra prints the original file with the filter.
+func TestArgusRelayDaemon(t *testing.T) {
+	if _, err := os.Stat("/usr/bin/ra"); err != nil {
+		t.Skip("ra (Debian argus-client) is not installed")
+	}
+	path := atCorpus(t, "argus/oracle/traffic_slips_test7-malicious/v3.argus")
+	recs, _ := atRead(t, path)
+	mar := recs[0]
+	up := serve.New(serve.Options{Version: 3, MAR: func() flow.Record { return mar }})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go up.Serve(ln)
+	defer up.Close()
+
+	cfg, err := config.Load("relay.yaml", []byte(`version: 1
+metrics: "127.0.0.1:0"
+pipelines:
+  - name: relay
+    sources: [argus://`+ln.Addr().String()+`]
+    filter: tcp
+    sinks: [argus+tcp://127.0.0.1:0]
+`), ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sinkAddr string
+	for _, l := range d.Listening() {
+		// "relay: argus+tcp tcp 127.0.0.1:33415 (Argus 5, ra -S)"
+		if f := strings.Fields(l); len(f) >= 4 && f[1] == "argus+tcp" {
+			sinkAddr = f[3]
+		}
+	}
+	if sinkAddr == "" {
+		t.Fatalf("no argus+tcp address in %q", d.Listening())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	runErr := make(chan error, 1)
+	go func() { runErr <- d.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-runErr; err != nil {
+			t.Errorf("daemon Run: %v", err)
+		}
+	}()
+
+	// The FILTER round trip shows the sink's server has taken our
+	// commands; START is in the same breath.
+	var got []flow.Record
+	var mu sync.Mutex
+	client := serve.NewRemote(sinkAddr, serve.RemoteOptions{Filter: "man or tcp", MinBackoff: 10 * time.Millisecond})
+	cctx, ccancel := context.WithCancel(context.Background())
+	defer ccancel()
+	go client.Run(cctx, func(rs []flow.Record) error {
+		mu.Lock()
+		defer mu.Unlock()
+		for i := range rs {
+			r := rs[i]
+			r.Extra = append([]flow.Field(nil), r.Extra...)
+			r.Detach()
+			got = append(got, r)
+		}
+		return nil
+	})
+	atEventually(t, "the client and the daemon's source", func() bool {
+		started := 0
+		for _, c := range up.Stats().Clients {
+			if c.Started {
+				started++
+			}
+		}
+		return client.Ready() == nil && started == 1
+	})
+	time.Sleep(100 * time.Millisecond)
+
+	wantOut, err := exec.Command("ra", append([]string{"-X", "-n", "-u", "-c", ",", "-r", path}, append(atRaFields, "-", "tcp")...)...).Output()
+	if err != nil {
+		t.Fatalf("ra -r: %v", err)
+	}
+	want := 0
+	for _, l := range strings.Split(string(wantOut), "\n") {
+		if l != "" && l[0] >= '0' && l[0] <= '9' { // not the header
+			want++
+		}
+	}
+	for i := 1; i < len(recs); i++ {
+		up.Publish(&recs[i])
+	}
+	flows := func() []flow.Record {
+		mu.Lock()
+		defer mu.Unlock()
+		var out []flow.Record
+		for _, r := range got {
+			if r.Type != flow.TypeMgmt {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	deadline := time.Now().Add(atTimeout)
+	for len(flows()) < want {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d flows relayed; source records %v, sink records %v, filtered %v, sink lost %v, server %+v",
+				len(flows()), want, metric(t, d, "flowgate_source_records_total"), metric(t, d, "flowgate_sink_records_total"),
+				metric(t, d, "flowgate_pipeline_filtered_records_total"), metric(t, d, "flowgate_sink_dropped_records_total"), up.Stats())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // anything extra
+	fl := flows()
+	if len(fl) != want {
+		t.Fatalf("%d flows relayed, ra -r selects %d", len(fl), want)
+	}
+	var buf bytes.Buffer
+	w, err := argus.NewWriter(&buf, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Encode(&mar); err != nil {
+		t.Fatal(err)
+	}
+	for i := range fl {
+		if err := w.Encode(&fl[i]); err != nil {
+			t.Fatalf("flow %d back to Argus 3: %v", i, err)
+		}
+	}
+	w.Flush()
+	out := filepath.Join(t.TempDir(), "relayed.argus")
+	if err := os.WriteFile(out, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gotOut, err := exec.Command("ra", append([]string{"-X", "-n", "-u", "-c", ",", "-r", out}, atRaFields...)...).Output()
+	if err != nil {
+		t.Fatalf("ra -r relayed: %v", err)
+	}
+	if string(gotOut) != string(wantOut) {
+		t.Errorf("relayed flows print\n%s\nthe original (filter tcp) prints\n%s", gotOut, wantOut)
+	}
+	if v := metric(t, d, "flowgate_source_argus_connected"); v != 1 {
+		t.Errorf("flowgate_source_argus_connected = %v", v)
+	}
+	if v := metric(t, d, "flowgate_sink_argus_client_sent_records_total"); v < float64(want) {
+		t.Errorf("flowgate_sink_argus_client_sent_records_total = %v, want >= %d", v, want)
+	}
+	t.Logf("%d flows relayed", want)
+}
