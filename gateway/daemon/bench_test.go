@@ -12,9 +12,9 @@ import (
 type nopSink struct{}
 
 func (nopSink) Write(recs []flow.Record, lost LostFunc) error { return nil }
-func (nopSink) Flush() error                                   { return nil }
-func (nopSink) Close() error                                   { return nil }
-func (nopSink) String() string                                 { return "nop" }
+func (nopSink) Flush() error                                  { return nil }
+func (nopSink) Close() error                                  { return nil }
+func (nopSink) String() string                                { return "nop" }
 
 // BenchmarkDataPath: the daemon's own cost per record from Emit to a
 // sink's Write (copy into a pooled batch, queue, worker, fan-out to two

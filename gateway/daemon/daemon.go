@@ -7,6 +7,7 @@ import (
 	"log/slog"
 
 	"github.com/flowgate/flowgate/flow"
+	"github.com/flowgate/flowgate/gateway"
 	"github.com/flowgate/flowgate/gateway/config"
 	"github.com/flowgate/flowgate/mappings"
 	"github.com/prometheus/client_golang/prometheus"
@@ -127,6 +128,24 @@ type (
 	SourceMaker func(s config.Source, env Env) (Source, error)
 	SinkMaker   func(s config.Sink, env Env) (Sink, error)
 )
+
+// RawSource is a source that can hand over its export messages as
+// received (the NetFlow/IPFIX listeners), for raw-datagram sinks. The
+// daemon calls SetRaw before Run; with decode false no sink of the
+// pipeline takes records and the source decodes nothing.
+type RawSource interface {
+	SetRaw(h gateway.RawHandler, decode bool) error
+}
+
+// RawSink writes export messages as received (kafka:// with format=raw):
+// decoding is left to whoever reads them, so it can be replayed after a
+// mapping fix. WriteRaw is called from the listeners' goroutines at once
+// and must be safe for concurrent use; msgs alias the listener's buffers
+// until it returns. Its error loses the batch's messages (counted as
+// sink_error).
+type RawSink interface {
+	WriteRaw(ctx context.Context, msgs []gateway.Message) error
+}
 
 // Optional interfaces of sources and sinks.
 type (

@@ -10,6 +10,8 @@ import (
 var (
 	descSrcRecords = prometheus.NewDesc("flowgate_source_records_total",
 		"Records a source handed to its pipeline.", []string{"pipeline", "source"}, nil)
+	descSrcRaw = prometheus.NewDesc("flowgate_source_raw_messages_total",
+		"Export messages a source handed as received to its pipeline's raw-datagram sinks.", []string{"pipeline", "source"}, nil)
 	descSrcLostMsgs = prometheus.NewDesc("flowgate_source_dropped_messages_total",
 		"Export messages (datagrams, sets) a source could not turn into records, by reason and exporter.",
 		[]string{"pipeline", "source", "exporter", "reason"}, nil)
@@ -19,7 +21,7 @@ var (
 	descFiltered = prometheus.NewDesc("flowgate_pipeline_filtered_records_total",
 		"Records the pipeline's filter did not pass (not a loss: the config asked for it).", []string{"pipeline"}, nil)
 	descSinkRecords = prometheus.NewDesc("flowgate_sink_records_total",
-		"Records a sink wrote.", []string{"pipeline", "sink"}, nil)
+		"Records a sink wrote (export messages for a format=raw sink).", []string{"pipeline", "sink"}, nil)
 	descSinkLost = prometheus.NewDesc("flowgate_sink_dropped_records_total",
 		"Records that did not reach a sink, by reason (queue_full, not_representable, sink_error) and exporter.",
 		[]string{"pipeline", "sink", "exporter", "reason"}, nil)
@@ -38,7 +40,7 @@ var (
 type collector struct{ d *Daemon }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descSrcRecords, descSrcLostMsgs, descSrcLost, descFiltered,
+	for _, d := range []*prometheus.Desc{descSrcRecords, descSrcRaw, descSrcLostMsgs, descSrcLost, descFiltered,
 		descSinkRecords, descSinkLost, descSinkErrors, descQueue, descQueueCap, descReady, descReloads} {
 		ch <- d
 	}
@@ -86,6 +88,9 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	for _, s := range d.sources {
 		i := id{s.pipeline, s.name}
 		srcRec[i] += s.emitted.Load()
+		if n := s.rawMsgs.Load(); n > 0 {
+			counter(descSrcRaw, n, s.pipeline, s.name)
+		}
 		addLost(srcLost, i, s.lost.snapshot())
 		for _, l := range s.src.Stats().Lost {
 			k := key3{i, l.Exporter, l.Reason}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/flowgate/flowgate/flow"
 	"github.com/flowgate/flowgate/flow/filter"
+	"github.com/flowgate/flowgate/gateway"
 	"github.com/flowgate/flowgate/gateway/config"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -72,7 +73,31 @@ type pipeline struct {
 	name     string
 	filter   *filter.Filter
 	sinks    []*sinkState
+	raw      []*sinkState // raw-datagram sinks: fed by the sources' RawHandler, not by batches
 	filtered *atomic.Uint64
+}
+
+// isRaw reports whether a sink takes export messages, not records.
+func isRaw(c *config.Sink) bool { return c.Kind == config.KindKafka && c.Kafka.Format == "raw" }
+
+// rawMode is how a pipeline's sources run: "" no raw sink, "raw+decode"
+// raw and record sinks, "raw" raw sinks only (nothing is decoded).
+func rawMode(p *config.Pipeline) string {
+	raw, rec := false, false
+	for i := range p.Sinks {
+		if isRaw(&p.Sinks[i]) {
+			raw = true
+		} else {
+			rec = true
+		}
+	}
+	switch {
+	case raw && rec:
+		return "raw+decode"
+	case raw:
+		return "raw"
+	}
+	return ""
 }
 
 // retiredCounts keeps the totals of removed components so that counters
@@ -232,7 +257,8 @@ func mappingPrint(p *config.Pipeline) string {
 }
 
 func sourceKey(p *config.Pipeline, s *config.Source, mp string) string {
-	return fmt.Sprintf("%s\x00%s\x00%v\x00%s", p.Name, s.Text, s.Queue, mp)
+	// The raw mode is set before a listener serves: a change reopens it.
+	return fmt.Sprintf("%s\x00%s\x00%v\x00%s\x00%s", p.Name, s.Text, s.Queue, mp, rawMode(p))
 }
 
 func sinkKey(p *config.Pipeline, s *config.Sink, mp string) string {
@@ -321,6 +347,21 @@ func (d *Daemon) apply(cfg *config.Config) error {
 		}
 		newSrc[k] = s
 	}
+	for k, s := range newSrc {
+		p := wantSrc[k].p
+		mode := rawMode(p)
+		if mode == "" {
+			continue
+		}
+		rs, ok := s.src.(RawSource)
+		if !ok {
+			errs = append(errs, fmt.Errorf("%s: pipeline %s has a format=raw sink, which takes NetFlow/IPFIX messages as received: %s has none", wantSrc[k].src.Pos, p.Name, s.name))
+			continue
+		}
+		if err := rs.SetRaw(s.writeRaw, mode == "raw+decode"); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", wantSrc[k].src.Pos, err))
+		}
+	}
 	if len(errs) > 0 {
 		closeNew()
 		return errors.Join(errs...)
@@ -341,6 +382,14 @@ func (d *Daemon) apply(cfg *config.Config) error {
 		s := d.sinks[k]
 		if s == nil {
 			s = newSnk[k]
+		}
+		if isRaw(w.snk) {
+			if _, ok := s.sink.(RawSink); !ok {
+				closeNew()
+				return fmt.Errorf("%s: %s takes no raw messages", w.snk.Pos, s.name)
+			}
+			pipes[w.p.Name].raw = append(pipes[w.p.Name].raw, s)
+			continue
 		}
 		pipes[w.p.Name].sinks = append(pipes[w.p.Name].sinks, s)
 	}
@@ -492,6 +541,7 @@ type sourceState struct {
 	started             bool
 	runDone, workDone   chan struct{}
 	emitted             atomic.Uint64
+	rawMsgs             atomic.Uint64
 	lost                losses // records dropped at the source's queue
 	inflight            counter
 	free                freeList
@@ -647,6 +697,28 @@ func (b *batch) done() {
 		b.release()
 		src.inflight.add(-1)
 	}
+}
+
+// writeRaw is the source's RawHandler: it hands the messages to every
+// raw sink of the pipeline, from the listener's goroutine. A sink's
+// failure loses its copy of the messages, counted; the listener goes on.
+func (s *sourceState) writeRaw(msgs []gateway.Message) error {
+	s.rawMsgs.Add(uint64(len(msgs)))
+	s.swapMu.RLock()
+	defer s.swapMu.RUnlock()
+	for _, sk := range s.pl.Load().raw {
+		err := sk.sink.(RawSink).WriteRaw(s.d.hard, msgs)
+		if err != nil {
+			sk.errors.Add(1)
+			for i := range msgs {
+				sk.lost.add(msgs[i].From.Addr(), ReasonSinkError, 1)
+			}
+		} else {
+			sk.written.Add(uint64(len(msgs)))
+		}
+		sk.setErr(err)
+	}
+	return nil
 }
 
 func (s *sourceState) err() error {

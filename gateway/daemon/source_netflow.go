@@ -121,3 +121,11 @@ func (s *netflowSource) Close() error {
 }
 
 func (s *netflowSource) String() string { return s.ep.String() }
+
+// SetRaw hands the listener's messages to h as received (RawSource).
+func (s *netflowSource) SetRaw(h gateway.RawHandler, decode bool) error {
+	if s.udp != nil {
+		return s.udp.SetRaw(h, decode)
+	}
+	return s.tcp.SetRaw(h, decode)
+}
