@@ -8,15 +8,23 @@ TESTFLAGS ?= -timeout 20m
 FUZZTIME  ?= 5s
 SAMPLE    ?= testdata/sample.argus
 
-.PHONY: all build run test vet unit bench-smoke bench fuzz sample speed clean
+.PHONY: all build run sample-print test vet unit bench-smoke bench fuzz sample speed clean
 
 all: build
 
 build:
 	$(GO) build -o $(BIN) ./cmd/flowgate
 
-# The main job on an embedded default: our own small Argus v5 file.
+# The main job on an embedded default: the gateway on its embedded config
+# (NetFlow/IPFIX on UDP 2055 and 4739, Argus served on TCP 561, Argus v5
+# files under ./data, JSON lines on stdout, metrics on :9800). It prints
+# what it listens on and runs until Ctrl-C. Port 561 needs root or
+# CAP_NET_BIND_SERVICE, as for the argus daemon.
 run:
+	$(GO) run ./cmd/flowgate gateway
+
+# What `make run` was before the gateway: print our small Argus v5 file as ra does.
+sample-print:
 	$(GO) run ./cmd/flowgate ra -n -r $(SAMPLE)
 
 test: vet unit bench-smoke

@@ -22,7 +22,7 @@ func runGatewayCmd(args ...string) (stdout, stderr string, err error) {
 
 // TestGatewayCheck: --check on the embedded default prints the pipeline
 // issue 6 asks `make run` to start; a bad file exits 1 with its errors as
-// file:line:col lines; 
+// file:line:col lines;
 func TestGatewayCheck(t *testing.T) {
 	out, _, err := runGatewayCmd("--check")
 	if err != nil {
