@@ -610,3 +610,114 @@ func BenchmarkUDPRawToKafka(b *testing.B) {
 		b.Fatalf("produced %+v, listener got %d datagrams", ps, st.Messages)
 	}
 }
+
+// TestRawManyExporters: past maxRawExporters decoder sets, further
+// exporters share one, and their templates still stay their own (the
+// decoders key templates by exporter): every exporter that sent the
+// template decodes its data, the one that did not gets no records.
+func TestRawManyExporters(t *testing.T) {
+	dats := flowbeatDat(t, "ipfix_test_mikrotik_tpl.dat", "ipfix_test_mikrotik_data258.dat")
+	c := &Consumer{}
+	c.SetRawDecoders(gateway.NewCodecSet(ipfix.WithPendingLimit(-1, 0)).New)
+	msg := func(from netip.AddrPort, v []byte) *kgo.Record {
+		return &kgo.Record{Value: v, Headers: []kgo.RecordHeader{{Key: HeaderExporter, Value: []byte(from.String())}}}
+	}
+	const n = maxRawExporters + 50
+	exp := func(i int) netip.AddrPort {
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 9, byte(i >> 8), byte(i)}), 2055)
+	}
+	per := -1
+	for i := 0; i < n; i++ {
+		if err := c.decodeRaw(msg(exp(i), dats[0])); err != nil {
+			t.Fatalf("exporter %d template: %v", i, err)
+		}
+		before := len(c.recs)
+		if err := c.decodeRaw(msg(exp(i), dats[1])); err != nil {
+			t.Fatalf("exporter %d data: %v", i, err)
+		}
+		got := len(c.recs) - before
+		if per < 0 {
+			per = got
+		}
+		if got != per || got == 0 {
+			t.Fatalf("exporter %d: %d records, the first exporter %d", i, got, per)
+		}
+		for _, r := range c.recs[before:] {
+			if r.Exporter != exp(i) {
+				t.Fatalf("exporter %d: a record from %s", i, r.Exporter)
+			}
+		}
+	}
+	if len(c.raw.sets) != maxRawExporters || c.raw.overflow == nil {
+		t.Fatalf("%d decoder sets, overflow %v", len(c.raw.sets), c.raw.overflow != nil)
+	}
+	// An exporter in the shared set that never sent the template.
+	stranger := exp(n + 1)
+	before := len(c.recs)
+	if err := c.decodeRaw(msg(stranger, dats[1])); !errors.Is(err, codecs.ErrTemplateNotFound) || len(c.recs) != before {
+		t.Fatalf("data without its exporter's template: %v, %d records", err, len(c.recs)-before)
+	}
+}
+
+// TestRawTCP: IPFIX over TCP, two sessions, through a TCP listener's raw
+// hook to the topic: each message whole, keyed by its session, decoded
+// per session as the listener would decode it.
+func TestRawTCP(t *testing.T) {
+	msgs := ipfixMessages(t, 30*50)
+	topic := "raw-tcp"
+	createTopic(t, brokers, topic, 4)
+	p, err := NewProducer(ProducerConfig{Brokers: brokers, Topic: topic, Format: FormatRaw, Key: KeyExporter})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := gateway.ListenTCP("127.0.0.1:0", gateway.Options{}, gateway.NewCodecSet().New)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if err := l.SetRaw(p.RawHandler(context.Background()), false); err != nil {
+		t.Fatal(err)
+	}
+	var stream []byte
+	for _, m := range msgs {
+		stream = append(stream, m...)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- l.Serve(ctx, nil) }()
+	var from []netip.AddrPort
+	for s := 0; s < 2; s++ {
+		conn, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		from = append(from, conn.LocalAddr().(*net.TCPAddr).AddrPort())
+		for i := 0; i < len(stream); i += 1000 { // pieces that cut messages
+			if _, err := conn.Write(stream[i:min(i+1000, len(stream))]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		conn.Close()
+	}
+	want := 2 * len(msgs)
+	for d := time.Now().Add(10 * time.Second); l.Stats().Messages < uint64(want) && time.Now().Before(d); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st := p.Stats(); st.Produced != int64(want) {
+		t.Fatalf("produced %+v, want %d", st, want)
+	}
+	var sink recordSink
+	consumeRaw(t, brokers, topic, "raw-tcp", nil, want, sink.handle, nil)
+	n := compareByExporter(t, sink.by, directDecode(t, gateway.NewCodecSet().New, from, [][][]byte{msgs, msgs}))
+	if n != 2*30*50 {
+		t.Fatalf("%d records, want %d", n, 2*30*50)
+	}
+}
