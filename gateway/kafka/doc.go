@@ -48,6 +48,51 @@
 // (acknowledged), Failed, Skipped and Lossy (JSON lines written without a
 // value the dialect cannot hold).
 //
+// # Spill
+//
+// With ProducerConfig.Spill set, a record that cannot reach the broker is
+// written to a bounded on-disk queue (spill.go has the file format:
+// segments of length-prefixed, CRC-32C-checked entries) and sent from
+// there when the broker is back, before any newer record. The producer
+// starts spilling when kgo fails a record (its delivery timeout,
+// SpillAfter, for records never sent), when kgo holds MaxBuffered records
+// for SpillAfter, or when records are held and none is acknowledged for
+// SpillAfter (a broker gone mid-request: kgo cannot time out a batch the
+// broker may have written, it holds it until the broker answers). Ready
+// returns ErrSpilling meanwhile.
+//
+// Two queues: "retry" takes what kgo failed, in kgo's promise order, and
+// is not bounded (kgo's buffer bounds it); "main" takes new records while
+// spilling, bounded by SpillMax: full, Produce blocks until the drain
+// makes room (ctx bounds the wait) or, with SpillDrop, drops the record
+// and counts it (Dropped, and ProduceEach names it). A drainer sends retry
+// then main in windows of up to 4096 records; a window is removed from its
+// queue only when all of it was acknowledged, otherwise it is sent again
+// whole (Resent counts the acknowledged ones, which are then duplicates).
+// The producer goes direct again when both queues are empty and kgo holds
+// nothing.
+//
+// Order: per partition (hence per key), records reach the topic in the
+// order Produce got them, apart from duplicates of a resent window. Held
+// records stay in kgo ahead of drained ones of their partition (one
+// client, per-partition FIFO); failed ones were handed to kgo before
+// anything was spilled to main. The one exception: a record kgo fails
+// after it held it while drained records of its partition were acked (the
+// broker answered with an error after its return); it is sent again from
+// retry, after them. Across partitions there is no order, as in Kafka.
+//
+// Durability: a restart drains leftover segments first (the cursor file
+// saves how far the oldest was drained; without it, that part is sent
+// again: duplicates, not loss). Close drains while its ctx allows, then
+// puts what kgo still holds into retry and syncs the files; Close returns
+// ErrSpilling if records are left. Writes are buffered and fsynced at
+// segment rotation and Close: the spill survives the process's death
+// (including the last buffer only if Flush ran), not the machine's. Corrupt
+// or truncated entries are skipped, counted (Corrupt) and reported as
+// *SpillError with the file and offset. A drained message's Kafka
+// timestamp is the drain time (kgo times records out from it); the flow's
+// times are in the value. One directory belongs to one producer.
+//
 // The consumer joins a group with the cooperative-sticky balancer and
 // commits nothing automatically: after a poll it decodes the messages,
 // hands the records to the Handler, and commits the polled offsets only

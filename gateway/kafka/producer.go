@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -60,8 +61,30 @@ type ProducerConfig struct {
 	Compression string
 	Linger      time.Duration // 0 = kgo's default (no linger)
 	BatchBytes  int32         // max record batch bytes, 0 = kgo's default
-	// Opts are extra kgo options (TLS dialer, SASL ...), applied last.
+	// Security: TLS and SASL.
+	Security Security
+	// Opts are extra kgo options, applied last.
 	Opts []kgo.Opt
+
+	// Spill is the directory of the on-disk queue records go to while
+	// the broker is unreachable ("" = no spill: kgo retries without end
+	// and Produce blocks once its buffer is full). See doc.go, Spill.
+	Spill string
+	// SpillMax bounds the spill's bytes (0 = 1 GiB).
+	SpillMax int64
+	// SpillDrop: with the spill full, drop records and count them
+	// (Dropped) instead of blocking Produce until the drain makes room.
+	SpillDrop bool
+	// SpillAfter is how long a record may wait for the broker before it
+	// goes to the spill (kgo's record delivery timeout, at least 1 s;
+	// 0 = 5 s).
+	SpillAfter time.Duration
+	// MaxBuffered bounds the records kgo holds in memory (0 = 10000);
+	// past it Produce waits for the broker, at most SpillAfter.
+	MaxBuffered int
+	// OnSpillError is told about every spill entry skipped as corrupt
+	// (a *SpillError) and every spill write that failed.
+	OnSpillError func(error)
 }
 
 // ProducerStats are the producer's counters.
@@ -70,6 +93,15 @@ type ProducerStats struct {
 	Failed   int64 // given up by kgo (after its retries) or not encodable
 	Skipped  int64 // management records (MAR): not published, see doc.go
 	Lossy    int64 // published JSON lines that left a value out (jsonl Encode error)
+
+	// The spill (zero without one). Produced counts drained records too.
+	Spilled    int64 // records written to the spill
+	Drained    int64 // spilled records acknowledged by the broker
+	Dropped    int64 // records dropped with the spill full (SpillDrop)
+	Resent     int64 // acknowledged records sent again with a drain batch that failed: duplicates in the topic
+	Corrupt    int64 // spill entries skipped as corrupt or truncated
+	SpillBytes int64 // bytes in the spill now
+	Spilling   bool  // records go to the spill now
 }
 
 // Producer publishes flow records to one topic. Produce is safe for
@@ -92,6 +124,22 @@ type Producer struct {
 	errMu    sync.Mutex
 	firstErr error
 	promise  func(*kgo.Record, error)
+	counted  func(*kgo.Record, error)
+
+	// The spill (nil: none). sm guards sp, retry and changed; spilling
+	// is set under sm and read without it on the hot path.
+	sm         sync.Mutex
+	sp, retry  *spill
+	spillDrop  bool
+	spillAfter time.Duration
+	maxBuf     int64 // records of Produce kgo may hold (MaxBuffered)
+	spilling   atomic.Bool
+	inflight   atomic.Int64 // records handed to kgo by Produce, not yet acked or spilled
+	changed    chan struct{}
+	stopDrain  context.CancelFunc
+	drainDone  chan struct{}
+
+	spilled, drained, dropped, resent atomic.Int64
 }
 
 func compression(name string) (kgo.CompressionCodec, error) {
@@ -157,17 +205,60 @@ func NewProducer(cfg ProducerConfig) (*Producer, error) {
 	if cfg.BatchBytes > 0 {
 		opts = append(opts, kgo.ProducerBatchMaxBytes(cfg.BatchBytes))
 	}
+	sec, err := cfg.Security.Opts()
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, sec...)
+	if cfg.Spill != "" {
+		after := cfg.SpillAfter
+		if after <= 0 {
+			after = 5 * time.Second
+		}
+		maxBuf := cfg.MaxBuffered
+		if maxBuf <= 0 {
+			maxBuf = 10000
+		}
+		// A batch's timeout is its first record's: linger is added so
+		// that lingering does not count as waiting for the broker.
+		// Produce keeps its own records under maxBuf (send); kgo's bound
+		// leaves room for a drain window on top.
+		opts = append(opts, kgo.RecordDeliveryTimeout(after+cfg.Linger), kgo.MaxBufferedRecords(maxBuf+drainRecs))
+	} else if cfg.MaxBuffered > 0 {
+		opts = append(opts, kgo.MaxBufferedRecords(cfg.MaxBuffered))
+	}
 	opts = append(opts, cfg.Opts...)
+	if cfg.Spill != "" {
+		if err := p.openSpill(cfg); err != nil {
+			return nil, err
+		}
+	}
 	if p.cl, err = kgo.NewClient(opts...); err != nil {
+		p.closeSpill()
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
-	p.promise = func(_ *kgo.Record, err error) {
-		if err != nil {
+	p.promise = func(kr *kgo.Record, err error) {
+		if err == nil {
+			p.produced.Add(1)
+		} else if p.sp == nil || !p.spillFailed(kr, err) {
 			p.failed.Add(1)
 			p.setErr(err)
-			return
 		}
-		p.produced.Add(1)
+	}
+	// counted: a record send handed to kgo (inflight, which Flush waits
+	// out).
+	p.counted = func(kr *kgo.Record, err error) {
+		p.promise(kr, err)
+		if p.inflight.Add(-1) == 0 {
+			p.sm.Lock()
+			p.notifyLocked()
+			p.sm.Unlock()
+		}
+	}
+	if p.sp != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		p.stopDrain, p.drainDone = cancel, make(chan struct{})
+		go p.drain(ctx)
 	}
 	return p, nil
 }
@@ -263,7 +354,19 @@ func (p *Producer) encode(r *flow.Record) (value []byte, err error) {
 // Produce encodes and queues recs; it blocks when kgo's buffer is full
 // (back-pressure). Encoding failures are counted and the first one is
 // returned after the rest are queued; delivery results come from Flush.
+//
+// With a spill, records go to the spill instead while the broker is
+// unreachable; with the spill full Produce waits for room (ctx bounds the
+// wait) or, with SpillDrop, drops the record (ErrSpillFull, Dropped).
 func (p *Producer) Produce(ctx context.Context, recs []flow.Record) error {
+	return p.ProduceEach(ctx, recs, nil)
+}
+
+// ProduceEach is Produce, telling fail about every record of recs that
+// was not queued (its index in recs, and why: an *EncodeError,
+// ErrSpillFull, ctx's error, a spill write error). Management records are
+// skipped without a call (Skipped).
+func (p *Producer) ProduceEach(ctx context.Context, recs []flow.Record, fail func(i int, err error)) error {
 	if p.format == FormatRaw {
 		return fmt.Errorf("%w: records given to a raw producer (ProduceRaw)", ErrFormat)
 	}
@@ -279,8 +382,12 @@ func (p *Producer) Produce(ctx context.Context, recs []flow.Record) error {
 		v, err := p.encode(r)
 		if err != nil {
 			p.failed.Add(1)
+			e := &EncodeError{Index: i, Format: p.format, Err: err}
+			if fail != nil {
+				fail(i, e)
+			}
 			if first == nil {
-				first = &EncodeError{Index: i, Format: p.format, Err: err}
+				first = e
 			}
 			continue
 		}
@@ -289,7 +396,14 @@ func (p *Producer) Produce(ctx context.Context, recs []flow.Record) error {
 			Value:   append([]byte(nil), v...), // kgo holds it until acked
 			Headers: p.headers,
 		}
-		p.cl.Produce(ctx, kr, p.promise)
+		if err := p.send(ctx, kr); err != nil {
+			if fail != nil {
+				fail(i, err)
+			}
+			if first == nil {
+				first = err
+			}
+		}
 	}
 	return first
 }
@@ -308,8 +422,17 @@ func (e *EncodeError) Unwrap() error { return e.Err }
 
 // Flush waits until every queued message is acknowledged or failed and
 // returns the first delivery error since the last Flush.
+//
+// With a spill, a record is done once acknowledged or spilled: Flush
+// waits for the records in kgo's buffer (at most SpillAfter while the
+// broker is away), then writes the spill's buffer out; it does not wait
+// for the spill to drain.
 func (p *Producer) Flush(ctx context.Context) error {
-	if err := p.cl.Flush(ctx); err != nil {
+	if p.sp != nil {
+		if err := p.flushSpill(ctx); err != nil {
+			return err
+		}
+	} else if err := p.cl.Flush(ctx); err != nil {
 		return err
 	}
 	p.errMu.Lock()
@@ -321,13 +444,47 @@ func (p *Producer) Flush(ctx context.Context) error {
 
 // Stats returns the counters.
 func (p *Producer) Stats() ProducerStats {
-	return ProducerStats{Produced: p.produced.Load(), Failed: p.failed.Load(),
-		Skipped: p.skipped.Load(), Lossy: p.lossy.Load()}
+	st := ProducerStats{Produced: p.produced.Load(), Failed: p.failed.Load(),
+		Skipped: p.skipped.Load(), Lossy: p.lossy.Load(),
+		Spilled: p.spilled.Load(), Drained: p.drained.Load(), Dropped: p.dropped.Load(),
+		Resent: p.resent.Load(), Spilling: p.spilling.Load()}
+	if p.sp != nil {
+		p.sm.Lock()
+		st.Corrupt = p.sp.corrupt + p.retry.corrupt
+		st.SpillBytes = p.sp.bytes() + p.retry.bytes()
+		p.sm.Unlock()
+	}
+	return st
 }
 
-// Close flushes (bounded by ctx) and closes the client.
+// Close flushes (bounded by ctx) and closes the client. With a spill, it
+// drains the spill while ctx allows; what is left (and what kgo still
+// holds) stays in the spill, synced to disk, for the next producer on the
+// directory: Close says so with ErrSpilling.
 func (p *Producer) Close(ctx context.Context) error {
 	err := p.Flush(ctx)
+	if p.sp != nil {
+		// Drain while ctx allows; what is left stays on disk.
+		p.sm.Lock()
+		for p.spilling.Load() && ctx.Err() == nil {
+			ch := p.changed
+			p.sm.Unlock()
+			select {
+			case <-ch:
+			case <-ctx.Done():
+			}
+			p.sm.Lock()
+		}
+		p.sm.Unlock()
+		p.stopDrain()
+		<-p.drainDone
+	}
 	p.cl.Close()
+	if e := p.closeSpill(); err == nil {
+		err = e
+	}
+	if err == nil && p.sp != nil && (!p.sp.empty() || !p.retry.empty()) {
+		err = fmt.Errorf("%w: %d bytes left in %s for the next start", ErrSpilling, p.sp.bytes()+p.retry.bytes(), filepath.Dir(p.sp.dir))
+	}
 	return err
 }
