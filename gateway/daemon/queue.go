@@ -16,6 +16,7 @@ type batch struct {
 	recs  []flow.Record
 	extra []flow.Field // the records' Extra, copied
 	arena []byte       // the bytes the records point at
+	cid   []byte       // Community IDs the pipeline computed
 	refs  atomic.Int32
 	src   *sourceState  // nil for a flush marker
 	flush chan struct{} // a flush marker: closed once the sink has flushed

@@ -75,6 +75,26 @@ type pipeline struct {
 	sinks    []*sinkState
 	raw      []*sinkState // raw-datagram sinks: fed by the sources' RawHandler, not by batches
 	filtered *atomic.Uint64
+	// cid: a sink has a place for the Community ID (a conn.log's
+	// community_id, ECS's network.community_id): the worker computes it
+	// for records that have none, once for every sink.
+	cid bool
+}
+
+// wantsCommunityID reports whether sink c of p writes the Community ID,
+// as convert computes it for the same sinks.
+func wantsCommunityID(p *config.Pipeline, c *config.Sink) bool {
+	f := c.Net.Format
+	if c.Kind == config.KindFile && (f == gateway.FormatZeek || f == gateway.FormatZeekJSON) {
+		return true
+	}
+	textual := c.Kind == config.KindFile && (f == gateway.FormatJSON || f == gateway.FormatCSV) ||
+		c.Kind == config.KindKafka && c.Kafka.Format == "json"
+	d := c.Dialect
+	if d == "" && p.Map != nil && (p.Map.Schema == "json" || p.Map.Schema == "csv") {
+		d = p.Map.Dialect
+	}
+	return textual && d == "ecs"
 }
 
 // isRaw reports whether a sink takes export messages, not records.
@@ -392,6 +412,9 @@ func (d *Daemon) apply(cfg *config.Config) error {
 			continue
 		}
 		pipes[w.p.Name].sinks = append(pipes[w.p.Name].sinks, s)
+		if wantsCommunityID(w.p, w.snk) {
+			pipes[w.p.Name].cid = true
+		}
 	}
 	for _, s := range newSnk {
 		d.startSink(s)
@@ -673,6 +696,9 @@ func (s *sourceState) work() {
 			p.filtered.Add(uint64(len(b.recs) - n))
 			b.recs = b.recs[:n]
 		}
+		if p.cid {
+			b.cid = setCommunityIDs(b.recs, b.cid)
+		}
 		if len(b.recs) == 0 || len(p.sinks) == 0 {
 			s.swapMu.RUnlock()
 			s.inflight.add(-1)
@@ -688,6 +714,27 @@ func (s *sourceState) work() {
 		}
 		s.swapMu.RUnlock()
 	}
+}
+
+// setCommunityIDs gives every flow record without a Community ID its ID
+// (seed 0), into arena, sized first so that earlier IDs never move.
+func setCommunityIDs(recs []flow.Record, arena []byte) []byte {
+	if need := len(recs) * flow.CommunityIDLen; cap(arena) < need {
+		arena = make([]byte, 0, need)
+	}
+	arena = arena[:0]
+	for i := range recs {
+		r := &recs[i]
+		if r.Type == flow.TypeMgmt {
+			continue
+		}
+		if r.CommunityID != nil {
+			r.Has |= flow.HasCommunityID // read from the source: kept
+			continue
+		}
+		arena, _ = r.SetCommunityID(arena, 0)
+	}
+	return arena
 }
 
 // done drops one sink's reference; the last one recycles the batch.

@@ -32,7 +32,7 @@ func (g *genSource) Run(ctx context.Context, emit Emitter) error {
 		k := 0
 		for ; k < g.batch && seq <= g.n; k++ {
 			r := &recs[k]
-			*r = flow.Record{Type: flow.TypeFlow, Seq: uint32(seq), Exporter: g.exp, Label: g.label}
+			*r = flow.Record{Type: flow.TypeFlow, Has: flow.HasKey, Seq: uint32(seq), Exporter: g.exp, Label: g.label}
 			r.Key = flow.Key{Kind: flow.Kind5Tuple, AddrType: flow.AddrIPv4, Src: netip.AddrFrom4([4]byte{10, 0, 0, 1}),
 				Dst: netip.AddrFrom4([4]byte{10, 0, 0, 2}), SrcPort: 1024, DstPort: 80, Proto: uint8(6 + (seq+1)%2*11)} // odd seq tcp, even udp
 			r.Pkts[0] = uint64(seq)
@@ -442,5 +442,62 @@ func TestOpenError(t *testing.T) {
 	}
 	if !f.sink["json:ok.json"].closed {
 		t.Error("opened sink not closed")
+	}
+}
+
+// cidSink keeps each record's Community ID text.
+type cidSink struct {
+	memSink
+	ids []string
+}
+
+func (c *cidSink) Write(recs []flow.Record, lost LostFunc) error {
+	for i := range recs {
+		c.ids = append(c.ids, string(recs[i].CommunityID))
+	}
+	return nil
+}
+
+// TestCommunityID: a pipeline with an ECS sink gives every record its
+// Community ID (the spec's baselines test the ID itself, in flow), once
+// for all sinks; one without such a sink leaves records as they are.
+func TestCommunityID(t *testing.T) {
+	for _, tc := range []struct {
+		sink string
+		want bool
+	}{{"{endpoint: 'json:o.json', dialect: ecs}", true}, {"{endpoint: 'zeek:o.log'}", true}, {"{endpoint: 'json:o.json', dialect: goflow2}", false}} {
+		sk := &cidSink{}
+		d, err := New(load(t, "version: 1\npipelines:\n  - name: p\n    sources: [argus:a.argus]\n    sinks: ["+tc.sink+"]\n"), Options{
+			Sources: func(config.Source) (SourceMaker, error) {
+				return func(config.Source, Env) (Source, error) { return &genSource{n: 100, batch: 10}, nil }, nil
+			},
+			Sinks: func(config.Sink) (SinkMaker, error) {
+				return func(config.Sink, Env) (Sink, error) { return sk, nil }, nil
+			},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		// genSource's records: 10.0.0.1:1024 -> 10.0.0.2:80, tcp or udp.
+		r := flow.Record{Has: flow.HasKey, Key: flow.Key{Kind: flow.Kind5Tuple, AddrType: flow.AddrIPv4, Src: netip.AddrFrom4([4]byte{10, 0, 0, 1}),
+			Dst: netip.AddrFrom4([4]byte{10, 0, 0, 2}), SrcPort: 1024, DstPort: 80, Proto: 6}}
+		b, _ := r.SetCommunityID(nil, 0)
+		tcp := string(b)
+		if len(sk.ids) != 100 {
+			t.Fatalf("%s: %d records", tc.sink, len(sk.ids))
+		}
+		for i, id := range sk.ids {
+			switch {
+			case !tc.want && id != "":
+				t.Errorf("%s: record %d has ID %q", tc.sink, i, id)
+			case tc.want && (i%2 == 0) && id != tcp:
+				t.Errorf("%s: record %d (tcp) ID %q, want %q", tc.sink, i, id, tcp)
+			case tc.want && !strings.HasPrefix(id, "1:"):
+				t.Errorf("%s: record %d ID %q", tc.sink, i, id)
+			}
+		}
 	}
 }
