@@ -28,7 +28,10 @@ type ConsumerConfig struct {
 	// Retries is how often a failing handler is called again on the same
 	// batch before Run gives up (0 = 3). Backoff doubles from 50 ms.
 	Retries int
-	// Opts are extra kgo options (TLS, SASL, kgo.ConsumeResetOffset ...).
+	// Security: TLS and SASL.
+	Security Security
+	// Opts are extra kgo options (kgo.ConsumeResetOffset ...), applied
+	// last.
 	Opts []kgo.Opt
 }
 
@@ -105,6 +108,11 @@ func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
 		kgo.BlockRebalanceOnPoll(),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 	}
+	sec, err := cfg.Security.Opts()
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, sec...)
 	opts = append(opts, cfg.Opts...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
@@ -178,6 +186,11 @@ func (c *Consumer) Run(ctx context.Context, h Handler) error {
 		c.decodeAll(fs.Records())
 		if err := c.deliver(ctx, h); err != nil {
 			c.cl.AllowRebalance()
+			if ctx.Err() != nil {
+				// Stopped while the handler failed: nothing of the
+				// batch is committed, the group hands it out again.
+				return nil
+			}
 			return err
 		}
 		if n := len(fs.Records()); n > 0 {
@@ -207,7 +220,8 @@ func (c *Consumer) deliver(ctx context.Context, h Handler) error {
 			c.retries.Add(1)
 			select {
 			case <-ctx.Done():
-				return nil
+				// Not handed over: Run must not commit it.
+				return fmt.Errorf("%w: %d records: %w (stopping)", ErrHandler, len(c.recs), err)
 			case <-time.After(back):
 			}
 			back *= 2
