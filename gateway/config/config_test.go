@@ -28,24 +28,23 @@ func TestLoadGood(t *testing.T) {
 	}
 	type src struct {
 		kind Kind
-		impl bool
 		q    Queue
 	}
 	want := []src{
-		{KindNetFlow, true, Queue{4096, Block}},
-		{KindNetFlow, true, Queue{4096, Drop}}, // when_full overridden, size inherited
-		{KindArgus, false, Queue{4096, Block}},
-		{KindSensor, false, Queue{4096, Block}},
-		{KindKafka, false, Queue{4096, Block}},
-		{KindFile, true, Queue{4096, Block}},
+		{KindNetFlow, Queue{4096, Block}},
+		{KindNetFlow, Queue{4096, Drop}}, // when_full overridden, size inherited
+		{KindArgus, Queue{4096, Block}},
+		{KindSensor, Queue{4096, Block}},
+		{KindKafka, Queue{4096, Block}},
+		{KindFile, Queue{4096, Block}},
 	}
 	if len(p.Sources) != len(want) {
 		t.Fatalf("%d sources", len(p.Sources))
 	}
 	for i, w := range want {
 		s := p.Sources[i]
-		if s.Kind != w.kind || s.Implemented != w.impl || s.Queue != w.q {
-			t.Errorf("source %d %s: kind %v impl %v queue %v, want %+v", i, s.Text, s.Kind, s.Implemented, s.Queue, w)
+		if s.Kind != w.kind || s.Queue != w.q {
+			t.Errorf("source %d %s: kind %v queue %v, want %+v", i, s.Text, s.Kind, s.Queue, w)
 		}
 	}
 	if s := p.Sources[0]; s.Net.Opts.Workers != 2 || s.Net.Addr != ":2055" || s.Pos.Line != 6 || s.Pos.Col != 9 {
@@ -74,17 +73,17 @@ func TestLoadGood(t *testing.T) {
 	if len(p.Sinks) != 4 {
 		t.Fatalf("%d sinks", len(p.Sinks))
 	}
-	if s := p.Sinks[0]; !s.Net.IsStdio() || s.Net.Format != gateway.FormatJSON || !s.Implemented {
+	if s := p.Sinks[0]; !s.Net.IsStdio() || s.Net.Format != gateway.FormatJSON {
 		t.Errorf("stdout sink %+v", s)
 	}
 	if s := p.Sinks[1]; s.Rotate != (Rotate{Every: 15 * time.Minute, Size: 512 << 20}) ||
-		s.Queue != (Queue{100000, Block}) || s.Net.Path != "data/edge.argus" || !s.Implemented {
+		s.Queue != (Queue{100000, Block}) || s.Net.Path != "data/edge.argus" {
 		t.Errorf("rotated sink %+v", s)
 	}
 	if s := p.Sinks[2]; s.Kind != KindKafka || s.Kafka != (KafkaOptions{Format: "json", Key: "flow"}) {
 		t.Errorf("kafka sink %+v", s.Kafka)
 	}
-	if s := p.Sinks[3]; s.Kind != KindNetFlow || s.Net.Addr != "10.0.0.9:4739" || !s.Implemented {
+	if s := p.Sinks[3]; s.Kind != KindNetFlow || s.Net.Addr != "10.0.0.9:4739" {
 		t.Errorf("ipfix sink %+v", s)
 	}
 	a := c.Pipelines[1]

@@ -25,9 +25,7 @@
 //	        rotate: {every: 1h, size: 1G}
 //
 // Endpoints are gateway.ParseEndpoint's ("[format:]path",
-// "nf+udp://[host]:port" ...), plus the schemes of issue 6 that have no
-// code yet, accepted and checked now so that a config written today keeps
-// loading (Endpoint.Implemented is false for them):
+// "nf+udp://[host]:port" ...), plus these:
 //
 //	argus://host:port      source: pull records from an argus sensor or another flowgate
 //	argus+tcp://[host]:port sink: serve records to ra clients (ra -S host:port)

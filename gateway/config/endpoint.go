@@ -49,11 +49,6 @@ type Endpoint struct {
 	Brokers []string
 	Topic   string
 	Kafka   KafkaOptions
-	// Implemented: this flowgate can run the endpoint in this role today.
-	// The config accepts the syntax of the issue-6 endpoints ahead of their
-	// code so that a file written now keeps loading; --check says which
-	// are not implemented yet.
-	Implemented bool
 }
 
 // KafkaOptions are the query options of a kafka:// endpoint.
@@ -128,7 +123,6 @@ func parseEndpoint(s string, role Role) (Endpoint, error) {
 	case role == RoleSink && e.Kind == KindFile && ge.Format == gateway.FormatAuto:
 		return e, roleErr("a sink file needs its format: argus:%s, json:%s, zeek:%s ...", ge.Path, ge.Path, ge.Path)
 	}
-	e.Implemented = true
 	return e, nil
 }
 

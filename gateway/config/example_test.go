@@ -38,11 +38,11 @@ pipelines:
 	// flowgate.yaml: version 1, 1 pipeline(s)
 	// pipeline "edge" (queues 65536 records, when full block)
 	//   source  nf+udp://:2055: listen on udp :2055
-	//   source  kafka://k1:9092/raw?format=raw: consume (group flowgate) from topic raw on k1:9092 as raw, key exporter (not implemented yet)
+	//   source  kafka://k1:9092/raw?format=raw: consume (group flowgate) from topic raw on k1:9092 as raw, key exporter
 	//   filter  tcp and port 443
 	//   mapping json-goflow2 (built-in, schema json, 28 rules)
 	//   sink    json:-: json on stdout
-	//   sink    argus:data/edge.argus: argus file data/edge.argus rotated every 1h0m0s or at 1G [queue 1024 records, when full drop] (rotation not implemented yet)
+	//   sink    argus:data/edge.argus: argus file data/edge.argus rotated every 1h0m0s or at 1G [queue 1024 records, when full drop]
 	// flowgate.yaml:5:25: pipelines[0].filter: bad filter: "tcp and port": offset 12: unexpected end of expression
 	// flowgate.yaml:6:21: pipelines[0].sinks[1]: bad endpoint: "argus+tcp://:99999": port "99999" is not a number from 0 to 65535
 	// flowgate.yaml:7:5: pipelines[0].sink: unknown key: "sink" (want one of name, sources, filter, mapping, sinks, queue)

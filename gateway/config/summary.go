@@ -6,14 +6,17 @@ import (
 )
 
 // Summary is what `flowgate gateway --check` prints: each pipeline as
-// sources → filter → mapping → sinks, with what is not implemented yet.
+// sources → filter → mapping → sinks, and where metrics are served.
 func (c *Config) Summary() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: version %d, %d pipeline(s)\n", c.Name, c.Version, len(c.Pipelines))
+	if c.Metrics != "" {
+		fmt.Fprintf(&b, "metrics on http://%s/metrics, /healthz, /readyz\n", c.Metrics)
+	}
 	for _, p := range c.Pipelines {
 		fmt.Fprintf(&b, "pipeline %q (queues %s)\n", p.Name, p.Queue)
 		for _, s := range p.Sources {
-			fmt.Fprintf(&b, "  source  %s%s%s\n", s.Describe(RoleSource), queueNote(s.Queue, p.Queue), todo(s.Endpoint))
+			fmt.Fprintf(&b, "  source  %s%s\n", s.Describe(RoleSource), queueNote(s.Queue, p.Queue))
 		}
 		if p.Filter != "" {
 			fmt.Fprintf(&b, "  filter  %s\n", p.Filter)
@@ -33,11 +36,7 @@ func (c *Config) Summary() string {
 			if s.Rotate.Every > 0 || s.Rotate.Size > 0 {
 				rot = " " + s.Rotate.String()
 			}
-			note := todo(s.Endpoint)
-			if rot != "" && s.Kind == KindFile {
-				note = " (rotation not implemented yet)"
-			}
-			fmt.Fprintf(&b, "  sink    %s%s%s%s\n", s.Describe(RoleSink), rot, queueNote(s.Queue, p.Queue), note)
+			fmt.Fprintf(&b, "  sink    %s%s%s\n", s.Describe(RoleSink), rot, queueNote(s.Queue, p.Queue))
 		}
 	}
 	return b.String()
@@ -50,13 +49,6 @@ func queueNote(q, def Queue) string {
 		return ""
 	}
 	return " [queue " + q.String() + "]"
-}
-
-func todo(e Endpoint) string {
-	if e.Implemented {
-		return ""
-	}
-	return " (not implemented yet)"
 }
 
 // String is "rotate every 1h0m0s or 1073741824 bytes" in words a user

@@ -91,7 +91,7 @@ func sinkCfg(t testing.TB, text string, rot config.Rotate) config.Sink {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return config.Sink{Endpoint: config.Endpoint{Text: text, Kind: config.KindFile, Net: ep, Implemented: true}, Rotate: rot}
+	return config.Sink{Endpoint: config.Endpoint{Text: text, Kind: config.KindFile, Net: ep}, Rotate: rot}
 }
 
 // raRows runs Debian's ra on one file and returns its CSV rows (no

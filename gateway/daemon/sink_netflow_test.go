@@ -101,7 +101,7 @@ func netSinkCfg(t testing.TB, text string) config.Sink {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return config.Sink{Endpoint: config.Endpoint{Text: text, Kind: config.KindNetFlow, Net: ep, Implemented: true}}
+	return config.Sink{Endpoint: config.Endpoint{Text: text, Kind: config.KindNetFlow, Net: ep}}
 }
 
 // sameFlow compares what NetFlow v9 and IPFIX carry of a flow: its key,
