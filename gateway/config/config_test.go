@@ -254,7 +254,7 @@ func TestEndpointSyntax(t *testing.T) {
 		{"kafka://k:9092", RoleSink, "want kafka://broker:port[,broker:port...]/topic"},
 		{"kafka://k/t", RoleSink, `broker "k": want host:port (IPv6 in brackets)`},
 		{"kafka://k:9092/t?group=g", RoleSink, "group= is for kafka sources only"},
-		{"kafka://k:9092/t?acks=1", RoleSink, `unknown option "acks" (format, key, group)`},
+		{"kafka://k:9092/t?acks=1", RoleSink, `unknown option "acks" (format, key, group, compression, linger, batch, spill, spill_max, spill_full, spill_after, tls, ca, cert, cert_key, insecure, sasl, user, password, password_file)`},
 		{"kafka://k:9092/" + strings.Repeat("t", 250), RoleSink, `topic "` + strings.Repeat("t", 250) + `": not a Kafka topic name`},
 		{"kafka://k:9092/..", RoleSink, `topic "..": not a Kafka topic name`},
 		{"pcap:x.pcap", RoleSink, "pcap is read through the sensor: it is a source format"},
@@ -325,6 +325,64 @@ func TestMetricsAndDialect(t *testing.T) {
 	for i, e := range es {
 		if e.Error() != want[i] {
 			t.Errorf("error %d\n got %s\nwant %s", i, e, want[i])
+		}
+	}
+}
+
+// TestKafkaOptions: the producer, spill, TLS and SASL options of a
+// kafka:// endpoint, read back, and each error.
+func TestKafkaOptions(t *testing.T) {
+	e, err := parseEndpoint("kafka://k1:9092,k2:9093/flows?compression=zstd&linger=5ms&batch=512k&spill=/var/spool/fg&spill_max=2G&spill_full=drop&spill_after=3s"+
+		"&tls=1&ca=/etc/ca.pem&cert=/etc/c.pem&cert_key=/etc/c.key&sasl=SCRAM-SHA-512&user=fg&password_file=/etc/fg.pw&key=flow", RoleSink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := KafkaOptions{Format: "json", Key: "flow", Compression: "zstd", Linger: 5 * time.Millisecond, BatchBytes: 512 << 10,
+		Spill: "/var/spool/fg", SpillMax: 2 << 30, SpillFull: "drop", SpillAfter: 3 * time.Second,
+		TLS: true, CA: "/etc/ca.pem", Cert: "/etc/c.pem", CertKey: "/etc/c.key",
+		SASL: "scram-sha-512", User: "fg", PasswordFile: "/etc/fg.pw"}
+	if e.Kafka != want {
+		t.Errorf("got  %+v\nwant %+v", e.Kafka, want)
+	}
+	e, err = parseEndpoint("kafka://k:9092/flows?sasl=plain&user=u&password=p&group=g2", RoleSource)
+	if err != nil || e.Kafka.SASL != "plain" || e.Kafka.Password != "p" || e.Kafka.Group != "g2" || e.Kafka.Compression != "" {
+		t.Errorf("source: %+v %v", e.Kafka, err)
+	}
+	for _, tc := range []struct {
+		q    string
+		role Role
+		want string
+	}{
+		{"compression=brotli", RoleSink, `compression="brotli": want lz4, zstd, snappy, gzip or none`},
+		{"compression=lz4", RoleSource, "compression= is for kafka sinks only"},
+		{"spill=/x", RoleSource, "spill= is for kafka sinks only"},
+		{"linger=5", RoleSink, `linger="5": want a duration (5ms, 2s)`},
+		{"linger=-1s", RoleSink, `linger="-1s": want a duration (5ms, 2s)`},
+		{"spill_after=500ms", RoleSink, `spill_after="500ms": at least 1s (the Kafka client's least record timeout)`},
+		{"batch=2G", RoleSink, `batch="2G": want a size in bytes (with k, M or G) up to 1G`},
+		{"spill_max=0", RoleSink, `spill_max="0": want a size in bytes (with k, M or G) up to 1024G`},
+		{"spill_max=10x", RoleSink, `spill_max="10x": want a size in bytes (with k, M or G) up to 1024G`},
+		{"spill_full=wait", RoleSink, `spill_full="wait": want block or drop`},
+		{"spill=", RoleSink, "spill=: want a directory"},
+		{"tls=yes", RoleSink, `tls="yes": want 1 or 0`},
+		{"ca=/x", RoleSink, "ca= needs tls=1"},
+		{"tls=0&insecure=1", RoleSink, "insecure= needs tls=1"},
+		{"tls=1&cert=/c", RoleSink, "a client certificate needs both cert= and cert_key="},
+		{"tls=1&cert_key=/k", RoleSource, "a client certificate needs both cert= and cert_key="},
+		{"sasl=gssapi&user=u&password=p", RoleSink, `sasl="gssapi": want plain, scram-sha-256 or scram-sha-512`},
+		{"sasl=plain&password=p", RoleSink, "sasl=plain needs user="},
+		{"sasl=plain&user=u", RoleSink, "sasl=plain needs password_file= (or password=)"},
+		{"sasl=plain&user=u&password=p&password_file=/f", RoleSink, "password= and password_file= both given: keep password_file="},
+		{"user=u", RoleSink, "user= and password= need sasl=plain, scram-sha-256 or scram-sha-512"},
+		{"user=", RoleSink, "user=: empty"},
+	} {
+		_, err := parseEndpoint("kafka://k:9092/t?"+tc.q, tc.role)
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if got != tc.want {
+			t.Errorf("%s as %v:\n got %s\nwant %s", tc.q, tc.role, got, tc.want)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/flowgate/flowgate/gateway"
 )
@@ -56,6 +57,25 @@ type KafkaOptions struct {
 	Format string // json (default), argus, raw (NetFlow/IPFIX datagrams with their exporter)
 	Key    string // exporter (default for raw), flow, none (default otherwise)
 	Group  string // sources: the consumer group (default "flowgate")
+
+	// Producer options (sinks only).
+	Compression string        // compression=: lz4 (default), zstd, snappy, gzip, none
+	Linger      time.Duration // linger=: how long a batch waits to fill (0: none)
+	BatchBytes  int64         // batch=: max record batch bytes (0: kgo's 1 MB)
+	Spill       string        // spill=DIR: the on-disk queue while the broker is away ("" the daemon's default)
+	SpillMax    int64         // spill_max=: its bound in bytes (0: 1 GiB)
+	SpillFull   string        // spill_full=: block (default) or drop
+	SpillAfter  time.Duration // spill_after=: how long a record waits for the broker (0: 5 s)
+
+	// Security (both roles): tls=1 with ca=, cert=, cert_key= (key= is
+	// the message key), insecure=1 (tests only); sasl= plain,
+	// scram-sha-256 or scram-sha-512 with user= and password_file=
+	// (preferred: the secret stays out of the config) or password=.
+	TLS                    bool
+	CA, Cert, CertKey      string
+	Insecure               bool
+	SASL, User             string
+	Password, PasswordFile string
 }
 
 // parseEndpoint parses s for role: the schemes of gateway.ParseEndpoint
@@ -205,12 +225,145 @@ func parseKafka(e *Endpoint, rest string, role Role) error {
 			}
 			e.Kafka.Group = v
 		default:
-			return fmt.Errorf("unknown option %q (format, key, group)", k)
+			if err := kafkaOption(&e.Kafka, k, v, role); err != nil {
+				return err
+			}
 		}
+	}
+	if err := checkKafkaSecurity(&e.Kafka); err != nil {
+		return err
 	}
 	if e.Kafka.Format == "raw" && !keySet {
 		// One consumer must see all of an exporter's templates.
 		e.Kafka.Key = "exporter"
+	}
+	return nil
+}
+
+// kafkaOption reads a kafka:// option other than format, key and group.
+func kafkaOption(o *KafkaOptions, k, v string, role Role) error {
+	switch k {
+	case "compression", "linger", "batch", "spill", "spill_max", "spill_full", "spill_after":
+		if role != RoleSink {
+			return fmt.Errorf("%s= is for kafka sinks only", k)
+		}
+	}
+	var err error
+	switch k {
+	case "compression":
+		switch v {
+		case "lz4", "zstd", "snappy", "gzip", "none":
+			o.Compression = v
+		default:
+			return fmt.Errorf("compression=%q: want lz4, zstd, snappy, gzip or none", v)
+		}
+	case "linger", "spill_after":
+		d, perr := time.ParseDuration(v)
+		if perr != nil || d < 0 {
+			return fmt.Errorf("%s=%q: want a duration (5ms, 2s)", k, v)
+		}
+		if k == "linger" {
+			o.Linger = d
+		} else if d < time.Second {
+			return fmt.Errorf("spill_after=%q: at least 1s (the Kafka client's least record timeout)", v)
+		} else {
+			o.SpillAfter = d
+		}
+	case "batch":
+		if o.BatchBytes, err = kafkaSize(k, v, 1<<30); err != nil {
+			return err
+		}
+	case "spill_max":
+		if o.SpillMax, err = kafkaSize(k, v, 1<<40); err != nil {
+			return err
+		}
+	case "spill":
+		if v == "" {
+			return fmt.Errorf("spill=: want a directory")
+		}
+		o.Spill = v
+	case "spill_full":
+		if v != "block" && v != "drop" {
+			return fmt.Errorf("spill_full=%q: want block or drop", v)
+		}
+		o.SpillFull = v
+	case "tls", "insecure":
+		b, perr := strconv.ParseBool(v)
+		if perr != nil {
+			return fmt.Errorf("%s=%q: want 1 or 0", k, v)
+		}
+		if k == "tls" {
+			o.TLS = b
+		} else {
+			o.Insecure = b
+		}
+	case "ca", "cert", "cert_key", "user", "password", "password_file":
+		if v == "" {
+			return fmt.Errorf("%s=: empty", k)
+		}
+		*map[string]*string{"ca": &o.CA, "cert": &o.Cert, "cert_key": &o.CertKey, "user": &o.User,
+			"password": &o.Password, "password_file": &o.PasswordFile}[k] = v
+	case "sasl":
+		v = strings.ToLower(v)
+		if v != "plain" && v != "scram-sha-256" && v != "scram-sha-512" {
+			return fmt.Errorf("sasl=%q: want plain, scram-sha-256 or scram-sha-512", v)
+		}
+		o.SASL = v
+	default:
+		return fmt.Errorf("unknown option %q (format, key, group, compression, linger, batch, spill, spill_max, spill_full, spill_after, tls, ca, cert, cert_key, insecure, sasl, user, password, password_file)", k)
+	}
+	return nil
+}
+
+// kafkaSize reads a byte count with an optional k, M or G suffix (1024s).
+func kafkaSize(k, v string, limit int64) (int64, error) {
+	num, mul := v, int64(1)
+	if n := len(v); n > 0 {
+		switch v[n-1] {
+		case 'k', 'K':
+			num, mul = v[:n-1], 1<<10
+		case 'M':
+			num, mul = v[:n-1], 1<<20
+		case 'G':
+			num, mul = v[:n-1], 1<<30
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n <= 0 || n > limit/mul {
+		return 0, fmt.Errorf("%s=%q: want a size in bytes (with k, M or G) up to %s", k, v, sizeText(limit))
+	}
+	return n * mul, nil
+}
+
+// checkKafkaSecurity: options that only mean something together.
+func checkKafkaSecurity(o *KafkaOptions) error {
+	if !o.TLS {
+		for _, x := range []struct {
+			name string
+			set  bool
+		}{{"ca", o.CA != ""}, {"cert", o.Cert != ""}, {"cert_key", o.CertKey != ""}, {"insecure", o.Insecure}} {
+			if x.set {
+				return fmt.Errorf("%s= needs tls=1", x.name)
+			}
+		}
+	}
+	if (o.Cert == "") != (o.CertKey == "") {
+		return fmt.Errorf("a client certificate needs both cert= and cert_key=")
+	}
+	if o.SASL == "" {
+		if o.User != "" || o.Password != "" || o.PasswordFile != "" {
+			return fmt.Errorf("user= and password= need sasl=plain, scram-sha-256 or scram-sha-512")
+		}
+		return nil
+	}
+	if o.User == "" {
+		return fmt.Errorf("sasl=%s needs user=", o.SASL)
+	}
+	if o.Password != "" && o.PasswordFile != "" {
+		return fmt.Errorf("password= and password_file= both given: keep password_file=")
+	}
+	if o.Password == "" && o.PasswordFile == "" {
+		return fmt.Errorf("sasl=%s needs password_file= (or password=)", o.SASL)
 	}
 	return nil
 }
