@@ -23,9 +23,11 @@ const (
 	// HeaderExporter is the exporter's "ip:port" (netip.AddrPort text):
 	// the consumer's template scope.
 	HeaderExporter = "fg-exporter"
-	// HeaderReceived is the receive time, RFC 3339 UTC with nanoseconds
-	// (also the message's Kafka timestamp); absent when unknown (a raw
-	// message file).
+	// HeaderReceived is the receive time, RFC 3339 UTC with nanoseconds;
+	// absent when unknown (a raw message file). The Kafka timestamp is
+	// the produce time (kgo times a record out from its timestamp, so an
+	// old one, a capture's, would expire at once; a record drained from
+	// the spill is stamped again).
 	HeaderReceived = "fg-received"
 )
 
@@ -58,8 +60,19 @@ func rawKeying(k Keying) error {
 // headers fg-format=raw, fg-exporter, fg-received (and fg-mapping when
 // set). It copies the batch (kgo holds values until acknowledged) into one
 // allocation, so it may be given a listener's buffers (gateway.RawHandler);
-// it blocks when kgo's buffer is full. Delivery results come from Flush.
+// it blocks when kgo's buffer is full. With a spill, messages go to the
+// spill while the broker is unreachable, as records do (key, headers and
+// the timestamp, in ms, are kept). It returns the first message not
+// queued (ErrSpillFull with SpillDrop, ctx's error, a spill write error);
+// delivery results come from Flush.
 func (p *Producer) ProduceRaw(ctx context.Context, batch []gateway.Message) error {
+	return p.ProduceRawEach(ctx, batch, nil)
+}
+
+// ProduceRawEach is ProduceRaw, telling fail about every message of batch
+// that was not queued (its index, and why), so a caller counts its losses
+// exactly.
+func (p *Producer) ProduceRawEach(ctx context.Context, batch []gateway.Message, fail func(i int, err error)) error {
 	if p.format != FormatRaw {
 		return fmt.Errorf("%w: ProduceRaw on a %q producer", ErrFormat, p.format)
 	}
@@ -73,6 +86,7 @@ func (p *Producer) ProduceRaw(ctx context.Context, batch []gateway.Message) erro
 	for i := range batch {
 		size += len(batch[i].Data) + perMsg
 	}
+	var first error
 	arena := make([]byte, 0, size)
 	nh := len(p.headers) + 2
 	hdrs := make([]kgo.RecordHeader, 0, len(batch)*nh)
@@ -95,16 +109,21 @@ func (p *Producer) ProduceRaw(ctx context.Context, batch []gateway.Message) erro
 		arena = m.From.AppendTo(arena)
 		hdrs = append(hdrs, kgo.RecordHeader{Key: HeaderExporter, Value: cut(n)})
 		if m.TS != 0 {
-			ts := time.Unix(0, m.TS).UTC()
 			n = len(arena)
-			arena = ts.AppendFormat(arena, time.RFC3339Nano)
+			arena = time.Unix(0, m.TS).UTC().AppendFormat(arena, time.RFC3339Nano)
 			hdrs = append(hdrs, kgo.RecordHeader{Key: HeaderReceived, Value: cut(n)})
-			r.Timestamp = ts
 		}
 		r.Headers = hdrs[h0:len(hdrs):len(hdrs)]
-		p.cl.Produce(ctx, r, p.promise)
+		if err := p.send(ctx, r); err != nil {
+			if fail != nil {
+				fail(i, err)
+			}
+			if first == nil {
+				first = err
+			}
+		}
 	}
-	return nil
+	return first
 }
 
 // RawHandler returns a gateway.RawHandler that produces what a listener

@@ -18,6 +18,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -288,8 +289,9 @@ func TestRawTopic(t *testing.T) {
 				t.Fatalf("message %d@%d: key %q, headers %v", r.Partition, r.Offset, r.Key, r.Headers)
 			}
 			ts, err := time.Parse(time.RFC3339Nano, header(r, HeaderReceived))
-			// Kafka timestamps are milliseconds; the header keeps ns.
-			if err != nil || !ts.Truncate(time.Millisecond).Equal(r.Timestamp) || ts.Before(start) || ts.After(end) {
+			// The Kafka timestamp is the produce time (ms), after the
+			// receive time (ns, in the header).
+			if err != nil || r.Timestamp.Before(ts.Truncate(time.Millisecond)) || r.Timestamp.After(end) || ts.Before(start) || ts.After(end) {
 				t.Fatalf("message %d@%d: received %q (%v), timestamp %v, window %v..%v", r.Partition, r.Offset, header(r, HeaderReceived), err, r.Timestamp, start, end)
 			}
 			if p, ok := partOf[exp]; ok && p != r.Partition {
@@ -793,4 +795,116 @@ func BenchmarkConsumeRaw(b *testing.B) {
 // over rounds on one broker).
 func uniqueTopic(s string) string {
 	return fmt.Sprintf("%s-%d", s, time.Now().UnixNano())
+}
+
+// TestRawSpill: raw messages produced while the broker is away go to the
+// spill with their key and headers and reach the topic once it
+// is back (a new broker on its port, with its data): every datagram, each
+// exporter's in order, its fg-exporter and fg-received as produced.
+func TestRawSpill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 3 s broker outage")
+	}
+	msgs := ipfixMessages(t, 30*300)[:300] // distinct datagrams
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	data := t.TempDir()
+	up := func() *kfake.Cluster {
+		c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(port), kfake.DataDir(data), kfake.SeedTopics(2, "raw-spill"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	cl := up()
+	addrs := cl.ListenAddrs()
+	p, err := NewProducer(ProducerConfig{Brokers: addrs, Topic: "raw-spill", Format: FormatRaw, Key: KeyExporter,
+		Linger: 5 * time.Millisecond, Spill: t.TempDir(), SpillAfter: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	exps := []netip.AddrPort{netip.MustParseAddrPort("192.0.2.1:2055"), netip.MustParseAddrPort("[2001:db8::2]:4739")}
+	base := time.Date(2026, 11, 27, 1, 0, 0, 123456789, time.UTC).UnixNano()
+	send := func(from, to int) {
+		for i := from; i < to; i += 10 {
+			var batch []gateway.Message
+			for k := i; k < min(i+10, to); k++ {
+				batch = append(batch, gateway.Message{Data: msgs[k], From: exps[k%2], TS: base + int64(k)})
+			}
+			if err := p.ProduceRaw(ctx, batch); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	send(0, 100)
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cl.Close()
+	send(100, 200) // kgo holds them, then they spill
+	for end := time.Now().Add(10 * time.Second); !errors.Is(p.Ready(), ErrSpilling); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatal("never spilled with the broker away")
+		}
+	}
+	send(200, 300) // straight to the spill
+	time.Sleep(time.Second)
+	cl = up()
+	defer cl.Close()
+	for end := time.Now().Add(30 * time.Second); p.Ready() != nil; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatalf("the spill did not drain: %v", p.Ready())
+		}
+	}
+	if err := p.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st := p.Stats()
+	if st.Spilled == 0 || st.Drained != st.Spilled || st.Dropped != 0 || st.Failed != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	c, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.ConsumeTopics("raw-spill"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	index := map[string]int{}
+	for k, m := range msgs {
+		index[string(m)] = k
+	}
+	last := map[string]int{}
+	seen := map[int]int{}
+	for len(seen) < len(msgs) && rctx.Err() == nil {
+		fs := c.PollFetches(rctx)
+		for _, r := range fs.Records() {
+			k, ok := index[string(r.Value)]
+			if !ok {
+				t.Fatalf("message %d@%d is no datagram sent", r.Partition, r.Offset)
+			}
+			seen[k]++
+			exp, rcv := header(r, HeaderExporter), header(r, HeaderReceived)
+			if exp != exps[k%2].String() || string(r.Key) != exps[k%2].Addr().String() || rcv != time.Unix(0, base+int64(k)).UTC().Format(time.RFC3339Nano) {
+				t.Fatalf("datagram %d: key %q, %s %q, %s %q", k, r.Key, HeaderExporter, exp, HeaderReceived, rcv)
+			}
+			if prev, ok := last[exp]; ok && k < prev && seen[k] == 1 {
+				t.Fatalf("exporter %s: datagram %d after %d", exp, k, prev)
+			}
+			last[exp] = max(last[exp], k)
+		}
+	}
+	dups := 0
+	for k := range msgs {
+		if seen[k] == 0 {
+			t.Fatalf("datagram %d lost", k)
+		}
+		dups += seen[k] - 1
+	}
+	t.Logf("%d datagrams, %d spilled and drained, %d duplicates (resent %d)", len(msgs), st.Spilled, dups, st.Resent)
 }
