@@ -110,8 +110,9 @@ func (e *countEmitter) Emit(_ context.Context, recs []flow.Record) error {
 }
 func (e *countEmitter) Sync(context.Context) error { return nil }
 
-// followOnce follows path until want records went out.
+// followOnce follows path from its start until want records went out.
 func followOnce(t testing.TB, path string, want int64) {
+	os.Remove(statePath(path)) // from the start each time
 	src := makeSource(t, "zeek:"+path)
 	var em countEmitter
 	ctx, cancel := context.WithCancel(context.Background())

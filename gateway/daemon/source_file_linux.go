@@ -3,6 +3,8 @@ package daemon
 import (
 	"bytes"
 	"context"
+	"os"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -108,3 +110,11 @@ func newPollingWatcher(dir string) *dirWatcher { return &dirWatcher{dir: dir, fd
 
 // setNoInotify sets noInotify (tests); it reports whether inotify exists.
 func setNoInotify(v bool) bool { noInotify = v; return true }
+
+// fileID is a file's device and inode: the file a follower's state names.
+func fileID(fi os.FileInfo) (dev, ino uint64) {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return uint64(st.Dev), st.Ino
+	}
+	return 0, 0
+}

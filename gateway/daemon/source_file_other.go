@@ -2,7 +2,10 @@
 
 package daemon
 
-import "context"
+import (
+	"context"
+	"os"
+)
 
 // dirWatcher polls the directory (inotify is Linux's).
 type dirWatcher struct {
@@ -24,3 +27,7 @@ func newPollingWatcher(dir string) *dirWatcher { return newDirWatcher(dir) }
 
 // setNoInotify: there is no inotify to turn off.
 func setNoInotify(bool) bool { return false }
+
+// fileID: no device and inode here; a follower's state then never names
+// the file, and a restart reads the log from its start.
+func fileID(os.FileInfo) (dev, ino uint64) { return 0, 0 }

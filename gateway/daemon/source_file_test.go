@@ -360,9 +360,11 @@ func TestFileSourceDirectory(t *testing.T) {
 	if string(list) != "a.argus\nb.log\nc.bin\nd.log\ne.log\n" {
 		t.Errorf(".flowgate-done:\n%s", list)
 	}
+	em.mu.Lock()
 	if em.syncs < 5 {
 		t.Errorf("%d syncs for 5 files", em.syncs)
 	}
+	em.mu.Unlock()
 
 	// Restart: nothing again; a file gone is dropped from the list; a new
 	// file is read.

@@ -1,12 +1,14 @@
 package daemon
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -23,15 +25,55 @@ import (
 // a file truncated in place is read again from its start. Records go out
 // in batches at most followFlush after they are read.
 //
-// The log is read from its start when the source starts: a TSV log's
-// header is there, and the records before are not told from the new ones
-// (a restart emits them again, as at-least-once allows).
+// Where it is in the log is kept in a state file next to it
+// (".conn.log.flowgate-offset": the file's device, inode and offset),
+// written every followSave while it waits for lines, once the pipeline's
+// sinks have the records before that offset (Emitter.Sync). A restart on
+// the same file reads its header again and goes on from the offset; on
+// another file (rotated meanwhile) it reads the new one from its start.
+// The records after the last save are emitted again, as at-least-once
+// allows.
 type followSource struct {
 	text    string
 	path    string
 	zmap    *zeek.Mapping
+	log     func(msg string, args ...any)
 	records atomic.Uint64
 	loss    lossTable
+}
+
+// followSave is how often a follower records its place (when it waits).
+var followSave = 2 * time.Second
+
+// followState is a follower's place: the file (device and inode) and the
+// offset of the first byte not yet handed to the pipeline.
+type followState struct {
+	dev, ino uint64
+	off      int64
+}
+
+// statePath is the state file of the log at path.
+func statePath(path string) string {
+	return filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".flowgate-offset")
+}
+
+func loadState(path string) (followState, bool) {
+	var st followState
+	b, err := os.ReadFile(statePath(path))
+	if err != nil {
+		return st, false
+	}
+	_, err = fmt.Sscanf(string(b), "%d %d %d\n", &st.dev, &st.ino, &st.off)
+	return st, err == nil && st.off >= 0
+}
+
+func saveState(path string, st followState) error {
+	p := statePath(path)
+	tmp := p + ".tmp"
+	if err := os.WriteFile(tmp, fmt.Appendf(nil, "%d %d %d\n", st.dev, st.ino, st.off), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, p)
 }
 
 const (
@@ -46,7 +88,10 @@ const (
 )
 
 func newFollowSource(s config.Source, env Env) (Source, error) {
-	src := &followSource{text: s.Text, path: s.Net.Path}
+	src := &followSource{text: s.Text, path: s.Net.Path, log: func(string, ...any) {}}
+	if env.Log != nil {
+		src.log = env.Log.Warn
+	}
 	if m := env.Mapping; m != nil && m.Schema == "zeek" {
 		var err error
 		if src.zmap, err = zeek.NewMapping(m); err != nil {
@@ -85,13 +130,72 @@ func (s *followSource) Run(ctx context.Context, emit Emitter) error {
 	}
 	fd := newLineFeed(f, s.path, ctx)
 	defer fd.close()
+	if err := s.resume(fd); err != nil {
+		return fmt.Errorf("%s: %w", s.text, err)
+	}
 	zr := &zeekRun{feed: fd, zmap: s.zmap, emit: emit, records: &s.records,
 		lost: func(file, unit string, err error, n uint64) { s.loss.add(ReasonMalformed, file, unit, err.Error(), n) }}
+	var saved followState
+	var last time.Time
+	warned := false
+	zr.waiting = func() error {
+		st, ok := fd.place()
+		if !ok || st == saved || time.Since(last) < followSave {
+			return nil
+		}
+		// The records before st.off are emitted: once the sinks have
+		// them, a restart need not read them again.
+		if err := emit.Sync(ctx); err != nil {
+			return err
+		}
+		last = time.Now()
+		if err := saveState(s.path, st); err != nil {
+			if !warned {
+				s.log("cannot record the place in a followed log: a restart reads it again from its start", "source", s.text, "err", err)
+				warned = true
+			}
+			return nil
+		}
+		saved = st
+		return nil
+	}
 	err := zr.run(ctx)
 	if ctx.Err() != nil || errors.Is(err, ErrStopping) {
 		return nil
 	}
 	return err
+}
+
+// resume starts the feed where the state file says, when it names the
+// file at the path: the header lines (those before the first record) are
+// handed over first, then the file from the offset.
+func (s *followSource) resume(fd *lineFeed) error {
+	st, ok := loadState(s.path)
+	if !ok {
+		return nil
+	}
+	fi, err := fd.f.Stat()
+	if err != nil {
+		return err
+	}
+	dev, ino := fileID(fi)
+	if dev == 0 && ino == 0 || dev != st.dev || ino != st.ino || fi.Size() < st.off {
+		return nil // another file, or truncated: from its start
+	}
+	var hdr []byte
+	br := bufio.NewReader(io.LimitReader(fd.f, st.off))
+	for {
+		line, err := br.ReadSlice('\n')
+		if err != nil || len(line) == 0 || line[0] != '#' && len(bytes.TrimSpace(line)) > 0 {
+			break
+		}
+		hdr = append(hdr, line...)
+	}
+	if _, err := fd.f.Seek(st.off, io.SeekStart); err != nil {
+		return err
+	}
+	fd.off, fd.prefix = st.off, hdr
+	return nil
 }
 
 func (s *followSource) Stats() SourceStats {
@@ -307,6 +411,21 @@ func (l *lineFeed) wait() error {
 	}
 }
 
+// place is the feed's place when every line it handed over was read:
+// the current file and the offset of the first byte not handed over.
+func (l *lineFeed) place() (followState, bool) {
+	if len(l.prefix) > 0 || l.skipping {
+		return followState{}, false
+	}
+	fi, err := l.f.Stat()
+	if err != nil {
+		return followState{}, false
+	}
+	dev, ino := fileID(fi)
+	off := l.off - int64(l.w-l.r)
+	return followState{dev: dev, ino: ino, off: off}, off >= 0
+}
+
 // restart begins a new file: a partial line left of the old one gets its
 // newline (it is a line of its own, not the start of the new file's).
 func (l *lineFeed) restart() {
@@ -378,6 +497,10 @@ type zeekRun struct {
 	records *atomic.Uint64
 	lost    func(file, unit string, err error, n uint64)
 
+	// waiting, if set, runs after the batch went out when the feed is
+	// about to wait for lines (the follower records its place).
+	waiting func() error
+
 	b       *recBatch
 	ctx     context.Context
 	flushed bool      // the batch went out during a Decode (idle, tick)
@@ -403,7 +526,15 @@ func (z *zeekRun) run(ctx context.Context) error {
 	z.ctx = ctx
 	z.b = newRecBatch(z.emit, z.records)
 	fd := z.feed
-	fd.idle = z.flush
+	fd.idle = func() error {
+		if err := z.flush(); err != nil {
+			return err
+		}
+		if z.waiting != nil {
+			return z.waiting()
+		}
+		return nil
+	}
 	fd.tick = func() error {
 		if z.b.n > 0 && time.Since(z.since) >= followFlush {
 			return z.flush()

@@ -355,3 +355,75 @@ func FuzzZeekFeed(f *testing.F) {
 		}
 	})
 }
+
+// A follower restarted goes on where it was: the records its sinks had
+// before the stop are not emitted again; on a log rotated meanwhile it
+// reads the new file from its start.
+func TestFollowRestart(t *testing.T) {
+	defer func(d time.Duration) { followSave = d }(followSave)
+	followSave = 0
+	data, err := os.ReadFile(corpus(t, "zeek/slips/test18-malicious-ctu-sme-11-win/zeek-labeled/conn.log.labeled"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := readZeek(t, data)
+	hdr, lines, _ := splitLog(data)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "conn.log")
+	w := &logWriter{t: t, path: path}
+	w.open()
+	defer func() { w.f.Close() }()
+	w.write(hdr)
+	third := len(lines) / 3
+	for _, l := range lines[:third] {
+		w.write(l)
+	}
+	w.write(lines[third][:10]) // a partial line at the stop
+	fs, em, cancel, done := startFollow(t, path)
+	waitFor(t, "the first third", 10*time.Second, func() bool { return em.len() == third })
+	waitFor(t, "the state file", 5*time.Second, func() bool {
+		st, ok := loadState(path)
+		return ok && st.off == int64(len(hdr)+len(bytes.Join(lines[:third], nil)))
+	})
+	em.mu.Lock()
+	syncs := em.syncs
+	em.mu.Unlock()
+	if syncs == 0 {
+		t.Error("state saved without a Sync")
+	}
+	cancel()
+	<-done
+
+	w.write(lines[third][10:])
+	for _, l := range lines[third+1 : 2*third] {
+		w.write(l)
+	}
+	if st := fs.Stats(); st.Records != uint64(third) {
+		t.Errorf("first run: %d records", st.Records)
+	}
+	_, em2, cancel2, done2 := startFollow(t, path)
+	waitFor(t, "the second third", 10*time.Second, func() bool { return em2.len() >= third })
+	time.Sleep(3 * followPoll)
+	cancel2()
+	<-done2
+	if err := sameRecords(em2.snapshot(), want[third:2*third]); err != nil {
+		t.Errorf("after restart: %v", err)
+	}
+
+	// Rotated while stopped: the new file from its start.
+	w.f.Close()
+	os.Rename(path, path+".1")
+	w.open()
+	w.write(hdr)
+	for _, l := range lines[2*third:] {
+		w.write(l)
+	}
+	_, em3, cancel3, done3 := startFollow(t, path)
+	waitFor(t, "the new file", 10*time.Second, func() bool { return em3.len() >= len(lines)-2*third })
+	time.Sleep(3 * followPoll)
+	cancel3()
+	<-done3
+	if err := sameRecords(em3.snapshot(), want[2*third:]); err != nil {
+		t.Errorf("after rotation: %v", err)
+	}
+}
