@@ -21,8 +21,13 @@
 # EXPORTERS=8 SINK=kafka (json: a json: file sink instead, for item udp and
 # latency without Kafka) GWOPTS="" (options of the UDP source, e.g.
 # workers=2&rcvbuf=32M) REV=HEAD (the commit built, from git archive, so
-# that nobody's uncommitted edits are measured; REV=worktree builds the
-# working tree) WORK=/tmp/bench-gateway.
+# that nobody's uncommitted edits are measured; REV=worktree copies the
+# working tree) PATCH="" (patch files, comma-separated, applied to the
+# REV copy: a proposed fix measured without touching the tree)
+# PROFILE="" (1: the gateway serves net/http/pprof on 127.0.0.1:26060, and
+# each udp/argus run saves a CPU profile of its measured window to
+# cpu.pprof in its directory: go tool pprof -top bin/flowgate FILE)
+# WORK=/tmp/bench-gateway.
 #
 # Output: one JSON line per process and step in $WORK/log.jsonl, and the
 # summary table in $WORK/results.txt (also printed). CPU is user+system
@@ -46,6 +51,8 @@ EXPORTERS=${EXPORTERS:-8}
 SINK=${SINK:-kafka}
 GWOPTS=${GWOPTS:-}
 REV=${REV:-HEAD}
+PATCH=${PATCH:-}
+PROFILE=${PROFILE:-}
 WORK=${WORK:-/tmp/bench-gateway}
 items=${*:-udp argus latency}
 
@@ -56,19 +63,38 @@ res=$WORK/results.txt
 say() { echo "$*" | tee -a "$res"; }
 
 # --- build -----------------------------------------------------------------
+src=$WORK/src
+rm -rf "$src" && mkdir -p "$src"
 if [ "$REV" = worktree ]; then
-	src=$root
+	# A copy of the working tree as it is now, others' edits included.
+	tar -C "$root" --exclude=./.git --exclude=./.bench -cf - . | tar -x -C "$src"
 else
-	src=$WORK/src
-	rm -rf "$src" && mkdir -p "$src"
 	git -C "$root" archive "$REV" | tar -x -C "$src"
+fi
+# PATCH: patches (-p1) applied to the copy, to measure a proposed fix
+# without touching the tree.
+for p in ${PATCH//,/ }; do
+	patch -d "$src" -p1 <"$p" >/dev/null
+done
+if [ -n "$PROFILE" ]; then
+	# net/http/pprof on its own port, in this copy only.
+	cat >"$src/cmd/flowgate/zz_bench_pprof.go" <<-'EOF'
+		package main
+
+		import (
+			"net/http"
+			_ "net/http/pprof"
+		)
+
+		func init() { go http.ListenAndServe("127.0.0.1:26060", nil) }
+	EOF
 fi
 (cd "$src" && go build -o "$WORK/bin/flowgate" ./cmd/flowgate &&
 	go build -o "$WORK/bin/gwbench" ./conformance/tools/gwbench &&
 	go build -o "$WORK/bin/kfakeserver" ./conformance/tools/kfakeserver)
 fg=$WORK/bin/flowgate
 gwb=$WORK/bin/gwbench
-say "== bench-gateway $(date -u +%FT%TZ) rev $(git -C "$root" rev-parse --short HEAD) ($REV) on $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+say "== bench-gateway $(date -u +%FT%TZ) rev $(git -C "$root" rev-parse --short "${REV/worktree/HEAD}") ($REV${PATCH:+ + $PATCH}) on $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # --- input -----------------------------------------------------------------
 in=$WORK/gen.argus
@@ -129,6 +155,19 @@ stop_gw() {
 	wait "$gw_pid" || echo "gateway exit status $?" >&2
 }
 
+# prof DIR SECONDS: with PROFILE, a CPU profile of the gateway in the
+# background (wait_prof collects it).
+prof_pid=
+prof() {
+	[ -n "$PROFILE" ] || return 0
+	curl -s -o "$1/cpu.pprof" "http://127.0.0.1:26060/debug/pprof/profile?seconds=$2" &
+	prof_pid=$!
+}
+wait_prof() {
+	[ -n "$prof_pid" ] && wait "$prof_pid" || true
+	prof_pid=
+}
+
 run=$$
 # --- 1: UDP -> Kafka JSON -----------------------------------------------------
 bench_udp() {
@@ -166,6 +205,7 @@ bench_udp() {
 				local g0 b0 g1 b1 sent m wm cnt
 				g0=$(cpu "$gw_pid")
 				b0=$(cpu "$kpid")
+				prof "$dir" $((${DUR%s} + 6)) # the sender encodes first (idle gateway: no samples)
 				sent=$("$gwb" send -to 127.0.0.1:24739 -format "$f" -in "$in" -rate "$rate" -duration "$DUR" -exporters "$EXPORTERS")
 				echo "$sent" >>"$log"
 				local n
@@ -176,6 +216,7 @@ bench_udp() {
 				g1=$(cpu "$gw_pid")
 				b1=$(cpu "$kpid")
 				echo "$m" >>"$log"
+				wait_prof
 				stop_gw
 				if [ "$SINK" = json ]; then
 					cnt=$("$gwb" count -n "$n" "$dir/out.json" || true)
@@ -223,10 +264,12 @@ bench_argus() {
 		b0=$(cpu "$kpid")
 		start_gw "$dir/gw.yaml"
 		g0=$(cpu "$gw_pid")
+		prof "$dir" 5
 		m=$("$gwb" metrics -url "http://$metrics/metrics" -wait-sink "$FILL" -timeout 300s || true)
 		g1=$(cpu "$gw_pid")
 		b1=$(cpu "$kpid")
 		echo "$m" >>"$log"
+		wait_prof
 		stop_gw
 		cnt=$("$gwb" count -n "$FILL" "$dir/out.argus" || true)
 		echo "$cnt" >>"$log"

@@ -25,11 +25,13 @@ func cmdFill(args []string) error {
 	key := fs.String("key", "none", "none, flow or exporter")
 	comp := fs.String("compression", "lz4", "lz4, zstd, snappy, gzip or none")
 	limit := fs.Int("limit", 50000, "read at most `n` flows of -in (0: all)")
+	spill := fs.String("spill", "", "spill `dir` (as a gateway's kafka:// sink has; default none)")
+	rate := fs.Int("rate", 0, "records per second (0: as fast as the producer takes them)")
 	fs.Parse(args)
 	if *topic == "" || *in == "" {
 		return errors.New("-topic and -in are required")
 	}
-	cfg := kafka.ProducerConfig{Brokers: strings.Split(*brokers, ","), Topic: *topic, Compression: *comp, Linger: 5 * time.Millisecond}
+	cfg := kafka.ProducerConfig{Brokers: strings.Split(*brokers, ","), Topic: *topic, Compression: *comp, Linger: 5 * time.Millisecond, Spill: *spill}
 	switch *format {
 	case "argus":
 		cfg.Format = kafka.FormatArgus5
@@ -70,6 +72,7 @@ func cmdFill(args []string) error {
 		if err := p.Produce(ctx, batch); err != nil {
 			return err
 		}
+		pace(start, int64(seq), *rate)
 	}
 	if err := p.Flush(ctx); err != nil {
 		return err
@@ -81,6 +84,7 @@ func cmdFill(args []string) error {
 	}
 	report(map[string]any{"cmd": "fill", "topic": *topic, "format": cfg.Format, "records": *n,
 		"produced": st.Produced, "failed": st.Failed, "lossy": st.Lossy,
+		"spilled": st.Spilled, "drained": st.Drained, "resent": st.Resent,
 		"seconds": round3(el.Seconds()), "rate": int64(float64(*n) / el.Seconds())})
 	if st.Produced != int64(*n) {
 		return fmt.Errorf("%d of %d records acknowledged", st.Produced, *n)
