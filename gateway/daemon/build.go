@@ -26,6 +26,8 @@ func sourceMaker(s config.Source) (SourceMaker, error) {
 			return newFollowSource, nil
 		}
 		return newFileSource, nil
+	case config.KindKafka:
+		return newKafkaSource, nil
 	}
 	return nil, fmt.Errorf("%w: %s as a source", ErrNotImplemented, s.Text)
 }
@@ -44,6 +46,8 @@ func sinkMaker(s config.Sink) (SinkMaker, error) {
 		}
 	case config.KindNetFlow:
 		return newNetFlowSink, nil
+	case config.KindKafka:
+		return newKafkaSink, nil
 	}
 	_ = gateway.FormatAuto
 	return nil, fmt.Errorf("%w: %s as a sink", ErrNotImplemented, s.Text)

@@ -53,6 +53,9 @@ type ProducerConfig struct {
 	Topic   string
 	Format  string // FormatJSON or FormatArgus5
 	Dialect string // jsonl dialect for FormatJSON ("" = "argus")
+	// MappingFile is a user mapping file laid over the dialect
+	// (jsonl.WithMapping; "" none).
+	MappingFile string
 	// MappingVersion is sent in the fg-mapping header, so a consumer can
 	// tell which mapping produced the values.
 	MappingVersion string
@@ -175,7 +178,11 @@ func NewProducer(cfg ProducerConfig) (*Producer, error) {
 		if d == "" {
 			d = "argus"
 		}
-		if p.jw, err = jsonl.NewWriter(&p.buf, d); err != nil {
+		var jopts []jsonl.Option
+		if cfg.MappingFile != "" {
+			jopts = append(jopts, jsonl.WithMapping(cfg.MappingFile))
+		}
+		if p.jw, err = jsonl.NewWriter(&p.buf, d, jopts...); err != nil {
 			return nil, err
 		}
 		p.headers = append(p.headers, kgo.RecordHeader{Key: HeaderDialect, Value: []byte(d)})
@@ -458,24 +465,27 @@ func (p *Producer) Stats() ProducerStats {
 }
 
 // Close flushes (bounded by ctx) and closes the client. With a spill, it
-// drains the spill while ctx allows; what is left (and what kgo still
+// drains the spill while ctx allows and the broker takes windows (none
+// acknowledged for SpillAfter: it stops); what is left (and what kgo still
 // holds) stays in the spill, synced to disk, for the next producer on the
 // directory: Close says so with ErrSpilling.
 func (p *Producer) Close(ctx context.Context) error {
 	err := p.Flush(ctx)
 	if p.sp != nil {
-		// Drain while ctx allows; what is left stays on disk.
-		p.sm.Lock()
-		for p.spilling.Load() && ctx.Err() == nil {
-			ch := p.changed
-			p.sm.Unlock()
+		// Drain while ctx allows and the drain moves (a window acked
+		// within SpillAfter); what is left stays on disk.
+		tick := time.NewTicker(50 * time.Millisecond)
+		last, since := p.drained.Load(), time.Now()
+		for p.spilling.Load() && ctx.Err() == nil && time.Since(since) < p.spillAfter+time.Second {
 			select {
-			case <-ch:
+			case <-tick.C:
 			case <-ctx.Done():
 			}
-			p.sm.Lock()
+			if n := p.drained.Load(); n != last {
+				last, since = n, time.Now()
+			}
 		}
-		p.sm.Unlock()
+		tick.Stop()
 		p.stopDrain()
 		<-p.drainDone
 	}

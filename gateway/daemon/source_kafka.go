@@ -1,0 +1,119 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/flowgate/flowgate/flow"
+	"github.com/flowgate/flowgate/gateway"
+	"github.com/flowgate/flowgate/gateway/config"
+	"github.com/flowgate/flowgate/gateway/kafka"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// kafkaSource consumes a topic as a member of a consumer group (kafka://
+// source). At least once: each poll's records are emitted, then Sync
+// waits until every sink of the pipeline has them, and only then are the
+// offsets committed.
+type kafkaSource struct {
+	name, pipeline string
+	c              *kafka.Consumer
+
+	mu      sync.Mutex
+	lastBad string // the last malformed message, for Stats' Detail
+}
+
+func newKafkaSource(s config.Source, env Env) (Source, error) {
+	o := s.Kafka
+	c, err := kafka.NewConsumer(kafka.ConsumerConfig{Brokers: s.Brokers, Topic: s.Topic, Group: o.Group,
+		Security: kafkaSecurity(o)})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.Text, err)
+	}
+	// Raw NetFlow/IPFIX messages are decoded with the pipeline's mapping,
+	// like a NetFlow listener's.
+	var cc gateway.CodecConfig
+	if m := env.Mapping; m != nil && (m.Schema == "ipfix" || m.Schema == "netflow9") {
+		if err := cc.SetMapping(m); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("%s: mapping: %w", s.Text, err)
+		}
+	}
+	c.SetRawDecoders(gateway.NewCodecSetConfig(cc).New)
+	k := &kafkaSource{name: s.Text, pipeline: env.Pipeline, c: c}
+	c.OnError(func(e *kafka.MessageError) {
+		k.mu.Lock()
+		k.lastBad = e.Error()
+		k.mu.Unlock()
+	})
+	return k, nil
+}
+
+// Run consumes until ctx ends. The handler returns only once the sinks
+// have the records (Sync); an error (a sink that cannot take them) makes
+// the consumer retry the batch and, failing, stop without committing it.
+func (k *kafkaSource) Run(ctx context.Context, emit Emitter) error {
+	err := k.c.Run(ctx, func(ctx context.Context, recs []flow.Record) error {
+		if err := emit.Emit(ctx, recs); err != nil {
+			return err
+		}
+		return emit.Sync(ctx)
+	})
+	if ctx.Err() != nil || errors.Is(err, ErrStopping) {
+		return nil
+	}
+	return err
+}
+
+// Stats: records handed over; malformed messages (exporter unknown).
+func (k *kafkaSource) Stats() SourceStats {
+	st := k.c.Stats()
+	out := SourceStats{Records: uint64(st.Records)}
+	if st.Malformed > 0 {
+		k.mu.Lock()
+		detail := k.lastBad
+		k.mu.Unlock()
+		out.Lost = append(out.Lost, Loss{Reason: ReasonMalformed, Unit: "messages", Detail: detail, N: uint64(st.Malformed)})
+	}
+	return out
+}
+
+func (k *kafkaSource) Close() error {
+	k.c.Close()
+	return nil
+}
+
+func (k *kafkaSource) String() string { return k.name }
+
+// Collectors: the consumer's counters beyond records and losses.
+func (k *kafkaSource) Collectors() []prometheus.Collector {
+	labels := prometheus.Labels{"pipeline": k.pipeline, "source": k.name}
+	d := func(name, help string) *prometheus.Desc {
+		return prometheus.NewDesc("flowgate_source_kafka_"+name, help, nil, labels)
+	}
+	return []prometheus.Collector{&consumerCollector{k: k, descs: [...]*prometheus.Desc{
+		d("messages_total", "Messages fetched."),
+		d("retries_total", "Batches handed to the pipeline again after it failed to take them (redeliveries)."),
+		d("commits_total", "Offset commits, each after the pipeline's sinks had the batch."),
+	}}}
+}
+
+type consumerCollector struct {
+	k     *kafkaSource
+	descs [3]*prometheus.Desc
+}
+
+func (c *consumerCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range c.descs {
+		ch <- d
+	}
+}
+
+func (c *consumerCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.k.c.Stats()
+	for i, v := range []int64{st.Messages, st.Retries, st.Commits} {
+		ch <- prometheus.MustNewConstMetric(c.descs[i], prometheus.CounterValue, float64(v))
+	}
+}
