@@ -205,14 +205,8 @@ func detectFormat(head []byte) (gateway.Format, bool) {
 			return gateway.FormatPcap, true
 		}
 	}
-	if len(head) >= 2 {
-		switch {
-		case head[0] == 0x1f && (head[1] == 0x8b || head[1] == 0x9d), // gzip, compress
-			bytes.HasPrefix(head, []byte("BZh")),
-			bytes.HasPrefix(head, []byte("\xFD7zXZ\x00")),
-			bytes.HasPrefix(head, []byte("\x28\xB5\x2F\xFD")):
-			return gateway.FormatAuto, true // argus.Sniff decompresses
-		}
+	if isCompressed(head) || len(head) >= 2 && head[0] == 0x1f && head[1] == 0x9d {
+		return gateway.FormatAuto, true // the argus reader decompresses (or refuses compress(1))
 	}
 	if len(head) >= 12 && head[0]&0x80 != 0 {
 		switch binary.BigEndian.Uint32(head[8:]) {
@@ -242,6 +236,14 @@ func detectFormat(head []byte) (gateway.Format, bool) {
 	return gateway.FormatCSV, len(t) > 0
 }
 
+// isCompressed: gzip, bzip2, xz and zstd, which argus.Sniff decompresses.
+func isCompressed(head []byte) bool {
+	return len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b ||
+		bytes.HasPrefix(head, []byte("BZh")) ||
+		bytes.HasPrefix(head, []byte("\xFD7zXZ\x00")) ||
+		bytes.HasPrefix(head, []byte("\x28\xB5\x2F\xFD"))
+}
+
 // readFile reads one file once. Problems of the file (unreadable, corrupt
 // records) are counted, never returned: the error is ctx's or Emit's.
 func (s *fileSource) readFile(ctx context.Context, path string, format gateway.Format, emit Emitter) error {
@@ -252,31 +254,55 @@ func (s *fileSource) readFile(ctx context.Context, path string, format gateway.F
 		return nil
 	}
 	defer f.Close()
-	if format == gateway.FormatAuto {
-		head := make([]byte, 512)
-		n, _ := io.ReadFull(f, head)
-		if n == 0 {
-			return nil // empty: nothing to read
+	head := make([]byte, 512)
+	n, _ := f.ReadAt(head, 0)
+	if n == 0 {
+		return nil // empty: nothing to read
+	}
+	head = head[:n]
+	// A compressed file (Zeek's archived logs are gzipped, argus's
+	// often are): its text formats are read from the decompressed
+	// stream (the argus reader decompresses by itself).
+	var in io.Reader = f
+	compressed := isCompressed(head)
+	if compressed {
+		dr, err := argus.Sniff(f)
+		if err != nil {
+			s.malformed(name, "records", &PlaceError{File: name, Err: err}, 1)
+			return nil
 		}
+		in = dr
+		if br, ok := dr.(*bufio.Reader); ok {
+			head, _ = br.Peek(512)
+		}
+	}
+	if format == gateway.FormatAuto {
 		var ok bool
-		if format, ok = detectFormat(head[:n]); !ok {
+		if format, ok = detectFormat(head); !ok {
 			s.malformed(name, "records", &PlaceError{File: name, Err: fmt.Errorf("no known format: %w", codecs.ErrUnknownFormat)}, 1)
 			return nil
 		}
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			s.malformed(name, "records", err, 1)
-			return nil
-		}
+	}
+	if compressed && (format.IsNetFlow() || format == gateway.FormatPcap) {
+		s.malformed(name, "records", &PlaceError{File: name, Err: fmt.Errorf("a compressed %s capture: %w", format, codecs.ErrUnsupported)}, 1)
+		return nil
 	}
 	switch {
 	case format == gateway.FormatAuto || format == gateway.FormatArgus || format == gateway.FormatArgus3:
+		if compressed {
+			if _, err := f.Seek(0, io.SeekStart); err != nil {
+				s.malformed(name, "records", err, 1)
+				return nil
+			}
+		}
 		return s.readArgus(ctx, f, name, format, emit)
 	case format == gateway.FormatZeek:
 		fd := newLineFeed(f, name, nil)
+		fd.in = in
 		zr := &zeekRun{feed: fd, zmap: s.zmap, emit: emit, records: &s.records, lost: s.malformed}
 		return zr.run(ctx)
 	case format == gateway.FormatCSV:
-		return s.readCSV(ctx, f, name, emit)
+		return s.readCSV(ctx, in, name, emit)
 	case format.IsNetFlow():
 		f.Close()
 		return s.readNetFlow(ctx, path, format, emit)
@@ -380,8 +406,8 @@ func (s *fileSource) readArgus(ctx context.Context, f *os.File, name string, for
 // readCSV reads CSV in the argus dialect (ra -c ,). A record that does
 // not parse is counted and skipped; one with a value the mapping cannot
 // convert is kept without it, unless that value is part of the flow key.
-func (s *fileSource) readCSV(ctx context.Context, f *os.File, name string, emit Emitter) error {
-	rd, err := csv.NewReader(bufio.NewReaderSize(f, 64<<10), "argus", csv.WithFileName(name))
+func (s *fileSource) readCSV(ctx context.Context, in io.Reader, name string, emit Emitter) error {
+	rd, err := csv.NewReader(bufio.NewReaderSize(in, 64<<10), "argus", csv.WithFileName(name))
 	if err != nil {
 		s.malformed(name, "records", err, 1)
 		return nil

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -527,5 +528,54 @@ func TestFileSourceCSV(t *testing.T) {
 	if n := em.len(); nonIP != 153 || n != 8220-nonIP || len(st.Lost) != 1 || st.Lost[0].N != uint64(nonIP) ||
 		!strings.Contains(st.Lost[0].Detail, "line 40 field 4 (Proto): \"arp\"") {
 		t.Errorf("%d records, loss %+v; want %d and %d ARP/LLC flows", n, st.Lost, 8220-nonIP, nonIP)
+	}
+}
+
+// Compressed files (Zeek archives its logs gzipped) are read from their
+// decompressed stream: the records are those of the plain file.
+func TestFileSourceCompressed(t *testing.T) {
+	dir := t.TempDir()
+	for _, rel := range []string{
+		"zeek/slips/test18-malicious-ctu-sme-11-win/zeek-labeled/conn.log.labeled",
+		"zeek/slips/test9-mixed-zeek-dir/conn.log",
+		"argus/openargus-clients/baseline.2024.01.25.out",
+	} {
+		p := corpus(t, rel)
+		var plain memEmitter
+		if err := makeSource(t, p).Run(context.Background(), &plain); err != nil {
+			t.Fatal(err)
+		}
+		data, _ := os.ReadFile(p)
+		var gz bytes.Buffer
+		zw := gzip.NewWriter(&gz)
+		zw.Write(data)
+		zw.Close()
+		cp := filepath.Join(dir, filepath.Base(rel)+".gz")
+		os.WriteFile(cp, gz.Bytes(), 0o644)
+		for _, text := range []string{cp, "zeek:" + cp} {
+			if strings.HasSuffix(rel, ".out") && strings.HasPrefix(text, "zeek:") {
+				continue
+			}
+			// zeek:FILE.gz is an archive: read once, not followed.
+			fs, ok := makeSource(t, text).(*fileSource)
+			if !ok {
+				t.Fatalf("%s: not a file source", text)
+			}
+			var em memEmitter
+			if err := fs.Run(context.Background(), &em); err != nil {
+				t.Fatal(err)
+			}
+			if err := sameRecords(em.snapshot(), plain.snapshot()); err != nil {
+				t.Errorf("%s: %v", text, err)
+			}
+			if st := fs.Stats(); len(st.Lost) != 0 {
+				t.Errorf("%s: loss %+v", text, st.Lost)
+			}
+		}
+	}
+	// A zeek: directory of gzipped archives.
+	src := makeSource(t, "zeek:"+dir)
+	if _, ok := src.(*fileSource); !ok {
+		t.Fatalf("zeek:DIR made a %T", src)
 	}
 }

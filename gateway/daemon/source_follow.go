@@ -105,13 +105,24 @@ func newFollowSource(s config.Source, env Env) (Source, error) {
 }
 
 // isFollowed: a Zeek file source named zeek:PATH is followed; one found
-// by detection (a file named without a format) is read once.
+// by detection (a file named without a format), a directory and a
+// compressed log (an archive: it does not grow) are read once.
 func isFollowed(s config.Source) bool {
 	if s.Net.Format != gateway.FormatZeek {
 		return false
 	}
-	fi, err := os.Stat(s.Net.Path)
-	return err != nil || fi.Mode().IsRegular() // a log not yet created is waited for
+	f, err := os.Open(s.Net.Path)
+	if err != nil {
+		return true // a log not yet created is waited for
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		return false
+	}
+	head := make([]byte, 6)
+	n, _ := f.ReadAt(head, 0)
+	return !isCompressed(head[:n])
 }
 
 func (s *followSource) Run(ctx context.Context, emit Emitter) error {
@@ -230,6 +241,7 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // (ctx nil), the end of the file is io.EOF.
 type lineFeed struct {
 	f      *os.File
+	in     io.Reader // f, or a decompressed stream of it (reading once)
 	path   string
 	ctx    context.Context
 	buf    []byte
@@ -253,7 +265,7 @@ type lineFeed struct {
 }
 
 func newLineFeed(f *os.File, path string, ctx context.Context) *lineFeed {
-	return &lineFeed{f: f, path: path, ctx: ctx, buf: make([]byte, 256<<10)}
+	return &lineFeed{f: f, in: f, path: path, ctx: ctx, buf: make([]byte, 256<<10)}
 }
 
 func (l *lineFeed) close() {
@@ -342,7 +354,7 @@ func (l *lineFeed) fill() error {
 		l.last = nil // its bytes move
 	}
 	for {
-		n, err := l.f.Read(l.buf[l.w:])
+		n, err := l.in.Read(l.buf[l.w:])
 		if n > 0 {
 			l.w += n
 			l.off += int64(n)
@@ -405,7 +417,7 @@ func (l *lineFeed) wait() error {
 			return nil
 		}
 		l.f.Close()
-		l.f = nf
+		l.f, l.in = nf, nf
 		l.restart()
 		return nil
 	}
