@@ -12,6 +12,8 @@ var (
 		"Records a source handed to its pipeline.", []string{"pipeline", "source"}, nil)
 	descSrcRaw = prometheus.NewDesc("flowgate_source_raw_messages_total",
 		"Export messages a source handed as received to its pipeline's raw-datagram sinks.", []string{"pipeline", "source"}, nil)
+	descSrcRestarts = prometheus.NewDesc("flowgate_source_restarts_total",
+		"Times a source failed and was run again.", []string{"pipeline", "source"}, nil)
 	descSrcLostMsgs = prometheus.NewDesc("flowgate_source_dropped_messages_total",
 		"Export messages (datagrams, sets) a source could not turn into records, by reason and exporter.",
 		[]string{"pipeline", "source", "exporter", "reason"}, nil)
@@ -40,7 +42,7 @@ var (
 type collector struct{ d *Daemon }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descSrcRecords, descSrcRaw, descSrcLostMsgs, descSrcLost, descFiltered,
+	for _, d := range []*prometheus.Desc{descSrcRecords, descSrcRaw, descSrcRestarts, descSrcLostMsgs, descSrcLost, descFiltered,
 		descSinkRecords, descSinkLost, descSinkErrors, descQueue, descQueueCap, descReady, descReloads} {
 		ch <- d
 	}
@@ -64,6 +66,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		reason   Reason
 	}
 	srcRec := map[id]uint64{}
+	srcRestarts := map[id]uint64{}
 	srcLost := map[key3]uint64{}
 	srcMsgs := map[key3]uint64{}
 	snkRec := map[id]uint64{}
@@ -79,6 +82,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		i := id{r.pipeline, r.name}
 		if r.stage == "source" {
 			srcRec[i] += r.records
+			srcRestarts[i] += r.restarts
 			addLost(srcLost, i, r.lost)
 		} else {
 			snkRec[i] += r.written
@@ -88,6 +92,9 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	for _, s := range d.sources {
 		i := id{s.pipeline, s.name}
 		srcRec[i] += s.emitted.Load()
+		s.errMu.Lock()
+		srcRestarts[i] += s.restarts
+		s.errMu.Unlock()
 		if n := s.rawMsgs.Load(); n > 0 {
 			counter(descSrcRaw, n, s.pipeline, s.name)
 		}
@@ -117,6 +124,9 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	d.mu.RUnlock()
 	for i, v := range srcRec {
 		counter(descSrcRecords, v, i.pipeline, i.name)
+	}
+	for i, v := range srcRestarts {
+		counter(descSrcRestarts, v, i.pipeline, i.name)
 	}
 	for k, v := range srcLost {
 		counter(descSrcLost, v, k.pipeline, k.name, k.exporter, string(k.reason))

@@ -125,6 +125,7 @@ func rawMode(p *config.Pipeline) string {
 type retiredCounts struct {
 	stage, pipeline, name string
 	records, written      uint64
+	restarts              uint64
 	lost                  map[lossKey]uint64
 }
 
@@ -532,7 +533,7 @@ func (d *Daemon) openSink(key string, p *config.Pipeline, c *config.Sink) (*sink
 
 func (d *Daemon) retire(s *sourceState) {
 	d.retired = append(d.retired, retiredCounts{stage: "source", pipeline: s.pipeline, name: s.name,
-		records: s.emitted.Load(), lost: s.lost.snapshot()})
+		records: s.emitted.Load(), restarts: s.restarts, lost: s.lost.snapshot()})
 	if col, ok := s.src.(Collector); ok {
 		for _, m := range col.Collectors() {
 			d.reg.Unregister(m)
@@ -570,6 +571,7 @@ type sourceState struct {
 	free                freeList
 	errMu               sync.Mutex
 	runErr              error
+	restarts            uint64
 }
 
 var _ Emitter = (*sourceState)(nil)
@@ -583,12 +585,37 @@ func (d *Daemon) startSource(s *sourceState) {
 	s.cancel = cancel
 	go s.work()
 	go func() {
-		err := s.src.Run(ctx, s)
-		if err != nil && ctx.Err() == nil {
+		// A source that fails is run again, after a pause that doubles
+		// from 1 s to 30 s (back to 1 s after a minute of good running):
+		// a consumer whose commit failed in a rebalance, a listener whose
+		// socket broke. It is not ready meanwhile. Only ctx ends it, or a
+		// finite source (a file) that returns nil.
+		pause := time.Second
+		for {
+			began := time.Now()
+			err := s.src.Run(ctx, s)
+			if err == nil || ctx.Err() != nil {
+				break
+			}
 			s.errMu.Lock()
 			s.runErr = err
+			s.restarts++
 			s.errMu.Unlock()
-			d.log.Error("source stopped", "pipeline", s.pipeline, "source", s.name, "err", err)
+			if time.Since(began) > time.Minute {
+				pause = time.Second
+			}
+			d.log.Error("source failed; running it again", "pipeline", s.pipeline, "source", s.name, "in", pause, "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(pause):
+			}
+			if ctx.Err() != nil {
+				break
+			}
+			pause = min(2*pause, 30*time.Second)
+			s.errMu.Lock()
+			s.runErr = nil
+			s.errMu.Unlock()
 		}
 		// Done before the signal: Run, woken, must see this source ended
 		// (a signal sent while one is pending is dropped).

@@ -501,3 +501,41 @@ func TestCommunityID(t *testing.T) {
 		}
 	}
 }
+
+// flaky fails its first runs, then emits and ends.
+type flaky struct {
+	genSource
+	fails int
+	runs  int
+}
+
+func (f *flaky) Run(ctx context.Context, emit Emitter) error {
+	f.runs++
+	if f.runs <= f.fails {
+		return fmt.Errorf("run %d: broker went away", f.runs)
+	}
+	return f.genSource.Run(ctx, emit)
+}
+
+// TestSourceRestart: a source whose Run fails is run again after a
+// pause, counted, and not ready meanwhile; its records still arrive.
+func TestSourceRestart(t *testing.T) {
+	src := &flaky{genSource: genSource{name: "f", n: 100, batch: 10}, fails: 1}
+	f := &fakes{src: map[string]Source{"argus:a.argus": src}, sink: map[string]*memSink{"json:o.json": {}}}
+	d, err := New(load(t, "version: 1\npipelines:\n  - name: p\n    sources: [argus:a.argus]\n    sinks: [json:o.json]\n"), f.options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error)
+	go func() { done <- d.Run(context.Background()) }()
+	time.Sleep(300 * time.Millisecond)
+	if err := d.Ready(); err == nil || !strings.Contains(err.Error(), "broker went away") {
+		t.Errorf("ready during the pause: %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if src.runs != 2 || f.sink["json:o.json"].count() != 100 || metric(t, d, "flowgate_source_restarts_total") != 1 {
+		t.Errorf("runs %d, records %d, restarts %v", src.runs, f.sink["json:o.json"].count(), metric(t, d, "flowgate_source_restarts_total"))
+	}
+}
