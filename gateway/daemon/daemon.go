@@ -141,10 +141,10 @@ type RawSource interface {
 // decoding is left to whoever reads them, so it can be replayed after a
 // mapping fix. WriteRaw is called from the listeners' goroutines at once
 // and must be safe for concurrent use; msgs alias the listener's buffers
-// until it returns. Its error loses the batch's messages (counted as
-// sink_error).
+// until it returns. Every message is either taken or handed to lost once
+// (as for Sink.Write); the error says why the sink failed.
 type RawSink interface {
-	WriteRaw(ctx context.Context, msgs []gateway.Message) error
+	WriteRaw(ctx context.Context, msgs []gateway.Message, lost func(m *gateway.Message, r Reason)) error
 }
 
 // Optional interfaces of sources and sinks.

@@ -134,6 +134,17 @@ func TestEndToEndKafka(t *testing.T) {
 	if s := os.Getenv("FLOWGATE_E2E_RECORDS"); s != "" {
 		fmt.Sscan(s, &n)
 	}
+	endToEnd(t, n, "format=argus&key=exporter")
+}
+
+// TestEndToEndKafkaRaw: the same through a raw-datagram topic: the
+// collecting pipeline decodes nothing and produces each datagram keyed by
+// its exporter; the archiving one decodes them from Kafka.
+func TestEndToEndKafkaRaw(t *testing.T) {
+	endToEnd(t, 200_000, "format=raw")
+}
+
+func endToEnd(t *testing.T, n int, sinkOpts string) {
 	recs := e2eRecords(t, n)
 	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(4, "e2e"))
 	if err != nil {
@@ -146,11 +157,11 @@ func TestEndToEndKafka(t *testing.T) {
 pipelines:
   - name: collect
     sources: [ipfix+udp://127.0.0.1:0]
-    sinks: ['kafka://%[1]s/e2e?format=argus&key=exporter']
+    sinks: ['kafka://%[1]s/e2e?%[3]s']
   - name: archive
     sources: ['kafka://%[1]s/e2e?format=argus&group=e2e']
     sinks: [argus:%[2]s/out.argus]
-`, broker, dir))
+`, broker, dir, sinkOpts))
 	d, err := New(c, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -225,11 +236,20 @@ pipelines:
 			dups += g - w
 		}
 	}
-	t.Logf("%d records: sent as IPFIX over UDP in %v, all in Argus files after %v; %d read back, %d missing, %d extra",
-		n, sent.Round(time.Millisecond), took.Round(time.Millisecond), total, missing, dups)
+	t.Logf("%s: %d records: sent as IPFIX over UDP in %v, all in Argus files after %v; %d read back, %d missing, %d extra",
+		sinkOpts, n, sent.Round(time.Millisecond), took.Round(time.Millisecond), total, missing, dups)
 	for _, m := range []string{"flowgate_source_dropped_messages_total", "flowgate_source_dropped_records_total", "flowgate_sink_dropped_records_total"} {
 		if v := metric(t, d, m); v != 0 {
 			t.Errorf("%s = %v", m, v)
+		}
+	}
+	if strings.Contains(sinkOpts, "raw") {
+		msgs := metric(t, d, "flowgate_source_raw_messages_total", "pipeline", "collect")
+		if out := metric(t, d, "flowgate_sink_records_total", "pipeline", "collect"); msgs == 0 || out != msgs {
+			t.Errorf("raw: %v datagrams taken, %v produced", msgs, out)
+		}
+		if rec := metric(t, d, "flowgate_source_records_total", "pipeline", "collect"); rec != 0 {
+			t.Errorf("raw only: the listener decoded %v records", rec)
 		}
 	}
 	if missing != 0 || dups != 0 {

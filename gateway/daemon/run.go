@@ -781,15 +781,15 @@ func (s *sourceState) writeRaw(msgs []gateway.Message) error {
 	s.swapMu.RLock()
 	defer s.swapMu.RUnlock()
 	for _, sk := range s.pl.Load().raw {
-		err := sk.sink.(RawSink).WriteRaw(s.d.hard, msgs)
+		var n uint64
+		err := sk.sink.(RawSink).WriteRaw(s.d.hard, msgs, func(m *gateway.Message, r Reason) {
+			n++
+			sk.lost.add(m.From.Addr(), r, 1)
+		})
 		if err != nil {
 			sk.errors.Add(1)
-			for i := range msgs {
-				sk.lost.add(msgs[i].From.Addr(), ReasonSinkError, 1)
-			}
-		} else {
-			sk.written.Add(uint64(len(msgs)))
 		}
+		sk.written.Add(uint64(len(msgs)) - n)
 		sk.setErr(err)
 	}
 	return nil

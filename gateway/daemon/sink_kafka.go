@@ -51,10 +51,12 @@ func newKafkaSink(s config.Sink, env Env) (Sink, error) {
 		cfg.Dialect, cfg.MappingFile = textDialect(s, env.Mapping, false)
 	case "argus":
 		cfg.Format = kafka.FormatArgus5
+	case "raw":
+		// Datagrams as received, from a NetFlow source's listener
+		// (WriteRaw, sink_kafka_raw.go), keyed by exporter.
+		cfg.Format = kafka.FormatRaw
 	default:
-		// raw: datagrams as received, produced by a NetFlow source's
-		// listener (kafka.Producer.RawHandler), not decoded records.
-		return nil, fmt.Errorf("%w: %s: format=%s as a sink of records", ErrNotImplemented, s.Text, o.Format)
+		return nil, fmt.Errorf("%w: %s: format=%s", ErrNotImplemented, s.Text, o.Format)
 	}
 	switch o.Key {
 	case "exporter":
