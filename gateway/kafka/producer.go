@@ -131,16 +131,17 @@ type Producer struct {
 
 	// The spill (nil: none). sm guards sp, retry and changed; spilling
 	// is set under sm and read without it on the hot path.
-	sm         sync.Mutex
-	sp, retry  *spill
-	spillDrop  bool
-	spillAfter time.Duration
-	maxBuf     int64 // records of Produce kgo may hold (MaxBuffered)
-	spilling   atomic.Bool
-	inflight   atomic.Int64 // records handed to kgo by Produce, not yet acked or spilled
-	changed    chan struct{}
-	stopDrain  context.CancelFunc
-	drainDone  chan struct{}
+	sm          sync.Mutex
+	sp, retry   *spill
+	spillDrop   bool
+	spillAfter  time.Duration
+	maxBuf      int64 // records of Produce kgo may hold (MaxBuffered)
+	spilling    atomic.Bool
+	spillClosed bool
+	inflight    atomic.Int64 // records handed to kgo by Produce, not yet acked or spilled
+	changed     chan struct{}
+	stopDrain   context.CancelFunc
+	drainDone   chan struct{}
 
 	spilled, drained, dropped, resent atomic.Int64
 }
@@ -471,6 +472,10 @@ func (p *Producer) Stats() ProducerStats {
 // directory: Close says so with ErrSpilling.
 func (p *Producer) Close(ctx context.Context) error {
 	err := p.Flush(ctx)
+	if p.sp != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		// What kgo still holds goes to the spill below: not an error.
+		err = nil
+	}
 	if p.sp != nil {
 		// Drain while ctx allows and the drain moves (a window acked
 		// within SpillAfter); what is left stays on disk.
@@ -490,6 +495,13 @@ func (p *Producer) Close(ctx context.Context) error {
 		<-p.drainDone
 	}
 	p.cl.Close()
+	if p.sp != nil {
+		// cl.Close fails what kgo holds; wait for those promises to put
+		// the records in the retry queue before it closes.
+		for end := time.Now().Add(5 * time.Second); p.inflight.Load() > 0 && time.Now().Before(end); {
+			time.Sleep(time.Millisecond)
+		}
+	}
 	if e := p.closeSpill(); err == nil {
 		err = e
 	}

@@ -13,7 +13,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -490,6 +489,7 @@ func (p *Producer) closeSpill() error {
 	}
 	p.sm.Lock()
 	defer p.sm.Unlock()
+	p.spillClosed = true
 	err := p.sp.close()
 	if e := p.retry.close(); err == nil {
 		err = e
@@ -508,6 +508,9 @@ func (p *Producer) notifyLocked() {
 func (p *Producer) spillFailed(kr *kgo.Record, err error) bool {
 	p.sm.Lock()
 	defer p.sm.Unlock()
+	if p.spillClosed {
+		return false // a promise after Close gave up waiting: lost, counted
+	}
 	if werr := p.retry.append(kr, true); werr != nil {
 		if p.retry.onError != nil {
 			p.retry.onError(werr)
@@ -732,20 +735,24 @@ func (p *Producer) drain(ctx context.Context) {
 	}
 }
 
-// sendWindow produces recs and waits for their acknowledgements; it
-// returns how many were acknowledged.
+// sendWindow produces recs and waits for their acknowledgements, or for
+// ctx (Close: records kgo cannot fail, held behind a request the broker
+// never answered, would keep it forever; they stay in the spill, as the
+// window is not committed). It returns how many were acknowledged.
 func (p *Producer) sendWindow(ctx context.Context, recs []*kgo.Record) int {
 	if len(recs) == 0 {
 		return 0
 	}
-	var wg sync.WaitGroup
-	var ok atomic.Int64
-	wg.Add(len(recs))
+	var ok, left atomic.Int64
+	left.Store(int64(len(recs)))
+	done := make(chan struct{})
 	promise := func(_ *kgo.Record, err error) {
 		if err == nil {
 			ok.Add(1)
 		}
-		wg.Done()
+		if left.Add(-1) == 0 {
+			close(done)
+		}
 	}
 	now := time.Now()
 	for _, kr := range recs {
@@ -756,7 +763,10 @@ func (p *Producer) sendWindow(ctx context.Context, recs []*kgo.Record) int {
 		kr.Timestamp = now
 		p.cl.Produce(ctx, kr, promise)
 	}
-	wg.Wait()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
 	return int(ok.Load())
 }
 

@@ -580,3 +580,61 @@ func TestBrokerOutage(t *testing.T) {
 	dups := checkDelivery(t, got, n)
 	t.Logf("%d records consumed, %d distinct, %d duplicates (resent windows: %d records)", len(got), n, dups, st.Resent)
 }
+
+// TestCloseDuringOutage: a producer closed while its broker is away keeps
+// every record it was given, acknowledged or on disk (what kgo held
+// included); the next producer on its spill, with the broker back on its
+// port and data, delivers all of them.
+func TestCloseDuringOutage(t *testing.T) {
+	c := loadCorpus(t, 10000)
+	port, data, dir := freePort(t), t.TempDir(), t.TempDir()
+	up := func() *kfake.Cluster {
+		cl, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(port), kfake.DataDir(data), kfake.SeedTopics(4, "closed"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cl
+	}
+	cl := up()
+	addrs := cl.ListenAddrs()
+	cfg := ProducerConfig{Brokers: addrs, Topic: "closed", Format: FormatJSON, Key: KeyFlow, Spill: dir,
+		SpillAfter: time.Second, MaxBuffered: 1000}
+	p, err := NewProducer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	const n1, n2 = 2000, 5000
+	p.Produce(ctx, seqRecords(t, c, 0, n1))
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cl.Close()
+	for i := n1; i < n1+n2; i += 500 {
+		if err := p.Produce(ctx, seqRecords(t, c, i, 500)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	err = p.Close(cctx)
+	cancel()
+	st := p.Stats()
+	t.Logf("closed during the outage: %v; %+v", err, st)
+	if !errors.Is(err, ErrSpilling) || st.Produced+st.Spilled != n1+n2 || st.Failed != 0 || st.Dropped != 0 {
+		t.Fatalf("close: %v, stats %+v; want every record acknowledged or spilled", err, st)
+	}
+	cl = up()
+	defer cl.Close()
+	p, err = NewProducer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cctx, cancel = context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := p.Close(cctx); err != nil {
+		t.Fatal(err)
+	}
+	got := consumeAll(t, addrs, "closed", n1+n2)
+	dups := checkDelivery(t, got, n1+n2)
+	t.Logf("after the restart: %+v; %d duplicates", p.Stats(), dups)
+}
