@@ -67,6 +67,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	srcRec := map[id]uint64{}
 	srcRestarts := map[id]uint64{}
+	srcRaw := map[id]uint64{}
 	srcLost := map[key3]uint64{}
 	srcMsgs := map[key3]uint64{}
 	snkRec := map[id]uint64{}
@@ -83,6 +84,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		if r.stage == "source" {
 			srcRec[i] += r.records
 			srcRestarts[i] += r.restarts
+			srcRaw[i] += r.raw
 			addLost(srcLost, i, r.lost)
 		} else {
 			snkRec[i] += r.written
@@ -95,9 +97,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		s.errMu.Lock()
 		srcRestarts[i] += s.restarts
 		s.errMu.Unlock()
-		if n := s.rawMsgs.Load(); n > 0 {
-			counter(descSrcRaw, n, s.pipeline, s.name)
-		}
+		srcRaw[i] += s.rawMsgs.Load()
 		addLost(srcLost, i, s.lost.snapshot())
 		for _, l := range s.src.Stats().Lost {
 			k := key3{i, l.Exporter, l.Reason}
@@ -124,6 +124,11 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	d.mu.RUnlock()
 	for i, v := range srcRec {
 		counter(descSrcRecords, v, i.pipeline, i.name)
+	}
+	for i, v := range srcRaw {
+		if v > 0 {
+			counter(descSrcRaw, v, i.pipeline, i.name)
+		}
 	}
 	for i, v := range srcRestarts {
 		counter(descSrcRestarts, v, i.pipeline, i.name)

@@ -126,6 +126,7 @@ type retiredCounts struct {
 	stage, pipeline, name string
 	records, written      uint64
 	restarts              uint64
+	raw                   uint64
 	lost                  map[lossKey]uint64
 }
 
@@ -533,7 +534,7 @@ func (d *Daemon) openSink(key string, p *config.Pipeline, c *config.Sink) (*sink
 
 func (d *Daemon) retire(s *sourceState) {
 	d.retired = append(d.retired, retiredCounts{stage: "source", pipeline: s.pipeline, name: s.name,
-		records: s.emitted.Load(), restarts: s.restarts, lost: s.lost.snapshot()})
+		records: s.emitted.Load(), restarts: s.restarts, raw: s.rawMsgs.Load(), lost: s.lost.snapshot()})
 	if col, ok := s.src.(Collector); ok {
 		for _, m := range col.Collectors() {
 			d.reg.Unregister(m)
