@@ -48,6 +48,15 @@
 // (acknowledged), Failed, Skipped and Lossy (JSON lines written without a
 // value the dialect cannot hold).
 //
+// # Security
+//
+// Security (ProducerConfig and ConsumerConfig) adds TLS (CA file or the
+// system roots, optional client certificate, verification on unless
+// InsecureSkipVerify) and SASL PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512
+// (franz-go's pkg/sasl), with the password from PasswordFile preferably.
+// TLS without SASL, SASL without TLS (PLAIN then sends the password in
+// clear) and both are accepted, as brokers allow.
+//
 // # Spill
 //
 // With ProducerConfig.Spill set, a record that cannot reach the broker is
@@ -91,7 +100,9 @@
 // or truncated entries are skipped, counted (Corrupt) and reported as
 // *SpillError with the file and offset. A drained message's Kafka
 // timestamp is the drain time (kgo times records out from it); the flow's
-// times are in the value. One directory belongs to one producer.
+// times are in the value. One directory belongs to one producer: nothing
+// locks it. ProduceEach goes through the spill; raw messages (raw.go) go
+// to kgo directly and reach the spill only through the retry queue.
 //
 // The consumer joins a group with the cooperative-sticky balancer and
 // commits nothing automatically: after a poll it decodes the messages,
