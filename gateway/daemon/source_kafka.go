@@ -11,6 +11,7 @@ import (
 	"github.com/flowgate/flowgate/gateway/config"
 	"github.com/flowgate/flowgate/gateway/kafka"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // kafkaSource consumes a topic as a member of a consumer group (kafka://
@@ -28,6 +29,9 @@ type kafkaSource struct {
 func newKafkaSource(s config.Source, env Env) (Source, error) {
 	o := s.Kafka
 	cc0 := kafka.ConsumerConfig{Brokers: s.Brokers, Topic: s.Topic, Group: o.Group, Security: kafkaSecurity(o)}
+	if o.SessionTimeout > 0 {
+		cc0.Opts = append(cc0.Opts, kgo.SessionTimeout(o.SessionTimeout))
+	}
 	if o.Format == "raw" {
 		// A poll is bounded in messages; a raw message holds tens of
 		// records (BenchmarkConsumeRaw: 10000 of them, 300k records a
@@ -93,6 +97,10 @@ func (k *kafkaSource) Close() error {
 
 func (k *kafkaSource) String() string { return k.name }
 
+// Ready is the consumer's: the last fetch or commit error while the
+// broker does not answer.
+func (k *kafkaSource) Ready() error { return k.c.Ready() }
+
 // Collectors: the consumer's counters beyond records and losses.
 func (k *kafkaSource) Collectors() []prometheus.Collector {
 	labels := prometheus.Labels{"pipeline": k.pipeline, "source": k.name}
@@ -103,12 +111,14 @@ func (k *kafkaSource) Collectors() []prometheus.Collector {
 		d("messages_total", "Messages fetched."),
 		d("retries_total", "Batches handed to the pipeline again after it failed to take them (redeliveries)."),
 		d("commits_total", "Offset commits, each after the pipeline's sinks had the batch."),
+		d("fetch_errors_total", "Polls that reported a fetch error (the client retries)."),
+		d("commit_errors_total", "Offset commits that failed (the records come again after a restart)."),
 	}}}
 }
 
 type consumerCollector struct {
 	k     *kafkaSource
-	descs [3]*prometheus.Desc
+	descs [5]*prometheus.Desc
 }
 
 func (c *consumerCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -119,7 +129,7 @@ func (c *consumerCollector) Describe(ch chan<- *prometheus.Desc) {
 
 func (c *consumerCollector) Collect(ch chan<- prometheus.Metric) {
 	st := c.k.c.Stats()
-	for i, v := range []int64{st.Messages, st.Retries, st.Commits} {
+	for i, v := range []int64{st.Messages, st.Retries, st.Commits, st.FetchErrors, st.CommitErrors} {
 		ch <- prometheus.MustNewConstMetric(c.descs[i], prometheus.CounterValue, float64(v))
 	}
 }

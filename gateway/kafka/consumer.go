@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -47,6 +48,9 @@ type ConsumerStats struct {
 	Malformed int64 // messages that did not decode (skipped, committed)
 	Retries   int64 // handler calls repeated after an error (redeliveries)
 	Commits   int64
+	// Errors Run went on after (kgo retries): polls that reported a
+	// fetch error, commits that failed.
+	FetchErrors, CommitErrors int64
 }
 
 // MessageError is a message that did not decode: where it is and why.
@@ -80,6 +84,24 @@ type Consumer struct {
 	raw     *rawDecoders // raw.go
 
 	messages, records, malformed, retries, commits atomic.Int64
+	fetchErrs, commitErrs                          atomic.Int64
+
+	healthMu sync.Mutex
+	health   error // the last poll's fetch error or the last commit's, nil after a clean poll
+}
+
+func (c *Consumer) setHealth(err error) {
+	c.healthMu.Lock()
+	c.health = err
+	c.healthMu.Unlock()
+}
+
+// Ready returns the error of the last poll (or commit) while the consumer
+// cannot fetch or commit, nil once a poll went through.
+func (c *Consumer) Ready() error {
+	c.healthMu.Lock()
+	defer c.healthMu.Unlock()
+	return c.health
 }
 
 // NewConsumer joins cfg.Group on cfg.Topic.
@@ -152,7 +174,8 @@ func (c *Consumer) OnError(f func(*MessageError)) { c.onError = f }
 // Stats returns the counters.
 func (c *Consumer) Stats() ConsumerStats {
 	return ConsumerStats{Messages: c.messages.Load(), Records: c.records.Load(),
-		Malformed: c.malformed.Load(), Retries: c.retries.Load(), Commits: c.commits.Load()}
+		Malformed: c.malformed.Load(), Retries: c.retries.Load(), Commits: c.commits.Load(),
+		FetchErrors: c.fetchErrs.Load(), CommitErrors: c.commitErrs.Load()}
 }
 
 // Close leaves the group (committing nothing more) and closes the client.
@@ -160,8 +183,10 @@ func (c *Consumer) Close() { c.cl.Close() }
 
 // Run polls, decodes and hands records to h until ctx ends (it returns
 // nil then) or h fails Retries+1 times on one batch (ErrHandler: nothing
-// of that batch is committed, so the group redelivers it).
+// of that batch is committed, so the group redelivers it). Fetch and
+// commit errors do not stop it: kgo retries, Ready reports them.
 func (c *Consumer) Run(ctx context.Context, h Handler) error {
+	backoff := 100 * time.Millisecond
 	for {
 		fs := c.cl.PollRecords(ctx, c.cfg.MaxPoll)
 		if ctx.Err() != nil {
@@ -177,10 +202,22 @@ func (c *Consumer) Run(ctx context.Context, h Handler) error {
 				ferr = fmt.Errorf("kafka: fetch %s[%d]: %w", t, p, err)
 			}
 		})
+		// kgo keeps retrying after a fetch error (a broker away, a
+		// partition moving): note it for Ready, and back off when the
+		// poll brought nothing, so that a broker outage does not spin.
+		c.setHealth(ferr)
 		if ferr != nil {
-			c.cl.AllowRebalance()
-			return ferr
+			c.fetchErrs.Add(1)
+			if len(fs.Records()) == 0 {
+				c.cl.AllowRebalance()
+				if !sleepCtx(ctx, backoff) {
+					return nil
+				}
+				backoff = min(2*backoff, 2*time.Second)
+				continue
+			}
 		}
+		backoff = 100 * time.Millisecond
 		c.recs = c.recs[:0]
 		c.arena = c.arena[:0]
 		c.decodeAll(fs.Records())
@@ -200,10 +237,14 @@ func (c *Consumer) Run(ctx context.Context, h Handler) error {
 			err := c.cl.CommitUncommittedOffsets(cctx)
 			cancel()
 			if err != nil {
-				c.cl.AllowRebalance()
-				return fmt.Errorf("kafka: commit: %w", err)
+				// The records are handed over; uncommitted, they come
+				// again to whoever owns the partitions after a restart
+				// (at least once), and the next commit covers them.
+				c.commitErrs.Add(1)
+				c.setHealth(fmt.Errorf("kafka: commit: %w", err))
+			} else {
+				c.commits.Add(1)
 			}
-			c.commits.Add(1)
 		}
 		c.cl.AllowRebalance()
 	}
