@@ -675,3 +675,22 @@ func FuzzRemote(f *testing.F) {
 		_ = fmt.Sprint(err)
 	})
 }
+
+// A gateway pulls a sensor's records as `ra -S sensor:561` does, keeps
+// reconnecting, and reports on its readiness.
+func ExampleRemote() {
+	r := NewRemote("sensor.example.net:561", RemoteOptions{Filter: "man or tcp"})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go r.Run(ctx, func(recs []flow.Record) error {
+		for i := range recs {
+			_ = recs[i] // valid during the call only: copy (Detach) what is kept
+		}
+		return nil
+	})
+	if err := r.Ready(); err != nil {
+		fmt.Println("not streaming yet:", errors.Is(err, ErrNotConnected))
+	}
+	st := r.Stats()
+	_ = st.Reconnects // and Malformed, Bad (with offsets), LastErr
+}
