@@ -74,14 +74,15 @@ func cmdMetrics(args []string) error {
 	waitMetric := fs.String("wait-metric", "flowgate_sink_records_total",
 		"counter -wait-sink polls (a kafka:// sink's records are in the topic at flowgate_sink_kafka_produced_records_total)")
 	timeout := fs.Duration("timeout", 5*time.Minute, "give up waiting after this long")
+	settle := fs.Duration("settle", 3*time.Second, "stop waiting short of -wait-sink once the counter has reached the sinks' records and not moved for this long")
 	fs.Parse(args)
 	v := map[string]any{"cmd": "metrics"}
 	start := time.Now()
 	var ss []sample
 	var err error
 	if *wait > 0 {
-		var first time.Time
-		var firstN float64
+		var first, moved time.Time
+		var firstN, lastN float64
 		for {
 			ss, err = scrape(*url)
 			if err == nil {
@@ -92,6 +93,15 @@ func cmdMetrics(args []string) error {
 				if n >= *wait {
 					break
 				}
+				if n != lastN || moved.IsZero() {
+					lastN, moved = n, time.Now()
+				} else if n > 0 && n >= sum(ss, "flowgate_sink_records_total") && time.Since(moved) > *settle {
+					// Every record the sinks took is through and
+					// nothing moved for a while: the rest was lost
+					// before (the counters say where).
+					v["settled"] = true
+					break
+				}
 			}
 			if time.Since(start) > *timeout {
 				v["timeout"] = true
@@ -99,10 +109,14 @@ func cmdMetrics(args []string) error {
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
-		v["wait_s"] = since(start)
+		done := time.Now()
+		if v["settled"] == true {
+			done = moved
+		}
+		v["wait_s"] = round3(done.Sub(start).Seconds())
 		if !first.IsZero() {
 			// From the first scrape that saw records (±50 ms).
-			v["first_to_done_s"] = since(first)
+			v["first_to_done_s"] = round3(done.Sub(first).Seconds())
 			v["first_seen"] = firstN
 		}
 	} else {
