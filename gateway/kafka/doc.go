@@ -75,9 +75,10 @@
 // spilling, bounded by SpillMax: full, Produce blocks until the drain
 // makes room (ctx bounds the wait) or, with SpillDrop, drops the record
 // and counts it (Dropped, and ProduceEach names it). A drainer sends retry
-// then main in windows of up to 4096 records; a window is removed from its
-// queue only when all of it was acknowledged, otherwise it is sent again
-// whole (Resent counts the acknowledged ones, which are then duplicates).
+// then main in windows of up to 16384 records (8 MiB, one read); a window
+// is removed from its queue only when all of it was acknowledged,
+// otherwise it is sent again whole (Resent counts the acknowledged ones,
+// which are then duplicates).
 // The producer goes direct again when both queues are empty and kgo holds
 // nothing.
 //

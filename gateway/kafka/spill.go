@@ -297,31 +297,52 @@ func (s *spill) read(maxRecs int, maxBytes int64) ([]*kgo.Record, spillPos, erro
 	}
 	end := seg.size
 	var out []*kgo.Record
-	var hdr [spillEntryHdr]byte
 	var took int64
+	// One read for the window: the records alias this chunk (fresh each
+	// window: kgo holds them until acknowledged).
+	var chunk []byte
+	var chunkOff int64
+	fill := func(off, n int64) error {
+		chunk, chunkOff = make([]byte, n), off
+		if _, err := s.r.ReadAt(chunk, off); err != nil {
+			return fmt.Errorf("kafka: spill %s: %w", name, err)
+		}
+		return nil
+	}
+	if err := fill(pos.off, min(end-pos.off, maxBytes)); err != nil {
+		return nil, pos, err
+	}
 	for pos.off < end && len(out) < maxRecs && took < maxBytes {
 		if end-pos.off < spillEntryHdr {
 			s.bad(name, pos.off, fmt.Errorf("%w: %d bytes left, less than an entry header", ErrSpillTruncated, end-pos.off))
 			pos.off = end
 			break
 		}
-		if _, err := s.r.ReadAt(hdr[:], pos.off); err != nil {
-			return out, pos, fmt.Errorf("kafka: spill %s: %w", name, err)
+		if pos.off+spillEntryHdr > chunkOff+int64(len(chunk)) {
+			break // the next window reads it
 		}
-		n := int64(binary.BigEndian.Uint32(hdr[:]))
+		hdr := chunk[pos.off-chunkOff:]
+		n := int64(binary.BigEndian.Uint32(hdr))
+		sum := binary.BigEndian.Uint32(hdr[4:])
 		if n > spillMaxEntry || pos.off+spillEntryHdr+n > end {
 			s.bad(name, pos.off, fmt.Errorf("%w: entry of %d bytes, %d left in the segment", ErrSpillTruncated, n, end-pos.off-spillEntryHdr))
 			pos.off = end
 			break
 		}
-		b := make([]byte, n)
-		if _, err := s.r.ReadAt(b, pos.off+spillEntryHdr); err != nil {
-			return out, pos, fmt.Errorf("kafka: spill %s: %w", name, err)
+		if pos.off+spillEntryHdr+n > chunkOff+int64(len(chunk)) {
+			if len(out) > 0 || took > 0 {
+				break // the next window starts with it
+			}
+			// An entry larger than a window: read it alone.
+			if err := fill(pos.off, spillEntryHdr+n); err != nil {
+				return nil, pos, err
+			}
 		}
-		if crc32.Checksum(b, castagnoli) != binary.BigEndian.Uint32(hdr[4:]) {
+		b := chunk[pos.off-chunkOff+spillEntryHdr : pos.off-chunkOff+spillEntryHdr+n : pos.off-chunkOff+spillEntryHdr+n]
+		if crc32.Checksum(b, castagnoli) != sum {
 			s.bad(name, pos.off, fmt.Errorf("%w: checksum mismatch", ErrSpillCorrupt))
-		} else if kr, err := parseEntry(b); err != nil {
-			s.bad(name, pos.off, err)
+		} else if kr, ok := parseEntry(b); !ok {
+			s.bad(name, pos.off, fmt.Errorf("%w: payload does not parse", ErrSpillCorrupt))
 		} else {
 			out = append(out, kr)
 		}
@@ -334,10 +355,9 @@ func (s *spill) read(maxRecs int, maxBytes int64) ([]*kgo.Record, spillPos, erro
 	return out, pos, nil
 }
 
-func parseEntry(b []byte) (*kgo.Record, error) {
-	bad := fmt.Errorf("%w: payload does not parse", ErrSpillCorrupt)
+func parseEntry(b []byte) (*kgo.Record, bool) {
 	if len(b) < 8 {
-		return nil, bad
+		return nil, false
 	}
 	kr := &kgo.Record{Timestamp: time.UnixMilli(int64(binary.BigEndian.Uint64(b)))}
 	b = b[8:]
@@ -352,7 +372,7 @@ func parseEntry(b []byte) (*kgo.Record, error) {
 	}
 	kn, k := binary.Uvarint(b)
 	if k <= 0 || kn > uint64(len(b)-k)+1 {
-		return nil, bad
+		return nil, false
 	}
 	if kn > 0 {
 		kr.Key = b[k : k+int(kn-1)]
@@ -362,19 +382,19 @@ func parseEntry(b []byte) (*kgo.Record, error) {
 	}
 	nh, k := binary.Uvarint(b)
 	if k <= 0 || nh > uint64(len(b)) {
-		return nil, bad
+		return nil, false
 	}
 	b = b[k:]
 	for i := uint64(0); i < nh; i++ {
 		hk, ok1 := field()
 		hv, ok2 := field()
 		if !ok1 || !ok2 {
-			return nil, bad
+			return nil, false
 		}
 		kr.Headers = append(kr.Headers, kgo.RecordHeader{Key: string(hk), Value: hv})
 	}
 	kr.Value = b
-	return kr, nil
+	return kr, true
 }
 
 // commit makes pos the new head: segments before it are removed and the
@@ -447,8 +467,8 @@ func (s *spill) commit(pos spillPos) error {
 // when both queues are empty.
 
 const (
-	drainRecs  = 4096
-	drainBytes = 4 << 20
+	drainRecs  = 16384
+	drainBytes = 8 << 20
 )
 
 func (p *Producer) openSpill(cfg ProducerConfig) error {
