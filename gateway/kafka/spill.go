@@ -555,8 +555,14 @@ func (p *Producer) send(ctx context.Context, kr *kgo.Record) error {
 	}
 	for {
 		if !p.spilling.Load() {
-			if p.inflight.Load() >= p.maxBuf && !p.waitRoom(ctx) {
-				continue // spilling now, or ctx ended: the spill path says which
+			if p.inflight.Load() >= p.maxBuf {
+				if err := p.waitRoom(ctx); err != nil {
+					p.dropped.Add(1)
+					return err
+				}
+				if p.spilling.Load() {
+					continue
+				}
 			}
 			p.inflight.Add(1)
 			p.cl.Produce(ctx, kr, p.counted)
@@ -598,21 +604,21 @@ func (p *Producer) send(ctx context.Context, kr *kgo.Record) error {
 }
 
 // waitRoom waits, with kgo holding maxBuf records of Produce, until it
-// holds fewer (true) or SpillAfter passed (the broker does not take
-// records: start spilling, false). The wait polls: it only happens when
-// the producer is already held back.
-func (p *Producer) waitRoom(ctx context.Context) bool {
+// holds fewer or SpillAfter passed (the broker does not take records:
+// start spilling). The wait polls: it only happens when the producer is
+// already held back. It fails only when ctx ends.
+func (p *Producer) waitRoom(ctx context.Context) error {
 	end := time.Now().Add(p.spillAfter)
-	for p.inflight.Load() >= p.maxBuf {
-		if p.spilling.Load() {
-			return false
-		}
-		if time.Now().After(end) || !sleepCtx(ctx, time.Millisecond) {
+	for p.inflight.Load() >= p.maxBuf && !p.spilling.Load() {
+		if time.Now().After(end) {
 			p.startSpilling()
-			return false
+			return nil
+		}
+		if !sleepCtx(ctx, time.Millisecond) {
+			return ctx.Err()
 		}
 	}
-	return true
+	return nil
 }
 
 func (p *Producer) startSpilling() {
