@@ -18,11 +18,11 @@
 #
 # Environment (defaults): RUNS=3 DUR=15s RATES="200000 300000 400000"
 # FORMATS="ipfix nf9" FILL=5000000 LAT_RATE=100000 LAT_DUR=15s PARTS=4
-# EXPORTERS=8 SINK=kafka (json: a json: file sink instead, for item udp and
-# latency without Kafka) GWOPTS="" (options of the UDP source, e.g.
+# EXPORTERS=8 SINK=kafka (json: a json: file sink instead, item udp only) GWOPTS="" (options of the UDP source, e.g.
 # workers=2&rcvbuf=32M) REV=HEAD (the commit built, from git archive, so
 # that nobody's uncommitted edits are measured; REV=worktree copies the
-# working tree) PATCH="" (patch files, comma-separated, applied to the
+# working tree) TOOLS_REV="" (gwbench and kfakeserver from this commit
+# instead) PATCH="" (patch files, comma-separated, applied to the
 # REV copy: a proposed fix measured without touching the tree)
 # PROFILE="" (1: the gateway serves net/http/pprof on 127.0.0.1:26060, and
 # each udp/argus run saves a CPU profile of its measured window to
@@ -52,6 +52,7 @@ SINK=${SINK:-kafka}
 GWOPTS=${GWOPTS:-}
 REV=${REV:-HEAD}
 PATCH=${PATCH:-}
+TOOLS_REV=${TOOLS_REV:-}
 PROFILE=${PROFILE:-}
 WORK=${WORK:-/tmp/bench-gateway}
 items=${*:-udp argus latency}
@@ -70,6 +71,12 @@ if [ "$REV" = worktree ]; then
 	tar -C "$root" --exclude=./.git --exclude=./.bench -cf - . | tar -x -C "$src"
 else
 	git -C "$root" archive "$REV" | tar -x -C "$src"
+fi
+# TOOLS_REV: conformance/tools (gwbench, kfakeserver) from another commit,
+# to measure an older gateway with the current bench.
+if [ -n "$TOOLS_REV" ]; then
+	rm -rf "$src/conformance/tools"
+	git -C "$root" archive "$TOOLS_REV" conformance/tools | tar -x -C "$src"
 fi
 # PATCH: patches (-p1) applied to the copy, to measure a proposed fix
 # without touching the tree.
