@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -26,8 +28,11 @@ import (
 )
 
 // fileSource is a file read once (KindFile naming a file) or a watched
-// directory (KindFile naming a directory): every file in it, present at
-// start or appearing later, is read once, in name order.
+// directory (KindFile naming a directory): every file in it or in its
+// subdirectories (nfcapd -S and argus archives file by date), present at
+// start or appearing later, is read once, in the order of their paths.
+// Files and directories whose names start with '.', nfcapd's file being
+// written (nfcapd.current.*) and *.tmp, *.part, *~ are left alone.
 //
 // A directory's finished files are listed, one name a line, in the
 // directory's own ".flowgate-done" file, appended once the pipeline's
@@ -503,11 +508,14 @@ func (s *fileSource) watch(ctx context.Context, emit Emitter) error {
 	w := newDirWatcher(dir)
 	defer w.close()
 	pending := map[string]bool{}
+	take := func(name string) {
+		if !done[name] && !skipName(path.Base(name)) {
+			pending[name] = true
+		}
+	}
 	scan := func(stable bool) {
 		for _, name := range w.scan(stable) {
-			if !done[name] && !skipName(name) {
-				pending[name] = true
-			}
+			take(name)
 		}
 	}
 	scan(false) // present at start: complete
@@ -524,9 +532,7 @@ func (s *fileSource) watch(ctx context.Context, emit Emitter) error {
 				scan(true) // polling, or the event queue overflowed
 			}
 			for _, n := range names {
-				if !done[n] && !skipName(n) {
-					pending[n] = true
-				}
+				take(n)
 			}
 			continue
 		}
@@ -537,11 +543,11 @@ func (s *fileSource) watch(ctx context.Context, emit Emitter) error {
 			}
 		}
 		delete(pending, next)
-		path := filepath.Join(dir, next)
-		if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
+		file := filepath.Join(dir, filepath.FromSlash(next))
+		if fi, err := os.Stat(file); err != nil || !fi.Mode().IsRegular() {
 			continue
 		}
-		if err := s.readFile(ctx, path, s.ep.Format, emit); err != nil {
+		if err := s.readFile(ctx, file, s.ep.Format, emit); err != nil {
 			return err
 		}
 		// The sinks have the file's records before it is listed done.
@@ -573,7 +579,7 @@ func loadDone(dir string) (map[string]bool, error) {
 		if name == "" || done[name] {
 			continue
 		}
-		if _, err := os.Lstat(filepath.Join(dir, name)); err != nil {
+		if _, err := os.Lstat(filepath.Join(dir, filepath.FromSlash(name))); err != nil {
 			continue
 		}
 		done[name] = true
@@ -617,30 +623,40 @@ type polled struct {
 	mod  time.Time
 }
 
-// scan lists the directory's regular files. With stable, a file is
-// listed only when its size and time are those of the previous scan (a
-// writer is done with it).
+// scan lists the regular files under the directory, subdirectories
+// included (nfcapd -S and argus archives keep a tree by date), as paths
+// relative to it with '/'. Names skipName refuses, files and directories
+// alike, are left out. With stable, a file is listed only when its size
+// and time are those of the previous scan (a writer is done with it).
 func (w *dirWatcher) scan(stable bool) []string {
-	ents, err := os.ReadDir(w.dir)
-	if err != nil {
-		return nil
-	}
-	seen := make(map[string]polled, len(ents))
+	seen := make(map[string]polled, len(w.last))
 	var out []string
-	for _, e := range ents {
+	filepath.WalkDir(w.dir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || p == w.dir {
+			return nil
+		}
+		if skipName(e.Name()) {
+			if e.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
 		if !e.Type().IsRegular() {
-			continue
+			return nil
 		}
 		fi, err := e.Info()
 		if err != nil {
-			continue
+			return nil
 		}
-		p := polled{fi.Size(), fi.ModTime()}
-		seen[e.Name()] = p
-		if prev, ok := w.last[e.Name()]; !stable || ok && prev == p {
-			out = append(out, e.Name())
+		rel, _ := filepath.Rel(w.dir, p)
+		rel = filepath.ToSlash(rel)
+		q := polled{fi.Size(), fi.ModTime()}
+		seen[rel] = q
+		if prev, ok := w.last[rel]; !stable || ok && prev == q {
+			out = append(out, rel)
 		}
-	}
+		return nil
+	})
 	w.last = seen
 	return out
 }

@@ -3,7 +3,10 @@ package daemon
 import (
 	"bytes"
 	"context"
+	"io/fs"
 	"os"
+	"path"
+	"path/filepath"
 	"syscall"
 	"time"
 	"unsafe"
@@ -13,12 +16,14 @@ import (
 
 // dirWatcher tells a file source's directory loop which files appeared,
 // complete: with inotify, the names of IN_CLOSE_WRITE and IN_MOVED_TO
-// events; without it (an inotify limit reached), by polling.
+// events, in the directory and every subdirectory (watched as they
+// appear); without it (an inotify limit reached), by polling.
 type dirWatcher struct {
 	dir  string
 	last map[string]polled // polling: the previous scan
 	fd   int               // inotify descriptor; -1: polling
 	buf  []byte
+	dirs map[int32]string // watch descriptor: the directory, relative ("" the top)
 }
 
 // noInotify makes watchers poll (tests of the fallback).
@@ -33,12 +38,55 @@ func newDirWatcher(dir string) *dirWatcher {
 	if err != nil {
 		return w
 	}
-	if _, err := unix.InotifyAddWatch(fd, dir, unix.IN_CLOSE_WRITE|unix.IN_MOVED_TO); err != nil {
+	w.fd, w.buf, w.dirs = fd, make([]byte, 64<<10), map[int32]string{}
+	if _, err := w.add(""); err != nil {
 		unix.Close(fd)
-		return w
+		w.fd = -1
 	}
-	w.fd, w.buf = fd, make([]byte, 64<<10)
 	return w
+}
+
+// add watches the directory rel and, below it, every subdirectory; it
+// returns the regular files found in the subdirectories it met (those of
+// a directory that appeared were written before its watch existed).
+func (w *dirWatcher) add(rel string) ([]string, error) {
+	var found []string
+	root := filepath.Join(w.dir, filepath.FromSlash(rel))
+	err := filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			if p == root {
+				return err
+			}
+			return nil
+		}
+		r, _ := filepath.Rel(w.dir, p)
+		r = filepath.ToSlash(r)
+		if r == "." {
+			r = ""
+		}
+		if p != root && skipName(e.Name()) {
+			if e.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if e.IsDir() {
+			wd, err := unix.InotifyAddWatch(w.fd, p, unix.IN_CLOSE_WRITE|unix.IN_MOVED_TO|unix.IN_CREATE)
+			if err != nil {
+				if p == root {
+					return err
+				}
+				return nil
+			}
+			w.dirs[int32(wd)] = r
+			return nil
+		}
+		if e.Type().IsRegular() && rel != "" {
+			found = append(found, r)
+		}
+		return nil
+	})
+	return found, err
 }
 
 // waitStep bounds a wait, so that ctx is looked at promptly.
@@ -83,9 +131,23 @@ func (w *dirWatcher) wait(ctx context.Context) ([]string, error) {
 				if i := bytes.IndexByte(b, 0); i >= 0 {
 					b = b[:i]
 				}
-				if ev.Mask&unix.IN_ISDIR == 0 && len(b) > 0 {
-					names = append(names, string(b))
+				parent, known := w.dirs[ev.Wd]
+				name := path.Join(parent, string(b))
+				switch {
+				case !known || len(b) == 0:
+				case ev.Mask&unix.IN_ISDIR != 0:
+					// A new subdirectory (made, or moved in): watch it,
+					// and take what it already holds.
+					if ev.Mask&(unix.IN_CREATE|unix.IN_MOVED_TO) != 0 && !skipName(string(b)) {
+						found, _ := w.add(name)
+						names = append(names, found...)
+					}
+				case ev.Mask&(unix.IN_CLOSE_WRITE|unix.IN_MOVED_TO) != 0:
+					names = append(names, name)
 				}
+			}
+			if ev.Mask&unix.IN_IGNORED != 0 {
+				delete(w.dirs, ev.Wd) // the directory went
 			}
 			off += unix.SizeofInotifyEvent + nameLen
 		}

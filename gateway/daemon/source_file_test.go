@@ -306,7 +306,8 @@ func waitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
 }
 
 // A watched directory: files present at start are read in name order,
-// then files that appear (moved in, written in place); a bad file is
+// then files that appear (moved in, written in place, in subdirectories
+// made or moved in; not in hidden ones); a bad file is
 // counted; each file is listed in .flowgate-done once its records are
 // synced, and a restart reads none of them again.
 func TestFileSourceDirectory(t *testing.T) {
@@ -345,6 +346,22 @@ func TestFileSourceDirectory(t *testing.T) {
 	waitFor(t, "a file moved in", 10*time.Second, func() bool { return em.len() == nArgus+nTSV+nJSON })
 	copyFile(t, zeekTSV, dir, "e.log", false)
 	waitFor(t, "a file written in place", 10*time.Second, func() bool { return em.len() == nArgus+2*nTSV+nJSON })
+	// Subdirectories, as nfcapd -S and argus archives make them: one
+	// made and a file moved in, one moved in with its file, a hidden one.
+	os.MkdirAll(filepath.Join(dir, "2026", "11"), 0o755)
+	time.Sleep(100 * time.Millisecond) // its watch is added
+	copyFile(t, zeekTSV, filepath.Join(dir, "2026", "11"), "g.log", true)
+	waitFor(t, "a file in a new subdirectory", 10*time.Second, func() bool { return em.len() == nArgus+3*nTSV+nJSON })
+	out := filepath.Join(t.TempDir(), "2027")
+	os.Mkdir(out, 0o755)
+	copyFile(t, zeekTSV, out, "h.log", false)
+	if err := os.Rename(out, filepath.Join(dir, "2027")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a subdirectory moved in", 10*time.Second, func() bool { return em.len() == nArgus+4*nTSV+nJSON })
+	os.Mkdir(filepath.Join(dir, ".snap"), 0o755)
+	copyFile(t, zeekTSV, filepath.Join(dir, ".snap"), "x.log", false)
+	time.Sleep(300 * time.Millisecond)
 	start := time.Now()
 	cancel()
 	if err := <-done; err != nil {
@@ -358,12 +375,12 @@ func TestFileSourceDirectory(t *testing.T) {
 		t.Errorf("loss %+v, want c.bin malformed", st.Lost)
 	}
 	list, _ := os.ReadFile(filepath.Join(dir, doneList))
-	if string(list) != "a.argus\nb.log\nc.bin\nd.log\ne.log\n" {
+	if string(list) != "a.argus\nb.log\nc.bin\nd.log\ne.log\n2026/11/g.log\n2027/h.log\n" {
 		t.Errorf(".flowgate-done:\n%s", list)
 	}
 	em.mu.Lock()
-	if em.syncs < 5 {
-		t.Errorf("%d syncs for 5 files", em.syncs)
+	if em.syncs < 7 {
+		t.Errorf("%d syncs for 7 files", em.syncs)
 	}
 	em.mu.Unlock()
 
@@ -381,7 +398,7 @@ func TestFileSourceDirectory(t *testing.T) {
 		t.Errorf("after restart %d records, want %d (f.log only)", em2.len(), nTSV)
 	}
 	list, _ = os.ReadFile(filepath.Join(dir, doneList))
-	if string(list) != "a.argus\nb.log\nd.log\ne.log\nf.log\n" {
+	if string(list) != "a.argus\nb.log\nd.log\ne.log\n2026/11/g.log\n2027/h.log\nf.log\n" {
 		t.Errorf(".flowgate-done after restart:\n%s", list)
 	}
 }
@@ -429,7 +446,8 @@ func TestFileSourceDirectoryPolling(t *testing.T) {
 	// Written in two halves, with a look between them: that look must not
 	// take the half file (a writer pausing longer than a poll would be
 	// read half: polling is the fallback; nfcapd renames its files).
-	p := filepath.Join(dir, "slow.log")
+	os.Mkdir(filepath.Join(dir, "sub"), 0o755) // polling looks into subdirectories too
+	p := filepath.Join(dir, "sub", "slow.log")
 	os.WriteFile(p, data[:len(data)/2], 0o644)
 	time.Sleep(pollEvery * 3 / 4)
 	f, _ := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
@@ -443,6 +461,9 @@ func TestFileSourceDirectoryPolling(t *testing.T) {
 	}
 	if em.len() != want || len(src.Stats().Lost) != 0 {
 		t.Errorf("%d records (want %d), loss %+v", em.len(), want, src.Stats().Lost)
+	}
+	if list, _ := os.ReadFile(filepath.Join(dir, doneList)); string(list) != "sub/slow.log\n" {
+		t.Errorf(".flowgate-done: %q", list)
 	}
 }
 
