@@ -254,6 +254,13 @@ func TestSensorLoopback(t *testing.T) {
 	fg.Wait()
 	ours := em.snapshot()
 	theirs := readArgusRecs(t, fgOut)
+	for _, l := range src.Stats().Lost {
+		if l.Reason == ReasonQueueFull {
+			// The loopback carries other tests' traffic too: with frames
+			// dropped, the captures cannot be compared.
+			t.Skipf("capture dropped frames (a busy loopback): %+v", l)
+		}
+	}
 
 	p, b := flowTotals(ours, 17, udpPort)
 	// 20 datagrams out, 10 back, each 200 bytes + UDP 8 + IPv4 20 +
