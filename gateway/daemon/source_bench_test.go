@@ -162,3 +162,14 @@ func BenchmarkFollowZeekTSV(b *testing.B) {
 func BenchmarkPcapSource(b *testing.B) {
 	benchFile(b, "pcap:"+corpus(b, "traffic/slips/test-cc-capture-1.pcap"))
 }
+
+// The generated benchmark capture (make bench-data; 1 M packets, about
+// 200 k flows) through the pcap source, for comparison with
+// `flowgate sensor -r .bench/gen-1000000.pcap -w /dev/null`.
+func BenchmarkPcapSourceGen(b *testing.B) {
+	p := filepath.Join("..", "..", ".bench", "gen-1000000.pcap")
+	if _, err := os.Stat(p); err != nil {
+		b.Skip(err)
+	}
+	benchFile(b, "pcap:"+p)
+}
