@@ -323,6 +323,13 @@ func (l *lineFeed) Read(p []byte) (int, error) {
 				continue
 			}
 			l.r = l.w
+			if l.eof {
+				// The file ends inside the long line.
+				l.skipping = false
+				if l.lost != nil {
+					l.lost(&PlaceError{File: l.path, Offset: l.skipOff, Err: errLongLine})
+				}
+			}
 		}
 		if l.eof {
 			return 0, io.EOF

@@ -259,6 +259,31 @@ func TestFollowZeekBadLine(t *testing.T) {
 	}
 }
 
+// A file read once that ends inside a line too long to be one: the line
+// is counted, the records before it kept.
+func TestFileSourceZeekLongLastLine(t *testing.T) {
+	data, err := os.ReadFile(corpus(t, "zeek/zeek-btest/baselines/core.pppoe/conn.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr, lines, _ := splitLog(data)
+	log := append(append(bytes.Clone(hdr), bytes.Join(lines, nil)...), bytes.Repeat([]byte{'y'}, 100<<10)...)
+	p := filepath.Join(t.TempDir(), "conn.log")
+	os.WriteFile(p, log, 0o644)
+	src := makeSource(t, p)
+	var em memEmitter
+	if err := src.Run(context.Background(), &em); err != nil {
+		t.Fatal(err)
+	}
+	if err := sameRecords(em.snapshot(), readZeek(t, data)); err != nil {
+		t.Error(err)
+	}
+	st := src.Stats()
+	if len(st.Lost) != 1 || st.Lost[0].N != 1 || !strings.Contains(st.Lost[0].Detail, fmt.Sprintf("byte %d: line longer", len(log)-100<<10)) {
+		t.Errorf("loss %+v", st.Lost)
+	}
+}
+
 // Reading a conn.log once (a file source, no zeek: prefix) gives the
 // records of codecs/zeek, the last line's missing newline included.
 func TestFileSourceZeekOnce(t *testing.T) {
