@@ -205,6 +205,10 @@ func NewProducer(cfg ProducerConfig) (*Producer, error) {
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.DefaultProduceTopic(cfg.Topic),
 		kgo.RequiredAcks(kgo.AllISRAcks()), // required by idempotence anyway
+		// A missing topic is created if the broker allows it
+		// (auto.create.topics.enable), as other producers do; else its
+		// records spill until it exists.
+		kgo.AllowAutoTopicCreation(),
 		kgo.ProducerBatchCompression(codec),
 	}
 	if cfg.Linger > 0 {
