@@ -23,13 +23,26 @@ import (
 // sensorSource is the `sensor` / `sensor:IFACE` source: packets captured
 // in-process and turned into Argus records by the sensor package, with
 // argus's defaults (argus -X), as `flowgate sensor -i IFACE` makes them.
+//
+// When the capture fails (the interface went away, its driver reset),
+// the source reports itself not ready and opens the interface again
+// every sensorRetry, the sensor's flows kept meanwhile (they time out by
+// the clock); the kernel's counters of the captures add up.
 type sensorSource struct {
 	text  string
 	iface string
-	live  capture.LiveSource
+	open  func() (capture.LiveSource, error)
 	s     *sensor.Sensor
 	b     sensorBatch
+
+	mu         sync.Mutex
+	live       capture.LiveSource // nil while it is being opened again
+	recv, drop uint64             // kernel counters of the captures closed
+	down       error              // why the capture is not running (Ready)
 }
+
+// sensorRetry is how often a failed capture is opened again.
+var sensorRetry = time.Second
 
 // ErrNoInterface: `sensor` without an interface, and no interface up
 // other than loopback.
@@ -47,18 +60,82 @@ func newSensorSource(s config.Source, env Env) (Source, error) {
 			return nil, fmt.Errorf("%s: %w", s.Text, err)
 		}
 	}
-	live, err := capture.OpenLive(iface, capture.LiveOptions{Promisc: true, ReadTimeout: sensorPoll})
+	open := func() (capture.LiveSource, error) {
+		return capture.OpenLive(iface, capture.LiveOptions{Promisc: true, ReadTimeout: sensorPoll})
+	}
+	src, err := newSensorOn(s.Text, iface, open)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.Text, err)
+	}
+	return src, nil
+}
+
+// newSensorOn opens the capture with open (tests give their own).
+func newSensorOn(text, iface string, open func() (capture.LiveSource, error)) (*sensorSource, error) {
+	live, err := open()
+	if err != nil {
+		return nil, err
 	}
 	// A live link must keep up: one flow table per core, as flowgate
 	// sensor -i runs.
 	opt := sensorOptions(sensor.DefaultShards())
 	opt.Live = true
-	opt.KernelStats = live.Stats
-	src := &sensorSource{text: s.Text, iface: iface, live: live}
+	src := &sensorSource{text: text, iface: iface, open: open, live: live}
+	opt.KernelStats = src.kernelStats
 	src.s = sensor.New(opt, src.b.add)
 	return src, nil
+}
+
+// kernelStats are the kernel's counters of every capture so far.
+func (s *sensorSource) kernelStats() (received, dropped uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	received, dropped = s.recv, s.drop
+	if s.live != nil {
+		r, d := s.live.Stats()
+		received, dropped = received+r, dropped+d
+	}
+	return
+}
+
+// capture is the running capture, or nil.
+func (s *sensorSource) capture() capture.LiveSource {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.live
+}
+
+// fail closes a failed capture and keeps its counters.
+func (s *sensorSource) fail(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.live != nil {
+		r, d := s.live.Stats()
+		s.recv, s.drop = s.recv+r, s.drop+d
+		s.live.Close()
+		s.live = nil
+	}
+	s.down = fmt.Errorf("%s: capture on %s: %w", s.text, s.iface, err)
+}
+
+// reopen tries to open the capture again.
+func (s *sensorSource) reopen() error {
+	live, err := s.open()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		s.down = fmt.Errorf("%s: capture on %s: %w", s.text, s.iface, err)
+		return err
+	}
+	s.live, s.down = live, nil
+	return nil
+}
+
+// Ready reports a capture that failed and is not open again yet.
+func (s *sensorSource) Ready() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.down
 }
 
 // defaultInterface is the interface argus captures on when none is named
@@ -177,19 +254,28 @@ func (b *sensorBatch) flushLocked() {
 func (s *sensorSource) Run(ctx context.Context, emit Emitter) error {
 	s.b.start(ctx, emit)
 	frames := make([]capture.Frame, 256)
-	var runErr error
 	for ctx.Err() == nil && !s.b.stopped.Load() {
-		n, err := s.live.ReadFrames(frames)
+		live := s.capture()
+		if live == nil {
+			if sleepCtx(ctx, sensorRetry) != nil {
+				break
+			}
+			s.s.Tick(time.Now().UnixNano())
+			s.reopen()
+			s.b.flush()
+			continue
+		}
+		n, err := live.ReadFrames(frames)
 		switch {
 		case err == nil:
 			s.s.Frames(frames[:n])
 		case errors.Is(err, capture.ErrTimeout):
 			s.s.Tick(time.Now().UnixNano()) // idle link: flows still time out
 		default:
-			runErr = fmt.Errorf("%s: %w", s.text, err)
-		}
-		if runErr != nil {
-			break
+			if ctx.Err() != nil {
+				break
+			}
+			s.fail(err)
 		}
 		s.b.flush()
 	}
@@ -200,9 +286,6 @@ func (s *sensorSource) Run(ctx context.Context, emit Emitter) error {
 	s.b.mu.Unlock()
 	s.s.Close()
 	err := s.b.flush()
-	if runErr != nil {
-		return runErr
-	}
 	if ctx.Err() != nil || errors.Is(err, ErrStopping) {
 		return nil
 	}
@@ -244,7 +327,18 @@ func (s *sensorSource) Listening() []string {
 	return []string{"sensor capturing on " + s.iface}
 }
 
-func (s *sensorSource) Close() error { return s.live.Close() }
+func (s *sensorSource) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.live == nil {
+		return nil
+	}
+	r, d := s.live.Stats() // kept: Stats may be read after Close
+	s.recv, s.drop = s.recv+r, s.drop+d
+	err := s.live.Close()
+	s.live = nil
+	return err
+}
 
 func (s *sensorSource) String() string { return s.text }
 

@@ -14,12 +14,14 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/flowgate/flowgate/codecs/argus"
 	"github.com/flowgate/flowgate/flow"
+	"github.com/flowgate/flowgate/sensor/capture"
 )
 
 var (
@@ -373,5 +375,129 @@ func TestSensorDefaultInterface(t *testing.T) {
 	defer src.Close()
 	if l := src.(Listener).Listening(); len(l) != 1 || !strings.HasSuffix(l[0], " "+name) {
 		t.Errorf("listening %v, want on %s", l, name)
+	}
+}
+
+// fakeLive replays a capture's frames as a live source, then fails with
+// fail (nil: times out) once they run out.
+type fakeLive struct {
+	frames     []capture.Frame
+	fail       error
+	recv, drop uint64
+	closed     bool
+}
+
+func (f *fakeLive) ReadFrame(fr *capture.Frame) error {
+	var one [1]capture.Frame
+	if _, err := f.ReadFrames(one[:]); err != nil {
+		return err
+	}
+	*fr = one[0]
+	return nil
+}
+
+func (f *fakeLive) ReadFrames(fs []capture.Frame) (int, error) {
+	if len(f.frames) == 0 {
+		if f.fail != nil {
+			return 0, f.fail
+		}
+		time.Sleep(10 * time.Millisecond)
+		return 0, capture.ErrTimeout
+	}
+	n := copy(fs, f.frames)
+	f.frames = f.frames[n:]
+	return n, nil
+}
+
+func (f *fakeLive) Stats() (uint64, uint64) { return f.recv, f.drop }
+func (f *fakeLive) Close() error            { f.closed = true; return nil }
+
+// A capture that fails (the interface went down) is opened again: the
+// source is not ready meanwhile, the flows go on, the kernel's counters
+// of the captures add up.
+func TestSensorReopen(t *testing.T) {
+	pcap := corpus(t, "traffic/slips/test8-malicious.pcap")
+	var whole memEmitter
+	if err := makeSource(t, "pcap:"+pcap).Run(context.Background(), &whole); err != nil {
+		t.Fatal(err)
+	}
+	wantPkts := uint64(0)
+	for _, r := range whole.snapshot() {
+		if r.Type != flow.TypeMgmt {
+			wantPkts += r.Pkts[0] + r.Pkts[1]
+		}
+	}
+	src, err := capture.OpenFile(pcap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var frames []capture.Frame
+	for {
+		var f capture.Frame
+		if err := src.ReadFrame(&f); err != nil {
+			break
+		}
+		f.Data = bytes.Clone(f.Data)
+		frames = append(frames, f)
+	}
+	src.Close()
+	half := len(frames) / 2
+	first := &fakeLive{frames: frames[:half], fail: syscall.ENETDOWN, recv: 10, drop: 1}
+	second := &fakeLive{frames: frames[half:], recv: 5, drop: 2}
+	var opens atomic.Int32
+	open := func() (capture.LiveSource, error) {
+		switch opens.Add(1) {
+		case 1:
+			return first, nil
+		case 2:
+			return nil, syscall.ENODEV // not back yet
+		}
+		return second, nil
+	}
+	defer func(d time.Duration) { sensorRetry = d }(sensorRetry)
+	sensorRetry = 50 * time.Millisecond
+	s, err := newSensorOn("sensor:fake0", "fake0", open)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var em memEmitter
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, &em) }()
+	waitFor(t, "the failure", 5*time.Second, func() bool { return s.Ready() != nil })
+	if err := s.Ready(); !errors.Is(err, syscall.ENETDOWN) && !errors.Is(err, syscall.ENODEV) {
+		t.Errorf("Ready: %v", err)
+	}
+	waitFor(t, "the capture back", 5*time.Second, func() bool { return opens.Load() >= 3 && s.Ready() == nil })
+	time.Sleep(100 * time.Millisecond)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if !first.closed || !second.closed {
+		t.Error("a capture left open")
+	}
+	got := uint64(0)
+	for _, r := range em.snapshot() {
+		if r.Type != flow.TypeMgmt {
+			got += r.Pkts[0] + r.Pkts[1]
+		}
+	}
+	if got != wantPkts {
+		t.Errorf("%d packets in the flows, the capture read whole has %d", got, wantPkts)
+	}
+	st := s.s.Stats()
+	if st.KernelReceived != 15 || st.KernelDrops != 3 {
+		t.Errorf("kernel counters %d %d, want 15 3", st.KernelReceived, st.KernelDrops)
+	}
+	var qf uint64
+	for _, l := range s.Stats().Lost {
+		if l.Reason == ReasonQueueFull {
+			qf += l.N
+		}
+	}
+	if qf != 3 {
+		t.Errorf("queue_full %d, want the kernel's 3 drops", qf)
 	}
 }
