@@ -25,7 +25,7 @@ var brokers []string
 
 func TestMain(m *testing.M) {
 	// One in-process broker; every test uses its own topic and group.
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(4, "rt-argus5", "rt-json", "alo", "bad", "restart", "stop"))
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(4, "rt-argus5", "rt-json", "alo", "bad", "restart", "stop", "poison"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "kfake:", err)
 		os.Exit(1)

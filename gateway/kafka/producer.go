@@ -93,7 +93,7 @@ type ProducerConfig struct {
 // ProducerStats are the producer's counters.
 type ProducerStats struct {
 	Produced int64 // acknowledged by the broker (acks=all)
-	Failed   int64 // given up by kgo (after its retries) or not encodable
+	Failed   int64 // not encodable, or given up by kgo (with a spill: only records the broker refuses for good, see isPoison, or the spill could not take)
 	Skipped  int64 // management records (MAR): not published, see doc.go
 	Lossy    int64 // published JSON lines that left a value out (jsonl Encode error)
 

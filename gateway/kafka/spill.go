@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -526,6 +527,9 @@ func (p *Producer) notifyLocked() {
 // spillFailed appends a record kgo failed to the retry queue. false: it
 // could not (a write error), the record is lost.
 func (p *Producer) spillFailed(kr *kgo.Record, err error) bool {
+	if isPoison(err) {
+		return false // sending it again cannot help: counted Failed
+	}
 	p.sm.Lock()
 	defer p.sm.Unlock()
 	if p.spillClosed {
@@ -736,11 +740,11 @@ func (p *Producer) drain(ctx context.Context) {
 			}
 			continue
 		}
-		ok := p.sendWindow(ctx, recs)
+		ok, poison := p.sendWindow(ctx, recs)
 		if ctx.Err() != nil {
 			return
 		}
-		if ok < len(recs) {
+		if ok+poison < len(recs) {
 			p.resent.Add(int64(ok))
 			if !sleepCtx(ctx, backoff) {
 				return
@@ -749,10 +753,14 @@ func (p *Producer) drain(ctx context.Context) {
 			continue
 		}
 		backoff = 50 * time.Millisecond
+		if poison > 0 {
+			p.failed.Add(int64(poison))
+			p.setErr(fmt.Errorf("kafka: %d spilled records refused by the broker for good (too large, invalid): dropped", poison))
+		}
 		p.sm.Lock()
 		err = q.commit(next)
-		p.drained.Add(int64(len(recs)))
-		p.produced.Add(int64(len(recs)))
+		p.drained.Add(int64(ok))
+		p.produced.Add(int64(ok))
 		p.notifyLocked() // room in the main queue
 		p.sm.Unlock()
 		if err != nil && q.onError != nil {
@@ -764,17 +772,20 @@ func (p *Producer) drain(ctx context.Context) {
 // sendWindow produces recs and waits for their acknowledgements, or for
 // ctx (Close: records kgo cannot fail, held behind a request the broker
 // never answered, would keep it forever; they stay in the spill, as the
-// window is not committed). It returns how many were acknowledged.
-func (p *Producer) sendWindow(ctx context.Context, recs []*kgo.Record) int {
+// window is not committed). It returns how many were acknowledged and
+// how many failed for good (poison: sending again cannot help).
+func (p *Producer) sendWindow(ctx context.Context, recs []*kgo.Record) (ok, poison int) {
 	if len(recs) == 0 {
-		return 0
+		return 0, 0
 	}
-	var ok, left atomic.Int64
+	var acked, bad, left atomic.Int64
 	left.Store(int64(len(recs)))
 	done := make(chan struct{})
 	promise := func(_ *kgo.Record, err error) {
 		if err == nil {
-			ok.Add(1)
+			acked.Add(1)
+		} else if isPoison(err) {
+			bad.Add(1)
 		}
 		if left.Add(-1) == 0 {
 			close(done)
@@ -793,7 +804,22 @@ func (p *Producer) sendWindow(ctx context.Context, recs []*kgo.Record) int {
 	case <-done:
 	case <-ctx.Done():
 	}
-	return int(ok.Load())
+	return int(acked.Load()), int(bad.Load())
+}
+
+// isPoison: the broker (or kgo) refuses the record itself, so sending it
+// again fails again. Such a record is not spilled, and one in a drain
+// window is dropped (Failed) instead of holding the spill's head forever.
+// Authorization and unknown-topic errors are not poison: an operator can
+// fix them, and the records wait in the spill.
+func isPoison(err error) bool {
+	for _, e := range []error{kerr.MessageTooLarge, kerr.RecordListTooLarge, kerr.InvalidRecord,
+		kerr.CorruptMessage, kerr.InvalidTimestamp, kerr.PolicyViolation, kerr.UnsupportedForMessageFormat} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {

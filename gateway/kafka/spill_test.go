@@ -638,3 +638,53 @@ func TestCloseDuringOutage(t *testing.T) {
 	dups := checkDelivery(t, got, n1+n2)
 	t.Logf("after the restart: %+v; %d duplicates", p.Stats(), dups)
 }
+
+// TestPoisonRecord: a record the broker can never take (larger than a
+// batch may be: kerr.MessageTooLarge) is counted Failed, not spilled, and
+// one already in a spill is dropped instead of holding the drain forever;
+// the records around it are delivered.
+func TestPoisonRecord(t *testing.T) {
+	c := loadCorpus(t, 100)
+	const n = 100
+	giant := &kgo.Record{Value: bytes.Repeat([]byte("x"), 200<<10),
+		Headers: []kgo.RecordHeader{{Key: HeaderFormat, Value: []byte(FormatJSON)}}}
+	dir := t.TempDir()
+	s, err := openSpill(filepath.Join(dir, "main"), 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var je jsonEnc
+	for i, r := range seqRecords(t, c, 0, n) {
+		if i == n/2 {
+			s.append(giant, false)
+		}
+		s.append(&kgo.Record{Key: FlowKeyBytes(nil, &r.Key), Value: []byte(je.encode(t, &r)),
+			Headers: []kgo.RecordHeader{{Key: HeaderFormat, Value: []byte(FormatJSON)}}}, false)
+	}
+	s.close()
+	p, err := NewProducer(ProducerConfig{Brokers: brokers, Topic: "poison", Format: FormatJSON, Key: KeyFlow,
+		BatchBytes: 64 << 10, Spill: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	waitFor(t, "the spill drained", 10*time.Second, func() bool { return p.Ready() == nil })
+	// Direct: refused at once, not spilled.
+	p.inflight.Add(1)
+	p.cl.Produce(ctx, giant, p.counted)
+	if err := p.Flush(ctx); err == nil {
+		t.Fatal("flush: no error for the refused records")
+	}
+	if err := p.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st := p.Stats()
+	if st.Failed != 2 || st.Drained != n || st.Spilled != 0 || st.SpillBytes != 0 {
+		t.Fatalf("stats %+v; want 2 failed (one spilled, one direct), %d drained, nothing spilled", st, n)
+	}
+	got := consumeAll(t, brokers, "poison", n)
+	if dups := checkDelivery(t, got, n); dups != 0 {
+		t.Fatalf("%d duplicates", dups)
+	}
+}
