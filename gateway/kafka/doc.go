@@ -78,7 +78,9 @@
 // then main in windows of up to 16384 records (8 MiB, one read); a window
 // is removed from its queue only when all of it was acknowledged,
 // otherwise it is sent again whole (Resent counts the acknowledged ones,
-// which are then duplicates).
+// which are then duplicates). A record the broker refuses for good (too
+// large for a batch, invalid) is not spilled, and one found in a window is
+// dropped: both are counted Failed, as retrying cannot help.
 // The producer goes direct again when both queues are empty and kgo holds
 // nothing.
 //
