@@ -57,6 +57,10 @@ type KafkaOptions struct {
 	Format string // json (default), argus, raw (NetFlow/IPFIX datagrams with their exporter)
 	Key    string // exporter (default for raw), flow, none (default otherwise)
 	Group  string // sources: the consumer group (default "flowgate")
+	// SessionTimeout (session_timeout=, sources): how long the group
+	// waits for a member that stopped heartbeating (a killed process)
+	// before its partitions move (0: the client's 45 s).
+	SessionTimeout time.Duration
 
 	// Producer options (sinks only).
 	Compression string        // compression=: lz4 (default), zstd, snappy, gzip, none
@@ -247,6 +251,10 @@ func kafkaOption(o *KafkaOptions, k, v string, role Role) error {
 		if role != RoleSink {
 			return fmt.Errorf("%s= is for kafka sinks only", k)
 		}
+	case "session_timeout":
+		if role != RoleSource {
+			return fmt.Errorf("%s= is for kafka sources only", k)
+		}
 	}
 	var err error
 	switch k {
@@ -257,6 +265,12 @@ func kafkaOption(o *KafkaOptions, k, v string, role Role) error {
 		default:
 			return fmt.Errorf("compression=%q: want lz4, zstd, snappy, gzip or none", v)
 		}
+	case "session_timeout":
+		d, perr := time.ParseDuration(v)
+		if perr != nil || d < time.Second {
+			return fmt.Errorf("session_timeout=%q: want a duration of 1s or more (6s, 45s)", v)
+		}
+		o.SessionTimeout = d
 	case "linger", "spill_after":
 		d, perr := time.ParseDuration(v)
 		if perr != nil || d < 0 {
@@ -310,7 +324,7 @@ func kafkaOption(o *KafkaOptions, k, v string, role Role) error {
 		}
 		o.SASL = v
 	default:
-		return fmt.Errorf("unknown option %q (format, key, group, compression, linger, batch, spill, spill_max, spill_full, spill_after, tls, ca, cert, cert_key, insecure, sasl, user, password, password_file)", k)
+		return fmt.Errorf("unknown option %q (format, key, group, session_timeout, compression, linger, batch, spill, spill_max, spill_full, spill_after, tls, ca, cert, cert_key, insecure, sasl, user, password, password_file)", k)
 	}
 	return nil
 }
