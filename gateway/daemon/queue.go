@@ -20,6 +20,7 @@ type batch struct {
 	refs  atomic.Int32
 	src   *sourceState  // nil for a flush marker
 	flush chan struct{} // a flush marker: closed once the sink has flushed
+	err   error         // a flush marker: the Flush error
 }
 
 // freeList keeps a source's spent batches. Unlike a sync.Pool it

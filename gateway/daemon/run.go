@@ -566,6 +566,8 @@ type sourceState struct {
 	started             bool
 	runDone, workDone   chan struct{}
 	emitted             atomic.Uint64
+	sinkErrs            atomic.Uint64 // records of this source sinks lost with sink_error
+	syncedErrs          uint64        // sinkErrs at the last Sync (Sync's caller only)
 	rawMsgs             atomic.Uint64
 	lost                losses // records dropped at the source's queue
 	inflight            counter
@@ -676,7 +678,7 @@ func (s *sourceState) Sync(ctx context.Context) error {
 	s.swapMu.RLock()
 	p := s.pl.Load()
 	s.swapMu.RUnlock()
-	var marks []chan struct{}
+	var marks []*batch
 	for _, sk := range p.sinks {
 		m := &batch{flush: make(chan struct{})}
 		if ok, err := sk.q.put(ctx, m, true); !ok {
@@ -685,17 +687,33 @@ func (s *sourceState) Sync(ctx context.Context) error {
 			}
 			return err
 		}
-		marks = append(marks, m.flush)
+		marks = append(marks, m)
 	}
-	for _, m := range marks {
+	var errs []error
+	for i, m := range marks {
 		select {
-		case <-m:
+		case <-m.flush:
+			if m.err != nil {
+				errs = append(errs, fmt.Errorf("sink %s: flush: %w", p.sinks[i].name, m.err))
+			}
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
-	return nil
+	// Records a sink failed to take since the last Sync (sink_error) make
+	// it fail too: an at-least-once source then delivers them again
+	// rather than commit them. Records the user chose to drop (when_full:
+	// drop) or that no sink can hold do not.
+	if n := s.sinkErrs.Load(); n != s.syncedErrs {
+		errs = append(errs, fmt.Errorf("%w: %d records since the last sync", ErrSinkLoss, n-s.syncedErrs))
+		s.syncedErrs = n
+	}
+	return errors.Join(errs...)
 }
+
+// ErrSinkLoss is what Sync returns when a sink failed to take records
+// emitted since the previous Sync.
+var ErrSinkLoss = errors.New("daemon: a sink failed to take records")
 
 // work filters each batch and hands it to the pipeline's sinks.
 func (s *sourceState) work() {
@@ -814,6 +832,7 @@ type sinkState struct {
 	lost                losses
 	lostFn              LostFunc
 	lostInBatch         int
+	cur                 *batch // the batch being written (lose counts its source's sink errors)
 	errMu               sync.Mutex
 	lastErr             error
 	lastLog             time.Time
@@ -822,6 +841,9 @@ type sinkState struct {
 func (s *sinkState) lose(r *flow.Record, reason Reason) {
 	s.lostInBatch++
 	s.lost.add(exporterOf(r), reason, 1)
+	if reason == ReasonSinkError && s.cur != nil && s.cur.src != nil {
+		s.cur.src.sinkErrs.Add(1)
+	}
 }
 
 func (d *Daemon) startSink(s *sinkState) { go s.run() }
@@ -853,12 +875,14 @@ func (s *sinkState) run() {
 			continue
 		}
 		if b.flush != nil {
-			s.setErr(s.sink.Flush())
+			b.err = s.sink.Flush()
+			s.setErr(b.err)
 			dirty = false
 			close(b.flush)
 			continue
 		}
 		s.lostInBatch = 0
+		s.cur = b
 		err := s.sink.Write(b.recs, s.lostFn)
 		s.written.Add(uint64(len(b.recs) - s.lostInBatch))
 		if err != nil {

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -537,5 +538,71 @@ func TestSourceRestart(t *testing.T) {
 	}
 	if src.runs != 2 || f.sink["json:o.json"].count() != 100 || metric(t, d, "flowgate_source_restarts_total") != 1 {
 		t.Errorf("runs %d, records %d, restarts %v", src.runs, f.sink["json:o.json"].count(), metric(t, d, "flowgate_source_restarts_total"))
+	}
+}
+
+// failOnce loses its first batch as sink_error and fails its first flush.
+type failOnce struct {
+	memSink
+	writes, flushes int
+}
+
+func (f *failOnce) Write(recs []flow.Record, lost LostFunc) error {
+	f.writes++
+	if f.writes == 1 {
+		for i := range recs {
+			lost(&recs[i], ReasonSinkError)
+		}
+		return errors.New("disk full")
+	}
+	return nil
+}
+
+func (f *failOnce) Flush() error {
+	f.flushes++
+	if f.flushes == 2 {
+		return errors.New("broker gone")
+	}
+	return nil
+}
+
+type syncSeq struct {
+	genSource
+	errs []error
+}
+
+func (s *syncSeq) Run(ctx context.Context, emit Emitter) error {
+	recs := make([]flow.Record, 5)
+	for i := 0; i < 3; i++ {
+		if err := emit.Emit(ctx, recs); err != nil {
+			return err
+		}
+		s.errs = append(s.errs, emit.Sync(ctx))
+	}
+	return nil
+}
+
+// TestSyncErrors: Sync fails when a sink lost records as sink_error since
+// the last Sync, or when a flush failed, so that an at-least-once source
+// does not commit them; the next clean round succeeds.
+func TestSyncErrors(t *testing.T) {
+	src := &syncSeq{}
+	sk := &failOnce{}
+	d, err := New(load(t, "version: 1\npipelines:\n  - name: p\n    sources: [argus:a.argus]\n    sinks: [json:o.json]\n"), Options{
+		Sources: func(config.Source) (SourceMaker, error) {
+			return func(config.Source, Env) (Source, error) { return src, nil }, nil
+		},
+		Sinks: func(config.Sink) (SinkMaker, error) {
+			return func(config.Sink, Env) (Sink, error) { return sk, nil }, nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(src.errs) != 3 || !errors.Is(src.errs[0], ErrSinkLoss) || src.errs[1] == nil || !strings.Contains(src.errs[1].Error(), "broker gone") || src.errs[2] != nil {
+		t.Errorf("sync errors %v", src.errs)
 	}
 }
