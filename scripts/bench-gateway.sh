@@ -180,7 +180,7 @@ run=$$
 bench_udp() {
 	say ""
 	say "== udp: NetFlow v9/IPFIX over UDP -> gateway -> ${SINK} JSON; $RUNS runs of $DUR per rate, $EXPORTERS exporters"
-	say "fmt   rate/s   run  sent      in-topic  missing  dup  src_rec   drops  send_s drain_s  gw_cpu_s  gw_us/rec  broker_cpu_s  sender_cpu_s"
+	say "fmt   rate/s   run  sent      in-topic  missing  dup  src_rec   drops  send_s drain_s  gw_cpu_s  gw_us/rec  broker_cpu_s  sender_cpu_s  load1"
 	local rate r f dir topic sink src q
 	for rate in $RATES; do
 		for r in $(seq "$RUNS"); do
@@ -233,11 +233,11 @@ bench_udp() {
 				echo "$cnt" >>"$log"
 				local drops
 				drops=$({ grep -o 'dropped[^ ]* [0-9.e+]*' <<<"$m" || true; } | awk '{s += $2} END {print s + 0}')
-				printf '%-5s %-8s %-4s %-9s %-9s %-8s %-4s %-9s %-6s %-6s %-7s %-9s %-10s %-13s %s\n' \
+				printf '%-5s %-8s %-4s %-9s %-9s %-8s %-4s %-9s %-6s %-6s %-7s %-9s %-10s %-13s %-13s %s\n' \
 					"$f" "$rate" "$r" "$n" "$(field "$cnt" unique)" "$(field "$cnt" missing)" "$(field "$cnt" duplicates)" \
 					"$(field "$m" source_records_total)" "$drops" "$(field "$sent" send_s)" "$(field "$m" wait_s)" \
 					"$(secs $((g1 - g0)))" "$(awk -v t=$((g1 - g0)) -v hz="$hz" -v n="$n" 'BEGIN { printf "%.2f", t / hz / n * 1e6 }')" \
-					"$(secs $((b1 - b0)))" "$(field "$sent" send_cpu_s)" | tee -a "$res"
+					"$(secs $((b1 - b0)))" "$(field "$sent" send_cpu_s)" "$(cut -d' ' -f1 /proc/loadavg)" | tee -a "$res"
 				sed -n 's/.*"nonzero_loss_counters":\(\[[^]]*\]\).*/   loss counters: \1/p' <<<"$m" | tee -a "$res"
 			done
 		done
