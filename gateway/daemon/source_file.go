@@ -107,6 +107,16 @@ func newFileSource(s config.Source, env Env) (Source, error) {
 	return src, nil
 }
 
+// syncRetry is how long a directory source waits before it reads again
+// a file whose records a sink failed to take.
+var syncRetry = 5 * time.Second
+
+func (s *fileSource) warn(msg string, args ...any) {
+	if s.env.Log != nil {
+		s.env.Log.Warn(msg, append([]any{"source", s.text}, args...)...)
+	}
+}
+
 func (s *fileSource) Run(ctx context.Context, emit Emitter) error {
 	var err error
 	if s.dir {
@@ -552,7 +562,17 @@ func (s *fileSource) watch(ctx context.Context, emit Emitter) error {
 		}
 		// The sinks have the file's records before it is listed done.
 		if err := emit.Sync(ctx); err != nil {
-			return err
+			if ctx.Err() != nil || errors.Is(err, ErrStopping) {
+				return nil
+			}
+			// A sink lost some of them: the file is read again later
+			// (at-least-once), not listed done.
+			s.warn("a sink did not take a file's records: it is read again", "file", file, "err", err)
+			pending[next] = true
+			if sleepCtx(ctx, syncRetry) != nil {
+				return nil
+			}
+			continue
 		}
 		if err := appendDone(dir, next); err != nil {
 			return fmt.Errorf("%s: %w", s.text, err)

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -23,11 +24,12 @@ import (
 
 // memEmitter keeps a copy of every record emitted; syncs counts Sync calls.
 type memEmitter struct {
-	mu      sync.Mutex
-	recs    []flow.Record
-	batches int
-	syncs   int
-	err     error // returned by Emit when set
+	mu       sync.Mutex
+	recs     []flow.Record
+	batches  int
+	syncs    int
+	err      error   // returned by Emit when set
+	syncErrs []error // returned by the next Syncs, one each
 }
 
 func (m *memEmitter) Emit(ctx context.Context, recs []flow.Record) error {
@@ -47,8 +49,13 @@ func (m *memEmitter) Emit(ctx context.Context, recs []flow.Record) error {
 
 func (m *memEmitter) Sync(ctx context.Context) error {
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	m.syncs++
-	m.mu.Unlock()
+	if len(m.syncErrs) > 0 {
+		err := m.syncErrs[0]
+		m.syncErrs = m.syncErrs[1:]
+		return err
+	}
 	return nil
 }
 
@@ -598,5 +605,36 @@ func TestFileSourceCompressed(t *testing.T) {
 	src := makeSource(t, "zeek:"+dir)
 	if _, ok := src.(*fileSource); !ok {
 		t.Fatalf("zeek:DIR made a %T", src)
+	}
+}
+
+// A directory file whose records a sink failed to take (Sync fails) is
+// read again, then listed done once.
+func TestFileSourceDirectorySyncFailure(t *testing.T) {
+	defer func(d time.Duration) { syncRetry = d }(syncRetry)
+	syncRetry = 50 * time.Millisecond
+	zeekTSV := corpus(t, "zeek/zeek-btest/baselines/core.pppoe/conn.log")
+	data, _ := os.ReadFile(zeekTSV)
+	want := readZeek(t, data)
+	dir := t.TempDir()
+	copyFile(t, zeekTSV, dir, "a.log", false)
+	src := makeSource(t, dir)
+	em := &memEmitter{syncErrs: []error{errors.New("sink_error: 2 records")}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx, em) }()
+	waitFor(t, "the file twice", 5*time.Second, func() bool { return em.len() >= 2*len(want) })
+	waitFor(t, "the list", 5*time.Second, func() bool {
+		b, _ := os.ReadFile(filepath.Join(dir, doneList))
+		return string(b) == "a.log\n"
+	})
+	time.Sleep(200 * time.Millisecond)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	got := em.snapshot()
+	if err := sameRecords(got[len(want):], want); err != nil || len(got) != 2*len(want) {
+		t.Errorf("%d records (want the file twice, %d): %v", len(got), 2*len(want), err)
 	}
 }

@@ -146,7 +146,11 @@ func (s *followSource) Run(ctx context.Context, emit Emitter) error {
 	}
 	zr := &zeekRun{feed: fd, zmap: s.zmap, emit: emit, records: &s.records,
 		lost: func(file, unit string, err error, n uint64) { s.loss.add(ReasonMalformed, file, unit, err.Error(), n) }}
-	var saved followState
+	var saved followState // the place last recorded (or started from)
+	if fi, err := fd.f.Stat(); err == nil {
+		saved.dev, saved.ino = fileID(fi)
+		saved.off = fd.off
+	}
 	var last time.Time
 	warned := false
 	zr.waiting = func() error {
@@ -157,7 +161,19 @@ func (s *followSource) Run(ctx context.Context, emit Emitter) error {
 		// The records before st.off are emitted: once the sinks have
 		// them, a restart need not read them again.
 		if err := emit.Sync(ctx); err != nil {
-			return err
+			if ctx.Err() != nil || errors.Is(err, ErrStopping) {
+				return err
+			}
+			// A sink lost records since the last save: read them again
+			// from there (at-least-once), when that is still this file.
+			last = time.Now()
+			if st.dev == saved.dev && st.ino == saved.ino && saved.off <= st.off && (st.dev != 0 || st.ino != 0) {
+				s.log("a sink did not take records of a followed log: reading them again", "source", s.text, "from", saved.off, "err", err)
+				return fd.seek(saved.off)
+			}
+			s.log("a sink did not take records of a followed log (rotated since: not read again)", "source", s.text, "err", err)
+			saved = st
+			return nil
 		}
 		last = time.Now()
 		if err := saveState(s.path, st); err != nil {
@@ -193,8 +209,15 @@ func (s *followSource) resume(fd *lineFeed) error {
 	if dev == 0 && ino == 0 || dev != st.dev || ino != st.ino || fi.Size() < st.off {
 		return nil // another file, or truncated: from its start
 	}
+	return fd.seek(st.off)
+}
+
+// seek goes to offset off of the current file: its header lines (those
+// before the first record, before off) are handed over first, then the
+// file from off. What the feed held is dropped.
+func (l *lineFeed) seek(off int64) error {
 	var hdr []byte
-	br := bufio.NewReader(io.LimitReader(fd.f, st.off))
+	br := bufio.NewReader(io.NewSectionReader(l.f, 0, off))
 	for {
 		line, err := br.ReadSlice('\n')
 		if err != nil || len(line) == 0 || line[0] != '#' && len(bytes.TrimSpace(line)) > 0 {
@@ -202,10 +225,11 @@ func (s *followSource) resume(fd *lineFeed) error {
 		}
 		hdr = append(hdr, line...)
 	}
-	if _, err := fd.f.Seek(st.off, io.SeekStart); err != nil {
+	if _, err := l.f.Seek(off, io.SeekStart); err != nil {
 		return err
 	}
-	fd.off, fd.prefix = st.off, hdr
+	l.off, l.prefix = off, hdr
+	l.r, l.w, l.last, l.skipping = 0, 0, nil, false
 	return nil
 }
 
@@ -283,17 +307,19 @@ func (l *lineFeed) Read(p []byte) (int, error) {
 			return 0, err
 		}
 	}
-	if len(l.prefix) > 0 {
-		n := deliverable(l.prefix, len(p))
-		if n == 0 {
-			n = min(len(p), len(l.prefix))
-		}
-		copy(p, l.prefix[:n])
-		l.mark(l.prefix[:n], -1)
-		l.prefix = l.prefix[n:]
-		return n, nil
-	}
 	for {
+		if len(l.prefix) > 0 {
+			// Header lines replayed (after a bad line, a restart, a
+			// rewind) come before the file's.
+			n := deliverable(l.prefix, len(p))
+			if n == 0 {
+				n = min(len(p), len(l.prefix))
+			}
+			copy(p, l.prefix[:n])
+			l.mark(l.prefix[:n], -1)
+			l.prefix = l.prefix[n:]
+			return n, nil
+		}
 		if l.r < l.w && !l.skipping {
 			if n := deliverable(l.buf[l.r:l.w], len(p)); n > 0 {
 				copy(p, l.buf[l.r:l.r+n])

@@ -3,6 +3,7 @@ package daemon
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -110,14 +111,14 @@ func (w *logWriter) lines(lines [][]byte) {
 	}
 }
 
-func startFollow(t testing.TB, path string) (*followSource, *memEmitter, context.CancelFunc, chan error) {
+func startFollow(t testing.TB, path string, syncErrs ...error) (*followSource, *memEmitter, context.CancelFunc, chan error) {
 	t.Helper()
 	src := makeSource(t, "zeek:"+path)
 	fs, ok := src.(*followSource)
 	if !ok {
 		t.Fatalf("zeek:%s made a %T, not a follower", path, src)
 	}
-	em := &memEmitter{}
+	em := &memEmitter{syncErrs: syncErrs}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- fs.Run(ctx, em) }()
@@ -450,5 +451,37 @@ func TestFollowRestart(t *testing.T) {
 	<-done3
 	if err := sameRecords(em3.snapshot(), want[2*third:]); err != nil {
 		t.Errorf("after rotation: %v", err)
+	}
+}
+
+// A sink that failed to take records (Sync fails): the follower reads
+// them again from its last place, header included, and records its place
+// only once a Sync succeeds.
+func TestFollowSyncFailure(t *testing.T) {
+	defer func(d time.Duration) { followSave = d }(followSave)
+	followSave = 0
+	data, err := os.ReadFile(corpus(t, "zeek/slips/test18-malicious-ctu-sme-11-win/zeek-labeled/conn.log.labeled"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := readZeek(t, data)
+	hdr, lines, _ := splitLog(data)
+	path := filepath.Join(t.TempDir(), "conn.log")
+	log := append(bytes.Clone(hdr), bytes.Join(lines, nil)...)
+	os.WriteFile(path, log, 0o644)
+	_, em, cancel, done := startFollow(t, path, errors.New("sink_error: 3 records"))
+	waitFor(t, "the records twice", 10*time.Second, func() bool { return em.len() >= 2*len(want) })
+	waitFor(t, "the place recorded", 5*time.Second, func() bool {
+		st, ok := loadState(path)
+		return ok && st.off == int64(len(log))
+	})
+	cancel()
+	<-done
+	got := em.snapshot()
+	if err := sameRecords(got[:len(want)], want); err != nil {
+		t.Errorf("first read: %v", err)
+	}
+	if err := sameRecords(got[len(want):], want); err != nil {
+		t.Errorf("read again: %v", err)
 	}
 }
