@@ -28,7 +28,7 @@ func TestGatewayCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, w := range []string{"listen on udp :2055", "listen on udp :4739", "serve Argus records to ra clients on tcp :561", "argus file data/", "json on stdout"} {
+	for _, w := range []string{"listen on udp :2055", "listen on udp :4739", "serve Argus 5 records to ra clients on tcp :561", "argus file data/", "json on stdout"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("default summary lacks %q:\n%s", w, out)
 		}

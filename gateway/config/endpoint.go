@@ -46,6 +46,9 @@ type Endpoint struct {
 	// Addr is host:port for KindArgus; Iface the interface for
 	// KindSensor ("" = the sensor's default).
 	Addr, Iface string
+	// ArgusVersion is the version an argus+tcp:// sink serves
+	// (?version=3 for ra 3.x clients; 0: 5).
+	ArgusVersion int
 	// KindKafka.
 	Brokers []string
 	Topic   string
@@ -109,7 +112,27 @@ func parseEndpoint(s string, role Role) (Endpoint, error) {
 		if !serve && role == RoleSink {
 			return e, roleErr("argus://host:port pulls from a sensor: it is a source (serve ra clients with argus+tcp://[host]:port)")
 		}
-		addr := s[strings.Index(s, "://")+3:]
+		addr, query, _ := strings.Cut(s[strings.Index(s, "://")+3:], "?")
+		if query != "" {
+			q, err := url.ParseQuery(query)
+			if err != nil {
+				return e, fmt.Errorf("options %q: %v", query, err)
+			}
+			for k, vs := range q {
+				v := vs[len(vs)-1]
+				switch {
+				case k == "version" && serve:
+					if v != "3" && v != "5" {
+						return e, fmt.Errorf("version=%q: want 3 or 5", v)
+					}
+					e.ArgusVersion = int(v[0] - '0')
+				case k == "version":
+					return e, fmt.Errorf("version= is for argus+tcp:// sinks (a source reads either)")
+				default:
+					return e, fmt.Errorf("unknown option %q (version)", k)
+				}
+			}
+		}
 		host, port, err := net.SplitHostPort(addr)
 		if err != nil {
 			return e, fmt.Errorf("address %q: want host:port (IPv6 in brackets)", addr)

@@ -88,7 +88,11 @@ func (e Endpoint) Describe(role Role) string {
 		if role == RoleSource {
 			return "argus://" + e.Addr + ": pull Argus records, reconnecting"
 		}
-		return "argus+tcp://" + e.Addr + ": serve Argus records to ra clients on tcp " + e.Addr
+		v := e.ArgusVersion
+		if v == 0 {
+			v = 5
+		}
+		return fmt.Sprintf("%s: serve Argus %d records to ra clients on tcp %s", e.Text, v, e.Addr)
 	case KindKafka:
 		verb := "produce to"
 		if role == RoleSource {

@@ -49,7 +49,11 @@ type argusTCPSink struct {
 }
 
 func newArgusTCPSink(s config.Sink, env Env) (Sink, error) {
-	return newArgusTCPSinkOpts(s, env, serve.Options{Version: 5})
+	v := s.ArgusVersion
+	if v == 0 {
+		v = 5
+	}
+	return newArgusTCPSinkOpts(s, env, serve.Options{Version: v})
 }
 
 // newArgusTCPSinkOpts listens now, so that a bind error comes before the

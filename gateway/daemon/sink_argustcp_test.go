@@ -627,3 +627,22 @@ pipelines:
 	}
 	t.Logf("%d flows relayed", want)
 }
+
+// TestArgusTCPSinkVersionOption: argus+tcp://...?version=3 serves Argus
+// 3 (for ra 3.x clients, which read no 5.x), the default 5.
+func TestArgusTCPSinkVersionOption(t *testing.T) {
+	for _, tc := range []struct {
+		url  string
+		want int
+	}{{"argus+tcp://127.0.0.1:0?version=3", 3}, {"argus+tcp://127.0.0.1:0", 5}} {
+		c := load(t, "version: 1\npipelines:\n  - name: p\n    sources: [nf+udp://127.0.0.1:0]\n    sinks: ['"+tc.url+"']\n")
+		sk, err := newArgusTCPSink(c.Pipelines[0].Sinks[0], Env{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v := sk.(*argusTCPSink).version; v != tc.want {
+			t.Errorf("%s serves version %d, want %d", tc.url, v, tc.want)
+		}
+		sk.Close()
+	}
+}
