@@ -299,6 +299,25 @@ func (l *loader) listeners(p *Pipeline, seen map[string]string) {
 			check("tcp "+s.Addr, s.Pos, s.Text)
 		}
 	}
+	// Two sinks writing one file would interleave (or, rotated, rename
+	// over each other's names); one sink twice writes each record twice.
+sinks:
+	for i, s := range p.Sinks {
+		for _, o := range p.Sinks[:i] {
+			if o.Text == s.Text {
+				l.errs = append(l.errs, &Error{Pos: s.Pos, Err: ErrDuplicate, Msg: fmt.Sprintf("sink %s given twice in pipeline %q", s.Text, p.Name)})
+				continue sinks
+			}
+		}
+		if s.Kind == KindFile && !s.Net.IsStdio() {
+			key := "file " + filepath.Clean(s.Net.Path)
+			if prev, dup := seen[key]; dup {
+				l.errs = append(l.errs, &Error{Pos: s.Pos, Err: ErrDuplicate, Msg: fmt.Sprintf("%s writes the file %s writes", s.Text, prev)})
+			} else {
+				seen[key] = fmt.Sprintf("%s (%d:%d)", s.Text, s.Pos.Line, s.Pos.Col)
+			}
+		}
+	}
 }
 
 func (l *loader) pipeline(n *yaml.Node, path string) (Pipeline, bool) {

@@ -183,6 +183,10 @@ func TestLoadFileErrors(t *testing.T) {
 		{"udp and tcp on one port", "version: 1\npipelines:\n  - {name: a, sources: [nf+udp://:2055, ipfix+tcp://:2055], sinks: [argus+tcp://:561]}\n", ""},
 		{"tcp port twice", "version: 1\npipelines:\n  - {name: a, sources: [ipfix+tcp://:561], sinks: [argus+tcp://:561]}\n",
 			`c.yaml:3:52: pipelines[0].sinks[0]: duplicate: argus+tcp://:561 listens where ipfix+tcp://:561 (3:25) already does`},
+		{"sink twice", "version: 1\npipelines:\n  - {name: a, sources: [nf+udp://:2055], sinks: [json:x.json, json:x.json]}\n",
+			`c.yaml:3:63: pipelines[0].sinks[1]: duplicate: sink json:x.json given twice in pipeline "a"`},
+		{"one file, two pipelines", "version: 1\npipelines:\n  - {name: a, sources: [nf+udp://:2055], sinks: [json:x.json]}\n  - {name: b, sources: [nf+udp://:2056], sinks: ['csv:./x.json']}\n",
+			`c.yaml:4:50: pipelines[1].sinks[0]: duplicate: csv:./x.json writes the file json:x.json (3:50) writes`},
 	} {
 		_, err := Load("c.yaml", []byte(tc.text), ".")
 		got := ""
