@@ -103,8 +103,9 @@
 // or truncated entries are skipped, counted (Corrupt) and reported as
 // *SpillError with the file and offset. A drained message's Kafka
 // timestamp is the drain time (kgo times records out from it); the flow's
-// times are in the value. One directory belongs to one producer: nothing
-// locks it. ProduceEach goes through the spill; raw messages (raw.go) go
+// times are in the value. One directory belongs to one producer: it is
+// flocked (LOCK; on Unix), and a second producer on it fails to start
+// (ErrConfig) rather than drain the first one's records into its topic. ProduceEach goes through the spill; raw messages (raw.go) go
 // to kgo directly and reach the spill only through the retry queue.
 //
 // The consumer joins a group with the cooperative-sticky balancer and

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -138,6 +139,7 @@ type Producer struct {
 	maxBuf      int64 // records of Produce kgo may hold (MaxBuffered)
 	spilling    atomic.Bool
 	spillClosed bool
+	spillLock   *os.File     // flock of the spill directory (spill_lock_*.go)
 	inflight    atomic.Int64 // records handed to kgo by Produce, not yet acked or spilled
 	changed     chan struct{}
 	stopDrain   context.CancelFunc
@@ -476,8 +478,9 @@ func (p *Producer) Stats() ProducerStats {
 // directory: Close says so with ErrSpilling.
 func (p *Producer) Close(ctx context.Context) error {
 	err := p.Flush(ctx)
-	if p.sp != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-		// What kgo still holds goes to the spill below: not an error.
+	if p.sp != nil && (errors.Is(err, ErrSpilling) || ctx.Err() != nil && errors.Is(err, ctx.Err())) {
+		// What kgo still holds goes to the spill below: not an error
+		// (what is left at the end is).
 		err = nil
 	}
 	if p.sp != nil {

@@ -478,15 +478,24 @@ func (p *Producer) openSpill(cfg ProducerConfig) error {
 		bound = 1 << 30
 	}
 	onErr := cfg.OnSpillError
-	var err error
+	if err := os.MkdirAll(cfg.Spill, 0o750); err != nil {
+		return fmt.Errorf("kafka: spill: %w", err)
+	}
+	lock, err := lockSpill(cfg.Spill)
+	if err != nil {
+		return err
+	}
 	if p.sp, err = openSpill(filepath.Join(cfg.Spill, "main"), bound, onErr); err != nil {
+		lock.Close()
 		return err
 	}
 	// The retry queue takes what kgo already accepted: it is not bounded
 	// (kgo's buffer, MaxBuffered records, bounds what can fail at once).
 	if p.retry, err = openSpill(filepath.Join(cfg.Spill, "retry"), 0, onErr); err != nil {
+		lock.Close()
 		return err
 	}
+	p.spillLock = lock
 	p.spillDrop = cfg.SpillDrop
 	p.spillAfter = cfg.SpillAfter
 	if p.spillAfter <= 0 {
@@ -514,6 +523,10 @@ func (p *Producer) closeSpill() error {
 	err := p.sp.close()
 	if e := p.retry.close(); err == nil {
 		err = e
+	}
+	if p.spillLock != nil {
+		p.spillLock.Close() // releases the flock
+		p.spillLock = nil
 	}
 	return err
 }
@@ -636,9 +649,26 @@ func (p *Producer) startSpilling() {
 
 // flushSpill waits until kgo has no record of Produce left (acknowledged
 // or spilled), then writes the queues' buffers out.
+//
+// While spilling, records kgo still holds are waiting for a broker that
+// does not answer (they reach the retry queue when kgo fails them, or the
+// topic if the broker comes back): Flush does not wait for them, it
+// writes the spill out and reports ErrSpilling, so that a caller syncing
+// before a commit does not stall for SpillAfter at each call.
 func (p *Producer) flushSpill(ctx context.Context) error {
 	p.sm.Lock()
-	for p.inflight.Load() > 0 {
+	for n := p.inflight.Load(); n > 0; n = p.inflight.Load() {
+		if p.spilling.Load() {
+			err := p.retry.flush()
+			if e := p.sp.flush(); err == nil {
+				err = e
+			}
+			p.sm.Unlock()
+			if err != nil {
+				return err
+			}
+			return fmt.Errorf("%w: %d records held for the broker", ErrSpilling, n)
+		}
 		ch := p.changed
 		p.sm.Unlock()
 		select {

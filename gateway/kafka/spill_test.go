@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -687,4 +688,27 @@ func TestPoisonRecord(t *testing.T) {
 	if dups := checkDelivery(t, got, n); dups != 0 {
 		t.Fatalf("%d duplicates", dups)
 	}
+}
+
+// TestSpillLock: a second producer on a spill directory in use fails to
+// start (it would drain the first one's records into its own topic); once
+// the first is closed, the directory can be used again.
+func TestSpillLock(t *testing.T) {
+	dir := t.TempDir()
+	cfg := ProducerConfig{Brokers: brokers, Topic: "restart", Format: FormatJSON, Spill: dir}
+	p, err := NewProducer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewProducer(cfg); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("second producer on %s: %v, want ErrConfig (in use)", dir, err)
+	}
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	p, err = NewProducer(cfg)
+	if err != nil {
+		t.Fatalf("after close: %v", err)
+	}
+	p.Close(context.Background())
 }
