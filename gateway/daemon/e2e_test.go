@@ -157,7 +157,7 @@ func endToEnd(t *testing.T, n int, sinkOpts string) {
 pipelines:
   - name: collect
     sources: [ipfix+udp://127.0.0.1:0]
-    sinks: ['kafka://%[1]s/e2e?%[3]s']
+    sinks: ['kafka://%[1]s/e2e?%[3]s&spill=%[2]s/spill']
   - name: archive
     sources: ['kafka://%[1]s/e2e?format=argus&group=e2e']
     sinks: [argus:%[2]s/out.argus]
