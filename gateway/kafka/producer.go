@@ -369,9 +369,11 @@ func (p *Producer) encode(r *flow.Record) (value []byte, err error) {
 // (back-pressure). Encoding failures are counted and the first one is
 // returned after the rest are queued; delivery results come from Flush.
 //
-// With a spill, records go to the spill instead while the broker is
-// unreachable; with the spill full Produce waits for room (ctx bounds the
-// wait) or, with SpillDrop, drops the record (ErrSpillFull, Dropped).
+// Without a spill, ctx is also the records' in kgo: ending it fails those
+// not yet sent. With a spill, ctx bounds only Produce's own waits, and
+// records go to the spill instead while the broker is unreachable; with
+// the spill full Produce waits for room or, with SpillDrop, drops the
+// record (ErrSpillFull, Dropped).
 func (p *Producer) Produce(ctx context.Context, recs []flow.Record) error {
 	return p.ProduceEach(ctx, recs, nil)
 }

@@ -582,7 +582,10 @@ func (p *Producer) send(ctx context.Context, kr *kgo.Record) error {
 				}
 			}
 			p.inflight.Add(1)
-			p.cl.Produce(ctx, kr, p.counted)
+			// Not ctx: kgo fails a buffered record whose ctx ends, and
+			// ctx is the caller's for this call only (a sink's Write).
+			// ctx bounds the waits here; kgo has room (waitRoom).
+			p.cl.Produce(context.Background(), kr, p.counted)
 			return nil
 		}
 		p.sm.Lock()

@@ -712,3 +712,27 @@ func TestSpillLock(t *testing.T) {
 	}
 	p.Close(context.Background())
 }
+
+// TestProduceCtxScope: with a spill, the ctx of a Produce call bounds that
+// call only (a daemon sink's Write cancels its ctx on return): the records
+// go to the broker directly, none is failed into the spill.
+func TestProduceCtxScope(t *testing.T) {
+	c := loadCorpus(t, 3000)
+	p, err := NewProducer(ProducerConfig{Brokers: brokers, Topic: "restart", Format: FormatJSON, Spill: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < len(c.recs); i += 500 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		if err := p.Produce(ctx, c.recs[i:i+500]); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+	}
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st := p.Stats(); st.Produced != 3000 || st.Spilled != 0 {
+		t.Fatalf("stats %+v; want 3000 produced directly, none spilled", st)
+	}
+}
