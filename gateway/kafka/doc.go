@@ -105,8 +105,9 @@
 // timestamp is the drain time (kgo times records out from it); the flow's
 // times are in the value. One directory belongs to one producer: it is
 // flocked (LOCK; on Unix), and a second producer on it fails to start
-// (ErrConfig) rather than drain the first one's records into its topic. ProduceEach goes through the spill; raw messages (raw.go) go
-// to kgo directly and reach the spill only through the retry queue.
+// (ErrConfig) rather than drain the first one's records into its topic.
+// ProduceEach and ProduceRawEach both go through the spill. The ctx of a
+// Produce call bounds its waits only, not the records' life in kgo.
 //
 // The consumer joins a group with the cooperative-sticky balancer and
 // commits nothing automatically: after a poll it decodes the messages,
