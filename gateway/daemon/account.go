@@ -11,6 +11,7 @@ import (
 const maxExporters = 1024
 
 type lossKey struct {
+	source   string // at a sink: the source the record came from
 	exporter netip.Addr
 	reason   Reason
 }
@@ -24,7 +25,7 @@ type losses struct {
 	exporters map[netip.Addr]struct{}
 }
 
-func (l *losses) add(exp netip.Addr, r Reason, n uint64) {
+func (l *losses) add(source string, exp netip.Addr, r Reason, n uint64) {
 	if n == 0 {
 		return
 	}
@@ -40,7 +41,7 @@ func (l *losses) add(exp netip.Addr, r Reason, n uint64) {
 			l.exporters[exp] = struct{}{}
 		}
 	}
-	l.m[lossKey{exp, r}] += n
+	l.m[lossKey{source, exp, r}] += n
 	l.mu.Unlock()
 }
 
@@ -83,7 +84,7 @@ func (l *losses) total(r Reason) uint64 {
 }
 
 // addBatch counts every record of recs as lost for r, by exporter.
-func (l *losses) addBatch(recs []flow.Record, r Reason) {
+func (l *losses) addBatch(source string, recs []flow.Record, r Reason) {
 	if len(recs) == 0 {
 		return
 	}
@@ -93,10 +94,10 @@ func (l *losses) addBatch(recs []flow.Record, r Reason) {
 	for i := range recs {
 		e := exporterOf(&recs[i])
 		if e != run {
-			l.add(run, r, n)
+			l.add(source, run, r, n)
 			run, n = e, 0
 		}
 		n++
 	}
-	l.add(run, r, n)
+	l.add(source, run, r, n)
 }

@@ -25,8 +25,8 @@ var (
 	descSinkRecords = prometheus.NewDesc("flowgate_sink_records_total",
 		"Records a sink wrote (export messages for a format=raw sink).", []string{"pipeline", "sink"}, nil)
 	descSinkLost = prometheus.NewDesc("flowgate_sink_dropped_records_total",
-		"Records that did not reach a sink, by reason (queue_full, not_representable, sink_error) and exporter.",
-		[]string{"pipeline", "sink", "exporter", "reason"}, nil)
+		"Records that did not reach a sink, by reason (queue_full, not_representable, sink_error), the source they came from and their exporter.",
+		[]string{"pipeline", "sink", "source", "exporter", "reason"}, nil)
 	descSinkErrors = prometheus.NewDesc("flowgate_sink_errors_total",
 		"Failed writes, flushes and closes of a sink.", []string{"pipeline", "sink"}, nil)
 	descQueue = prometheus.NewDesc("flowgate_queue_records",
@@ -62,6 +62,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	type id struct{ pipeline, name string }
 	type key3 struct {
 		id
+		source   string
 		exporter string
 		reason   Reason
 	}
@@ -75,7 +76,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	snkLost := map[key3]uint64{}
 	addLost := func(m map[key3]uint64, i id, l map[lossKey]uint64) {
 		for k, v := range l {
-			m[key3{i, exporterLabel(k.exporter), k.reason}] += v
+			m[key3{i, k.source, exporterLabel(k.exporter), k.reason}] += v
 		}
 	}
 	d.mu.RLock()
@@ -100,7 +101,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		srcRaw[i] += s.rawMsgs.Load()
 		addLost(srcLost, i, s.lost.snapshot())
 		for _, l := range s.src.Stats().Lost {
-			k := key3{i, l.Exporter, l.Reason}
+			k := key3{i, "", l.Exporter, l.Reason}
 			if l.Unit == "records" {
 				srcLost[k] += l.N
 			} else {
@@ -146,7 +147,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		counter(descSinkErrors, v, i.pipeline, i.name)
 	}
 	for k, v := range snkLost {
-		counter(descSinkLost, v, k.pipeline, k.name, k.exporter, string(k.reason))
+		counter(descSinkLost, v, k.pipeline, k.name, k.source, k.exporter, string(k.reason))
 	}
 	ready := 0.0
 	if d.Ready() == nil {

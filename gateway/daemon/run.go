@@ -664,7 +664,7 @@ func (s *sourceState) Emit(ctx context.Context, recs []flow.Record) error {
 		return nil
 	}
 	// Not queued: full (drop), stopping, or ctx ended while waiting.
-	s.lost.addBatch(b.recs, ReasonQueueFull)
+	s.lost.addBatch("", b.recs, ReasonQueueFull)
 	s.inflight.add(-1)
 	b.release()
 	return err
@@ -754,7 +754,7 @@ func (s *sourceState) work() {
 		b.refs.Store(int32(len(p.sinks)))
 		for _, sk := range p.sinks {
 			if ok, _ := sk.q.put(s.d.hard, b, sk.block); !ok {
-				sk.lost.addBatch(b.recs, ReasonQueueFull)
+				sk.lost.addBatch(s.name, b.recs, ReasonQueueFull)
 				b.done()
 			}
 		}
@@ -803,7 +803,7 @@ func (s *sourceState) writeRaw(msgs []gateway.Message) error {
 		var n uint64
 		err := sk.sink.(RawSink).WriteRaw(s.d.hard, msgs, func(m *gateway.Message, r Reason) {
 			n++
-			sk.lost.add(m.From.Addr(), r, 1)
+			sk.lost.add(s.name, m.From.Addr(), r, 1)
 		})
 		if err != nil {
 			sk.errors.Add(1)
@@ -840,7 +840,11 @@ type sinkState struct {
 
 func (s *sinkState) lose(r *flow.Record, reason Reason) {
 	s.lostInBatch++
-	s.lost.add(exporterOf(r), reason, 1)
+	src := ""
+	if s.cur != nil && s.cur.src != nil {
+		src = s.cur.src.name
+	}
+	s.lost.add(src, exporterOf(r), reason, 1)
 	if reason == ReasonSinkError && s.cur != nil && s.cur.src != nil {
 		s.cur.src.sinkErrs.Add(1)
 	}

@@ -258,7 +258,8 @@ pipelines:
 		{"flowgate_source_records_total", []string{"source", "argus:b.argus"}, 10000},
 		{"flowgate_pipeline_filtered_records_total", []string{"pipeline", "p"}, 15000},
 		{"flowgate_sink_records_total", []string{"sink", "json:all.json"}, float64(passA - refusedA + passB - refusedB)},
-		{"flowgate_sink_dropped_records_total", []string{"sink", "json:all.json", "reason", "not_representable", "exporter", "192.0.2.1"}, float64(refusedA)},
+		{"flowgate_sink_dropped_records_total", []string{"sink", "json:all.json", "reason", "not_representable", "exporter", "192.0.2.1", "source", "argus:a.argus"}, float64(refusedA)},
+		{"flowgate_sink_dropped_records_total", []string{"sink", "json:all.json", "source", "argus:b.argus"}, float64(refusedB)},
 		{"flowgate_sink_dropped_records_total", []string{"sink", "json:all.json", "reason", "not_representable", "exporter", "2001:db8::2"}, float64(refusedB)},
 	}
 	for _, c := range checks {
