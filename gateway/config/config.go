@@ -65,6 +65,9 @@ type Source struct {
 	Pos Pos
 	Endpoint
 	Queue Queue // between the source and the pipeline
+	// Dialect is a csv: source's CSV dialect ("" the pipeline's csv
+	// mapping's, else argus: ra -c ,).
+	Dialect string
 }
 
 // Sink is one pipeline output.
@@ -395,15 +398,29 @@ func (l *loader) source(n *yaml.Node, path string, q Queue) (Source, bool) {
 	s := Source{Pos: l.pos(n, path), Queue: q}
 	en := n
 	if n.Kind == yaml.MappingNode {
-		m := l.mapping(n, path, "endpoint", "queue")
+		m := l.mapping(n, path, "endpoint", "queue", "dialect")
 		if x := m["queue"]; x != nil {
 			s.Queue = l.queue(x, join(path, "queue"), q)
+		}
+		dn := m["dialect"]
+		if dn != nil {
+			if d, ok := l.str(dn, join(path, "dialect")); ok {
+				if !slices.Contains(jsonl.Dialects, d) {
+					l.add(dn, join(path, "dialect"), ErrValue, "%q: want one of %s", d, strings.Join(jsonl.Dialects, ", "))
+				}
+				s.Dialect = d
+			}
 		}
 		if en = m["endpoint"]; en == nil {
 			l.add(n, join(path, "endpoint"), ErrMissing, "the source's endpoint")
 			return s, false
 		}
-		path = join(path, "endpoint")
+		e, ok := l.endpoint(en, join(path, "endpoint"), RoleSource)
+		s.Endpoint = e
+		if ok && dn != nil && !(e.Kind == KindFile && e.Net.Format == gateway.FormatCSV) {
+			l.add(dn, join(path, "dialect"), ErrRole, "only csv: sources have a dialect, not %q", e.Text)
+		}
+		return s, ok
 	}
 	e, ok := l.endpoint(en, path, RoleSource)
 	s.Endpoint = e

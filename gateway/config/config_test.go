@@ -396,3 +396,17 @@ func TestKafkaOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestSourceDialect: csv: sources take a dialect:, others do not.
+func TestSourceDialect(t *testing.T) {
+	c, err := Load("s.yaml", []byte("version: 1\npipelines:\n  - name: a\n    sources: [{endpoint: 'csv:in.csv', dialect: nfdump}]\n    sinks: [json:-]\n"), ".")
+	if err != nil || c.Pipelines[0].Sources[0].Dialect != "nfdump" {
+		t.Fatalf("%v %+v", err, c)
+	}
+	_, err = Load("s.yaml", []byte("version: 1\npipelines:\n  - name: a\n    sources: [{endpoint: 'argus:in.argus', dialect: nfdump}, {endpoint: 'csv:x.csv', dialect: xml}]\n    sinks: [json:-]\n"), ".")
+	want := "s.yaml:4:53: pipelines[0].sources[0].dialect: endpoint not usable here: only csv: sources have a dialect, not \"argus:in.argus\"\n" +
+		"s.yaml:4:95: pipelines[0].sources[1].dialect: bad value: \"xml\": want one of argus, ecs, goflow2, nfdump, ipfix"
+	if err == nil || err.Error() != want {
+		t.Errorf("got\n%v\nwant\n%s", err, want)
+	}
+}

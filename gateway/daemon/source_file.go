@@ -43,10 +43,11 @@ import (
 // would break. Names that are gone from the directory are dropped from
 // the list at start.
 type fileSource struct {
-	text string
-	ep   gateway.Endpoint
-	env  Env
-	dir  bool
+	dialect string // csv: files
+	text    string
+	ep      gateway.Endpoint
+	env     Env
+	dir     bool
 
 	// zeek: a user mapping of schema zeek.
 	zmap *zeek.Mapping
@@ -77,7 +78,13 @@ func newFileSource(s config.Source, env Env) (Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.Text, err)
 	}
-	src := &fileSource{text: s.Text, ep: ep, env: env, dir: fi.IsDir()}
+	src := &fileSource{text: s.Text, ep: ep, env: env, dir: fi.IsDir(), dialect: s.Dialect}
+	if src.dialect == "" {
+		src.dialect = "argus"
+		if m := env.Mapping; m != nil && m.Schema == "csv" && m.Dialect != "" {
+			src.dialect = m.Dialect
+		}
+	}
 	if !src.dir && !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s: not a regular file or a directory", s.Text)
 	}
@@ -418,11 +425,11 @@ func (s *fileSource) readArgus(ctx context.Context, f *os.File, name string, for
 	return b.flush(ctx)
 }
 
-// readCSV reads CSV in the argus dialect (ra -c ,). A record that does
+// readCSV reads CSV in the source's dialect (argus: ra -c ,). A record that does
 // not parse is counted and skipped; one with a value the mapping cannot
 // convert is kept without it, unless that value is part of the flow key.
 func (s *fileSource) readCSV(ctx context.Context, in io.Reader, name string, emit Emitter) error {
-	rd, err := csv.NewReader(bufio.NewReaderSize(in, 64<<10), "argus", csv.WithFileName(name))
+	rd, err := csv.NewReader(bufio.NewReaderSize(in, 64<<10), s.dialect, csv.WithFileName(name))
 	if err != nil {
 		s.malformed(name, "records", err, 1)
 		return nil
