@@ -224,3 +224,28 @@ func (r *Record) SetCommunityID(arena []byte, seed uint16) (_ []byte, ok bool) {
 	r.Has |= HasCommunityID
 	return arena, true
 }
+
+// SetCommunityIDs gives each flow record of recs that has an IP flow key
+// and no Community ID its ID with seed, in arena (emptied first, and grown
+// once to hold a whole batch so that the IDs of a batch never move). A
+// record that carries an ID text already (the Zeek reader sets the text,
+// not the bit) keeps it and gets the bit. It returns the arena, to be
+// reused for the next batch.
+func SetCommunityIDs(recs []Record, arena []byte, seed uint16) []byte {
+	if need := len(recs) * CommunityIDLen; cap(arena) < need {
+		arena = make([]byte, 0, need)
+	}
+	arena = arena[:0]
+	for i := range recs {
+		r := &recs[i]
+		if r.Type == TypeMgmt {
+			continue
+		}
+		if r.CommunityID != nil {
+			r.Has |= HasCommunityID
+			continue
+		}
+		arena, _ = r.SetCommunityID(arena, seed)
+	}
+	return arena
+}

@@ -251,7 +251,7 @@ func runConvert(ctx context.Context, in, out gateway.Endpoint, o convertOpts) er
 		}
 		read += int64(len(recs))
 		if cid {
-			cidArena = setCommunityIDs(recs, cidArena, o.communityIDSeed)
+			cidArena = flow.SetCommunityIDs(recs, cidArena, o.communityIDSeed)
 		}
 		if err := sk.write(recs); err != nil {
 			sinkErr = err
@@ -358,31 +358,6 @@ func argusNative(src source) bool {
 // written as Argus 5).
 func isArgusFormat(f gateway.Format) bool {
 	return f == gateway.FormatArgus || f == gateway.FormatArgus3 || f == gateway.FormatAuto
-}
-
-// setCommunityIDs gives each flow record of recs that has an IP flow key
-// and no Community ID its ID with seed, in arena (emptied first, and grown
-// once to hold a whole batch so that the IDs of a batch never move). It
-// returns the arena, to be reused for the next batch.
-func setCommunityIDs(recs []flow.Record, arena []byte, seed uint16) []byte {
-	if need := len(recs) * flow.CommunityIDLen; cap(arena) < need {
-		arena = make([]byte, 0, need)
-	}
-	arena = arena[:0]
-	for i := range recs {
-		r := &recs[i]
-		if r.Type == flow.TypeMgmt {
-			continue
-		}
-		if r.CommunityID != nil {
-			// Read from the source (the Zeek reader sets the text, not
-			// the bit): kept as read.
-			r.Has |= flow.HasCommunityID
-			continue
-		}
-		arena, _ = r.SetCommunityID(arena, seed)
-	}
-	return arena
 }
 
 // loadTemplates loads a --templates file, if it exists.

@@ -444,13 +444,13 @@ func TestSetCommunityIDsAllocs(t *testing.T) {
 		}
 	}
 	reset()
-	arena = setCommunityIDs(recs, arena, 0)
+	arena = flow.SetCommunityIDs(recs, arena, 0)
 	allocs := testing.AllocsPerRun(20, func() {
 		for i := range recs {
 			recs[i].Has &^= flow.HasCommunityID
 			recs[i].CommunityID = nil
 		}
-		arena = setCommunityIDs(recs, arena, 0)
+		arena = flow.SetCommunityIDs(recs, arena, 0)
 	})
 	if allocs != 0 {
 		t.Errorf("%v allocations per batch of %d", allocs, len(recs))
@@ -478,7 +478,7 @@ func BenchmarkSetCommunityIDs(b *testing.B) {
 			recs[i].Has = flow.HasKey
 			recs[i].CommunityID = nil
 		}
-		arena = setCommunityIDs(recs, arena, 0)
+		arena = flow.SetCommunityIDs(recs, arena, 0)
 	}
 }
 

@@ -743,7 +743,7 @@ func (s *sourceState) work() {
 			b.recs = b.recs[:n]
 		}
 		if p.cid {
-			b.cid = setCommunityIDs(b.recs, b.cid)
+			b.cid = flow.SetCommunityIDs(b.recs, b.cid, 0)
 		}
 		if len(b.recs) == 0 || len(p.sinks) == 0 {
 			s.swapMu.RUnlock()
@@ -760,27 +760,6 @@ func (s *sourceState) work() {
 		}
 		s.swapMu.RUnlock()
 	}
-}
-
-// setCommunityIDs gives every flow record without a Community ID its ID
-// (seed 0), into arena, sized first so that earlier IDs never move.
-func setCommunityIDs(recs []flow.Record, arena []byte) []byte {
-	if need := len(recs) * flow.CommunityIDLen; cap(arena) < need {
-		arena = make([]byte, 0, need)
-	}
-	arena = arena[:0]
-	for i := range recs {
-		r := &recs[i]
-		if r.Type == flow.TypeMgmt {
-			continue
-		}
-		if r.CommunityID != nil {
-			r.Has |= flow.HasCommunityID // read from the source: kept
-			continue
-		}
-		arena, _ = r.SetCommunityID(arena, 0)
-	}
-	return arena
 }
 
 // done drops one sink's reference; the last one recycles the batch.
