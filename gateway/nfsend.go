@@ -44,7 +44,7 @@ type packer struct {
 	enc    PacketEncoder
 	buf    []byte
 	stats  SendStats
-	rate   pacer
+	rate   Pacer
 }
 
 // pack encodes recs into messages, calling emit for each.
@@ -88,28 +88,30 @@ func (p *packer) pack(recs []flow.Record, emit func([]byte) error) error {
 		} else if n == 0 {
 			return fmt.Errorf("gateway: encoder took no record and gave no error")
 		}
-		p.rate.wait(n)
+		p.rate.Wait(n)
 		recs = recs[n:]
 	}
 	return nil
 }
 
-// pacer keeps a sender under its records-per-second rate.
-type pacer struct {
-	rate  int
+// Pacer keeps a sender under Rate records per second (0: no bound), the
+// senders' rate= option.
+type Pacer struct {
+	Rate  int
 	start time.Time
 	sent  int64
 }
 
-func (pc *pacer) wait(n int) {
-	if pc.rate <= 0 {
+// Wait accounts n records sent and sleeps while the sender is ahead.
+func (pc *Pacer) Wait(n int) {
+	if pc.Rate <= 0 {
 		return
 	}
 	if pc.start.IsZero() {
 		pc.start = time.Now()
 	}
 	pc.sent += int64(n)
-	due := pc.start.Add(time.Duration(pc.sent * int64(time.Second) / int64(pc.rate)))
+	due := pc.start.Add(time.Duration(pc.sent * int64(time.Second) / int64(pc.Rate)))
 	if d := time.Until(due); d > time.Millisecond {
 		time.Sleep(d)
 	}
@@ -130,7 +132,7 @@ func DialUDP(addr string, o Options, enc PacketEncoder) (*UDPSender, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &UDPSender{conn: c.(*net.UDPConn), p: packer{strict: o.Strict, enc: enc, buf: make([]byte, 0, 65536), rate: pacer{rate: o.Rate}}}
+	s := &UDPSender{conn: c.(*net.UDPConn), p: packer{strict: o.Strict, enc: enc, buf: make([]byte, 0, 65536), rate: Pacer{Rate: o.Rate}}}
 	s.emit = s.write
 	return s, nil
 }
@@ -200,7 +202,7 @@ func DialTCP(ctx context.Context, addr string, o Options, newEnc func() PacketEn
 	s := &TCPSender{ctx: ctx, addr: addr, newEnc: newEnc, dial: func(ctx context.Context, a string) (net.Conn, error) {
 		return d.DialContext(ctx, "tcp", a)
 	}}
-	s.p.rate.rate = o.Rate
+	s.p.rate.Rate = o.Rate
 	s.p.strict = o.Strict
 	if err := s.connect(); err != nil {
 		return nil, err
@@ -311,7 +313,7 @@ type StreamSender struct {
 
 // NewStreamSender writes the messages enc makes to w.
 func NewStreamSender(w io.Writer, o Options, enc PacketEncoder) *StreamSender {
-	s := &StreamSender{w: w, p: packer{strict: o.Strict, enc: enc, rate: pacer{rate: o.Rate}}}
+	s := &StreamSender{w: w, p: packer{strict: o.Strict, enc: enc, rate: Pacer{Rate: o.Rate}}}
 	s.emit = s.write
 	return s
 }

@@ -51,7 +51,7 @@ type netflowSink struct {
 	conn *net.UDPConn
 	enc  gateway.PacketEncoder
 	buf  []byte
-	pace pacer
+	pace gateway.Pacer
 
 	// TCP.
 	tcp      *gateway.TCPSender
@@ -82,7 +82,7 @@ func newNetFlowSink(s config.Sink, env Env) (Sink, error) {
 		n.conn = c.(*net.UDPConn)
 		n.enc = newEnc()
 		n.buf = make([]byte, 0, 65536)
-		n.pace.rate = ep.Opts.Rate
+		n.pace.Rate = ep.Opts.Rate
 	case ep.Scheme == "ipfix+tcp":
 		// The collector may be down at start: the sink is then up but not
 		// ready, and its Writes dial again.
@@ -193,32 +193,11 @@ func (s *netflowSink) writeUDP(recs []flow.Record, lost LostFunc) error {
 			lost(&recs[n], ReasonNotRepresentable)
 			n++
 		}
-		s.pace.wait(n)
+		s.pace.Wait(n)
 		recs = recs[n:]
 	}
 	s.noteErr(werr)
 	return werr
-}
-
-// pacer keeps a sender under its rate= records per second.
-type pacer struct {
-	rate  int
-	start time.Time
-	sent  int64
-}
-
-func (p *pacer) wait(n int) {
-	if p.rate <= 0 {
-		return
-	}
-	if p.start.IsZero() {
-		p.start = time.Now()
-	}
-	p.sent += int64(n)
-	due := p.start.Add(time.Duration(p.sent * int64(time.Second) / int64(p.rate)))
-	if d := time.Until(due); d > time.Millisecond {
-		time.Sleep(d)
-	}
 }
 
 // refusals notes which records of the batch being sent the encoders
