@@ -79,6 +79,17 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			m[key3{i, k.source, exporterLabel(k.exporter), k.reason}] += v
 		}
 	}
+	// A source's own losses: records, or messages (datagrams, packets).
+	addOwn := func(i id, ls []Loss) {
+		for _, l := range ls {
+			k := key3{i, "", l.Exporter, l.Reason}
+			if l.Unit == "records" {
+				srcLost[k] += l.N
+			} else {
+				srcMsgs[k] += l.N
+			}
+		}
+	}
 	d.mu.RLock()
 	for _, r := range d.retired {
 		i := id{r.pipeline, r.name}
@@ -87,6 +98,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			srcRestarts[i] += r.restarts
 			srcRaw[i] += r.raw
 			addLost(srcLost, i, r.lost)
+			addOwn(i, r.srcLost)
 		} else {
 			snkRec[i] += r.written
 			addLost(snkLost, i, r.lost)
@@ -100,14 +112,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		s.errMu.Unlock()
 		srcRaw[i] += s.rawMsgs.Load()
 		addLost(srcLost, i, s.lost.snapshot())
-		for _, l := range s.src.Stats().Lost {
-			k := key3{i, "", l.Exporter, l.Reason}
-			if l.Unit == "records" {
-				srcLost[k] += l.N
-			} else {
-				srcMsgs[k] += l.N
-			}
-		}
+		addOwn(i, s.src.Stats().Lost)
 		gauge(descQueue, float64(s.q.len()), s.pipeline, "source", s.name)
 		gauge(descQueueCap, float64(s.q.max), s.pipeline, "source", s.name)
 	}

@@ -127,6 +127,7 @@ type retiredCounts struct {
 	records, written      uint64
 	restarts              uint64
 	raw                   uint64
+	srcLost               []Loss // what the source itself counted (Stats)
 	lost                  map[lossKey]uint64
 }
 
@@ -534,7 +535,8 @@ func (d *Daemon) openSink(key string, p *config.Pipeline, c *config.Sink) (*sink
 
 func (d *Daemon) retire(s *sourceState) {
 	d.retired = append(d.retired, retiredCounts{stage: "source", pipeline: s.pipeline, name: s.name,
-		records: s.emitted.Load(), restarts: s.restarts, raw: s.rawMsgs.Load(), lost: s.lost.snapshot()})
+		records: s.emitted.Load(), restarts: s.restarts, raw: s.rawMsgs.Load(), lost: s.lost.snapshot(),
+		srcLost: s.src.Stats().Lost})
 	if col, ok := s.src.(Collector); ok {
 		for _, m := range col.Collectors() {
 			d.reg.Unregister(m)

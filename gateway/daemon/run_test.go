@@ -607,3 +607,31 @@ func TestSyncErrors(t *testing.T) {
 		t.Errorf("sync errors %v", src.errs)
 	}
 }
+
+// lossySource counts losses of its own (as a listener counts datagrams
+// that did not decode or the kernel dropped).
+type lossySource struct{ genSource }
+
+func (l *lossySource) Stats() SourceStats {
+	return SourceStats{Lost: []Loss{{Reason: ReasonMalformed, Exporter: "192.0.2.9", Unit: "messages", N: 7},
+		{Reason: ReasonQueueFull, Unit: "records", N: 3}}}
+}
+
+// TestRetiredSourceLosses: a source's own loss counters stay in the
+// metrics after it is gone (the end of Run, a reload), as its records do.
+func TestRetiredSourceLosses(t *testing.T) {
+	f := &fakes{src: map[string]Source{"argus:a.argus": &lossySource{genSource{n: 10, batch: 5}}}, sink: map[string]*memSink{"json:o.json": {}}}
+	d, err := New(load(t, "version: 1\npipelines:\n  - name: p\n    sources: [argus:a.argus]\n    sinks: [json:o.json]\n"), f.options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if m := metric(t, d, "flowgate_source_dropped_messages_total", "exporter", "192.0.2.9", "reason", "malformed"); m != 7 {
+		t.Errorf("messages lost %v, want 7", m)
+	}
+	if m := metric(t, d, "flowgate_source_dropped_records_total", "reason", "queue_full"); m != 3 {
+		t.Errorf("records lost %v, want 3", m)
+	}
+}
