@@ -20,10 +20,12 @@ import (
 // offsets committed.
 type kafkaSource struct {
 	name, pipeline string
-	c              *kafka.Consumer
+	mk             func() (*kafka.Consumer, error)
 
 	mu      sync.Mutex
-	lastBad string // the last malformed message, for Stats' Detail
+	c       *kafka.Consumer
+	base    kafka.ConsumerStats // the counts of consumers replaced after a failure
+	lastBad string              // the last malformed message, for Stats' Detail
 }
 
 func newKafkaSource(s config.Source, env Env) (Source, error) {
@@ -38,34 +40,89 @@ func newKafkaSource(s config.Source, env Env) (Source, error) {
 		// poll, ran 20x slower than 256).
 		cc0.MaxPoll = 256
 	}
-	c, err := kafka.NewConsumer(cc0)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", s.Text, err)
-	}
 	// Raw NetFlow/IPFIX messages are decoded with the pipeline's mapping,
 	// like a NetFlow listener's.
 	var cc gateway.CodecConfig
 	if m := env.Mapping; m != nil && (m.Schema == "ipfix" || m.Schema == "netflow9") {
 		if err := cc.SetMapping(m); err != nil {
-			c.Close()
 			return nil, fmt.Errorf("%s: mapping: %w", s.Text, err)
 		}
 	}
-	c.SetRawDecoders(gateway.NewCodecSetConfig(cc).New)
-	k := &kafkaSource{name: s.Text, pipeline: env.Pipeline, c: c}
-	c.OnError(func(e *kafka.MessageError) {
-		k.mu.Lock()
-		k.lastBad = e.Error()
-		k.mu.Unlock()
-	})
+	k := &kafkaSource{name: s.Text, pipeline: env.Pipeline}
+	k.mk = func() (*kafka.Consumer, error) {
+		c, err := kafka.NewConsumer(cc0)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", s.Text, err)
+		}
+		c.SetRawDecoders(gateway.NewCodecSetConfig(cc).New)
+		c.OnError(func(e *kafka.MessageError) {
+			k.mu.Lock()
+			k.lastBad = e.Error()
+			k.mu.Unlock()
+		})
+		return c, nil
+	}
+	var err error
+	if k.c, err = k.mk(); err != nil {
+		return nil, err
+	}
 	return k, nil
+}
+
+// consumer is the current consumer.
+func (k *kafkaSource) consumer() *kafka.Consumer {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.c
+}
+
+// rejoin replaces a consumer whose batch failed: the old one leaves the
+// group without committing, and the new one starts from the group's
+// committed offsets, so the batch comes again (to this member or the one
+// that gets its partitions). The same consumer would fetch on past it,
+// and its next commit would cover it.
+func (k *kafkaSource) rejoin() error {
+	c, err := k.mk()
+	if err != nil {
+		return err
+	}
+	k.mu.Lock()
+	old := k.c
+	st := old.Stats()
+	k.base.Messages += st.Messages
+	k.base.Records += st.Records
+	k.base.Malformed += st.Malformed
+	k.base.Retries += st.Retries
+	k.base.Commits += st.Commits
+	k.base.FetchErrors += st.FetchErrors
+	k.base.CommitErrors += st.CommitErrors
+	k.c = c
+	k.mu.Unlock()
+	old.Close()
+	return nil
+}
+
+// stats adds the current consumer's counts to those of replaced ones.
+func (k *kafkaSource) stats() kafka.ConsumerStats {
+	k.mu.Lock()
+	c, st := k.c, k.base
+	k.mu.Unlock()
+	cur := c.Stats()
+	st.Messages += cur.Messages
+	st.Records += cur.Records
+	st.Malformed += cur.Malformed
+	st.Retries += cur.Retries
+	st.Commits += cur.Commits
+	st.FetchErrors += cur.FetchErrors
+	st.CommitErrors += cur.CommitErrors
+	return st
 }
 
 // Run consumes until ctx ends. The handler returns only once the sinks
 // have the records (Sync); an error (a sink that cannot take them) makes
 // the consumer retry the batch and, failing, stop without committing it.
 func (k *kafkaSource) Run(ctx context.Context, emit Emitter) error {
-	err := k.c.Run(ctx, func(ctx context.Context, recs []flow.Record) error {
+	err := k.consumer().Run(ctx, func(ctx context.Context, recs []flow.Record) error {
 		if err := emit.Emit(ctx, recs); err != nil {
 			return err
 		}
@@ -74,12 +131,19 @@ func (k *kafkaSource) Run(ctx context.Context, emit Emitter) error {
 	if ctx.Err() != nil || errors.Is(err, ErrStopping) {
 		return nil
 	}
+	if err != nil {
+		// The daemon runs the source again: with a new member, so that
+		// the failed batch is delivered again.
+		if rerr := k.rejoin(); rerr != nil {
+			return errors.Join(err, rerr)
+		}
+	}
 	return err
 }
 
 // Stats: records handed over; malformed messages (exporter unknown).
 func (k *kafkaSource) Stats() SourceStats {
-	st := k.c.Stats()
+	st := k.stats()
 	out := SourceStats{Records: uint64(st.Records)}
 	if st.Malformed > 0 {
 		k.mu.Lock()
@@ -91,7 +155,7 @@ func (k *kafkaSource) Stats() SourceStats {
 }
 
 func (k *kafkaSource) Close() error {
-	k.c.Close()
+	k.consumer().Close()
 	return nil
 }
 
@@ -99,7 +163,7 @@ func (k *kafkaSource) String() string { return k.name }
 
 // Ready is the consumer's: the last fetch or commit error while the
 // broker does not answer.
-func (k *kafkaSource) Ready() error { return k.c.Ready() }
+func (k *kafkaSource) Ready() error { return k.consumer().Ready() }
 
 // Collectors: the consumer's counters beyond records and losses.
 func (k *kafkaSource) Collectors() []prometheus.Collector {
@@ -128,7 +192,7 @@ func (c *consumerCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *consumerCollector) Collect(ch chan<- prometheus.Metric) {
-	st := c.k.c.Stats()
+	st := c.k.stats()
 	for i, v := range []int64{st.Messages, st.Retries, st.Commits, st.FetchErrors, st.CommitErrors} {
 		ch <- prometheus.MustNewConstMetric(c.descs[i], prometheus.CounterValue, float64(v))
 	}
