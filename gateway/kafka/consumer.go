@@ -183,8 +183,11 @@ func (c *Consumer) Close() { c.cl.Close() }
 
 // Run polls, decodes and hands records to h until ctx ends (it returns
 // nil then) or h fails Retries+1 times on one batch (ErrHandler: nothing
-// of that batch is committed, so the group redelivers it). Fetch and
-// commit errors do not stop it: kgo retries, Ready reports them.
+// of that batch is committed, so the group redelivers it once this member
+// is closed: the caller closes it and goes on with a new Consumer, since
+// Run again on this one would fetch on past the batch and a later commit
+// would cover it). Fetch and commit errors do not stop it: kgo retries,
+// Ready reports them.
 func (c *Consumer) Run(ctx context.Context, h Handler) error {
 	backoff := 100 * time.Millisecond
 	for {
