@@ -189,10 +189,62 @@ func (c *Consumer) Close() { c.cl.Close() }
 // would cover it). Fetch and commit errors do not stop it: kgo retries,
 // Ready reports them.
 func (c *Consumer) Run(ctx context.Context, h Handler) error {
+	return c.run(ctx, h, nil, 0)
+}
+
+// RunBatched is Run committing at most every `every` instead of after
+// each batch, so that decoding the next polls overlaps the sinks writing
+// the last ones: h takes a batch without waiting for its sinks, and sync,
+// which returns once everything h took is written (or fails), runs
+// before each commit. Rebalances are held until the next commit point,
+// so a partition never moves with records taken but not committed. A
+// failed sync ends Run with ErrHandler (nothing since the last commit is
+// committed: see Run for going on). When ctx ends, what h took is synced
+// and committed, within 10 s.
+func (c *Consumer) RunBatched(ctx context.Context, h Handler, sync func(context.Context) error, every time.Duration) error {
+	return c.run(ctx, h, sync, every)
+}
+
+func (c *Consumer) run(ctx context.Context, h Handler, sync func(context.Context) error, every time.Duration) error {
 	backoff := 100 * time.Millisecond
+	pending := false // RunBatched: records taken since the last commit
+	var due time.Time
+	commit := func(ctx context.Context) {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		err := c.cl.CommitUncommittedOffsets(cctx)
+		cancel()
+		if err != nil {
+			// The records are handed over; uncommitted, they come
+			// again to whoever owns the partitions after a restart
+			// (at least once), and the next commit covers them.
+			c.commitErrs.Add(1)
+			c.setHealth(fmt.Errorf("kafka: commit: %w", err))
+		} else {
+			c.commits.Add(1)
+		}
+	}
+	// syncCommit is a RunBatched commit point.
+	syncCommit := func(ctx context.Context) error {
+		if err := sync(ctx); err != nil {
+			return fmt.Errorf("%w: %w", ErrHandler, err)
+		}
+		commit(ctx)
+		pending = false
+		return nil
+	}
 	for {
-		fs := c.cl.PollRecords(ctx, c.cfg.MaxPoll)
+		pctx, cancel := ctx, context.CancelFunc(func() {})
+		if pending {
+			pctx, cancel = context.WithDeadline(ctx, due)
+		}
+		fs := c.cl.PollRecords(pctx, c.cfg.MaxPoll)
+		cancel()
 		if ctx.Err() != nil {
+			if pending {
+				sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+				syncCommit(sctx)
+				scancel()
+			}
 			c.cl.AllowRebalance()
 			return nil
 		}
@@ -201,7 +253,7 @@ func (c *Consumer) Run(ctx context.Context, h Handler) error {
 		}
 		var ferr error
 		fs.EachError(func(t string, p int32, err error) {
-			if ferr == nil && !errors.Is(err, context.Canceled) {
+			if ferr == nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 				ferr = fmt.Errorf("kafka: fetch %s[%d]: %w", t, p, err)
 			}
 		})
@@ -211,7 +263,7 @@ func (c *Consumer) Run(ctx context.Context, h Handler) error {
 		c.setHealth(ferr)
 		if ferr != nil {
 			c.fetchErrs.Add(1)
-			if len(fs.Records()) == 0 {
+			if len(fs.Records()) == 0 && !pending {
 				c.cl.AllowRebalance()
 				if !sleepCtx(ctx, backoff) {
 					return nil
@@ -233,23 +285,31 @@ func (c *Consumer) Run(ctx context.Context, h Handler) error {
 			}
 			return err
 		}
-		if n := len(fs.Records()); n > 0 {
-			// The handler has the records: commit even if ctx ended
-			// meanwhile, else they are delivered again for nothing.
-			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			err := c.cl.CommitUncommittedOffsets(cctx)
-			cancel()
-			if err != nil {
-				// The records are handed over; uncommitted, they come
-				// again to whoever owns the partitions after a restart
-				// (at least once), and the next commit covers them.
-				c.commitErrs.Add(1)
-				c.setHealth(fmt.Errorf("kafka: commit: %w", err))
-			} else {
-				c.commits.Add(1)
+		n := len(fs.Records())
+		if sync == nil {
+			if n > 0 {
+				// The handler has the records: commit even if ctx
+				// ended meanwhile, else they come again for nothing.
+				commit(ctx)
+			}
+			c.cl.AllowRebalance()
+			continue
+		}
+		if n > 0 && !pending {
+			pending, due = true, time.Now().Add(every)
+		}
+		if pending && !time.Now().Before(due) {
+			if err := syncCommit(ctx); err != nil {
+				c.cl.AllowRebalance()
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
 			}
 		}
-		c.cl.AllowRebalance()
+		if !pending {
+			c.cl.AllowRebalance()
+		}
 	}
 }
 
