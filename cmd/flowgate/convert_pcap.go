@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/flowgate/flowgate/flow"
 	"github.com/flowgate/flowgate/gateway"
@@ -121,14 +120,9 @@ func openPcapSource(in gateway.Endpoint, o convertOpts) (*pcapSource, error) {
 // them for capture files (one flow table unless --shards says more).
 func pcapSensorOptions(a *sensorArgs, argus3 bool) (sensor.Options, error) {
 	c := a.conf
-	opt := sensor.Options{
-		Track:          trackOptions(c),
-		Argus3:         a.v3 || argus3,
-		NoTunnels:      !c.TunnelParsing,
-		MarInterval:    uint16(c.MarStatus / time.Second),
-		ReportInterval: uint16(max(c.FlowStatus/time.Second, 1)),
-		Shards:         max(a.shards, 1),
-	}
+	opt := sensor.ConfOptions(c)
+	opt.Argus3 = a.v3 || argus3
+	opt.Shards = max(a.shards, 1)
 	if c.MonitorID != "" {
 		id, err := parseMonitorID(c.MonitorID)
 		if err != nil {

@@ -27,7 +27,6 @@ import (
 	"github.com/flowgate/flowgate/sensor/capture"
 	"github.com/flowgate/flowgate/sensor/decode"
 	"github.com/flowgate/flowgate/sensor/serve"
-	"github.com/flowgate/flowgate/sensor/track"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
@@ -444,14 +443,8 @@ func parseMonitorID(s string) (flow.SrcID, error) {
 
 func runSensor(a *sensorArgs, stdin io.Reader, stdout, stderr io.Writer) error {
 	c := a.conf
-	opt := sensor.Options{
-		Track: trackOptions(c),
-		// Argus 3 keeps µs; the v5 writer keeps ns.
-		Argus3:         a.v3,
-		NoTunnels:      !c.TunnelParsing,
-		MarInterval:    uint16(c.MarStatus / time.Second),
-		ReportInterval: uint16(max(c.FlowStatus/time.Second, 1)),
-	}
+	opt := sensor.ConfOptions(c)
+	opt.Argus3 = a.v3 // Argus 3 keeps µs; the v5 writer keeps ns.
 	if c.MonitorID != "" {
 		id, err := parseMonitorID(c.MonitorID)
 		if err != nil {
@@ -603,26 +596,6 @@ loop:
 		return exitStatus{code: 2}
 	}
 	return nil
-}
-
-// trackOptions maps argus.conf variables to the tracker's options.
-func trackOptions(c argusconf.Config) track.Options {
-	return track.Options{
-		StatusInterval: c.FlowStatus,
-		IPTimeout:      c.IPTimeout,
-		TCPTimeout:     c.TCPTimeout,
-		ICMPTimeout:    c.ICMPTimeout,
-		IGMPTimeout:    c.IGMPTimeout,
-		FragTimeout:    c.FragTimeout,
-		ARPTimeout:     c.ARPTimeout,
-		OtherTimeout:   c.OtherTimeout,
-		MAC:            c.MAC,
-		AppBytes:       c.AppBytes,
-		Jitter:         c.Jitter,
-		Response:       c.ResponseTime,
-		PktSize:        c.PacketSize,
-		UserData:       c.CaptureDataLen,
-	}
 }
 
 // badReasons lists the non-zero per-reason counts of undecoded packets.

@@ -16,7 +16,6 @@ import (
 	"github.com/flowgate/flowgate/sensor/argusconf"
 	"github.com/flowgate/flowgate/sensor/capture"
 	"github.com/flowgate/flowgate/sensor/decode"
-	"github.com/flowgate/flowgate/sensor/track"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -160,23 +159,9 @@ func defaultInterface() (string, error) {
 // sensorOptions are the sensor's options with argus's defaults, as
 // flowgate sensor sets them without flags.
 func sensorOptions(shards int) sensor.Options {
-	c := argusconf.Default()
-	return sensor.Options{
-		Track: track.Options{
-			StatusInterval: c.FlowStatus,
-			IPTimeout:      c.IPTimeout,
-			TCPTimeout:     c.TCPTimeout,
-			ICMPTimeout:    c.ICMPTimeout,
-			IGMPTimeout:    c.IGMPTimeout,
-			FragTimeout:    c.FragTimeout,
-			ARPTimeout:     c.ARPTimeout,
-			OtherTimeout:   c.OtherTimeout,
-		},
-		NoTunnels:      !c.TunnelParsing,
-		MarInterval:    uint16(c.MarStatus / time.Second),
-		ReportInterval: uint16(max(c.FlowStatus/time.Second, 1)),
-		Shards:         shards,
-	}
+	opt := sensor.ConfOptions(argusconf.Default())
+	opt.Shards = shards
+	return opt
 }
 
 // sensorBatch gathers the sensor's records for Emit. The sensor reuses
