@@ -498,13 +498,7 @@ func (d *Daemon) openSource(key string, p *config.Pipeline, c *config.Source) (*
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", c.Pos, err)
 	}
-	if col, ok := src.(Collector); ok {
-		for _, m := range col.Collectors() {
-			if err := d.reg.Register(m); err != nil {
-				d.log.Warn("metrics not registered", "source", c.Text, "err", err)
-			}
-		}
-	}
+	d.register(src, "source", c.Text)
 	q := c.Queue
 	return &sourceState{d: d, key: key, pipeline: p.Name, name: c.Text, src: src,
 		q: newQueue(q.Size), block: q.WhenFull == config.Block,
@@ -520,38 +514,44 @@ func (d *Daemon) openSink(key string, p *config.Pipeline, c *config.Sink) (*sink
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", c.Pos, err)
 	}
-	if col, ok := sk.(Collector); ok {
-		for _, m := range col.Collectors() {
-			if err := d.reg.Register(m); err != nil {
-				d.log.Warn("metrics not registered", "sink", c.Text, "err", err)
-			}
-		}
-	}
+	d.register(sk, "sink", c.Text)
 	s := &sinkState{d: d, key: key, pipeline: p.Name, name: c.Text, sink: sk,
 		q: newQueue(c.Queue.Size), block: c.Queue.WhenFull == config.Block, done: make(chan struct{})}
 	s.lostFn = s.lose
 	return s, nil
 }
 
-func (d *Daemon) retire(s *sourceState) {
-	d.retired = append(d.retired, retiredCounts{stage: "source", pipeline: s.pipeline, name: s.name,
-		records: s.emitted.Load(), restarts: s.restarts, raw: s.rawMsgs.Load(), lost: s.lost.snapshot(),
-		srcLost: s.src.Stats().Lost})
-	if col, ok := s.src.(Collector); ok {
+// register adds a component's own metrics (Collector) to the registry.
+func (d *Daemon) register(x any, role, name string) {
+	if col, ok := x.(Collector); ok {
+		for _, m := range col.Collectors() {
+			if err := d.reg.Register(m); err != nil {
+				d.log.Warn("metrics not registered", role, name, "err", err)
+			}
+		}
+	}
+}
+
+// unregister takes a removed component's metrics out of the registry.
+func (d *Daemon) unregister(x any) {
+	if col, ok := x.(Collector); ok {
 		for _, m := range col.Collectors() {
 			d.reg.Unregister(m)
 		}
 	}
 }
 
+func (d *Daemon) retire(s *sourceState) {
+	d.retired = append(d.retired, retiredCounts{stage: "source", pipeline: s.pipeline, name: s.name,
+		records: s.emitted.Load(), restarts: s.restarts, raw: s.rawMsgs.Load(), lost: s.lost.snapshot(),
+		srcLost: s.src.Stats().Lost})
+	d.unregister(s.src)
+}
+
 func (d *Daemon) retireSink(s *sinkState) {
 	d.retired = append(d.retired, retiredCounts{stage: "sink", pipeline: s.pipeline, name: s.name,
 		written: s.written.Load(), lost: s.lost.snapshot()})
-	if col, ok := s.sink.(Collector); ok {
-		for _, m := range col.Collectors() {
-			d.reg.Unregister(m)
-		}
-	}
+	d.unregister(s.sink)
 }
 
 // sourceState is a running source: its queue into the pipeline and the

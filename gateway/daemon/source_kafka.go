@@ -94,14 +94,7 @@ func (k *kafkaSource) rejoin() error {
 	}
 	k.mu.Lock()
 	old := k.c
-	st := old.Stats()
-	k.base.Messages += st.Messages
-	k.base.Records += st.Records
-	k.base.Malformed += st.Malformed
-	k.base.Retries += st.Retries
-	k.base.Commits += st.Commits
-	k.base.FetchErrors += st.FetchErrors
-	k.base.CommitErrors += st.CommitErrors
+	addConsumerStats(&k.base, old.Stats())
 	k.c = c
 	k.mu.Unlock()
 	old.Close()
@@ -113,15 +106,18 @@ func (k *kafkaSource) stats() kafka.ConsumerStats {
 	k.mu.Lock()
 	c, st := k.c, k.base
 	k.mu.Unlock()
-	cur := c.Stats()
-	st.Messages += cur.Messages
-	st.Records += cur.Records
-	st.Malformed += cur.Malformed
-	st.Retries += cur.Retries
-	st.Commits += cur.Commits
-	st.FetchErrors += cur.FetchErrors
-	st.CommitErrors += cur.CommitErrors
+	addConsumerStats(&st, c.Stats())
 	return st
+}
+
+func addConsumerStats(dst *kafka.ConsumerStats, s kafka.ConsumerStats) {
+	dst.Messages += s.Messages
+	dst.Records += s.Records
+	dst.Malformed += s.Malformed
+	dst.Retries += s.Retries
+	dst.Commits += s.Commits
+	dst.FetchErrors += s.FetchErrors
+	dst.CommitErrors += s.CommitErrors
 }
 
 // Run consumes until ctx ends. The handler returns only once the sinks
