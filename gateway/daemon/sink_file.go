@@ -121,6 +121,21 @@ func (s *fileSink) begin(now time.Time) {
 }
 
 // end ends a Write: its error, else a rotation's.
+// written notes record i of recs written in the file of sequence seq and
+// finishes the file once it reaches its size: a failed finish loses the
+// records it held and the rest of the batch, and is returned.
+func (s *fileSink) written(recs []flow.Record, i int, seq uint64, lost LostFunc) error {
+	s.noted(i, seq)
+	if s.rot.size > 0 && s.rot.n >= s.rot.size {
+		if err := s.finish(); err != nil {
+			s.failed(recs, i+1, lost)
+			return err
+		}
+		s.pendIdx = s.pendIdx[:0]
+	}
+	return nil
+}
+
 func (s *fileSink) end(err error) error {
 	if err == nil {
 		err, s.rotErr = s.rotErr, nil
@@ -277,13 +292,8 @@ func (s *argusFileSink) Write(recs []flow.Record, lost LostFunc) error {
 			s.w = nil
 			return s.end(firstErr(err, s.rot.finish()))
 		}
-		s.noted(i, seq)
-		if s.rot.size > 0 && s.rot.n >= s.rot.size {
-			if err := s.finish(); err != nil {
-				s.failed(recs, i+1, lost)
-				return s.end(err)
-			}
-			s.pendIdx = s.pendIdx[:0]
+		if err := s.written(recs, i, seq, lost); err != nil {
+			return s.end(err)
 		}
 	}
 	return s.end(nil)
@@ -568,13 +578,8 @@ func (s *textFileSink) Write(recs []flow.Record, lost LostFunc) error {
 			s.c = nil
 			return s.end(firstErr(err, s.rot.finish()))
 		}
-		s.noted(i, seq)
-		if s.rot.size > 0 && s.rot.n >= s.rot.size {
-			if err := s.finish(); err != nil {
-				s.failed(recs, i+1, lost)
-				return s.end(err)
-			}
-			s.pendIdx = s.pendIdx[:0]
+		if err := s.written(recs, i, seq, lost); err != nil {
+			return s.end(err)
 		}
 	}
 	return s.end(nil)
