@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -11,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flowgate/flowgate/codecs/argus"
 	"github.com/flowgate/flowgate/flow"
 	"github.com/flowgate/flowgate/gateway"
 	"github.com/flowgate/flowgate/gateway/config"
@@ -30,33 +28,15 @@ func e2eRecords(t testing.TB, n int) []flow.Record {
 	files, _ := filepath.Glob(filepath.Join(dir, "argus/oracle/*/v5.argus"))
 	var base []flow.Record
 	for _, f := range files {
-		fh, err := os.Open(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := argus.NewReader(fh)
-		if err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		for {
-			var rec flow.Record
-			err := r.Decode(&rec)
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatalf("%s: %v", f, err)
-			}
+		for _, rec := range readArgusFile(t, f) {
 			p := rec.Key.Proto
 			if rec.Type != flow.TypeFlow || rec.Key.Kind != flow.Kind5Tuple || (p != 6 && p != 17) || rec.Key.SrcPort == 0 {
 				continue
 			}
-			rec.Detach()
 			// Only what the path carries: IPFIX has no Argus DSRs.
 			base = append(base, flow.Record{Type: flow.TypeFlow, Has: rec.Has & (flow.HasKey | flow.HasTime | flow.HasMetrics),
 				Key: rec.Key, Start: rec.Start, Last: rec.Last, Pkts: rec.Pkts, Bytes: rec.Bytes})
 		}
-		fh.Close()
 	}
 	if len(base) == 0 {
 		t.Fatal("no TCP/UDP flows in the corpus oracle files")
@@ -94,30 +74,13 @@ func readArgusDir(t testing.TB, dir string) (map[e2eKey]int, int) {
 	got := map[e2eKey]int{}
 	n := 0
 	for _, f := range files {
-		fh, err := os.Open(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := argus.NewReader(fh)
-		if err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		for {
-			var rec flow.Record
-			err := r.Decode(&rec)
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatalf("%s: %v", f, err)
-			}
+		for _, rec := range readArgusFile(t, f) {
 			if rec.Type == flow.TypeMgmt {
 				continue
 			}
 			got[keyOf(&rec)]++
 			n++
 		}
-		fh.Close()
 	}
 	return got, n
 }

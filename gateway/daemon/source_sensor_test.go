@@ -19,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flowgate/flowgate/codecs/argus"
 	"github.com/flowgate/flowgate/flow"
 	"github.com/flowgate/flowgate/sensor/capture"
 )
@@ -55,33 +54,6 @@ func flowgateBin(t testing.TB) string {
 		t.Fatal(fgErr)
 	}
 	return fgPath
-}
-
-// readArgusRecs decodes an Argus stream.
-func readArgusRecs(t testing.TB, path string) []flow.Record {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rd, err := argus.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []flow.Record
-	for {
-		var r flow.Record
-		err := rd.Decode(&r)
-		if err == io.EOF {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		r.Detach()
-		out = append(out, r)
-	}
 }
 
 // pcap:FILE goes through the sensor as flowgate sensor -r FILE reads it:
@@ -255,7 +227,7 @@ func TestSensorLoopback(t *testing.T) {
 	fg.Process.Signal(syscall.SIGTERM)
 	fg.Wait()
 	ours := em.snapshot()
-	theirs := readArgusRecs(t, fgOut)
+	theirs := readArgusFile(t, fgOut)
 	for _, l := range src.Stats().Lost {
 		if l.Reason == ReasonQueueFull {
 			// The loopback carries other tests' traffic too: with frames
