@@ -404,12 +404,7 @@ func (l *loader) source(n *yaml.Node, path string, q Queue) (Source, bool) {
 		}
 		dn := m["dialect"]
 		if dn != nil {
-			if d, ok := l.str(dn, join(path, "dialect")); ok {
-				if !slices.Contains(jsonl.Dialects, d) {
-					l.add(dn, join(path, "dialect"), ErrValue, "%q: want one of %s", d, strings.Join(jsonl.Dialects, ", "))
-				}
-				s.Dialect = d
-			}
+			s.Dialect = l.dialect(dn, join(path, "dialect"))
 		}
 		if en = m["endpoint"]; en == nil {
 			l.add(n, join(path, "endpoint"), ErrMissing, "the source's endpoint")
@@ -427,6 +422,16 @@ func (l *loader) source(n *yaml.Node, path string, q Queue) (Source, bool) {
 	return s, ok
 }
 
+// dialect reads a JSON-lines or CSV dialect name (codecs/jsonl,
+// codecs/csv: the same names).
+func (l *loader) dialect(n *yaml.Node, path string) string {
+	d, ok := l.str(n, path)
+	if ok && !slices.Contains(jsonl.Dialects, d) {
+		l.add(n, path, ErrValue, "%q: want one of %s", d, strings.Join(jsonl.Dialects, ", "))
+	}
+	return d
+}
+
 func (l *loader) sink(n *yaml.Node, path string, q Queue) (Sink, bool) {
 	s := Sink{Pos: l.pos(n, path), Queue: q}
 	en := n
@@ -435,12 +440,7 @@ func (l *loader) sink(n *yaml.Node, path string, q Queue) (Sink, bool) {
 	if n.Kind == yaml.MappingNode {
 		m := l.mapping(n, path, "endpoint", "rotate", "queue", "dialect")
 		if x := m["dialect"]; x != nil {
-			if d, ok := l.str(x, join(path, "dialect")); ok {
-				if !slices.Contains(jsonl.Dialects, d) {
-					l.add(x, join(path, "dialect"), ErrValue, "%q: want one of %s", d, strings.Join(jsonl.Dialects, ", "))
-				}
-				s.Dialect = d
-			}
+			s.Dialect = l.dialect(x, join(path, "dialect"))
 		}
 		if x := m["queue"]; x != nil {
 			s.Queue = l.queue(x, join(path, "queue"), q)
