@@ -66,6 +66,20 @@ type Emitter interface {
 	Sync(ctx context.Context) error
 }
 
+// An OwnedEmitter is an Emitter that can take a source's buffers instead
+// of copying them: a source that decodes each batch into buffers of its
+// own (a Kafka consumer) saves the copy, 2 KB a record.
+type OwnedEmitter interface {
+	Emitter
+	// EmitOwned queues recs as they are. Every byte slice of the records
+	// must point into arena or at memory nobody writes again, and each
+	// record's Extra at an array of that record slot's own. On success
+	// the emitter owns recs and arena, and returns spare buffers for the
+	// next batch (emptied; the source resets each slot it reuses); on
+	// error the source keeps recs and arena. Losses are as Emit's.
+	EmitOwned(ctx context.Context, recs []flow.Record, arena []byte) ([]flow.Record, []byte, error)
+}
+
 // SourceStats are a source's counters.
 type SourceStats struct {
 	Records uint64 // records decoded and emitted

@@ -579,7 +579,7 @@ type sourceState struct {
 	restarts            uint64
 }
 
-var _ Emitter = (*sourceState)(nil)
+var _ OwnedEmitter = (*sourceState)(nil)
 
 func (d *Daemon) startSource(s *sourceState) {
 	if s.started {
@@ -672,6 +672,38 @@ func (s *sourceState) Emit(ctx context.Context, recs []flow.Record) error {
 	return err
 }
 
+// EmitOwned queues recs without a copy: the batch takes recs and arena,
+// and the source gets the buffers of a spent batch in exchange.
+func (s *sourceState) EmitOwned(ctx context.Context, recs []flow.Record, arena []byte) ([]flow.Record, []byte, error) {
+	if len(recs) == 0 {
+		return recs, arena, nil
+	}
+	s.emitted.Add(uint64(len(recs)))
+	b := s.free.get()
+	if len(b.extra) > 0 {
+		// The batch last held copies (Emit) whose Extra share b.extra:
+		// the slots must not take that array along.
+		all := b.recs[:cap(b.recs)]
+		for i := range all {
+			all[i].Extra = nil
+		}
+		b.extra = b.extra[:0]
+	}
+	spare, spareArena := b.recs[:0], b.arena[:0]
+	b.src = s
+	b.recs, b.arena = recs, arena
+	s.inflight.add(1)
+	ok, err := s.q.put(ctx, b, s.block)
+	if ok {
+		return spare, spareArena, nil
+	}
+	s.lost.addBatch("", recs, ReasonQueueFull)
+	s.inflight.add(-1)
+	b.recs, b.arena = spare, spareArena
+	b.release()
+	return recs, arena, err
+}
+
 // Sync waits until everything emitted so far is written and flushed.
 func (s *sourceState) Sync(ctx context.Context) error {
 	if err := s.inflight.wait(ctx); err != nil {
@@ -736,7 +768,11 @@ func (s *sourceState) work() {
 			for i := range b.recs {
 				if p.filter.Match(&b.recs[i]) {
 					if n != i {
+						// Each slot keeps an Extra array of its own
+						// (EmitOwned's buffers go back to a decoder).
+						x := b.recs[n].Extra
 						b.recs[n] = b.recs[i]
+						b.recs[i].Extra = x[:0]
 					}
 					n++
 				}

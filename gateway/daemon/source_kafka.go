@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/flowgate/flowgate/flow"
 	"github.com/flowgate/flowgate/gateway"
 	"github.com/flowgate/flowgate/gateway/config"
 	"github.com/flowgate/flowgate/gateway/kafka"
@@ -127,9 +126,19 @@ func (k *kafkaSource) Run(ctx context.Context, emit Emitter) error {
 	// Offsets are committed every commitEvery, after a Sync: decoding the
 	// next polls overlaps the sinks writing the last ones (a Sync per poll
 	// kept the source and the sinks from ever running at once).
-	err := k.consumer().RunBatched(ctx, func(ctx context.Context, recs []flow.Record) error {
-		return emit.Emit(ctx, recs)
-	}, emit.Sync, commitEvery)
+	h := func(ctx context.Context, b *kafka.Batch) error { return emit.Emit(ctx, b.Recs) }
+	if oe, ok := emit.(OwnedEmitter); ok {
+		// The consumer decodes into buffers of its own: hand them over
+		// rather than copy each record.
+		h = func(ctx context.Context, b *kafka.Batch) error {
+			recs, arena, err := oe.EmitOwned(ctx, b.Recs, b.Arena)
+			if err == nil {
+				b.Recs, b.Arena = recs, arena
+			}
+			return err
+		}
+	}
+	err := k.consumer().RunBatched(ctx, h, emit.Sync, commitEvery)
 	if ctx.Err() != nil || errors.Is(err, ErrStopping) {
 		return nil
 	}

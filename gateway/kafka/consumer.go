@@ -41,6 +41,22 @@ type ConsumerConfig struct {
 // slice and the records' byte slices are valid only during the call.
 type Handler func(ctx context.Context, recs []flow.Record) error
 
+// Batch is one poll's records and the bytes they point at, decoded into
+// the consumer's own buffers: every byte slice of Recs points into Arena
+// (or at memory nobody writes again), and each record's Extra is an
+// array of its own slot.
+type Batch struct {
+	Recs  []flow.Record
+	Arena []byte
+}
+
+// A BatchHandler is a Handler that may take the batch's buffers instead
+// of copying them: returning nil, it may set b.Recs and b.Arena to spare
+// buffers of its own (emptied: the consumer resets each record slot it
+// reuses, keeping the capacity of its Extra), or to nil, and the consumer
+// decodes the next poll into those. Returning an error, it leaves b alone.
+type BatchHandler func(ctx context.Context, b *Batch) error
+
 // ConsumerStats are the consumer's counters.
 type ConsumerStats struct {
 	Messages  int64 // messages fetched
@@ -189,7 +205,7 @@ func (c *Consumer) Close() { c.cl.Close() }
 // would cover it). Fetch and commit errors do not stop it: kgo retries,
 // Ready reports them.
 func (c *Consumer) Run(ctx context.Context, h Handler) error {
-	return c.run(ctx, h, nil, 0)
+	return c.run(ctx, func(ctx context.Context, b *Batch) error { return h(ctx, b.Recs) }, nil, 0)
 }
 
 // RunBatched is Run committing at most every `every` instead of after
@@ -201,11 +217,11 @@ func (c *Consumer) Run(ctx context.Context, h Handler) error {
 // failed sync ends Run with ErrHandler (nothing since the last commit is
 // committed: see Run for going on). When ctx ends, what h took is synced
 // and committed, within 10 s.
-func (c *Consumer) RunBatched(ctx context.Context, h Handler, sync func(context.Context) error, every time.Duration) error {
+func (c *Consumer) RunBatched(ctx context.Context, h BatchHandler, sync func(context.Context) error, every time.Duration) error {
 	return c.run(ctx, h, sync, every)
 }
 
-func (c *Consumer) run(ctx context.Context, h Handler, sync func(context.Context) error, every time.Duration) error {
+func (c *Consumer) run(ctx context.Context, h BatchHandler, sync func(context.Context) error, every time.Duration) error {
 	backoff := 100 * time.Millisecond
 	pending := false // RunBatched: records taken since the last commit
 	var due time.Time
@@ -313,7 +329,7 @@ func (c *Consumer) run(ctx context.Context, h Handler, sync func(context.Context
 	}
 }
 
-func (c *Consumer) deliver(ctx context.Context, h Handler) error {
+func (c *Consumer) deliver(ctx context.Context, h BatchHandler) error {
 	if len(c.recs) == 0 {
 		return nil
 	}
@@ -330,8 +346,11 @@ func (c *Consumer) deliver(ctx context.Context, h Handler) error {
 			}
 			back *= 2
 		}
-		if err = h(ctx, c.recs); err == nil {
+		b := Batch{Recs: c.recs, Arena: c.arena}
+		if err = h(ctx, &b); err == nil {
 			c.records.Add(int64(len(c.recs)))
+			// The handler may have taken the buffers and given others.
+			c.recs, c.arena = b.Recs[:0], b.Arena[:0]
 			return nil
 		}
 	}
@@ -418,9 +437,24 @@ func (c *Consumer) decodeRun(ms []*kgo.Record, dialect string) bool {
 	return true
 }
 
+// next returns a new record slot, reset.
 func (c *Consumer) next() *flow.Record {
-	c.recs = append(c.recs, flow.Record{})
-	return &c.recs[len(c.recs)-1]
+	r := c.slot()
+	r.Reset()
+	return r
+}
+
+// slot returns a new record slot as it was: the caller resets it. A
+// reused slot keeps its Extra's capacity, so decoding does not allocate
+// once the buffers have grown.
+func (c *Consumer) slot() *flow.Record {
+	n := len(c.recs)
+	if n < cap(c.recs) {
+		c.recs = c.recs[:n+1]
+	} else {
+		c.recs = append(c.recs, flow.Record{})
+	}
+	return &c.recs[n]
 }
 
 func (c *Consumer) decodeArgus(v []byte) error {
@@ -439,7 +473,7 @@ func (c *Consumer) decodeArgus(v []byte) error {
 	if v[0]&0xf0 == 0x80 {
 		return fmt.Errorf("%w: a MAR in a message (doc.go: flow records only)", codecs.ErrCorrupt)
 	}
-	rec := c.next()
+	rec := c.slot() // Decode resets it
 	if err := c.dec.Decode(rec, v, 0); err != nil {
 		c.recs = c.recs[:len(c.recs)-1]
 		return err
