@@ -49,6 +49,8 @@ type TCPListener struct {
 	conns   map[net.Conn]struct{}
 	serving atomic.Bool
 
+	owned OwnedHandler // SetOwned
+
 	// SessionEnd, when set before Serve, gets each session's decoders when
 	// the session ends (CodecSet.Release keeps their counters).
 	SessionEnd func(Decoders)
@@ -106,6 +108,10 @@ func serverTLS(o Options) (*tls.Config, error) {
 func (l *TCPListener) Addr() netip.AddrPort {
 	return l.ln.Addr().(*net.TCPAddr).AddrPort()
 }
+
+// SetOwned makes Serve hand each batch to h, which takes the buffers,
+// rather than to Serve's Handler. Call it before Serve.
+func (l *TCPListener) SetOwned(h OwnedHandler) { l.owned = h }
 
 // Serve accepts sessions until ctx is done (it returns nil) or the
 // handler fails (it returns that error). Each session runs in its own
@@ -192,7 +198,7 @@ func (l *TCPListener) session(c net.Conn, h Handler) error {
 	if l.SessionEnd != nil {
 		defer l.SessionEnd(dec)
 	}
-	bd := batchDecoder{dec: dec.Only(FormatIPFIX), c: &l.c, raw: l.rawTap()}
+	bd := batchDecoder{dec: dec.Only(FormatIPFIX), c: &l.c, raw: l.rawTap(), owned: l.owned}
 	var off int64 // stream offset of the next message, for errors
 	for {
 		// Decode every whole message already buffered, without reading

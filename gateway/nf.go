@@ -258,6 +258,15 @@ func (c *Counters) snapshot(s *Stats) {
 // large). An error stops the source, which returns it.
 type Handler func(recs []flow.Record) error
 
+// An OwnedHandler takes a batch's buffers instead of copying them: the
+// records' byte slices are detached into arena (they point nowhere
+// else), and each record's Extra is an array of its slot's own. On
+// success it owns recs and arena and returns spare buffers (emptied; the
+// decoders reset each slot they reuse) for the next batch; on error the
+// source keeps its own. A listener with several workers calls it from
+// each worker's goroutine.
+type OwnedHandler func(recs []flow.Record, arena []byte) ([]flow.Record, []byte, error)
+
 // maxBatchRecords bounds the records a batch holds before it goes to the
 // handler (a record is about 2.3 KB): a batch of large datagrams full of
 // small records must not grow memory without end.
@@ -273,6 +282,8 @@ type batchDecoder struct {
 	bytes uint64
 	ver   [3]uint64
 	raw   *rawTap // nfraw.go: messages handed on as received; nil if unset
+	owned OwnedHandler // takes the batch instead of h when set
+	arena []byte       // owned: the bytes the batch's records point at
 }
 
 // add decodes one message, appending its records to bd.recs.
@@ -310,7 +321,19 @@ func (bd *batchDecoder) flush(h Handler) error {
 		err = bd.raw.flush()
 	}
 	if len(bd.recs) > 0 && err == nil {
-		err = h(bd.recs)
+		if bd.owned != nil {
+			arena := bd.arena[:0]
+			for i := range bd.recs {
+				arena = bd.recs[i].DetachInto(arena)
+			}
+			var recs []flow.Record
+			if recs, arena, err = bd.owned(bd.recs, arena); err == nil {
+				bd.recs = recs
+			}
+			bd.arena = arena[:0]
+		} else {
+			err = h(bd.recs)
+		}
 	}
 	bd.recs = bd.recs[:0]
 	return err

@@ -97,6 +97,14 @@ func (l *UDPListener) Addr() netip.AddrPort { return l.addr }
 // bytes asked for (Linux reports twice that, for its bookkeeping).
 func (l *UDPListener) Granted() (asked, granted int) { return l.asked, l.granted }
 
+// SetOwned makes Serve hand each batch to h, which takes the buffers,
+// rather than to Serve's Handler. Call it before Serve.
+func (l *UDPListener) SetOwned(h OwnedHandler) {
+	for _, w := range l.workers {
+		w.bd.owned = h
+	}
+}
+
 // Serve receives until ctx is done (then it returns nil) or the handler
 // fails (then it returns the handler's error). Decode errors are counted
 // and never stop it. Serve may be called once.

@@ -58,6 +58,17 @@ func newNetFlowSource(s config.Source, env Env) (Source, error) {
 
 func (s *netflowSource) Run(ctx context.Context, emit Emitter) error {
 	h := func(recs []flow.Record) error { return emit.Emit(ctx, recs) }
+	if oe, ok := emit.(OwnedEmitter); ok {
+		// Hand the workers' batches over rather than copy each record.
+		owned := func(recs []flow.Record, arena []byte) ([]flow.Record, []byte, error) {
+			return oe.EmitOwned(ctx, recs, arena)
+		}
+		if s.udp != nil {
+			s.udp.SetOwned(owned)
+		} else {
+			s.tcp.SetOwned(owned)
+		}
+	}
 	var err error
 	if s.udp != nil {
 		err = s.udp.Serve(ctx, h)
