@@ -281,7 +281,7 @@ type batchDecoder struct {
 	msgs  uint64
 	bytes uint64
 	ver   [3]uint64
-	raw   *rawTap // nfraw.go: messages handed on as received; nil if unset
+	raw   *rawTap      // nfraw.go: messages handed on as received; nil if unset
 	owned OwnedHandler // takes the batch instead of h when set
 	arena []byte       // owned: the bytes the batch's records point at
 }
