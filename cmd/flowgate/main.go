@@ -21,7 +21,7 @@ func run(args []string) int {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRaCmd(), newConvertCmd(), newSensorCmd(), newMappingCmd(), newConformanceCmd(), newGatewayCmd())
+	root.AddCommand(newRaCmd(), newConvertCmd(), newSensorCmd(), newMappingCmd(), newConformanceCmd(), newGatewayCmd(), newMigrateCmd())
 	root.SetArgs(args)
 	if err := root.Execute(); err != nil {
 		var st exitStatus

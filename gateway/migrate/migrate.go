@@ -1,0 +1,308 @@
+package migrate
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// ManifestName is the manifest's file name, at the top of DST.
+const ManifestName = "migrate.manifest.jsonl"
+
+// Options configure Run.
+type Options struct {
+	To       int    // target major version: 5 (default) or 3
+	Compress string // output compression: "" keeps each file's, or None, Gzip, Bzip2, XZ, Zstd
+	Jobs     int    // files at once (0: the number of cores)
+	InPlace  bool   // DST is SRC: each file is replaced once its new version is verified
+	// Progress gets a progress bar (Bar) or a line every few seconds,
+	// and the summary; nil for none.
+	Progress io.Writer
+	Bar      bool
+	// VerifyFrom is the source tree Verify compares inputs from ("":
+	// outputs against the manifest only).
+	VerifyFrom string
+
+	dstRoot string
+}
+
+// Summary counts a run's files and records.
+type Summary struct {
+	Files, Migrated, Truncated, Copied, Skipped, Failed, Resumed int
+	Records, Bytes                                               int64
+	Lost                                                         map[string]int64 // --to 3, in total
+	Entries                                                      []Entry          // this run's, in path order (resumed files not included)
+}
+
+// Err is nil when no file failed.
+func (s *Summary) Err() error {
+	if s.Failed > 0 {
+		return fmt.Errorf("migrate: %d of %d files failed", s.Failed, s.Files)
+	}
+	return nil
+}
+
+// Run migrates every file under src (a file or a tree) to dst (ignored
+// with InPlace).
+func Run(ctx context.Context, src, dst string, o Options) (*Summary, error) {
+	if o.To == 0 {
+		o.To = 5
+	}
+	if o.To != 3 && o.To != 5 {
+		return nil, fmt.Errorf("migrate: --to %d: want 3 or 5", o.To)
+	}
+	if !ValidCompress(o.Compress) {
+		return nil, fmt.Errorf("migrate: --compress %q: want gzip, bzip2, xz, zstd or none", o.Compress)
+	}
+	if o.Jobs <= 0 {
+		o.Jobs = runtime.NumCPU()
+	}
+	src, err := filepath.Abs(src)
+	if err != nil {
+		return nil, err
+	}
+	st, err := os.Stat(src)
+	if err != nil {
+		return nil, err
+	}
+	srcRoot := src
+	if !st.IsDir() {
+		srcRoot = filepath.Dir(src)
+	}
+	if o.InPlace {
+		dst = srcRoot
+	} else if dst == "" {
+		return nil, errors.New("migrate: no destination (or --in-place)")
+	}
+	if dst, err = filepath.Abs(dst); err != nil {
+		return nil, err
+	}
+	if !o.InPlace && (dst == srcRoot || strings.HasPrefix(dst, srcRoot+string(filepath.Separator))) && st.IsDir() {
+		return nil, fmt.Errorf("migrate: %s is inside %s: use --in-place, or a destination outside the source", dst, srcRoot)
+	}
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return nil, err
+	}
+	o.dstRoot = dst
+	mpath := filepath.Join(dst, ManifestName)
+	done, err := readManifest(mpath)
+	if err != nil {
+		return nil, err
+	}
+	// Outputs of finished entries are not inputs (in place, a file whose
+	// compression changed sits beside its input).
+	outputs := map[string]bool{}
+	for _, e := range done {
+		if e.ok() && e.Out != e.Path {
+			outputs[e.Out] = true
+		}
+	}
+	var jobs []job
+	sum := &Summary{Lost: map[string]int64{}}
+	walk := func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if p != srcRoot && !st.IsDir() {
+				return filepath.SkipDir
+			}
+			if !o.InPlace && p == dst {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		name := d.Name()
+		if !d.Type().IsRegular() || name == ManifestName || strings.HasSuffix(name, ".migrate-tmp") {
+			return nil
+		}
+		rel, _ := filepath.Rel(srcRoot, p)
+		rel = filepath.ToSlash(rel)
+		if o.InPlace && outputs[rel] {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		jobs = append(jobs, job{src: p, rel: rel, info: info})
+		return nil
+	}
+	if st.IsDir() {
+		err = filepath.WalkDir(srcRoot, walk)
+	} else {
+		err = walk(src, fs.FileInfoToDirEntry(st), nil)
+	}
+	if err != nil {
+		return nil, err
+	}
+	// A file whose manifest line and output still agree is done.
+	var todo []job
+	for _, j := range jobs {
+		if e, ok := done[j.rel]; ok && e.ok() {
+			// In place, a file of the same name is its own output.
+			same := e.InSize == j.info.Size() || o.InPlace && e.Out == j.rel
+			fi, err := os.Stat(filepath.Join(dst, filepath.FromSlash(e.Out)))
+			if same && e.MTime.Equal(j.info.ModTime().UTC()) && err == nil && fi.Size() == e.OutSize && fi.ModTime().Equal(e.MTime) {
+				sum.Resumed++
+				continue
+			}
+		}
+		todo = append(todo, j)
+	}
+	sum.Files = len(jobs)
+	mf, err := os.OpenFile(mpath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	var total int64
+	for _, j := range todo {
+		total += j.info.Size()
+	}
+	prog := newProgress(o.Progress, o.Bar, len(jobs), sum.Resumed, total)
+	var mu sync.Mutex
+	var werr error
+	record := func(e Entry) {
+		mu.Lock()
+		defer mu.Unlock()
+		done[e.Path] = e
+		sum.Entries = append(sum.Entries, e)
+		b, _ := json.Marshal(e)
+		if _, err := mf.Write(append(b, '\n')); err != nil && werr == nil {
+			werr = err
+		}
+		if err := mf.Sync(); err != nil && werr == nil {
+			werr = err
+		}
+		switch e.Result {
+		case Migrated:
+			sum.Migrated++
+		case Truncated:
+			sum.Truncated++
+		case Copied:
+			sum.Copied++
+		case Skipped:
+			sum.Skipped++
+		case Failed:
+			sum.Failed++
+		}
+		sum.Records += e.Records
+		sum.Bytes += e.InSize
+		for k, v := range e.Lost {
+			sum.Lost[k] += v
+		}
+		prog.fileDone(e)
+	}
+	ch := make(chan job)
+	var wg sync.WaitGroup
+	for range o.Jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range ch {
+				e := migrateFile(j, &o, prog)
+				if o.InPlace && e.ok() && e.Out != e.Path {
+					// The new file is verified and in place: the old
+					// one goes.
+					if err := os.Remove(j.src); err != nil {
+						e.Result, e.Error = Failed, err.Error()
+					}
+				}
+				record(e)
+			}
+		}()
+	}
+feed:
+	for _, j := range todo {
+		select {
+		case ch <- j:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(ch)
+	wg.Wait()
+	prog.finish(sum)
+	if err := mf.Close(); err != nil && werr == nil {
+		werr = err
+	}
+	if werr != nil {
+		return sum, fmt.Errorf("migrate: manifest: %w", werr)
+	}
+	if err := ctx.Err(); err != nil {
+		return sum, err
+	}
+	sort.Slice(sum.Entries, func(i, k int) bool { return sum.Entries[i].Path < sum.Entries[k].Path })
+	// The manifest, rewritten sorted with one line a file: a run resumed
+	// after a crash ends with the manifest an uninterrupted run writes.
+	return sum, writeManifest(mpath, done)
+}
+
+// readManifest reads the entries of a manifest (the last line of a path
+// wins); a missing manifest is empty. A partial last line (a crash while
+// it was written) is ignored.
+func readManifest(name string) (map[string]Entry, error) {
+	out := map[string]Entry{}
+	f, err := os.Open(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	line := 0
+	for sc.Scan() {
+		line++
+		var e Entry
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil || e.Path == "" {
+			continue
+		}
+		out[e.Path] = e
+	}
+	return out, sc.Err()
+}
+
+func writeManifest(name string, entries map[string]Entry) error {
+	keys := make([]string, 0, len(entries))
+	for k := range entries {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	tmp := name + ".migrate-tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriter(f)
+	for _, k := range keys {
+		b, _ := json.Marshal(entries[k])
+		bw.Write(append(b, '\n'))
+	}
+	err = bw.Flush()
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, name)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
+}
