@@ -137,7 +137,7 @@ func migrateFile(j job, o *Options, prog *progress) Entry {
 		e.Result, e.Error = Failed, err.Error()
 		return e
 	}
-	var first, last int64
+	var first, last, decoded int64
 	for {
 		rec := vw.slot()
 		err := rd.Decode(rec)
@@ -159,6 +159,7 @@ func migrateFile(j job, o *Options, prog *progress) Entry {
 			return e
 		}
 		vw.keep(rec)
+		decoded++
 		if rec.Type&0x80 == 0 {
 			if rec.Start != 0 && (first == 0 || rec.Start < first) {
 				first = rec.Start
@@ -174,6 +175,11 @@ func migrateFile(j job, o *Options, prog *progress) Entry {
 		if vw.err != nil {
 			break
 		}
+	}
+	if e.Result == Truncated && decoded == 0 {
+		// Cut before its first whole record: nothing to migrate.
+		e.Result, e.Error = Skipped, "no whole record: "+e.Error
+		return e
 	}
 	if err := w.Close(); err == nil && vw.err == nil {
 		vw.flushCheck()

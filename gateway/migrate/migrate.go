@@ -109,6 +109,7 @@ func Run(ctx context.Context, src, dst string, o Options) (*Summary, error) {
 	}
 	var jobs []job
 	sum := &Summary{Lost: map[string]int64{}}
+	renamed := 0 // in place, outputs of an earlier run under a new name
 	walk := func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -129,6 +130,7 @@ func Run(ctx context.Context, src, dst string, o Options) (*Summary, error) {
 		rel, _ := filepath.Rel(srcRoot, p)
 		rel = filepath.ToSlash(rel)
 		if o.InPlace && outputs[rel] {
+			renamed++
 			return nil
 		}
 		info, err := d.Info()
@@ -160,7 +162,8 @@ func Run(ctx context.Context, src, dst string, o Options) (*Summary, error) {
 		}
 		todo = append(todo, j)
 	}
-	sum.Files = len(jobs)
+	sum.Files = len(jobs) + renamed
+	sum.Resumed += renamed
 	mf, err := os.OpenFile(mpath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return nil, err
