@@ -84,7 +84,7 @@ func (p *progress) show() {
 	el := time.Since(p.start).Seconds()
 	desc := fmt.Sprintf("%d/%d files, %s records", done+p.resumed, p.files, count(recs))
 	if p.bar != nil {
-		p.bar.Describe(desc)
+		p.bar.Describe(fmt.Sprintf("%s, %s records/s", desc, count(int64(float64(recs)/max(el, 1e-9)))))
 		p.bar.Set64(min(b, p.total))
 		return
 	}
