@@ -19,6 +19,9 @@ import (
 // ManifestName is the manifest's file name, at the top of DST.
 const ManifestName = "migrate.manifest.jsonl"
 
+// ErrBusy is the error of a run into a DST another run is migrating into.
+var ErrBusy = errors.New("migrate: another migration is running into this destination")
+
 // Options configure Run.
 type Options struct {
 	To       int    // target major version: 5 (default) or 3
@@ -95,6 +98,16 @@ func Run(ctx context.Context, src, dst string, o Options) (*Summary, error) {
 	}
 	o.dstRoot = dst
 	mpath := filepath.Join(dst, ManifestName)
+	// The lock is on a file of its own: the manifest is replaced (renamed
+	// over) at the end of a run.
+	lf, err := os.OpenFile(mpath+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	defer lf.Close()
+	if err := lock(lf); err != nil {
+		return nil, err
+	}
 	done, err := readManifest(mpath)
 	if err != nil {
 		return nil, err
@@ -124,7 +137,12 @@ func Run(ctx context.Context, src, dst string, o Options) (*Summary, error) {
 			return nil
 		}
 		name := d.Name()
-		if !d.Type().IsRegular() || name == ManifestName || strings.HasSuffix(name, ".migrate-tmp") {
+		if strings.HasSuffix(name, ".migrate-tmp") && o.InPlace {
+			// A file a killed run left half-written.
+			os.Remove(p)
+			return nil
+		}
+		if !d.Type().IsRegular() || name == ManifestName || name == ManifestName+".lock" || strings.HasSuffix(name, ".migrate-tmp") {
 			return nil
 		}
 		rel, _ := filepath.Rel(srcRoot, p)
@@ -147,6 +165,15 @@ func Run(ctx context.Context, src, dst string, o Options) (*Summary, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if !o.InPlace {
+		// Files a killed run left half-written.
+		filepath.WalkDir(dst, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && strings.HasSuffix(d.Name(), ".migrate-tmp") {
+				os.Remove(p)
+			}
+			return nil
+		})
 	}
 	// A file whose manifest line and output still agree is done.
 	var todo []job

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -396,4 +397,21 @@ func FuzzMigrateFile(f *testing.F) {
 			t.Fatalf("result %q", e.Result)
 		}
 	})
+}
+
+// TestBusy: a second run into a DST another run holds is refused.
+func TestBusy(t *testing.T) {
+	src, dst := t.TempDir(), t.TempDir()
+	buildTree(t, src)
+	f, err := os.OpenFile(filepath.Join(dst, ManifestName+".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := lock(f); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(context.Background(), src, dst, Options{}); !errors.Is(err, ErrBusy) && runtime.GOOS != "windows" {
+		t.Fatalf("err = %v, want ErrBusy", err)
+	}
 }
