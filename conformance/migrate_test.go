@@ -6,8 +6,9 @@ package conformance
 //     dozen corpus captures, one hourly file each over four days
 //     (archive/YYYY/MM/DD/argus.YYYY.MM.DD.HH.00.00.out), plain, gzip and
 //     bzip2, half of them with every optional metric (-m -A -J -R -Z -U 32);
-//     one cut in the middle of a record, one not Argus (text under an
-//     hourly name), one already 5.x (a corpus file written by argus 5.0.3).
+//     one cut in the middle of a record, one gzip'd one cut in the middle of
+//     its compressed stream, one not Argus (text under an hourly name), one
+//     already 5.x (a corpus file written by argus 5.0.3).
 //  2. `flowgate migrate` moves it to 5.x: each file's result, records,
 //     MARs, first and last times (against Debian ra's output), compression
 //     (the output's magic bytes) and modification time are checked;
@@ -55,24 +56,27 @@ import (
 // hourly file each, with the sensor options and the compression of the file.
 // Small ones (most under 10 kB), chosen for variety: TCP with handshakes,
 // UDP/DNS, ICMP and ICMPv6, IPv6, fragments, a port scan, real malware
-// traffic. The first, the largest (755 flows), is the one cut short.
+// traffic. Two are cut short: the largest (755 flows) in the middle of a
+// record (a sensor killed while writing), and a gzip'd one in the middle of
+// its compressed stream (a compressor killed while writing).
 var migrateCaptures = []struct {
 	pcap string
 	full bool   // every optional metric: -m -A -J -R -Z -U 32
 	comp string // migrate.None, Gzip or Bzip2
+	cut  string // "record": the Argus stream is cut; "gzip": the gzip stream is
 }{
-	{"slips/test7-malicious.pcap", true, migrate.None}, // cut in the middle of a record
-	{"tcpdump/dns_udp.pcap", false, migrate.Gzip},
-	{"zeek-traces/communityid/tcp.pcap", true, migrate.Bzip2},
-	{"zeek-traces/communityid/icmp.pcap", false, migrate.None},
-	{"zeek-traces/communityid/ipv6.pcap", true, migrate.Gzip},
-	{"tcpdump/dns_tcp.pcap", false, migrate.Bzip2},
-	{"slips/test12-icmp-portscan.pcap", true, migrate.Gzip},
-	{"zeek-docs/quickstart.pcap", false, migrate.None},
-	{"zeek-traces/http/get.pcap", true, migrate.Gzip},
-	{"zeek-traces/ipv4/fragmented-3.pcap", false, migrate.Bzip2},
-	{"slips/test8-malicious.pcap", true, migrate.Gzip},
-	{"slips/malicious-ssh-bruteforce.pcap", false, migrate.Bzip2},
+	{"slips/test7-malicious.pcap", true, migrate.None, "record"},
+	{"tcpdump/dns_udp.pcap", false, migrate.Gzip, ""},
+	{"zeek-traces/communityid/tcp.pcap", true, migrate.Bzip2, ""},
+	{"zeek-traces/communityid/icmp.pcap", false, migrate.None, ""},
+	{"zeek-traces/communityid/ipv6.pcap", true, migrate.Gzip, ""},
+	{"tcpdump/dns_tcp.pcap", false, migrate.Bzip2, ""},
+	{"slips/test12-icmp-portscan.pcap", true, migrate.Gzip, ""},
+	{"zeek-docs/quickstart.pcap", false, migrate.None, ""},
+	{"zeek-traces/http/get.pcap", true, migrate.Gzip, ""},
+	{"zeek-traces/ipv4/fragmented-3.pcap", false, migrate.Bzip2, ""},
+	{"slips/test8-malicious.pcap", true, migrate.Gzip, "gzip"},
+	{"slips/malicious-ssh-bruteforce.pcap", false, migrate.Bzip2, ""},
 }
 
 // migrateV5 is the file of the tree that is already 5.x (written by argus
@@ -163,6 +167,7 @@ func TestMigrateArchive(t *testing.T) {
 				res := migrate.Migrated
 				if f.kind == "truncated" {
 					res = migrate.Truncated
+					t.Logf("%s: cut at byte %d of its %s file: %d records (%d MARs) before the cut: %s", f.rel, f.cutAt, f.comp, f.records, f.mars, e.Error)
 				}
 				want[res]++
 				checkEntry(t, e, res, 3, 5, f)
@@ -198,8 +203,8 @@ func TestMigrateArchive(t *testing.T) {
 			t.Errorf("summary does not say %q:\n%s", re, stderr)
 		}
 		checkNoTemps(t, dst5)
-		t.Logf("%d files: %d migrated (%d records, MARs included), %d truncated, %d copied, %d skipped",
-			len(files), want[migrate.Migrated], nrec, want[migrate.Truncated], want[migrate.Copied], want[migrate.Skipped])
+		t.Logf("%d files: %d migrated, %d truncated, %d copied, %d skipped; %d records (MARs included) from the %d 3.x files",
+			len(files), want[migrate.Migrated], want[migrate.Truncated], want[migrate.Copied], want[migrate.Skipped], nrec, nv3)
 	})
 
 	t.Run("verify", func(t *testing.T) {
@@ -352,14 +357,32 @@ func buildArchive(t *testing.T, argusBin, raBin, corpus, dir string) []*archiveF
 		}
 		f := &archiveFile{kind: "v3", comp: c.comp, pcap: c.pcap, full: c.full}
 		f.rel, f.mtime = hourly(i, exts(c.comp))
-		offs := frameRecords(t, c.pcap, stream)
-		if i == 0 {
-			// Cut in the middle of the middle record: a sensor killed
-			// while writing.
+		offs, _ := frameRecords(t, c.pcap, stream, false)
+		data := compressBytes(t, c.comp, stream)
+		switch c.cut {
+		case "record":
+			// Cut in the middle of the middle record.
 			k := len(offs) / 2
 			size := int(binary.BigEndian.Uint16(stream[offs[k]+2:])) * 4
 			f.kind, f.cutAt = "truncated", offs[k]+size/2
 			stream, offs = stream[:f.cutAt], offs[:k]
+			data = compressBytes(t, c.comp, stream)
+		case "gzip":
+			// Cut in the middle of the compressed stream: what it holds
+			// is what the standard library's gzip reader gets out of it
+			// before the end, up to its last whole record (Debian ra's
+			// count of it is checked below).
+			f.kind, f.cutAt = "truncated", len(data)/2
+			data = data[:f.cutAt]
+			z, err := gzip.NewReader(bytes.NewReader(data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			stream, err = io.ReadAll(z)
+			if err != io.ErrUnexpectedEOF {
+				t.Fatalf("%s: cut gzip stream reads to %v, want an unexpected EOF", c.pcap, err)
+			}
+			offs, _ = frameRecords(t, c.pcap, stream, true)
 		}
 		f.stream, f.records = stream, int64(len(offs))
 		for _, o := range offs {
@@ -367,7 +390,7 @@ func buildArchive(t *testing.T, argusBin, raBin, corpus, dir string) []*archiveF
 				f.mars++
 			}
 		}
-		writeArchiveFile(t, dir, f, compressBytes(t, c.comp, stream))
+		writeArchiveFile(t, dir, f, data)
 		files = append(files, f)
 	}
 	// Already 5.x: a file argus 5.0.3 wrote, gzip'd.
@@ -413,27 +436,30 @@ func exts(comp string) string {
 	return ""
 }
 
-// frameRecords returns the offsets of the records of an Argus stream
-// (by their length words; a zero length is a padding word).
-func frameRecords(t *testing.T, name string, b []byte) []int {
+// frameRecords returns the offsets of the whole records of an Argus
+// stream (by their length words; a zero length is a padding word), and
+// whether it ends inside a record, which only a cut stream may.
+func frameRecords(t *testing.T, name string, b []byte, cut bool) (offs []int, partial bool) {
 	t.Helper()
-	var offs []int
 	for off := 0; off < len(b); {
-		if off+4 > len(b) {
-			t.Fatalf("%s: argus output ends inside a record header at %d", name, off)
+		n := 0
+		if off+4 <= len(b) {
+			n = int(binary.BigEndian.Uint16(b[off+2:])) * 4
+			if n == 0 {
+				off += 4
+				continue
+			}
 		}
-		n := int(binary.BigEndian.Uint16(b[off+2:])) * 4
-		if n == 0 {
-			off += 4
-			continue
-		}
-		if off+n > len(b) {
-			t.Fatalf("%s: argus output ends inside a record at %d", name, off)
+		if n == 0 || off+n > len(b) {
+			if !cut {
+				t.Fatalf("%s: argus output ends inside a record at %d", name, off)
+			}
+			return offs, true
 		}
 		offs = append(offs, off)
 		off += n
 	}
-	return offs
+	return offs, false
 }
 
 func compressBytes(t *testing.T, comp string, b []byte) []byte {
