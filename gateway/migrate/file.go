@@ -48,11 +48,14 @@ type Entry struct {
 	Last      *time.Time       `json:"last,omitempty"`  // latest flow end
 	Lost      map[string]int64 `json:"lost,omitempty"`  // --to 3: values 3.x cannot hold, per ra field name
 	Error     string           `json:"error,omitempty"`
+	// Pending marks the line written in place before the output's
+	// rename: the input may be gone, the output's line not yet written.
+	Pending bool `json:"pending,omitempty"`
 }
 
 // ok reports an entry whose output stands (a rerun skips it).
 func (e *Entry) ok() bool {
-	return e.Result == Migrated || e.Result == Truncated || e.Result == Copied
+	return !e.Pending && (e.Result == Migrated || e.Result == Truncated || e.Result == Copied)
 }
 
 // ErrVerify is the error of an output that does not read back as
@@ -225,15 +228,25 @@ func migrateFile(j job, o *Options, prog *progress) Entry {
 		return e
 	}
 	e.OutSize = size
+	if e.Result == "" {
+		e.Result = Migrated
+	}
+	if o.commit != nil {
+		// In place the input goes once this is renamed: a pending line
+		// goes to the manifest first, or a kill between the two would
+		// leave a 5.x file that a rerun takes for an input.
+		if err := o.commit(e); err != nil {
+			os.Remove(tmp)
+			e.Result, e.Error = Failed, err.Error()
+			return e
+		}
+	}
 	if err := os.Rename(tmp, final); err != nil {
 		os.Remove(tmp)
 		e.Result, e.Error = Failed, err.Error()
 		return e
 	}
 	syncDir(filepath.Dir(final))
-	if e.Result == "" {
-		e.Result = Migrated
-	}
 	return e
 }
 

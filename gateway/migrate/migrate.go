@@ -37,6 +37,7 @@ type Options struct {
 	VerifyFrom string
 
 	dstRoot string
+	commit  func(Entry) error // in place: writes an entry's line before its output's rename
 }
 
 // Summary counts a run's files and records.
@@ -112,6 +113,36 @@ func Run(ctx context.Context, src, dst string, o Options) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
+	mf, err := os.OpenFile(mpath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	defer mf.Close()
+	appendLine := func(e Entry) error {
+		b, _ := json.Marshal(e)
+		if _, err := mf.Write(append(b, '\n')); err != nil {
+			return err
+		}
+		return mf.Sync()
+	}
+	// In place, a run killed between a file's pending line and its
+	// migrated one left the new file renamed or not: finish what stands
+	// (remove the old file, write the line), redo the rest.
+	for k, e := range done {
+		if !e.Pending || !stands(e, dst) {
+			continue
+		}
+		if e.Out != e.Path {
+			if err := os.Remove(filepath.Join(dst, filepath.FromSlash(e.Path))); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return nil, err
+			}
+		}
+		e.Pending = false
+		if err := appendLine(e); err != nil {
+			return nil, err
+		}
+		done[k] = e
+	}
 	// Outputs of finished entries are not inputs (in place, a file whose
 	// compression changed sits beside its input).
 	outputs := map[string]bool{}
@@ -178,23 +209,21 @@ func Run(ctx context.Context, src, dst string, o Options) (*Summary, error) {
 	// A file whose manifest line and output still agree is done.
 	var todo []job
 	for _, j := range jobs {
-		if e, ok := done[j.rel]; ok && e.ok() {
-			// In place, a file of the same name is its own output.
-			same := e.InSize == j.info.Size() || o.InPlace && e.Out == j.rel
-			fi, err := os.Stat(filepath.Join(dst, filepath.FromSlash(e.Out)))
-			if same && e.MTime.Equal(j.info.ModTime().UTC()) && err == nil && fi.Size() == e.OutSize && fi.ModTime().Equal(e.MTime) {
-				sum.Resumed++
-				continue
+		if e, ok := done[j.rel]; ok && e.ok() && finished(e, j, dst, o.InPlace) {
+			if o.InPlace && e.Out != j.rel {
+				// Killed between the rename and the removal: the
+				// new file stands, the old one goes now.
+				if err := os.Remove(j.src); err != nil {
+					return nil, err
+				}
 			}
+			sum.Resumed++
+			continue
 		}
 		todo = append(todo, j)
 	}
 	sum.Files = len(jobs) + renamed
 	sum.Resumed += renamed
-	mf, err := os.OpenFile(mpath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		return nil, err
-	}
 	var total int64
 	for _, j := range todo {
 		total += j.info.Size()
@@ -207,11 +236,7 @@ func Run(ctx context.Context, src, dst string, o Options) (*Summary, error) {
 		defer mu.Unlock()
 		done[e.Path] = e
 		sum.Entries = append(sum.Entries, e)
-		b, _ := json.Marshal(e)
-		if _, err := mf.Write(append(b, '\n')); err != nil && werr == nil {
-			werr = err
-		}
-		if err := mf.Sync(); err != nil && werr == nil {
+		if err := appendLine(e); err != nil && werr == nil {
 			werr = err
 		}
 		switch e.Result {
@@ -232,6 +257,14 @@ func Run(ctx context.Context, src, dst string, o Options) (*Summary, error) {
 			sum.Lost[k] += v
 		}
 		prog.fileDone(e)
+	}
+	if o.InPlace {
+		o.commit = func(e Entry) error {
+			mu.Lock()
+			defer mu.Unlock()
+			e.Pending = true
+			return appendLine(e)
+		}
 	}
 	ch := make(chan job)
 	var wg sync.WaitGroup
@@ -263,9 +296,7 @@ feed:
 	close(ch)
 	wg.Wait()
 	prog.finish(sum)
-	if err := mf.Close(); err != nil && werr == nil {
-		werr = err
-	}
+
 	if werr != nil {
 		return sum, fmt.Errorf("migrate: manifest: %w", werr)
 	}
@@ -276,6 +307,34 @@ feed:
 	// The manifest, rewritten sorted with one line a file: a run resumed
 	// after a crash ends with the manifest an uninterrupted run writes.
 	return sum, writeManifest(mpath, done)
+}
+
+// finished reports whether the manifest entry e of job j stands: its
+// output has the size and time the entry says and the input is the one
+// it was made from. In place, a file of the same name is its own output,
+// and is told from the input it replaced by its sha256 when their sizes
+// are equal.
+func finished(e Entry, j job, dst string, inPlace bool) bool {
+	if !e.MTime.Equal(j.info.ModTime().UTC()) || (!inPlace || e.Out != j.rel) && e.InSize != j.info.Size() {
+		return false
+	}
+	return stands(e, dst)
+}
+
+// stands reports whether e's output is in place: its size and time, and
+// where it replaced its input under the same name and sizes do not tell
+// them apart, its sha256.
+func stands(e Entry, dst string) bool {
+	out := filepath.Join(dst, filepath.FromSlash(e.Out))
+	fi, err := os.Stat(out)
+	if err != nil || fi.Size() != e.OutSize || !fi.ModTime().Equal(e.MTime) {
+		return false
+	}
+	if e.Out != e.Path || e.InSHA256 == e.OutSHA256 || e.InSize != e.OutSize {
+		return true
+	}
+	h, _, err := hashFile(out)
+	return err == nil && h == e.OutSHA256
 }
 
 // readManifest reads the entries of a manifest (the last line of a path
