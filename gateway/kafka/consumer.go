@@ -25,15 +25,14 @@ type ConsumerConfig struct {
 	Brokers []string
 	Topic   string
 	Group   string
-	// MaxPoll bounds the messages handed to one handler call (0 = 10000).
+	// MaxPoll bounds the messages decoded and handed to one handler call
+	// (0 = 10000); a poll takes all the client has buffered.
 	MaxPoll int
 	// FetchPartitionBytes bounds what one fetch brings of a partition
-	// (kgo.FetchMaxPartitionBytes; 0 = 128 KiB, Kafka's default is 1
-	// MiB). kgo asks for the next fetch only once the last is polled in
-	// full, so smaller fetches let the next one come while this one
-	// decodes: 4 partitions of argus5 through to a file ran at 1.06-1.1 M
-	// records/s with 128 KiB, 0.86 M with 512 KiB, 0.80 M with 1 MiB, 0.9 M
-	// with 64 KiB (scripts/bench-gateway.sh argus, 2 cores).
+	// (kgo.FetchMaxPartitionBytes; 0 = Kafka's 1 MiB). Not below the
+	// producers' batches: a batch larger than it comes only when its
+	// partition is the first of a fetch (KIP-74), and its partition
+	// crawls (128 KiB made a two-gateway relay of 1 MiB batches stall).
 	FetchPartitionBytes int32
 	// Retries is how often a failing handler is called again on the same
 	// batch before Run gives up (0 = 3). Backoff doubles from 50 ms.
@@ -140,9 +139,7 @@ func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
 	if cfg.Retries <= 0 {
 		cfg.Retries = 3
 	}
-	if cfg.FetchPartitionBytes <= 0 {
-		cfg.FetchPartitionBytes = 128 << 10
-	}
+
 	dec, err := argusDecoder()
 	if err != nil {
 		return nil, err
@@ -157,7 +154,9 @@ func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
 		// a commit never covers records another member also handles.
 		kgo.BlockRebalanceOnPoll(),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchMaxPartitionBytes(cfg.FetchPartitionBytes),
+	}
+	if cfg.FetchPartitionBytes > 0 {
+		opts = append(opts, kgo.FetchMaxPartitionBytes(cfg.FetchPartitionBytes))
 	}
 	sec, err := cfg.Security.Opts()
 	if err != nil {
@@ -263,11 +262,12 @@ func (c *Consumer) run(ctx context.Context, h BatchHandler, sync func(context.Co
 	}
 	// kgo buffers one fetch per broker and sends the next request only
 	// once that one is polled in full, so a poll made after decoding
-	// waits for a whole broker round trip. A poller goroutine polls the
-	// next batch while this one decodes the last (RunBatched between
-	// commit points): decoding overlaps fetching. A commit point has no
+	// waits for a whole broker round trip. A poller goroutine takes all
+	// that is buffered (a whole fetch: the next one goes out at once)
+	// while the last is decoded and handed over, MaxPoll messages at a
+	// time (RunBatched, between commit points). A commit point has no
 	// poll out, so that a commit covers exactly what the handler took.
-	p := startPoller(c.cl, c.cfg.MaxPoll)
+	p := startPoller(c.cl, 0)
 	defer p.stop()
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -297,9 +297,7 @@ func (c *Consumer) run(ctx context.Context, h BatchHandler, sync func(context.Co
 			// be, nothing more is committed (they come again).
 			if pending || len(rs) > 0 {
 				sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-				c.recs, c.arena = c.recs[:0], c.arena[:0]
-				c.decodeAll(rs)
-				if c.deliver(sctx, h) == nil {
+				if c.handAll(sctx, h, rs) == nil {
 					if sync != nil {
 						syncCommit(sctx)
 					} else {
@@ -344,12 +342,7 @@ func (c *Consumer) run(ctx context.Context, h BatchHandler, sync func(context.Co
 		if pending && !commitNow {
 			p.poll(ctx) // the next batch, while this one decodes
 		}
-		// At least a record a message: grown once, not by doubling (a
-		// handler's spare buffers may be new).
-		c.recs = slices.Grow(c.recs[:0], n)
-		c.arena = c.arena[:0]
-		c.decodeAll(rs)
-		if err := c.deliver(ctx, h); err != nil {
+		if err := c.handAll(ctx, h, rs); err != nil {
 			p.cut() // not handed over either: not committed
 			c.cl.AllowRebalance()
 			if ctx.Err() != nil {
@@ -377,6 +370,25 @@ func (c *Consumer) run(ctx context.Context, h BatchHandler, sync func(context.Co
 			c.cl.AllowRebalance()
 		}
 	}
+}
+
+// handAll decodes rs and hands the records to h, MaxPoll messages at a
+// time (a batch of records the handler's queues and free lists are sized
+// for).
+func (c *Consumer) handAll(ctx context.Context, h BatchHandler, rs []*kgo.Record) error {
+	for len(rs) > 0 {
+		k := min(len(rs), c.cfg.MaxPoll)
+		// At least a record a message: grown once, not by doubling (a
+		// handler's spare buffers may be new).
+		c.recs = slices.Grow(c.recs[:0], k)
+		c.arena = c.arena[:0]
+		c.decodeAll(rs[:k])
+		if err := c.deliver(ctx, h); err != nil {
+			return err
+		}
+		rs = rs[k:]
+	}
+	return nil
 }
 
 // poller runs PollRecords on its own goroutine, one poll at a time. Its
