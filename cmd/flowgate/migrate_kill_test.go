@@ -999,35 +999,25 @@ func TestMigrateKillInPlaceWindow(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dir, killManifest), append(pl, '\n'), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if s.name == "pending, not renamed" {
-			killNoLoss(t, s.name, dir, ins, want)
-			killComplete(t, append(args, dir)...)
-			got := killSnap(t, dir)
-			delete(got, killManifest)
-			if d := killDiff(want, got); len(d) > 0 {
-				t.Errorf("%s: %s, rerun, differs from an uninterrupted run:\n%s", s.in.rel, s.name, strings.Join(d, "\n"))
+		if s.name != "pending, not renamed" {
+			// The verified output under its final name, as the
+			// reference's.
+			b, err := os.ReadFile(filepath.Join(ref, nrel))
+			if err != nil {
+				t.Fatal(err)
 			}
-			for _, d := range killInPlaceManifest(t, ref, dir) {
-				bug = append(bug, s.name+": "+d)
+			name := filepath.Join(dir, nrel)
+			os.Remove(name)
+			if err := os.WriteFile(name, b, 0o644); err != nil {
+				t.Fatal(err)
 			}
-			continue
-		}
-		// The verified output under its final name, as the reference's.
-		b, err := os.ReadFile(filepath.Join(ref, nrel))
-		if err != nil {
-			t.Fatal(err)
-		}
-		name := filepath.Join(dir, nrel)
-		os.Remove(name)
-		if err := os.WriteFile(name, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		w := want[nrel]
-		if err := os.Chmod(name, w.mode.Perm()); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chtimes(name, w.mtime, w.mtime); err != nil {
-			t.Fatal(err)
+			w := want[nrel]
+			if err := os.Chmod(name, w.mode.Perm()); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chtimes(name, w.mtime, w.mtime); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if s.remove {
 			if err := os.Remove(filepath.Join(dir, s.in.rel)); err != nil {

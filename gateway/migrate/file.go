@@ -104,12 +104,7 @@ func migrateFile(j job, o *Options, prog *progress) Entry {
 	if rd.Version() == o.To && outComp == comp {
 		return copyFile(j, f, e, final, prog)
 	}
-	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
-		e.Result, e.Error = Failed, err.Error()
-		return e
-	}
-	tmp := tmpName(final)
-	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, j.info.Mode().Perm()|0o200)
+	out, tmp, err := createTmp(final, j.info)
 	if err != nil {
 		e.Result, e.Error = Failed, err.Error()
 		return e
@@ -267,12 +262,7 @@ func copyFile(j job, f *os.File, e Entry, final string, prog *progress) Entry {
 		e.Result, e.Error = Failed, err.Error()
 		return e
 	}
-	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
-		e.Result, e.Error = Failed, err.Error()
-		return e
-	}
-	tmp := tmpName(final)
-	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, j.info.Mode().Perm()|0o200)
+	out, tmp, err := createTmp(final, j.info)
 	if err != nil {
 		e.Result, e.Error = Failed, err.Error()
 		return e
@@ -315,6 +305,17 @@ func setAttrs(name string, fi os.FileInfo) error {
 		return err
 	}
 	return os.Chtimes(name, fi.ModTime(), fi.ModTime())
+}
+
+// createTmp creates the temporary file of final (and its directory),
+// writable until setAttrs gives it the input's mode.
+func createTmp(final string, in os.FileInfo) (*os.File, string, error) {
+	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
+		return nil, "", err
+	}
+	tmp := tmpName(final)
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, in.Mode().Perm()|0o200)
+	return f, tmp, err
 }
 
 // tmpName is the temporary name of final: hidden, beside it.
