@@ -517,6 +517,20 @@ type ArgusLayout struct {
 	Major uint8
 }
 
+// Slot returns recs grown by one record and that record, reusing the
+// capacity of recs: a reused slot is as it was (the caller resets it,
+// and keeps its Extra's capacity), so decoders into a reused slice do not
+// allocate.
+func Slot(recs []Record) ([]Record, *Record) {
+	n := len(recs)
+	if n < cap(recs) {
+		recs = recs[:n+1]
+	} else {
+		recs = append(recs, Record{})
+	}
+	return recs, &recs[n]
+}
+
 // Reset clears r for reuse, keeping slice capacity.
 func (r *Record) Reset() {
 	extra := r.Extra[:0]

@@ -158,14 +158,8 @@ func (d *Decoder) DecodePacket(b []byte, from netip.AddrPort, dst []flow.Record)
 	for i := 0; i < count; i++ {
 		p := b[HeaderLen+i*RecordLen : HeaderLen+(i+1)*RecordLen : HeaderLen+(i+1)*RecordLen]
 		var r *flow.Record
-		if len(dst) < cap(dst) {
-			dst = dst[:len(dst)+1]
-			r = &dst[len(dst)-1]
-			r.Reset()
-		} else {
-			dst = append(dst, flow.Record{})
-			r = &dst[len(dst)-1]
-		}
+		dst, r = flow.Slot(dst)
+		r.Reset()
 		r.Type, r.Cause, r.Has = RecordType, flow.CauseStatus, has
 		r.Exporter, r.ObsDomain, r.ExportSeq, r.SamplingRate = from, dom, fseq, rate
 		k := &r.Key

@@ -562,13 +562,9 @@ func (c *Consumer) next() *flow.Record {
 // reused slot keeps its Extra's capacity, so decoding does not allocate
 // once the buffers have grown.
 func (c *Consumer) slot() *flow.Record {
-	n := len(c.recs)
-	if n < cap(c.recs) {
-		c.recs = c.recs[:n+1]
-	} else {
-		c.recs = append(c.recs, flow.Record{})
-	}
-	return &c.recs[n]
+	var r *flow.Record
+	c.recs, r = flow.Slot(c.recs)
+	return r
 }
 
 func (c *Consumer) decodeArgus(v []byte) error {

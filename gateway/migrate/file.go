@@ -444,13 +444,9 @@ type verifier struct {
 // slot returns the record the next input record decodes into, at the
 // end of the queue (kept only once keep is called).
 func (v *verifier) slot() *flow.Record {
-	n := len(v.pending)
-	if n < cap(v.pending) {
-		v.pending = v.pending[:n+1]
-	} else {
-		v.pending = append(v.pending, flow.Record{})
-	}
-	return &v.pending[n]
+	var r *flow.Record
+	v.pending, r = flow.Slot(v.pending)
+	return r
 }
 
 // unslot takes back the last slot, not decoded.

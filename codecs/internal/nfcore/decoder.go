@@ -300,15 +300,9 @@ func (e *exporter) empty() bool {
 // nextSlot returns dst grown by one record, reset, reusing the capacity of
 // the slot's Extra slice so steady-state decoding does not allocate.
 func nextSlot(dst []flow.Record) ([]flow.Record, *flow.Record) {
-	n := len(dst)
-	if n < cap(dst) {
-		dst = dst[:n+1]
-		r := &dst[n]
-		r.Reset()
-		return dst, r
-	}
-	dst = append(dst, flow.Record{})
-	return dst, &dst[n]
+	dst, r := flow.Slot(dst)
+	r.Reset()
+	return dst, r
 }
 
 // DomainInfo is the state of one exporter's observation domain (v9
