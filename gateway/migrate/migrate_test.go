@@ -374,6 +374,16 @@ func FuzzMigrateFile(f *testing.F) {
 		}
 	}
 	f.Add([]byte("not argus"))
+	// A stream of our own cut inside its MAR, past the 16 bytes that
+	// name it Argus (a regression: it came out as an empty "truncated"
+	// file that --verify refused).
+	var own bytes.Buffer
+	w, _ := argus.NewWriter(&own, 3)
+	w.Encode(&flow.Record{Type: flow.TypeFlow, Has: flow.HasTime, Start: 1e18, Last: 1e18 + 1e9})
+	w.Close()
+	for _, n := range []int{16, 100, own.Len() - 3} {
+		f.Add(own.Bytes()[:n])
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		src, dst := t.TempDir(), t.TempDir()
 		os.WriteFile(filepath.Join(src, "f.out"), b, 0o644)
