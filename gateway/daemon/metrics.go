@@ -162,3 +162,53 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descReloads, d.reloads[0].Load(), "ok")
 	counter(descReloads, d.reloads[1].Load(), "failed")
 }
+
+// metricDef is one of a component's own metrics.
+type metricDef struct {
+	name, help string
+	gauge      bool
+}
+
+// componentCollector serves a component's own counters and gauges (an
+// argus:// client's, a Kafka producer's...). Its descriptors carry the
+// pipeline and component as constant labels, so that two components of a
+// kind register as two collectors; read gives the values, in defs'
+// order, at each scrape.
+type componentCollector struct {
+	descs []*prometheus.Desc
+	types []prometheus.ValueType
+	read  func() []float64
+}
+
+func newComponentCollector(labels prometheus.Labels, defs []metricDef, read func() []float64) *componentCollector {
+	c := &componentCollector{read: read}
+	for _, m := range defs {
+		c.descs = append(c.descs, prometheus.NewDesc(m.name, m.help, nil, labels))
+		t := prometheus.CounterValue
+		if m.gauge {
+			t = prometheus.GaugeValue
+		}
+		c.types = append(c.types, t)
+	}
+	return c
+}
+
+func (c *componentCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range c.descs {
+		ch <- d
+	}
+}
+
+func (c *componentCollector) Collect(ch chan<- prometheus.Metric) {
+	for i, v := range c.read() {
+		ch <- prometheus.MustNewConstMetric(c.descs[i], c.types[i], v)
+	}
+}
+
+// b2f is a gauge of a condition.
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

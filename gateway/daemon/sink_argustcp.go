@@ -38,7 +38,7 @@ type argusTCPSink struct {
 	addr    string
 	version int
 	served  chan error
-	descs   argusTCPDescs
+	metrics *componentCollector
 
 	// probe re-encodes a batch in which the server refused records, to
 	// find which ones (Publish does not say).
@@ -82,7 +82,8 @@ func newArgusTCPSinkOpts(s config.Sink, env Env, opts serve.Options) (*argusTCPS
 	}
 	k := &argusTCPSink{text: s.Text, srv: serve.New(opts), ln: ln, addr: ln.Addr().String(),
 		version: opts.Version, served: make(chan error, 1), probe: probe,
-		descs: newArgusTCPDescs(env.Pipeline, s.Text)}
+	}
+	k.metrics = newArgusTCPMetrics(k, env.Pipeline)
 	go func() { k.served <- k.srv.Serve(ln) }()
 	return k, nil
 }
@@ -144,59 +145,27 @@ func (k *argusTCPSink) Addr() string { return k.addr }
 
 // Collectors: the server's clients and their per-client counters.
 func (k *argusTCPSink) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{argusTCPCollector{k}}
+	return []prometheus.Collector{k.metrics}
 }
 
-type argusTCPDescs struct {
-	clients, accepted, rejected, timedOut, published, encodeErrors,
-	sent, sentBytes, dropped, filtered, discarded *prometheus.Desc
-}
-
-// newArgusTCPDescs: constant pipeline and sink labels, so that two
-// argus+tcp sinks register as two collectors.
-func newArgusTCPDescs(pipeline, sink string) argusTCPDescs {
-	l := prometheus.Labels{"pipeline": pipeline, "sink": sink}
-	d := func(name, help string) *prometheus.Desc { return prometheus.NewDesc(name, help, nil, l) }
-	return argusTCPDescs{
-		clients:      d("flowgate_sink_argus_clients", "Clients connected to an argus+tcp sink."),
-		accepted:     d("flowgate_sink_argus_accepted_connections_total", "Connections an argus+tcp sink accepted."),
-		rejected:     d("flowgate_sink_argus_rejected_connections_total", "Connections refused with the too-many-clients MAR."),
-		timedOut:     d("flowgate_sink_argus_startup_timeouts_total", "Clients dropped for sending no START in time."),
-		published:    d("flowgate_sink_argus_published_records_total", "Records written to an argus+tcp sink (offered to the clients started then)."),
-		encodeErrors: d("flowgate_sink_argus_encode_errors_total", "Records the served Argus version cannot hold (also counted as not_representable)."),
-		sent:         d("flowgate_sink_argus_client_sent_records_total", "Records written to clients' sockets, all clients summed."),
-		sentBytes:    d("flowgate_sink_argus_client_sent_bytes_total", "Bytes written to clients' sockets."),
-		dropped:      d("flowgate_sink_argus_client_dropped_records_total", "Records a slow client missed because its queue was full, all clients summed."),
-		filtered:     d("flowgate_sink_argus_client_filtered_records_total", "Records a client's FILTER left out (not a loss)."),
-		discarded:    d("flowgate_sink_argus_client_discarded_records_total", "Records still queued for a client when its connection ended."),
-	}
-}
-
-type argusTCPCollector struct{ k *argusTCPSink }
-
-func (c argusTCPCollector) Describe(ch chan<- *prometheus.Desc) {
-	d := &c.k.descs
-	for _, x := range []*prometheus.Desc{d.clients, d.accepted, d.rejected, d.timedOut, d.published, d.encodeErrors,
-		d.sent, d.sentBytes, d.dropped, d.filtered, d.discarded} {
-		ch <- x
-	}
-}
-
-func (c argusTCPCollector) Collect(ch chan<- prometheus.Metric) {
-	st := c.k.srv.Stats()
-	d := &c.k.descs
-	g := func(desc *prometheus.Desc, v int64) {
-		ch <- prometheus.MustNewConstMetric(desc, prometheus.CounterValue, float64(v))
-	}
-	ch <- prometheus.MustNewConstMetric(d.clients, prometheus.GaugeValue, float64(len(st.Clients)))
-	g(d.accepted, st.Accepted)
-	g(d.rejected, st.Rejected)
-	g(d.timedOut, st.TimedOut)
-	g(d.published, st.Published)
-	g(d.encodeErrors, st.EncodeErrors)
-	g(d.sent, st.Sent)
-	g(d.sentBytes, st.SentBytes)
-	g(d.dropped, st.Dropped)
-	g(d.filtered, st.Filtered)
-	g(d.discarded, st.Discarded)
+func newArgusTCPMetrics(k *argusTCPSink, pipeline string) *componentCollector {
+	const p = "flowgate_sink_argus_"
+	return newComponentCollector(prometheus.Labels{"pipeline": pipeline, "sink": k.text}, []metricDef{
+		{p + "clients", "Clients connected to an argus+tcp sink.", true},
+		{p + "accepted_connections_total", "Connections an argus+tcp sink accepted.", false},
+		{p + "rejected_connections_total", "Connections refused with the too-many-clients MAR.", false},
+		{p + "startup_timeouts_total", "Clients dropped for sending no START in time.", false},
+		{p + "published_records_total", "Records written to an argus+tcp sink (offered to the clients started then).", false},
+		{p + "encode_errors_total", "Records the served Argus version cannot hold (also counted as not_representable).", false},
+		{p + "client_sent_records_total", "Records written to clients' sockets, all clients summed.", false},
+		{p + "client_sent_bytes_total", "Bytes written to clients' sockets.", false},
+		{p + "client_dropped_records_total", "Records a slow client missed because its queue was full, all clients summed.", false},
+		{p + "client_filtered_records_total", "Records a client's FILTER left out (not a loss).", false},
+		{p + "client_discarded_records_total", "Records still queued for a client when its connection ended.", false},
+	}, func() []float64 {
+		st := k.srv.Stats()
+		return []float64{float64(len(st.Clients)), float64(st.Accepted), float64(st.Rejected), float64(st.TimedOut),
+			float64(st.Published), float64(st.EncodeErrors), float64(st.Sent), float64(st.SentBytes),
+			float64(st.Dropped), float64(st.Filtered), float64(st.Discarded)}
+	})
 }

@@ -158,22 +158,14 @@ func (s *fileSink) close() error {
 // one by one any more). The sink's labels are constant labels of its own
 // descriptor: a registry takes one collector per descriptor.
 func (s *fileSink) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{fileLost{s, prometheus.NewDesc("flowgate_sink_buffer_dropped_records_total",
-		"Records a file sink had buffered when a write failed (disk full, I/O error), lost with the buffer after the Write that took them.",
-		nil, prometheus.Labels{"pipeline": s.pipeline, "sink": s.name})}}
-}
-
-type fileLost struct {
-	s    *fileSink
-	desc *prometheus.Desc
-}
-
-func (c fileLost) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
-func (c fileLost) Collect(ch chan<- prometheus.Metric) {
-	c.s.mu.Lock()
-	n := c.s.rot.dropped
-	c.s.mu.Unlock()
-	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(n))
+	return []prometheus.Collector{newComponentCollector(prometheus.Labels{"pipeline": s.pipeline, "sink": s.name}, []metricDef{
+		{"flowgate_sink_buffer_dropped_records_total",
+			"Records a file sink had buffered when a write failed (disk full, I/O error), lost with the buffer after the Write that took them.", false},
+	}, func() []float64 {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return []float64{float64(s.rot.dropped)}
+	})}
 }
 
 func loseAll(recs []flow.Record, lost LostFunc, why Reason) {

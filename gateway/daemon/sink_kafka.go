@@ -157,43 +157,20 @@ func (k *kafkaSink) Ready() error { return k.p.Ready() }
 
 // Collectors: the producer's and its spill's counters.
 func (k *kafkaSink) Collectors() []prometheus.Collector {
-	labels := prometheus.Labels{"pipeline": k.pipeline, "sink": k.name}
-	d := func(name, help string) *prometheus.Desc {
-		return prometheus.NewDesc("flowgate_sink_kafka_"+name, help, nil, labels)
-	}
-	return []prometheus.Collector{&producerCollector{k: k, descs: [...]*prometheus.Desc{
-		d("produced_records_total", "Records the broker acknowledged (acks=all), drained ones included."),
-		d("failed_records_total", "Records given up: not encodable, or failed by the client and not spilled."),
-		d("spilled_records_total", "Records written to the on-disk spill while the broker was unreachable."),
-		d("drained_records_total", "Spilled records the broker acknowledged."),
-		d("dropped_records_total", "Records dropped with the spill full (spill_full=drop) or a spill write error."),
-		d("resent_records_total", "Acknowledged records sent again with a drain window that failed: duplicates in the topic."),
-		d("spill_corrupt_entries_total", "Spill entries skipped as corrupt or truncated."),
-		d("spill_bytes", "Bytes in the spill now."),
-		d("spilling", "1 while records go to the spill."),
-	}}}
-}
-
-type producerCollector struct {
-	k     *kafkaSink
-	descs [9]*prometheus.Desc
-}
-
-func (c *producerCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range c.descs {
-		ch <- d
-	}
-}
-
-func (c *producerCollector) Collect(ch chan<- prometheus.Metric) {
-	st := c.k.p.Stats()
-	spilling := 0.0
-	if st.Spilling {
-		spilling = 1
-	}
-	for i, v := range []int64{st.Produced, st.Failed, st.Spilled, st.Drained, st.Dropped, st.Resent, st.Corrupt} {
-		ch <- prometheus.MustNewConstMetric(c.descs[i], prometheus.CounterValue, float64(v))
-	}
-	ch <- prometheus.MustNewConstMetric(c.descs[7], prometheus.GaugeValue, float64(st.SpillBytes))
-	ch <- prometheus.MustNewConstMetric(c.descs[8], prometheus.GaugeValue, spilling)
+	const p = "flowgate_sink_kafka_"
+	return []prometheus.Collector{newComponentCollector(prometheus.Labels{"pipeline": k.pipeline, "sink": k.name}, []metricDef{
+		{p + "produced_records_total", "Records the broker acknowledged (acks=all), drained ones included.", false},
+		{p + "failed_records_total", "Records given up: not encodable, or failed by the client and not spilled.", false},
+		{p + "spilled_records_total", "Records written to the on-disk spill while the broker was unreachable.", false},
+		{p + "drained_records_total", "Spilled records the broker acknowledged.", false},
+		{p + "dropped_records_total", "Records dropped with the spill full (spill_full=drop) or a spill write error.", false},
+		{p + "resent_records_total", "Acknowledged records sent again with a drain window that failed: duplicates in the topic.", false},
+		{p + "spill_corrupt_entries_total", "Spill entries skipped as corrupt or truncated.", false},
+		{p + "spill_bytes", "Bytes in the spill now.", true},
+		{p + "spilling", "1 while records go to the spill.", true},
+	}, func() []float64 {
+		st := k.p.Stats()
+		return []float64{float64(st.Produced), float64(st.Failed), float64(st.Spilled), float64(st.Drained), float64(st.Dropped),
+			float64(st.Resent), float64(st.Corrupt), float64(st.SpillBytes), b2f(st.Spilling)}
+	})}
 }

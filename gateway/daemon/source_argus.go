@@ -28,7 +28,7 @@ type argusSource struct {
 	text     string
 	pipeline string
 	r        *serve.Remote
-	descs    argusSourceDescs
+	metrics  *componentCollector
 }
 
 func newArgusSource(s config.Source, env Env) (Source, error) {
@@ -40,7 +40,7 @@ func newArgusSourceOpts(s config.Source, env Env, opts serve.RemoteOptions) (*ar
 		opts.Logger = env.Log
 	}
 	src := &argusSource{text: s.Text, pipeline: env.Pipeline, r: serve.NewRemote(s.Addr, opts)}
-	src.descs = newArgusSourceDescs(env.Pipeline, s.Text)
+	src.metrics = newArgusSourceMetrics(src, env.Pipeline)
 	return src, nil
 }
 
@@ -78,48 +78,19 @@ func (s *argusSource) String() string { return s.text }
 // Collectors: the connection's state and counters, beyond the daemon's
 // records and losses.
 func (s *argusSource) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{argusSourceCollector{s}}
+	return []prometheus.Collector{s.metrics}
 }
 
-// The descriptors carry the pipeline and source as constant labels, so
-// that two argus:// sources register as two collectors.
-type argusSourceDescs struct {
-	connected, connects, reconnects, failures, bytes, mars *prometheus.Desc
-}
-
-func newArgusSourceDescs(pipeline, source string) argusSourceDescs {
-	l := prometheus.Labels{"pipeline": pipeline, "source": source}
-	d := func(name, help string) *prometheus.Desc { return prometheus.NewDesc(name, help, nil, l) }
-	return argusSourceDescs{
-		connected:  d("flowgate_source_argus_connected", "1 while an argus:// source is connected and streaming."),
-		connects:   d("flowgate_source_argus_connects_total", "Connections of an argus:// source that reached START."),
-		reconnects: d("flowgate_source_argus_reconnects_total", "Connection attempts of an argus:// source after its first."),
-		failures:   d("flowgate_source_argus_connect_failures_total", "Attempts of an argus:// source that failed before START (dial, MAR, filter)."),
-		bytes:      d("flowgate_source_argus_bytes_total", "Argus stream bytes an argus:// source decoded."),
-		mars:       d("flowgate_source_argus_mars_total", "Management records (MARs) an argus:// source emitted."),
-	}
-}
-
-type argusSourceCollector struct{ s *argusSource }
-
-func (c argusSourceCollector) Describe(ch chan<- *prometheus.Desc) {
-	d := &c.s.descs
-	for _, x := range []*prometheus.Desc{d.connected, d.connects, d.reconnects, d.failures, d.bytes, d.mars} {
-		ch <- x
-	}
-}
-
-func (c argusSourceCollector) Collect(ch chan<- prometheus.Metric) {
-	st := c.s.r.Stats()
-	d := &c.s.descs
-	up := 0.0
-	if st.Connected {
-		up = 1
-	}
-	ch <- prometheus.MustNewConstMetric(d.connected, prometheus.GaugeValue, up)
-	ch <- prometheus.MustNewConstMetric(d.connects, prometheus.CounterValue, float64(st.Connects))
-	ch <- prometheus.MustNewConstMetric(d.reconnects, prometheus.CounterValue, float64(st.Reconnects))
-	ch <- prometheus.MustNewConstMetric(d.failures, prometheus.CounterValue, float64(st.Failures))
-	ch <- prometheus.MustNewConstMetric(d.bytes, prometheus.CounterValue, float64(st.Bytes))
-	ch <- prometheus.MustNewConstMetric(d.mars, prometheus.CounterValue, float64(st.MARs))
+func newArgusSourceMetrics(s *argusSource, pipeline string) *componentCollector {
+	return newComponentCollector(prometheus.Labels{"pipeline": pipeline, "source": s.text}, []metricDef{
+		{"flowgate_source_argus_connected", "1 while an argus:// source is connected and streaming.", true},
+		{"flowgate_source_argus_connects_total", "Connections of an argus:// source that reached START.", false},
+		{"flowgate_source_argus_reconnects_total", "Connection attempts of an argus:// source after its first.", false},
+		{"flowgate_source_argus_connect_failures_total", "Attempts of an argus:// source that failed before START (dial, MAR, filter).", false},
+		{"flowgate_source_argus_bytes_total", "Argus stream bytes an argus:// source decoded.", false},
+		{"flowgate_source_argus_mars_total", "Management records (MARs) an argus:// source emitted.", false},
+	}, func() []float64 {
+		st := s.r.Stats()
+		return []float64{b2f(st.Connected), float64(st.Connects), float64(st.Reconnects), float64(st.Failures), float64(st.Bytes), float64(st.MARs)}
+	})
 }

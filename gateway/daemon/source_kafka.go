@@ -178,33 +178,15 @@ func (k *kafkaSource) Ready() error { return k.consumer().Ready() }
 
 // Collectors: the consumer's counters beyond records and losses.
 func (k *kafkaSource) Collectors() []prometheus.Collector {
-	labels := prometheus.Labels{"pipeline": k.pipeline, "source": k.name}
-	d := func(name, help string) *prometheus.Desc {
-		return prometheus.NewDesc("flowgate_source_kafka_"+name, help, nil, labels)
-	}
-	return []prometheus.Collector{&consumerCollector{k: k, descs: [...]*prometheus.Desc{
-		d("messages_total", "Messages fetched."),
-		d("retries_total", "Batches handed to the pipeline again after it failed to take them (redeliveries)."),
-		d("commits_total", "Offset commits, each after the pipeline's sinks had the batch."),
-		d("fetch_errors_total", "Polls that reported a fetch error (the client retries)."),
-		d("commit_errors_total", "Offset commits that failed (the records come again after a restart)."),
-	}}}
-}
-
-type consumerCollector struct {
-	k     *kafkaSource
-	descs [5]*prometheus.Desc
-}
-
-func (c *consumerCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range c.descs {
-		ch <- d
-	}
-}
-
-func (c *consumerCollector) Collect(ch chan<- prometheus.Metric) {
-	st := c.k.stats()
-	for i, v := range []int64{st.Messages, st.Retries, st.Commits, st.FetchErrors, st.CommitErrors} {
-		ch <- prometheus.MustNewConstMetric(c.descs[i], prometheus.CounterValue, float64(v))
-	}
+	const p = "flowgate_source_kafka_"
+	return []prometheus.Collector{newComponentCollector(prometheus.Labels{"pipeline": k.pipeline, "source": k.name}, []metricDef{
+		{p + "messages_total", "Messages fetched.", false},
+		{p + "retries_total", "Batches handed to the pipeline again after it failed to take them (redeliveries).", false},
+		{p + "commits_total", "Offset commits, each after the pipeline's sinks had the batch.", false},
+		{p + "fetch_errors_total", "Polls that reported a fetch error (the client retries).", false},
+		{p + "commit_errors_total", "Offset commits that failed (the records come again after a restart).", false},
+	}, func() []float64 {
+		st := k.stats()
+		return []float64{float64(st.Messages), float64(st.Retries), float64(st.Commits), float64(st.FetchErrors), float64(st.CommitErrors)}
+	})}
 }
