@@ -386,29 +386,22 @@ func readBack(name, fileSum string, rawSum uint32, records int64) (int64, error)
 	return cr.n, nil
 }
 
-// frameCount counts the records of an Argus stream by their length words.
+// frameCount counts the records of an Argus stream, framed by the
+// Reader (its MAR first) without decoding them.
 func frameCount(r io.Reader) (int64, error) {
-	br := bufio.NewReaderSize(r, 256<<10)
-	var n, off int64
+	rd, err := argus.NewReader(r)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
 	for {
-		h, err := br.Peek(4)
-		if len(h) == 0 && err == io.EOF {
-			return n, nil
+		if _, _, err := rd.Next(); err != nil {
+			if err == io.EOF {
+				return n, nil
+			}
+			return n, err
 		}
-		if len(h) < 4 {
-			return n, fmt.Errorf("record header at %d: %w", off, codecs.ErrTruncated)
-		}
-		size := int(binary.BigEndian.Uint16(h[2:])) * 4
-		if size == 0 {
-			size = 4 // a padding word
-		} else {
-			n++
-		}
-		d, err := br.Discard(size)
-		off += int64(d)
-		if err != nil {
-			return n, fmt.Errorf("record at %d: %w", off, codecs.ErrTruncated)
-		}
+		n++
 	}
 }
 
@@ -468,9 +461,6 @@ func (v *verifier) keep(r *flow.Record) {
 	if !v.first {
 		v.first = true
 		v.synth = r.Type&0x80 == 0
-	}
-	if len(r.Extra) > 0 {
-		r.Extra = append([]flow.Field(nil), r.Extra...) // the reader's array
 	}
 	v.arena = r.DetachInto(v.arena)
 }
