@@ -568,9 +568,9 @@ func (c *Consumer) slot() *flow.Record {
 }
 
 func (c *Consumer) decodeArgus(v []byte) error {
-	// RecordDecoder trusts Reader.Next's framing (it panics on a record
-	// shorter than its header says), so frame the message here: one
-	// whole record, its length field matching the message.
+	// One whole record, its length field matching the message. The
+	// RecordDecoder refuses a mismatch too, but as truncated only: a
+	// message longer than its record is corrupt, and says so here.
 	if len(v) < 4 {
 		return fmt.Errorf("%w: %d bytes, less than a record header", codecs.ErrTruncated, len(v))
 	}
