@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"testing"
+	"unsafe"
 
 	"github.com/flowgate/flowgate/flow"
 )
@@ -39,11 +40,34 @@ func TestSameValues(t *testing.T) {
 		"extras": func(r *flow.Record) { r.Extra = nil },
 		"last":   func(r *flow.Record) { r.Last-- },
 		"addr":   func(r *flow.Record) { r.Key.Dst = netip.MustParseAddr("192.0.2.3") },
+		"srcid":  func(r *flow.Record) { r.SrcID.Type = flow.SrcIDIPv4 },
+		"seq":    func(r *flow.Record) { r.Seq++ },
 	} {
 		c := mk()
 		change(c)
 		if sameValues(a, c) {
 			t.Errorf("%s: a change compares equal", name)
 		}
+	}
+}
+
+// TestCmpRanges: the ranges compared as memory and the fields set aside
+// cover the record once each, so a field added to flow.Record is compared.
+func TestCmpRanges(t *testing.T) {
+	var covered uintptr
+	var prev uintptr
+	for _, s := range cmpRanges {
+		if s.off < prev || s.end <= s.off {
+			t.Fatalf("ranges out of order or empty: %v", cmpRanges)
+		}
+		prev = s.end
+		covered += s.end - s.off
+	}
+	var r flow.Record
+	const sl = unsafe.Sizeof([]byte(nil))
+	setAside := 10*sl + unsafe.Sizeof(r.Extra) + unsafe.Sizeof(r.Argus) + unsafe.Sizeof(r.Mgmt.Cookie) +
+		unsafe.Sizeof(r.Mgmt.Major) + unsafe.Sizeof(r.Mgmt.ID) + unsafe.Sizeof(r.SrcID.Type)
+	if covered+setAside != unsafe.Sizeof(r) {
+		t.Fatalf("ranges cover %d bytes + %d set aside, record is %d", covered, setAside, unsafe.Sizeof(r))
 	}
 }
