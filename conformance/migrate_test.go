@@ -134,8 +134,8 @@ func migrateCorpus(t *testing.T) string {
 // raMigrateFields are the ra 3.0.8.2 fields the downgraded copy must
 // print as the original does: every field v3write_test.go compares, and
 // the byte offset of each record (3.x → 5.x → 3.x gives each record its
-// 3.x encoding back). srcid is compared apart (see srcidTyped).
-var raMigrateFields = append(slices.Clone(v3Fields), "offset")
+// 3.x encoding back), and the source id.
+var raMigrateFields = append(slices.Clone(v3Fields), "offset", "srcid")
 
 func TestMigrateArchive(t *testing.T) {
 	began := time.Now()
@@ -253,7 +253,6 @@ func TestMigrateArchive(t *testing.T) {
 	runMigrate(t, fg, 0, "-q", "--to", "3", dst5, dst3)
 	m3 := readMigrateManifest(t, dst3)
 	t.Run("to3-debian-ra", func(t *testing.T) {
-		srcids := 0
 		var rows int
 		for _, f := range files {
 			if f.kind != "v3" && f.kind != "truncated" {
@@ -272,15 +271,8 @@ func TestMigrateArchive(t *testing.T) {
 			}
 			name := filepath.Join(dst3, filepath.FromSlash(f.rel))
 			checkOutput(t, name, f, 3, e)
-			got := mustRun(t, root, raBin, raArgs(name, append(raMigrateFields, "srcid"))...)
-			n, d := compareSrcidTyped(t, f.rel, f.raOutput, got)
-			srcids += n
-			rows += d
-			// The change is declared when it is made (3.x → 5.x):
-			// one count a record whose SrcId ra printed 0.0.0.0.
-			if c := m5[f.rel].Changed["srcid_type"]; c != int64(n) {
-				t.Errorf("%s: the 3.x → 5.x manifest counts %d source ids typed, Debian ra shows %d", f.rel, c, n)
-			}
+			got := mustRun(t, root, raBin, raArgs(name, raMigrateFields)...)
+			rows += compareRaRows(t, f.rel, f.raOutput, got)
 		}
 		// One line per file of the 5.x tree: the text file was not
 		// written there, and the tree's own manifest (and lock) are no
@@ -308,35 +300,26 @@ func TestMigrateArchive(t *testing.T) {
 			t.Logf("%s (5.x, argus 5.0.3): %d records, --to 3 lost %v", f.rel, e.Records, e.Lost)
 		}
 		// argus 3.0.8.2 without -e writes a source id with no type (qual
-		// 0), which ra 3.0.8.2 prints as 0.0.0.0. A 5.x reader needs a
-		// defined type there (argus-format.md §9.3 step 3: the 5.x
-		// byte-swapper does not step over an untyped id), so 3.x → 5.x
-		// makes it INT 0, and --to 3 writes INT 0, which ra 3.0.8.2
-		// prints as 0. The id's value is kept; only the printed form
-		// changes, and the 3.x → 5.x manifest counts it under
-		// changed.srcid_type (checked above).
-		if srcids == 0 {
-			t.Errorf("no SrcId printed 0.0.0.0 in an original and 0 in its downgraded copy: the untyped 3.x source id now survives the round trip; remove this exception")
-		}
-		t.Logf("Debian ra: %d rows × %d fields equal on the downgraded copies (SrcId 0.0.0.0 → 0 in %d rows: the untyped 3.x id)", rows, len(raMigrateFields)+1, srcids)
+		// 0), which ra prints as 0.0.0.0. 5.x needs a type there
+		// (argus-format.md §9.3 step 3): it becomes IPv4 0.0.0.0, which
+		// every ra prints as the original, so SrcId is compared too.
+		t.Logf("Debian ra: %d rows × %d fields equal on the downgraded copies", rows, len(raMigrateFields))
 	})
 
 	// 4. flowgate ra -M ra5 prints the 5.x files as it prints the 3.x
 	// originals, for every field it has but the byte offset.
 	t.Run("flowgate-ra5", func(t *testing.T) {
 		fields := migrateRa5Fields()
-		srcids, rows := 0, 0
+		rows := 0
 		for _, f := range files {
 			if f.kind != "v3" && f.kind != "truncated" {
 				continue
 			}
 			want := flowgateRa5(t, fg, filepath.Join(src, filepath.FromSlash(f.rel)), fields, f.kind == "truncated")
 			got := flowgateRa5(t, fg, filepath.Join(dst5, filepath.FromSlash(f.rel)), fields, false)
-			n, d := compareSrcidTyped(t, f.rel, want, got)
-			srcids += n
-			rows += d
+			rows += compareRaRows(t, f.rel, want, got)
 		}
-		t.Logf("flowgate ra -M ra5: %d rows × %d fields equal (SrcId/Sid/Node 0.0.0.0 → 0 in %d values: the untyped 3.x id)", rows, len(fields), srcids)
+		t.Logf("flowgate ra -M ra5: %d rows × %d fields equal", rows, len(fields))
 	})
 
 	// 5. The corpus's 5.x files to 3.x and back.
@@ -432,7 +415,7 @@ func buildArchive(t *testing.T, argusBin, raBin, corpus, dir string) []*archiveF
 		// ra 3.0.8.2 reads .gz and .bz2 files itself; on the cut file it
 		// prints the records before the cut and exits 0.
 		name := filepath.Join(dir, filepath.FromSlash(f.rel))
-		f.raOutput = mustRun(t, dir, raBin, raArgs(name, append(raMigrateFields, "srcid"))...)
+		f.raOutput = mustRun(t, dir, raBin, raArgs(name, raMigrateFields)...)
 		if f.kind == "truncated" {
 			flows := f.records - f.mars
 			if got := int64(len(parseRaCSV(f.raOutput).rows)); got != flows {
@@ -731,19 +714,14 @@ func copyTree(t *testing.T, from, to string) {
 	}
 }
 
-// srcidLabels are the columns that print the source id.
-var srcidLabels = map[string]bool{"SrcId": true, "Sid": true, "Node": true}
-
-// compareSrcidTyped compares two ra outputs line for line; the one
-// difference let through is an untyped 3.x source id (0.0.0.0) printed
-// as INT 0 after 3.x → 5.x. It returns how many values that was, and the
+// compareRaRows compares two ra outputs value for value, and returns the
 // rows compared.
-func compareSrcidTyped(t *testing.T, name string, want, got []byte) (srcids, rows int) {
+func compareRaRows(t *testing.T, name string, want, got []byte) (rows int) {
 	t.Helper()
 	w, g := parseRaCSV(want), parseRaCSV(got)
 	if !slices.Equal(w.header, g.header) {
 		t.Errorf("%s: header differs:\n  want %s\n  got  %s", name, strings.Join(w.header, ","), strings.Join(g.header, ","))
-		return 0, 0
+		return 0
 	}
 	if len(w.rows) != len(g.rows) {
 		t.Errorf("%s: %d rows, want %d", name, len(g.rows), len(w.rows))
@@ -759,8 +737,6 @@ func compareSrcidTyped(t *testing.T, name string, want, got []byte) (srcids, row
 		for c := range wr {
 			switch {
 			case wr[c] == gr[c]:
-			case srcidLabels[w.header[c]] && wr[c] == "0.0.0.0" && gr[c] == "0":
-				srcids++
 			default:
 				if bad[w.header[c]] == 0 {
 					first = append(first, fmt.Sprintf("%s row %d: want %q, got %q", w.header[c], r+1, wr[c], gr[c]))
@@ -772,7 +748,7 @@ func compareSrcidTyped(t *testing.T, name string, want, got []byte) (srcids, row
 	if len(bad) > 0 {
 		t.Errorf("%s: columns differ %v; first differences:\n  %s", name, bad, strings.Join(first, "\n  "))
 	}
-	return srcids, min(len(w.rows), len(g.rows))
+	return min(len(w.rows), len(g.rows))
 }
 
 // migrateRa5Fields is every field flowgate ra prints (ra 5's table), but

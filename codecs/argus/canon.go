@@ -176,7 +176,7 @@ func (e *enc) canonical(r *flow.Record, tv int, skip flow.Group) {
 			if r.Has&flow.HasSrcID != 0 {
 				sub |= 1
 				if t == flow.SrcIDNone {
-					t = flow.SrcIDInt
+					t = flow.SrcIDIPv4 // §9.3 step 3 (see convHdr)
 				}
 				switch t {
 				case flow.SrcIDIPv6, flow.SrcIDUUID:
@@ -508,7 +508,10 @@ func convHdr(h [4]byte, tv int, r *flow.Record) (out [4]byte, drop bool) {
 		switch h[0] {
 		case dsrTransport:
 			if h[2]&^0x10 == 0 {
-				h[2] |= byte(flow.SrcIDInt)
+				// §9.3 step 3: 5.x needs a type for the id. ra, 3.x
+				// and 5.x, prints an untyped 3.x id as an IPv4
+				// address, so IPv4 it is: it prints the same in both.
+				h[2] |= byte(flow.SrcIDIPv4)
 			}
 			if n >= 3 {
 				h[1] |= 0x03

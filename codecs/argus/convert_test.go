@@ -42,7 +42,7 @@ func values(rec flow.Record) string {
 	rec.Argus = flow.ArgusLayout{}
 	rec.Mgmt.Cookie, rec.Mgmt.Major, rec.Mgmt.ID = 0, 0, [16]byte{}
 	if rec.SrcID.Type == flow.SrcIDNone && rec.Has&flow.HasSrcID != 0 {
-		rec.SrcID.Type = flow.SrcIDInt // §9.3 step 3
+		rec.SrcID.Type = flow.SrcIDIPv4 // §9.3 step 3
 	}
 	return fmt.Sprintf("%+v", rec)
 }

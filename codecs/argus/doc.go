@@ -74,8 +74,9 @@
 // # Versions
 //
 // A Writer of the other version converts: 3.x to 5.x is lossless (§9.3:
-// MAR rewrite, transport qualifier 0 fixed, TCP v1 to v2, correlation
-// entries widened); 5.x to 3.x follows §9.4. Values 3.x cannot hold (a
+// MAR rewrite, an untyped source id (transport qualifier 0) typed IPv4,
+// as ra 3 and 5 print it, TCP v1 to v2, correlation entries widened);
+// 5.x to 3.x follows §9.4. Values 3.x cannot hold (a
 // 16-byte or Ethernet monitor id "srcid", the interface name "inf", ns
 // precision "stime"/"ltime"/"slasttime"/"dlasttime", the MSS "smss"/"dmss",
 // PSIZE histograms "psizehisto", encapsulation headers "encbuf", the inode

@@ -44,10 +44,11 @@ func sameValues(a, b *flow.Record) bool {
 	return true
 }
 
-// srcIDType is r's source id type, an untyped one as 5.x writes it.
+// srcIDType is r's source id type, an untyped (3.x) one as 5.x writes it:
+// IPv4, as ra prints it (codecs/argus convHdr).
 func srcIDType(r *flow.Record) flow.SrcIDType {
 	if r.SrcID.Type == flow.SrcIDNone && r.Has&flow.HasSrcID != 0 {
-		return flow.SrcIDInt
+		return flow.SrcIDIPv4
 	}
 	return r.SrcID.Type
 }

@@ -25,7 +25,7 @@ func TestSameValues(t *testing.T) {
 	a, b := mk(), mk()
 	b.Argus.Version, b.Argus.Major = 5, 5 // encoding details
 	b.Mgmt.Cookie = 0xE57150CB
-	a.SrcID.Type, b.SrcID.Type = flow.SrcIDNone, flow.SrcIDInt // §9.3 step 3
+	a.SrcID.Type, b.SrcID.Type = flow.SrcIDNone, flow.SrcIDIPv4 // §9.3 step 3
 	before := fmt.Sprintf("%+v %+v", *a, *b)
 	if !sameValues(a, b) {
 		t.Fatal("equal values compare apart")
@@ -40,7 +40,7 @@ func TestSameValues(t *testing.T) {
 		"extras": func(r *flow.Record) { r.Extra = nil },
 		"last":   func(r *flow.Record) { r.Last-- },
 		"addr":   func(r *flow.Record) { r.Key.Dst = netip.MustParseAddr("192.0.2.3") },
-		"srcid":  func(r *flow.Record) { r.SrcID.Type = flow.SrcIDIPv4 },
+		"srcid":  func(r *flow.Record) { r.SrcID.Type = flow.SrcIDInt },
 		"seq":    func(r *flow.Record) { r.Seq++ },
 	} {
 		c := mk()

@@ -47,12 +47,7 @@ type Entry struct {
 	First     *time.Time       `json:"first,omitempty"` // earliest flow start
 	Last      *time.Time       `json:"last,omitempty"`  // latest flow end
 	Lost      map[string]int64 `json:"lost,omitempty"`  // --to 3: values 3.x cannot hold, per ra field name
-	// Changed counts values carried but written otherwise: "srcid_type",
-	// a 3.x source id without a type (argus without -e) written as INT,
-	// as 5.x needs one (argus-format §9.3 step 3); ra 3 then prints
-	// it as a number, not a dotted address.
-	Changed map[string]int64 `json:"changed,omitempty"`
-	Error   string           `json:"error,omitempty"`
+	Error     string           `json:"error,omitempty"`
 	// Pending marks the line written in place before the output's
 	// rename: the input may be gone, the output's line not yet written.
 	Pending bool `json:"pending,omitempty"`
@@ -140,7 +135,7 @@ func migrateFile(j job, o *Options, prog *progress) Entry {
 		e.Result, e.Error = Failed, err.Error()
 		return e
 	}
-	var first, last, decoded, untyped int64
+	var first, last, decoded int64
 	for {
 		rec := vw.slot()
 		err := rd.Decode(rec)
@@ -163,9 +158,6 @@ func migrateFile(j job, o *Options, prog *progress) Entry {
 		}
 		vw.keep(rec)
 		decoded++
-		if rd.Version() == 3 && rec.Has&flow.HasSrcID != 0 && rec.SrcID.Type == flow.SrcIDNone {
-			untyped++
-		}
 		if rec.Type&0x80 == 0 {
 			if rec.Start != 0 && (first == 0 || rec.Start < first) {
 				first = rec.Start
@@ -221,9 +213,6 @@ func migrateFile(j job, o *Options, prog *progress) Entry {
 	}
 	if len(lost) > 0 {
 		e.Lost = lost
-	}
-	if untyped > 0 {
-		e.Changed = map[string]int64{"srcid_type": untyped}
 	}
 	// Read back from disk: the file's bytes, the stream in them, and the
 	// records framed in it, against what was written.

@@ -45,7 +45,6 @@ type Summary struct {
 	Files, Migrated, Truncated, Copied, Skipped, Failed, Resumed int
 	Records, Bytes                                               int64
 	Lost                                                         map[string]int64 // --to 3, in total
-	Changed                                                      map[string]int64 // in total (Entry.Changed)
 	Entries                                                      []Entry          // this run's, in path order (resumed files not included)
 }
 
@@ -153,7 +152,7 @@ func Run(ctx context.Context, src, dst string, o Options) (*Summary, error) {
 		}
 	}
 	var jobs []job
-	sum := &Summary{Lost: map[string]int64{}, Changed: map[string]int64{}}
+	sum := &Summary{Lost: map[string]int64{}}
 	renamed := 0 // in place, outputs of an earlier run under a new name
 	walk := func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -256,9 +255,6 @@ func Run(ctx context.Context, src, dst string, o Options) (*Summary, error) {
 		sum.Bytes += e.InSize
 		for k, v := range e.Lost {
 			sum.Lost[k] += v
-		}
-		for k, v := range e.Changed {
-			sum.Changed[k] += v
 		}
 		prog.fileDone(e)
 	}

@@ -96,7 +96,7 @@ func readValues(t testing.TB, name string) ([]string, int) {
 		r.Argus = flow.ArgusLayout{}
 		r.Mgmt.Cookie, r.Mgmt.Major, r.Mgmt.ID = 0, 0, [16]byte{}
 		if r.SrcID.Type == flow.SrcIDNone && r.Has&flow.HasSrcID != 0 {
-			r.SrcID.Type = flow.SrcIDInt
+			r.SrcID.Type = flow.SrcIDIPv4
 		}
 		out = append(out, fmt.Sprintf("%+v", r))
 	}

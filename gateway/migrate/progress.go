@@ -111,9 +111,6 @@ func (p *progress) finish(s *Summary) {
 	fmt.Fprintf(p.w, "migrate: %d files: %d migrated, %d truncated (migrated up to the cut), %d copied (already %s), %d not Argus (skipped), %d failed, %d done before\n",
 		s.Files, s.Migrated, s.Truncated, s.Copied, "in the target version", s.Skipped, s.Failed, s.Resumed)
 	fmt.Fprintf(p.w, "migrate: %s records, %s read in %s: %s records/s\n", count(s.Records), size(s.Bytes), el.Round(time.Millisecond), count(int64(float64(s.Records)/max(el.Seconds(), 1e-9))))
-	if n := s.Changed["srcid_type"]; n > 0 {
-		fmt.Fprintf(p.w, "migrate: %d records had a source id without a type (argus without -e): written as INT, which 5.x needs; ra 3 prints it as a number (per file in the manifest)\n", n)
-	}
 	if len(s.Lost) > 0 {
 		keys := make([]string, 0, len(s.Lost))
 		for k := range s.Lost {
