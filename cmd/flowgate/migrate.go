@@ -83,6 +83,7 @@ failed.`,
 	f := cmd.Flags()
 	f.IntVar(&o.To, "to", 5, "target Argus major `VERSION`: 5, or 3 for tools that read only 3.x")
 	f.StringVar(&o.Compress, "compress", "", "output compression: gzip, bzip2, xz, zstd or none (default: each file's own)")
+	f.IntVar(&o.Level, "level", 0, "output compression `LEVEL`, 1 (fastest) to 9 (smallest), as gzip -1 … -9 (default: the compressor's own, about gzip -6's size)")
 	f.IntVarP(&o.Jobs, "jobs", "j", 0, "files at once (default: the number of cores)")
 	f.BoolVar(&inPlace, "in-place", false, "replace each file under SRC once its new version is verified")
 	f.BoolVar(&verify, "verify", false, "re-check a finished migration in DST against its manifest")

@@ -76,19 +76,44 @@ func decompress(br *bufio.Reader, c string) (io.Reader, func(), error) {
 	return br, func() {}, nil
 }
 
-// compressor writes w compressed as c. The header carries no name or
-// time, so that the same records give the same bytes (a rerun after a
-// crash writes the file it would have written).
-func compressor(w io.Writer, c string) (io.WriteCloser, error) {
+// MaxLevel is the highest --level: 1 is the fastest, 9 the smallest, as
+// gzip, bzip2 and xz take it (-1 … -9).
+const MaxLevel = 9
+
+// xzDict are the dictionary sizes of xz's presets -1 … -9.
+var xzDict = [MaxLevel + 1]int{1: 1 << 20, 2: 2 << 20, 3: 4 << 20, 4: 4 << 20, 5: 8 << 20, 6: 8 << 20, 7: 16 << 20, 8: 32 << 20, 9: 64 << 20}
+
+// compressor writes w compressed as c, at level (1 … MaxLevel; 0 is the
+// compressor's default). The header carries no name or time, so that the
+// same records give the same bytes (a rerun after a crash writes the file
+// it would have written).
+func compressor(w io.Writer, c string, level int) (io.WriteCloser, error) {
+	if level < 0 || level > MaxLevel {
+		return nil, fmt.Errorf("migrate: level %d: want 1 to %d", level, MaxLevel)
+	}
 	switch c {
 	case Gzip:
-		return gzip.NewWriterLevel(w, gzip.DefaultCompression)
+		if level == 0 {
+			level = gzip.DefaultCompression
+		}
+		return gzip.NewWriterLevel(w, level)
 	case Bzip2:
-		return dbzip2.NewWriter(w, &dbzip2.WriterConfig{Level: dbzip2.DefaultCompression})
+		if level == 0 {
+			level = dbzip2.DefaultCompression
+		}
+		return dbzip2.NewWriter(w, &dbzip2.WriterConfig{Level: level})
 	case XZ:
-		return xz.NewWriter(w)
+		if level == 0 {
+			return xz.NewWriter(w)
+		}
+		return xz.WriterConfig{DictCap: xzDict[level]}.NewWriter(w)
 	case Zstd:
-		return zstd.NewWriter(w, zstd.WithEncoderConcurrency(1))
+		opts := []zstd.EOption{zstd.WithEncoderConcurrency(1)}
+		if level != 0 {
+			// zstd's own levels 1 … 9 (its 4 speeds: 1–2, 3–5, 6–9).
+			opts = append(opts, zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(level)))
+		}
+		return zstd.NewWriter(w, opts...)
 	case None:
 		return nopCloser{w}, nil
 	}

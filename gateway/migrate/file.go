@@ -37,6 +37,7 @@ type Entry struct {
 	From      int              `json:"from,omitempty"` // Argus major version in and out
 	To        int              `json:"to,omitempty"`
 	Compress  string           `json:"compress,omitempty"` // of the output
+	Level     int              `json:"level,omitempty"`    // --level of the output's compression (0: its default)
 	InSHA256  string           `json:"in_sha256,omitempty"`
 	OutSHA256 string           `json:"out_sha256,omitempty"`
 	InSize    int64            `json:"in_size"`
@@ -98,7 +99,7 @@ func migrateFile(j job, o *Options, prog *progress) Entry {
 	if o.Compress != "" {
 		outComp = o.Compress
 	}
-	e.Compress = outComp
+	e.Compress, e.Level = outComp, o.Level
 	e.Out = rename(j.rel, comp, outComp)
 	final := filepath.Join(o.dstRoot, filepath.FromSlash(e.Out))
 	if rd.Version() == o.To && outComp == comp {
@@ -118,7 +119,7 @@ func migrateFile(j job, o *Options, prog *progress) Entry {
 	}()
 	hout := sha256.New()
 	bw := bufio.NewWriterSize(io.MultiWriter(out, hout), 256<<10)
-	zw, err := compressor(bw, outComp)
+	zw, err := compressor(bw, outComp, o.Level)
 	if err != nil {
 		e.Result, e.Error = Failed, err.Error()
 		return e

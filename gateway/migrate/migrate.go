@@ -26,8 +26,12 @@ var ErrBusy = errors.New("migrate: another migration is running into this destin
 type Options struct {
 	To       int    // target major version: 5 (default) or 3
 	Compress string // output compression: "" keeps each file's, or None, Gzip, Bzip2, XZ, Zstd
-	Jobs     int    // files at once (0: the number of cores)
-	InPlace  bool   // DST is SRC: each file is replaced once its new version is verified
+	// Level is the output compression's level, 1 (fastest) … MaxLevel
+	// (smallest); 0 is each compressor's default (gzip's: about gzip -6's
+	// size).
+	Level   int
+	Jobs    int  // files at once (0: the number of cores)
+	InPlace bool // DST is SRC: each file is replaced once its new version is verified
 	// Progress gets a progress bar (Bar) or a line every few seconds,
 	// and the summary; nil for none.
 	Progress io.Writer
@@ -67,6 +71,9 @@ func Run(ctx context.Context, src, dst string, o Options) (*Summary, error) {
 	}
 	if !ValidCompress(o.Compress) {
 		return nil, fmt.Errorf("migrate: --compress %q: want gzip, bzip2, xz, zstd or none", o.Compress)
+	}
+	if o.Level < 0 || o.Level > MaxLevel || o.Level != 0 && o.Compress == None {
+		return nil, fmt.Errorf("migrate: --level %d: want 1 to %d, with a compression", o.Level, MaxLevel)
 	}
 	if o.Jobs <= 0 {
 		o.Jobs = runtime.NumCPU()

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -423,5 +424,71 @@ func TestBusy(t *testing.T) {
 	}
 	if _, err := Run(context.Background(), src, dst, Options{}); !errors.Is(err, ErrBusy) && runtime.GOOS != "windows" {
 		t.Fatalf("err = %v, want ErrBusy", err)
+	}
+}
+
+// TestLevel: --level reaches each compressor. A gzip output at level 1
+// says "fastest" in its header and at 9 "maximum compression" (RFC 1952
+// XFL 4 and 2), and is larger; xz at 1 and 9 has the LZMA2 dictionary
+// byte the xz tool writes at -1 and -9 (1 MiB 0x10, 64 MiB 0x1c: `echo |
+// xz -1 | xxd`); the records are the same in both; the manifest
+// keeps the level. A level out of range, or without a compression, is
+// refused.
+func TestLevel(t *testing.T) {
+	src := t.TempDir()
+	var data []byte
+	for _, f := range corpusArgus(t, "v3full") {
+		if b, _ := os.ReadFile(f); len(b) > len(data) {
+			data = b
+		}
+	}
+	if err := os.WriteFile(filepath.Join(src, "a.out"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	type out struct {
+		b    []byte
+		vals []string
+	}
+	run := func(c string, level int) out {
+		dst := t.TempDir()
+		s, err := Run(context.Background(), src, dst, Options{Compress: c, Level: level})
+		if err != nil || s.Failed != 0 || len(s.Entries) != 1 {
+			t.Fatalf("%s %d: %+v %v", c, level, s, err)
+		}
+		e := s.Entries[0]
+		if e.Level != level || e.Compress != c {
+			t.Errorf("%s %d: manifest says %s level %d", c, level, e.Compress, e.Level)
+		}
+		name := filepath.Join(dst, filepath.FromSlash(e.Out))
+		b, _ := os.ReadFile(name)
+		vals, _ := readValues(t, name)
+		return out{b, vals}
+	}
+	g1, g9 := run(Gzip, 1), run(Gzip, 9)
+	if g1.b[8] != 4 || g9.b[8] != 2 {
+		t.Errorf("gzip XFL: level 1 %d (want 4), level 9 %d (want 2)", g1.b[8], g9.b[8])
+	}
+	if len(g1.b) <= len(g9.b) {
+		t.Errorf("gzip: level 1 %d bytes, level 9 %d", len(g1.b), len(g9.b))
+	}
+	if !slices.Equal(g1.vals, g9.vals) || len(g1.vals) == 0 {
+		t.Errorf("gzip: levels 1 and 9 give other records (%d, %d)", len(g1.vals), len(g9.vals))
+	}
+	// xz: stream header (12 bytes), block header size byte, flags, then
+	// the LZMA2 filter: id 0x21, properties size 1, dictionary byte.
+	dictByte := func(b []byte) byte {
+		i := bytes.Index(b[12:64], []byte{0x21, 0x01})
+		if i < 0 {
+			t.Fatalf("xz: no LZMA2 filter flags in % x", b[:64])
+		}
+		return b[12+i+2]
+	}
+	if d1, d9 := dictByte(run(XZ, 1).b), dictByte(run(XZ, 9).b); d1 != 0x10 || d9 != 0x1c {
+		t.Errorf("xz dictionary byte: level 1 %#x (want 0x10), level 9 %#x (want 0x1c)", d1, d9)
+	}
+	for _, o := range []Options{{Level: 10}, {Level: -1}, {Level: 3, Compress: None}} {
+		if _, err := Run(context.Background(), src, t.TempDir(), o); err == nil {
+			t.Errorf("%+v: no error", o)
+		}
 	}
 }
