@@ -6,7 +6,7 @@
 # the same tree (`ra -r IN -w - | gzip`, 2 at a time): the real tool's cost
 # of reading and writing the same records, which verifies nothing.
 #
-#   scripts/bench-migrate.sh             FILES=200 RECORDS=25000 RUNS=3
+#   scripts/bench-migrate.sh             FILES=200 RECORDS=25000 RUNS=3 LEVEL= (--level)
 #
 # Prints records/s (wall) and CPU seconds (user+sys) of each run.
 set -euo pipefail
@@ -33,7 +33,7 @@ echo "== bench-migrate $(date -u +%FT%TZ) on $(nproc) cores, load $(cut -d' ' -f
 rate() { awk -v n="$total" -v s="$1" 'BEGIN { printf "%.0f", n / s }'; }
 for r in $(seq "$RUNS"); do
 	rm -rf "$WORK/out"
-	/usr/bin/time -f "%e %U %S" -o "$WORK/time" "$WORK/bin/flowgate" migrate -q "$tree" "$WORK/out"
+	/usr/bin/time -f "%e %U %S" -o "$WORK/time" "$WORK/bin/flowgate" migrate -q ${LEVEL:+--level "$LEVEL"} "$tree" "$WORK/out"
 	read -r wall user sys <"$WORK/time"
 	echo "flowgate migrate  run $r: ${wall} s, $(rate "$wall") records/s, cpu $(awk -v u="$user" -v s="$sys" 'BEGIN{print u+s}') s"
 done

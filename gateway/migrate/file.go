@@ -18,6 +18,7 @@ import (
 	"github.com/flowgate/flowgate/codecs"
 	"github.com/flowgate/flowgate/codecs/argus"
 	"github.com/flowgate/flowgate/flow"
+	"github.com/klauspost/compress/gzip"
 )
 
 // Results of a file, as the manifest names them.
@@ -70,8 +71,44 @@ type job struct {
 	info     os.FileInfo
 }
 
+// scratch is a worker's buffers, kept from file to file: made anew for
+// each of many small files, they kept the collector busy.
+type scratch struct {
+	in, back *bufio.Reader
+	out      *bufio.Writer
+	gz       *gzip.Writer // at gzLevel
+	gzLevel  int
+	pending  []flow.Record // the verifier's queue
+	arena    []byte
+}
+
+const bufSize = 256 << 10
+
+// reader returns *p reading from r, made on first use.
+func reader(p **bufio.Reader, r io.Reader) *bufio.Reader {
+	if *p == nil {
+		*p = bufio.NewReaderSize(r, bufSize)
+	} else {
+		(*p).Reset(r)
+	}
+	return *p
+}
+
+// compressor is compressor(w, c, level), with the worker's gzip state.
+func (s *scratch) compressor(w io.Writer, c string, level int) (io.WriteCloser, error) {
+	if c != Gzip || s.gz == nil || s.gzLevel != level {
+		zw, err := compressor(w, c, level)
+		if g, ok := zw.(*gzip.Writer); ok {
+			s.gz, s.gzLevel = g, level
+		}
+		return zw, err
+	}
+	s.gz.Reset(w) // a fresh header: no name, no time
+	return s.gz, nil
+}
+
 // migrateFile migrates one file; the entry says what became of it.
-func migrateFile(j job, o *Options, prog *progress) Entry {
+func migrateFile(j job, o *Options, prog *progress, s *scratch) Entry {
 	e := Entry{Path: j.rel, InSize: j.info.Size(), MTime: j.info.ModTime().UTC()}
 	f, err := os.Open(j.src)
 	if err != nil {
@@ -81,7 +118,7 @@ func migrateFile(j job, o *Options, prog *progress) Entry {
 	defer f.Close()
 	hin := sha256.New()
 	cr := &countReader{r: io.TeeReader(f, hin), prog: prog}
-	br := bufio.NewReaderSize(cr, 256<<10)
+	br := reader(&s.in, cr)
 	comp := sniff(br)
 	dr, closeDr, err := decompress(br, comp)
 	if err != nil {
@@ -118,13 +155,19 @@ func migrateFile(j job, o *Options, prog *progress) Entry {
 		}
 	}()
 	hout := sha256.New()
-	bw := bufio.NewWriterSize(io.MultiWriter(out, hout), 256<<10)
-	zw, err := compressor(bw, outComp, o.Level)
+	if s.out == nil {
+		s.out = bufio.NewWriterSize(io.MultiWriter(out, hout), bufSize)
+	} else {
+		s.out.Reset(io.MultiWriter(out, hout))
+	}
+	bw := s.out
+	zw, err := s.compressor(bw, outComp, o.Level)
 	if err != nil {
 		e.Result, e.Error = Failed, err.Error()
 		return e
 	}
-	vw := &verifier{dst: zw, raw: crc32.New(castagnoli), to: o.To}
+	vw := &verifier{dst: zw, raw: crc32.New(castagnoli), to: o.To, pending: s.pending[:0], arena: s.arena[:0]}
+	defer func() { s.pending, s.arena = vw.pending, vw.arena }()
 	var lost map[string]int64
 	var wopts []argus.Option
 	if o.To == 3 {
@@ -217,7 +260,7 @@ func migrateFile(j job, o *Options, prog *progress) Entry {
 	}
 	// Read back from disk: the file's bytes, the stream in them, and the
 	// records framed in it, against what was written.
-	size, err := readBack(tmp, e.OutSHA256, vw.raw.Sum32(), vw.records)
+	size, err := readBack(tmp, e.OutSHA256, vw.raw.Sum32(), vw.records, &s.back)
 	if err != nil {
 		os.Remove(tmp)
 		e.Result, e.Error = Failed, err.Error()
@@ -345,7 +388,7 @@ func syncDir(dir string) {
 // readBack reads a written file from disk: its sha256, then its
 // decompressed stream's sha256 and records (framed by their length
 // words), against what the writer produced.
-func readBack(name, fileSum string, rawSum uint32, records int64) (int64, error) {
+func readBack(name, fileSum string, rawSum uint32, records int64, buf **bufio.Reader) (int64, error) {
 	f, err := os.Open(name)
 	if err != nil {
 		return 0, err
@@ -353,7 +396,7 @@ func readBack(name, fileSum string, rawSum uint32, records int64) (int64, error)
 	defer f.Close()
 	hf := sha256.New()
 	cr := &countReader{r: io.TeeReader(f, hf)}
-	br := bufio.NewReaderSize(cr, 256<<10)
+	br := reader(buf, cr)
 	dr, closeDr, err := decompress(br, sniff(br))
 	if err != nil {
 		return 0, fmt.Errorf("%w: %s: %v", ErrVerify, name, err)

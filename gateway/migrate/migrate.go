@@ -279,8 +279,9 @@ func Run(ctx context.Context, src, dst string, o Options) (*Summary, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var s scratch
 			for j := range ch {
-				e := migrateFile(j, &o, prog)
+				e := migrateFile(j, &o, prog, &s)
 				if o.InPlace && e.ok() && e.Out != e.Path {
 					// The new file is verified and in place: the old
 					// one goes.
