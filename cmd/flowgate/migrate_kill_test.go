@@ -45,7 +45,8 @@ const (
 )
 
 // killRunFile reports the files of migrate's own runs at the top of DST:
-// the manifest (rewritten by every run) and its lock (made by the first).
+// the manifest (rewritten by every run) and its lock (there while a run
+// is, and after a kill).
 func killRunFile(p string) bool { return p == killManifest || p == killLock }
 
 // killInput is one file of the input tree, as the test wrote it.

@@ -108,14 +108,11 @@ func Run(ctx context.Context, src, dst string, o Options) (*Summary, error) {
 	mpath := filepath.Join(dst, ManifestName)
 	// The lock is on a file of its own: the manifest is replaced (renamed
 	// over) at the end of a run.
-	lf, err := os.OpenFile(mpath+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	lf, err := lockDst(mpath + ".lock")
 	if err != nil {
 		return nil, err
 	}
-	defer lf.Close()
-	if err := lock(lf); err != nil {
-		return nil, err
-	}
+	defer unlockDst(lf)
 	done, err := readManifest(mpath)
 	if err != nil {
 		return nil, err
@@ -402,4 +399,35 @@ func writeManifest(name string, entries map[string]Entry) error {
 		os.Remove(tmp)
 	}
 	return err
+}
+
+// lockDst takes a run's lock, an flock on the file name, made if need be.
+// The file goes at the end of the run (unlockDst), so a run may have
+// opened it just before: its lock is then on a file no longer there, and
+// it opens the file anew.
+func lockDst(name string) (*os.File, error) {
+	for range 10 {
+		f, err := os.OpenFile(name, os.O_CREATE|os.O_RDWR, 0o644)
+		if err != nil {
+			return nil, err
+		}
+		if err := lock(f); err != nil {
+			f.Close()
+			return nil, err
+		}
+		held, err1 := f.Stat()
+		now, err2 := os.Stat(name)
+		if err1 == nil && err2 == nil && os.SameFile(held, now) {
+			return f, nil
+		}
+		f.Close()
+	}
+	return nil, fmt.Errorf("%w: %s keeps changing", ErrBusy, name)
+}
+
+// unlockDst removes the lock file, then lets go of the lock: a tree
+// migrated to the end holds no file of the run's but its manifest.
+func unlockDst(f *os.File) {
+	os.Remove(f.Name())
+	f.Close()
 }

@@ -410,7 +410,8 @@ func FuzzMigrateFile(f *testing.F) {
 	})
 }
 
-// TestBusy: a second run into a DST another run holds is refused.
+// TestBusy: a second run into a DST another run holds is refused; a lock
+// on a lock file since removed holds nothing.
 func TestBusy(t *testing.T) {
 	src, dst := t.TempDir(), t.TempDir()
 	buildTree(t, src)
@@ -424,6 +425,26 @@ func TestBusy(t *testing.T) {
 	}
 	if _, err := Run(context.Background(), src, dst, Options{}); !errors.Is(err, ErrBusy) && runtime.GOOS != "windows" {
 		t.Fatalf("err = %v, want ErrBusy", err)
+	}
+	// The holder ends: it removes the file, then lets go. A run that
+	// opened the file before the removal and locks it after must not run
+	// beside one that takes the new file: the lock is on the file there.
+	stale, err := os.Open(f.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stale.Close()
+	unlockDst(f)
+	if err := lock(stale); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Run(context.Background(), src, dst, Options{})
+	if err != nil || s.Failed != 0 || s.Migrated == 0 {
+		t.Fatalf("after the holder: %+v %v", s, err)
+	}
+	// A finished run leaves its manifest and no lock file.
+	if _, err := os.Stat(filepath.Join(dst, ManifestName+".lock")); !os.IsNotExist(err) {
+		t.Errorf("lock file after the run: %v", err)
 	}
 }
 
