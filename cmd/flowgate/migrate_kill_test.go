@@ -591,29 +591,45 @@ func (k *killPlan) run(t *testing.T, rng *rand.Rand) killStats {
 	return st
 }
 
-// done counts, in a manifest's entries, the inputs verified (and their
-// bytes), and the files a rerun skips: the entries verified, less those
-// of a file that is itself another entry's output (in place with a new
-// name; migrate does not take its outputs for inputs).
+// done counts, in a manifest's entries, the inputs done (and their
+// bytes), and the files a rerun skips: the entries done, less those of a
+// file that is itself another entry's output (in place with a new name;
+// migrate does not take its outputs for inputs).
 func (k *killPlan) done(entries map[string]killEntry) (inputs int, bytes int64, skip int) {
 	for _, in := range k.inputs {
-		if entries[in.rel].ok() {
+		if k.finished(entries[in.rel]) {
 			inputs++
 			bytes += in.size
 		}
 	}
 	outputs := map[string]bool{}
 	for _, e := range entries {
-		if e.ok() && e.Out != e.Path {
+		if k.finished(e) && e.Out != e.Path {
 			outputs[e.Out] = true
 		}
 	}
 	for p, e := range entries {
-		if e.ok() && !outputs[p] {
+		if k.finished(e) && !outputs[p] {
 			skip++
 		}
 	}
 	return inputs, bytes, skip
+}
+
+// finished reports whether an entry's file is done: verified, or, in
+// place, killed between its pending line and its verified one with the
+// new file already renamed into place (its sha256 there), which a rerun
+// finishes without redoing.
+func (k *killPlan) finished(e killEntry) bool {
+	if e.ok() {
+		return true
+	}
+	if !e.Pending || e.Out == "" || e.OutSHA == "" {
+		return false
+	}
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(k.manifest), filepath.FromSlash(e.Out)))
+	sum := sha256.Sum256(b)
+	return err == nil && hex.EncodeToString(sum[:]) == e.OutSHA
 }
 
 func TestMigrateKill(t *testing.T) {
