@@ -136,12 +136,13 @@ func migrateFile(j job, o *Options, prog *progress, s *scratch) Entry {
 	if o.Compress != "" {
 		outComp = o.Compress
 	}
-	e.Compress, e.Level = outComp, o.Level
+	e.Compress = outComp
 	e.Out = rename(j.rel, comp, outComp)
 	final := filepath.Join(o.dstRoot, filepath.FromSlash(e.Out))
 	if rd.Version() == o.To && outComp == comp {
-		return copyFile(j, f, e, final, prog)
+		return copyFile(j, f, e, final, prog) // as it is: no level of ours
 	}
+	e.Level = o.Level
 	out, tmp, err := createTmp(final, j.info)
 	if err != nil {
 		e.Result, e.Error = Failed, err.Error()
