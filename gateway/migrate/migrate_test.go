@@ -507,6 +507,14 @@ func TestLevel(t *testing.T) {
 	if d1, d9 := dictByte(run(XZ, 1).b), dictByte(run(XZ, 9).b); d1 != 0x10 || d9 != 0x1c {
 		t.Errorf("xz dictionary byte: level 1 %#x (want 0x10), level 9 %#x (want 0x1c)", d1, d9)
 	}
+	// A file already 5.x in its compression is copied as it is: no level.
+	v5 := t.TempDir()
+	b5, _ := os.ReadFile(corpusArgus(t, "v5full")[0])
+	os.WriteFile(filepath.Join(v5, "b.out.gz"), compressBytes(t, b5, Gzip), 0o644)
+	if s, err := Run(context.Background(), v5, t.TempDir(), Options{Level: 9}); err != nil || len(s.Entries) != 1 ||
+		s.Entries[0].Result != Copied || s.Entries[0].Level != 0 {
+		t.Errorf("5.x gzip at --level 9: %+v %v, want copied without a level", s, err)
+	}
 	for _, o := range []Options{{Level: 10}, {Level: -1}, {Level: 3, Compress: None}} {
 		if _, err := Run(context.Background(), src, t.TempDir(), o); err == nil {
 			t.Errorf("%+v: no error", o)
