@@ -37,6 +37,9 @@ for r in $(seq "$RUNS"); do
 	read -r wall user sys <"$WORK/time"
 	echo "flowgate migrate  run $r: ${wall} s, $(rate "$wall") records/s, cpu $(awk -v u="$user" -v s="$sys" 'BEGIN{print u+s}') s"
 done
+# The floor: the same run's gzip work alone (inflate, deflate, read-back
+# inflate), no Argus work.
+go run ./conformance/tools/gzipfloor -in "$tree" -out "$WORK/out" ${LEVEL:+-level "$LEVEL"}
 if command -v ra >/dev/null; then
 	for r in $(seq "$RUNS"); do
 		rm -rf "$WORK/ra" && mkdir -p "$WORK/ra"
