@@ -38,6 +38,18 @@ func readZeek(t testing.TB, data []byte) []flow.Record {
 
 // splitLog cuts a conn.log into its header lines (before the first
 // record), its record lines and its trailer ('#' lines after them).
+// conn18 is the corpus conn.log the follow tests write, grow and rotate:
+// the records codecs/zeek reads from it, and its header, lines and trailer.
+func conn18(t testing.TB) (want []flow.Record, hdr []byte, lines [][]byte, trailer []byte) {
+	t.Helper()
+	data, err := os.ReadFile(corpus(t, "zeek/slips/test18-malicious-ctu-sme-11-win/zeek-labeled/conn.log.labeled"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr, lines, trailer = splitLog(data)
+	return readZeek(t, data), hdr, lines, trailer
+}
+
 func splitLog(data []byte) (hdr []byte, lines [][]byte, trailer []byte) {
 	for _, l := range bytes.SplitAfter(data, []byte{'\n'}) {
 		switch {
@@ -183,12 +195,7 @@ func TestFollowZeekRotation(t *testing.T) {
 
 // A log truncated in place (copytruncate) is read again from its start.
 func TestFollowZeekTruncate(t *testing.T) {
-	data, err := os.ReadFile(corpus(t, "zeek/slips/test18-malicious-ctu-sme-11-win/zeek-labeled/conn.log.labeled"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := readZeek(t, data)
-	hdr, lines, _ := splitLog(data)
+	want, hdr, lines, _ := conn18(t)
 	path := filepath.Join(t.TempDir(), "conn.log")
 	w := &logWriter{t: t, path: path}
 	w.open()
@@ -222,12 +229,7 @@ func TestFollowZeekTruncate(t *testing.T) {
 // A bad line in a followed log is counted with the file and the line's
 // byte offset; every other record is kept, with the header still known.
 func TestFollowZeekBadLine(t *testing.T) {
-	data, err := os.ReadFile(corpus(t, "zeek/slips/test18-malicious-ctu-sme-11-win/zeek-labeled/conn.log.labeled"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := readZeek(t, data)
-	hdr, lines, trailer := splitLog(data)
+	want, hdr, lines, trailer := conn18(t)
 	path := filepath.Join(t.TempDir(), "conn.log")
 	var log []byte
 	log = append(log, hdr...)
@@ -388,12 +390,7 @@ func FuzzZeekFeed(f *testing.F) {
 func TestFollowRestart(t *testing.T) {
 	defer func(d time.Duration) { followSave = d }(followSave)
 	followSave = 0
-	data, err := os.ReadFile(corpus(t, "zeek/slips/test18-malicious-ctu-sme-11-win/zeek-labeled/conn.log.labeled"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := readZeek(t, data)
-	hdr, lines, _ := splitLog(data)
+	want, hdr, lines, _ := conn18(t)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "conn.log")
 	w := &logWriter{t: t, path: path}
@@ -460,12 +457,7 @@ func TestFollowRestart(t *testing.T) {
 func TestFollowSyncFailure(t *testing.T) {
 	defer func(d time.Duration) { followSave = d }(followSave)
 	followSave = 0
-	data, err := os.ReadFile(corpus(t, "zeek/slips/test18-malicious-ctu-sme-11-win/zeek-labeled/conn.log.labeled"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := readZeek(t, data)
-	hdr, lines, _ := splitLog(data)
+	want, hdr, lines, _ := conn18(t)
 	path := filepath.Join(t.TempDir(), "conn.log")
 	log := append(bytes.Clone(hdr), bytes.Join(lines, nil)...)
 	os.WriteFile(path, log, 0o644)
