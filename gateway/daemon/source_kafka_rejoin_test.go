@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/flowgate/flowgate/flow"
-	"github.com/flowgate/flowgate/gateway/kafka"
 )
 
 // ackEmitter counts a record delivered only when a Sync after its Emit
@@ -58,20 +57,8 @@ func (e *ackEmitter) count() int {
 func TestKafkaSourceRejoin(t *testing.T) {
 	const n = 300
 	addrs := kafkaCluster(t, "rejoin")
-	p, err := kafka.NewProducer(kafka.ProducerConfig{Brokers: addrs, Topic: "rejoin", Format: kafka.FormatJSON})
-	if err != nil {
-		t.Fatal(err)
-	}
-	recs := make([]flow.Record, n)
-	for i := range recs {
-		recs[i].Type, recs[i].Seq, recs[i].Has = flow.TypeFlow, uint32(i+1), flow.HasSeq
-		recs[i].Key.Proto = 17
-	}
 	ctx := context.Background()
-	if err := p.Produce(ctx, recs); err != nil {
-		t.Fatal(err)
-	}
-	p.Close(ctx)
+	produceNumbered(t, addrs, "rejoin", n)
 
 	src, err := newKafkaSource(kafkaSourceCfg(addrs, "rejoin", "rj"), Env{Pipeline: "p"})
 	if err != nil {

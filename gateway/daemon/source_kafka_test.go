@@ -99,22 +99,8 @@ func runSource(t *testing.T, cfg config.Source, e *syncEmitter, stop func(failed
 func TestKafkaSource(t *testing.T) {
 	const n = 500
 	addrs := kafkaCluster(t, "src")
-	p, err := kafka.NewProducer(kafka.ProducerConfig{Brokers: addrs, Topic: "src", Format: kafka.FormatJSON})
-	if err != nil {
-		t.Fatal(err)
-	}
-	recs := make([]flow.Record, n)
-	for i := range recs {
-		recs[i].Type, recs[i].Seq, recs[i].Has = flow.TypeFlow, uint32(i+1), flow.HasSeq
-		recs[i].Key.Proto = 17
-	}
 	ctx := context.Background()
-	if err := p.Produce(ctx, recs); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
+	produceNumbered(t, addrs, "src", n)
 	cl, _ := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.DefaultProduceTopic("src"))
 	bad := &kgo.Record{Value: []byte(`{"seq":`), Headers: []kgo.RecordHeader{{Key: kafka.HeaderFormat, Value: []byte("json")}}}
 	if err := cl.ProduceSync(ctx, bad).FirstErr(); err != nil {
@@ -181,5 +167,25 @@ func runSourceFor(t *testing.T, cfg config.Source, e *syncEmitter, deadline time
 	defer cancel()
 	if err := src.Run(ctx, e); err != nil {
 		t.Fatalf("run: %v", err)
+	}
+}
+
+// produceNumbered puts n JSON flow records numbered 1 … n (Seq) on topic.
+func produceNumbered(t *testing.T, addrs []string, topic string, n int) {
+	t.Helper()
+	p, err := kafka.NewProducer(kafka.ProducerConfig{Brokers: addrs, Topic: topic, Format: kafka.FormatJSON})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := make([]flow.Record, n)
+	for i := range recs {
+		recs[i].Type, recs[i].Seq, recs[i].Has = flow.TypeFlow, uint32(i+1), flow.HasSeq
+		recs[i].Key.Proto = 17
+	}
+	if err := p.Produce(context.Background(), recs); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 }
