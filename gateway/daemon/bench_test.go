@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/flowgate/flowgate/flow"
-	"github.com/flowgate/flowgate/gateway/config"
 )
 
 type nopSink struct{}
@@ -20,14 +19,8 @@ func (nopSink) String() string                                { return "nop" }
 // sink's Write (copy into a pooled batch, queue, worker, fan-out to two
 // sinks), with a label per record as NetFlow records carry through Argus.
 func BenchmarkDataPath(b *testing.B) {
-	d, err := New(load(b, "version: 1\npipelines:\n  - name: p\n    sources: [argus:a.argus]\n    sinks: [json:a.json, json:b.json]\n"), Options{
-		Sources: func(c config.Source) (SourceMaker, error) {
-			return func(config.Source, Env) (Source, error) { return &genSource{forever: true}, nil }, nil
-		},
-		Sinks: func(c config.Sink) (SinkMaker, error) {
-			return func(config.Sink, Env) (Sink, error) { return nopSink{}, nil }, nil
-		},
-	})
+	d, err := New(load(b, "version: 1\npipelines:\n  - name: p\n    sources: [argus:a.argus]\n    sinks: [json:a.json, json:b.json]\n"),
+		fixed(&genSource{forever: true}, nopSink{}))
 	if err != nil {
 		b.Fatal(err)
 	}

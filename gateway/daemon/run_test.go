@@ -144,6 +144,18 @@ func (f *fakes) options() Options {
 	}
 }
 
+// fixed makes every source src and every sink sk.
+func fixed(src Source, sk Sink) Options {
+	return Options{
+		Sources: func(config.Source) (SourceMaker, error) {
+			return func(config.Source, Env) (Source, error) { return src, nil }, nil
+		},
+		Sinks: func(config.Sink) (SinkMaker, error) {
+			return func(config.Sink, Env) (Sink, error) { return sk, nil }, nil
+		},
+	}
+}
+
 func load(t testing.TB, y string) *config.Config {
 	t.Helper()
 	c, err := config.Load("test.yaml", []byte(y), ".")
@@ -469,14 +481,8 @@ func TestCommunityID(t *testing.T) {
 		want bool
 	}{{"{endpoint: 'json:o.json', dialect: ecs}", true}, {"{endpoint: 'zeek:o.log'}", true}, {"{endpoint: 'json:o.json', dialect: goflow2}", false}} {
 		sk := &cidSink{}
-		d, err := New(load(t, "version: 1\npipelines:\n  - name: p\n    sources: [argus:a.argus]\n    sinks: ["+tc.sink+"]\n"), Options{
-			Sources: func(config.Source) (SourceMaker, error) {
-				return func(config.Source, Env) (Source, error) { return &genSource{n: 100, batch: 10}, nil }, nil
-			},
-			Sinks: func(config.Sink) (SinkMaker, error) {
-				return func(config.Sink, Env) (Sink, error) { return sk, nil }, nil
-			},
-		})
+		d, err := New(load(t, "version: 1\npipelines:\n  - name: p\n    sources: [argus:a.argus]\n    sinks: ["+tc.sink+"]\n"),
+			fixed(&genSource{n: 100, batch: 10}, sk))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -589,14 +595,7 @@ func (s *syncSeq) Run(ctx context.Context, emit Emitter) error {
 func TestSyncErrors(t *testing.T) {
 	src := &syncSeq{}
 	sk := &failOnce{}
-	d, err := New(load(t, "version: 1\npipelines:\n  - name: p\n    sources: [argus:a.argus]\n    sinks: [json:o.json]\n"), Options{
-		Sources: func(config.Source) (SourceMaker, error) {
-			return func(config.Source, Env) (Source, error) { return src, nil }, nil
-		},
-		Sinks: func(config.Sink) (SinkMaker, error) {
-			return func(config.Sink, Env) (Sink, error) { return sk, nil }, nil
-		},
-	})
+	d, err := New(load(t, "version: 1\npipelines:\n  - name: p\n    sources: [argus:a.argus]\n    sinks: [json:o.json]\n"), fixed(src, sk))
 	if err != nil {
 		t.Fatal(err)
 	}
